@@ -1,0 +1,1 @@
+"""The knowledge base: TOML rule entries and fact tables, loaded by envdoctor.knowledge."""

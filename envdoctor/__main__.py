@@ -1,0 +1,5 @@
+"""`python -m envdoctor` runs the CLI."""
+
+from envdoctor.cli import main
+
+main()

@@ -1,0 +1,6 @@
+"""Python rule implementations; importing this package registers them with the engine.
+
+Each module implements the rules whose knowledge-base entries say ``check = "python"``.
+"""
+
+from envdoctor.rules import llamafactory, requirements, torch_stack  # noqa: F401

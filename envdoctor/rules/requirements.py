@@ -1,0 +1,173 @@
+"""Declared requirements: what `pip check` does, plus Python, markers and extras.
+
+ED001 unmet-requirement, ED002 unsupported-python, ED003 shadowed-distribution,
+ED004 incomplete-lock.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
+from packaging.markers import UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from envdoctor.engine import Context, implements, parse_version
+from envdoctor.findings import Applicability, Finding, Fix, Location, pip_install_fix
+from envdoctor.knowledge import RuleEntry
+from envdoctor.probe import canonical_name
+from envdoctor.snapshot import Distribution, Snapshot
+
+
+@lru_cache(maxsize=None)
+def parse_requirement(text: str) -> Requirement | None:
+    """A parsed Requires-Dist line, or None when it is not valid PEP 508."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def _marker_holds(req: Requirement, env: dict[str, str], extras: Iterable[str]) -> bool:
+    if req.marker is None:
+        return True
+    try:
+        return any(req.marker.evaluate({**env, "extra": extra}) for extra in ("", *extras))
+    except UndefinedEnvironmentName:
+        return False
+
+
+def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
+    """For each distribution, the extras that installed requirers ask of it."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for dist in snap.distributions.values():
+        for text in dist.requires:
+            req = parse_requirement(text)
+            if req is not None and req.extras and _marker_holds(req, snap.marker_env, ()):
+                wanted[canonical_name(req.name)].update(canonical_name(e) for e in req.extras)
+    return wanted
+
+
+def active_requirements(dist: Distribution, snap: Snapshot, extras: Iterable[str] = ()) -> Iterator[Requirement]:
+    """``dist``'s requirements whose markers hold for the target (with ``extras``)."""
+    extras = tuple(extras)
+    for text in dist.requires:
+        req = parse_requirement(text)
+        if req is not None and _marker_holds(req, snap.marker_env, extras):
+            yield req
+
+
+def is_kept(name: str, keep: Iterable[str]) -> bool:
+    """Whether ``name`` matches a kept (platform-owned or --keep) package pattern."""
+    return any(fnmatch.fnmatch(name, canonical_name(p) if "*" not in p else p) for p in keep)
+
+
+def _location(dist: Distribution) -> tuple[Location, ...]:
+    if dist.location and not dist.metadata_known:
+        path, _, line = dist.location.rpartition(":")
+        return (Location(path, int(line)),) if line.isdigit() else ()
+    return ()
+
+
+def _mismatch_fix(requirer: Distribution, req: Requirement, installed: str, kept: bool) -> Fix:
+    name = canonical_name(req.name)
+    if kept:
+        return Fix(title=(f"keep {name} {installed} (the platform owns it) and install a {requirer.name} "
+                          f"release that supports it, or uninstall {requirer.name} if the run does not use it"),
+                   applicability=Applicability.DISPLAY_ONLY)
+    return pip_install_fix(f"move {name} into {requirer.name}'s range {req.specifier}",
+                           {name: str(req.specifier)}, Applicability.UNSAFE)
+
+
+@implements("ED001")
+def unmet_requirement(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Every installed requirer's requirement is installed at a matching version."""
+    snap = ctx.snapshot
+    extras = requested_extras(snap)
+    for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+        for req in active_requirements(dist, snap, extras.get(dist.name, ())):
+            name = canonical_name(req.name)
+            target = snap.distributions.get(name)
+            if target is None:
+                if snap.source.startswith("file:"):
+                    continue  # a partial lock: ED004 reports it
+                yield Finding(
+                    code=entry.code, name=entry.name, severity=entry.severity,
+                    message=f"{dist.name} {dist.version} requires {req}, which is not installed",
+                    packages=(dist.name, name), covers=((dist.name, name),), evidence=entry.evidence,
+                    fixes=(pip_install_fix(f"install {name}{req.specifier}",
+                                           {name: str(req.specifier)}, Applicability.SAFE),))
+                continue
+            version = parse_version(target.version)
+            if not req.specifier or version is None or req.specifier.contains(version, prereleases=True):
+                continue
+            kept = is_kept(name, ctx.keep)
+            yield Finding(
+                code=entry.code, name=entry.name, severity=entry.severity,
+                message=(f"{dist.name} {dist.version} requires {name}{req.specifier}, "
+                         f"but {name} {target.version} is installed"),
+                packages=(dist.name, name), covers=((dist.name, name),), evidence=entry.evidence,
+                locations=_location(target), fixes=(_mismatch_fix(dist, req, target.version, kept),))
+
+
+@implements("ED002")
+def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Every distribution's Requires-Python admits the target Python."""
+    snap = ctx.snapshot
+    for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+        if not dist.requires_python:
+            continue
+        try:
+            spec = SpecifierSet(dist.requires_python)
+        except InvalidSpecifier:
+            continue
+        if not spec.contains(snap.python_version, prereleases=True):
+            yield Finding(
+                code=entry.code, name=entry.name, severity=entry.severity,
+                message=(f"{dist.name} {dist.version} requires Python {spec}, "
+                         f"but the target runs Python {snap.python_version}"),
+                packages=(dist.name,), evidence=entry.evidence, locations=_location(dist),
+                fixes=(Fix(title=f"install a {dist.name} release that supports Python {snap.python_version}",
+                           applicability=Applicability.DISPLAY_ONLY),))
+
+
+@implements("ED003")
+def shadowed_distribution(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """One distribution installed twice on sys.path: the first wins, tools may read the other."""
+    for dist in sorted(ctx.snapshot.distributions.values(), key=lambda d: d.name):
+        if dist.shadowed:
+            others = ", ".join(dist.shadowed)
+            yield Finding(
+                code=entry.code, name=entry.name, severity=entry.severity,
+                message=(f"{dist.name} is installed more than once: {dist.version} is imported "
+                         f"(from {dist.location}), {others} shadowed"),
+                packages=(dist.name,), evidence=entry.evidence,
+                fixes=(Fix(title=f"uninstall {dist.name} until none is left, then install one version",
+                           applicability=Applicability.UNSAFE,
+                           commands=(("{python}", "-m", "pip", "uninstall", "-y", dist.name),
+                                     ("{python}", "-m", "pip", "uninstall", "-y", dist.name),
+                                     ("{python}", "-m", "pip", "install", f"{dist.name}=={dist.version}"))),))
+
+
+@implements("ED004")
+def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A lock file pins a package whose declared requirement is not pinned in it."""
+    snap = ctx.snapshot
+    if not snap.source.startswith("file:"):
+        return
+    extras = requested_extras(snap)
+    missing: dict[str, list[str]] = defaultdict(list)
+    for dist in snap.distributions.values():
+        for req in active_requirements(dist, snap, extras.get(dist.name, ())):
+            if canonical_name(req.name) not in snap.distributions:
+                missing[canonical_name(req.name)].append(f"{dist.name}")
+    for name, requirers in sorted(missing.items()):
+        yield Finding(
+            code=entry.code, name=entry.name, severity=entry.severity,
+            message=f"{name} is required by {', '.join(sorted(set(requirers)))} but not pinned in the lock",
+            packages=(name,), evidence=entry.evidence,
+            fixes=(Fix(title="re-lock with `envdoctor lock` (pip-compile) so every dependency is pinned",
+                       applicability=Applicability.DISPLAY_ONLY),))

@@ -1,0 +1,138 @@
+"""torch and what is built against it: triton's pin, compiled extensions, the driver.
+
+ED102 triton-not-torchs-pin, ED120 extension-built-for-other-torch,
+ED140 driver-older-than-torch-cuda.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from packaging.specifiers import SpecifierSet
+
+from envdoctor.engine import Context, implements, parse_version
+from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.knowledge import RuleEntry
+from envdoctor.probe import canonical_name
+from envdoctor.rules.requirements import active_requirements
+from envdoctor.snapshot import Distribution, Snapshot, torch_build
+
+
+def table_lookup(rows: list[dict[str, str]], key: str, version: str, value: str) -> str | None:
+    """First row of a knowledge-base table whose ``key`` specifier holds ``version``."""
+    parsed = parse_version(version)
+    if parsed is None:
+        return None
+    for row in rows:
+        if SpecifierSet(row[key]).contains(parsed, prereleases=True):
+            return row[value]
+    return None
+
+
+def declared_pin(dist: Distribution, snap: Snapshot, name: str) -> str | None:
+    """``dist``'s specifier on ``name`` from its metadata (markers evaluated), or None."""
+    for req in active_requirements(dist, snap):
+        if canonical_name(req.name) == name and req.specifier:
+            return str(req.specifier)
+    return None
+
+
+@implements("ED102")
+def triton_not_torchs_pin(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """triton is the one torch was built with (torch's metadata, else the knowledge base)."""
+    snap = ctx.snapshot
+    torch, triton = snap.distributions.get("torch"), snap.distributions.get("triton")
+    if torch is None or triton is None:
+        return
+    if torch.metadata_known:
+        spec, origin = declared_pin(torch, snap, "triton"), "torch's metadata"
+    else:
+        spec, origin = table_lookup(ctx.kb.tables["torch_triton"]["rows"], "torch", torch.version, "triton"), \
+            "the knowledge base"
+    if spec is None or SpecifierSet(spec).contains(triton.version, prereleases=True):
+        return
+    yield Finding(
+        code=entry.code, name=entry.name, severity=entry.severity,
+        message=(f"torch {torch.version} is built for triton{spec} ({origin}), but triton {triton.version} "
+                 "is installed: torch.compile and every triton kernel (bitsandbytes, flash kernels) "
+                 "may fail or miscompile"),
+        packages=("torch", "triton"), covers=(("torch", "triton"),), evidence=entry.evidence,
+        fixes=(pip_install_fix(f"put back the triton torch {torch.version} pins", {"triton": spec},
+                               Applicability.SAFE),))
+
+
+def _built_for_torch(dist: Distribution, snap: Snapshot, ctx: Context) -> tuple[str | None, str]:
+    """The torch an extension was built for, and where that fact came from."""
+    if dist.name == "flash-attn":
+        for text in (dist.version, dist.direct_url or ""):
+            if m := re.search(r"torch(\d+\.\d+)", text):
+                return f"=={m.group(1)}.*", "its wheel's build tag"
+        return None, ""
+    if dist.metadata_known:
+        spec = declared_pin(dist, snap, "torch")
+        if spec and spec.startswith("=="):
+            return spec, f"{dist.name}'s metadata"
+        return None, ""
+    rows = ctx.kb.tables["torch_extensions"].get(dist.name, [])
+    spec = table_lookup(rows, "version", dist.version, "torch")
+    return spec, "the knowledge base"
+
+
+def _matching_releases(ctx: Context, name: str, torch_version: str) -> list[str]:
+    rows = ctx.kb.tables["torch_extensions"].get(name, [])
+    return [row["version"] for row in rows
+            if SpecifierSet(row["torch"]).contains(torch_version, prereleases=True)]
+
+
+@implements("ED120")
+def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Compiled packages built against exactly one torch (vllm, xformers, torchvision, flash-attn…)."""
+    snap = ctx.snapshot
+    torch = snap.distributions.get("torch")
+    if torch is None:
+        return
+    for name in ctx.kb.tables["torch_extensions"]["packages"]:
+        dist = snap.distributions.get(name)
+        if dist is None:
+            continue
+        spec, origin = _built_for_torch(dist, snap, ctx)
+        if spec is None or SpecifierSet(spec).contains(torch.version.split("+")[0], prereleases=True):
+            continue
+        fixes = []
+        releases = _matching_releases(ctx, name, torch.version.split("+")[0])
+        if releases:
+            fixes.append(pip_install_fix(f"install the {name} built for torch {torch.version} (torch stays)",
+                                         {name: releases[-1]}, Applicability.UNSAFE))
+        else:
+            fixes.append(Fix(title=(f"install a {name} build for torch {torch.version} "
+                                    f"(keep torch; the platform owns it)"), applicability=Applicability.DISPLAY_ONLY))
+        fixes.append(pip_install_fix(f"uninstall {name} if this run does not use it (training does not need vllm)",
+                                     {}, Applicability.UNSAFE, uninstall=(name,)))
+        yield Finding(
+            code=entry.code, name=entry.name, severity=entry.severity,
+            message=(f"{name} {dist.version} is compiled against torch{spec} ({origin}), but torch "
+                     f"{torch.version} is installed: importing it fails with `undefined symbol: _ZN…`"),
+            packages=(name, "torch"), covers=((name, "torch"),), evidence=entry.evidence,
+            fixes=tuple(fixes))
+
+
+@implements("ED140")
+def driver_older_than_torch_cuda(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """torch's CUDA major version is newer than what the NVIDIA driver supports."""
+    snap = ctx.snapshot
+    kind, cuda = torch_build(snap)
+    driver_cuda = snap.hardware.cuda_driver_version
+    if kind != "cuda" or cuda is None or driver_cuda is None:
+        return
+    if int(cuda.split(".")[0]) <= int(driver_cuda.split(".")[0]):
+        return
+    yield Finding(
+        code=entry.code, name=entry.name, severity=entry.severity,
+        message=(f"torch {snap.version_of('torch')} is built for CUDA {cuda}, but driver "
+                 f"{snap.hardware.driver_version} supports CUDA {driver_cuda} at most: "
+                 "torch.cuda.is_available() will be False"),
+        packages=("torch",), evidence=entry.evidence,
+        fixes=(Fix(title=f"install the torch build for CUDA {driver_cuda.split('.')[0]}.x from the PyTorch "
+                         "index (same torch version), or upgrade the NVIDIA driver",
+                   applicability=Applicability.DISPLAY_ONLY),))

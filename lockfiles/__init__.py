@@ -1,0 +1,1 @@
+"""Curated, compiled and checked lockfiles for the targets users meet (Colab, CUDA 12, LLaMA-Factory)."""
