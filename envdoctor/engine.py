@@ -16,7 +16,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.findings import Finding, Severity
+from envdoctor.findings import Finding, Location, Severity
 from envdoctor.knowledge import Case, Condition, KnowledgeBase, RuleEntry
 from envdoctor.snapshot import Snapshot, torch_build
 
@@ -108,6 +108,18 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
     return True
 
 
+def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
+    """The lock-file lines that pin ``names`` (empty for an installed environment)."""
+    found = []
+    for name in names:
+        dist = snap.distributions.get(name)
+        if dist is not None and not dist.metadata_known and dist.location:
+            path, _, line = dist.location.rpartition(":")
+            if line.isdigit():
+                found.append(Location(path, int(line)))
+    return tuple(found)
+
+
 def _fill(template: str, case: Case, ctx: Context) -> str:
     """Replace ``{package}`` placeholders with installed versions (and {python}, {cuda})."""
     values = {name: ctx.snapshot.version_of(name) or "?" for name in
@@ -128,6 +140,7 @@ def evaluate_declarative(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
             packages = tuple(sorted({*case.when.packages, *(p for pair in case.covers for p in pair)}))
             yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
                           message=_fill(case.message, case, ctx), packages=packages,
+                          locations=pin_locations(ctx.snapshot, packages),
                           evidence=entry.evidence, fixes=case.fixes, covers=case.covers)
 
 

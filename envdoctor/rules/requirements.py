@@ -15,8 +15,8 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from envdoctor.engine import Context, implements, parse_version
-from envdoctor.findings import Applicability, Finding, Fix, Location, pip_install_fix
+from envdoctor.engine import Context, implements, parse_version, pin_locations
+from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
 from envdoctor.knowledge import RuleEntry
 from envdoctor.probe import canonical_name
 from envdoctor.snapshot import Distribution, Snapshot
@@ -65,13 +65,6 @@ def is_kept(name: str, keep: Iterable[str]) -> bool:
     return any(fnmatch.fnmatch(name, canonical_name(p) if "*" not in p else p) for p in keep)
 
 
-def _location(dist: Distribution) -> tuple[Location, ...]:
-    if dist.location and not dist.metadata_known:
-        path, _, line = dist.location.rpartition(":")
-        return (Location(path, int(line)),) if line.isdigit() else ()
-    return ()
-
-
 def _mismatch_fix(requirer: Distribution, req: Requirement, installed: str, kept: bool) -> Fix:
     name = canonical_name(req.name)
     if kept:
@@ -110,7 +103,7 @@ def unmet_requirement(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 message=(f"{dist.name} {dist.version} requires {name}{req.specifier}, "
                          f"but {name} {target.version} is installed"),
                 packages=(dist.name, name), covers=((dist.name, name),), evidence=entry.evidence,
-                locations=_location(target), fixes=(_mismatch_fix(dist, req, target.version, kept),))
+                locations=pin_locations(snap, (name,)), fixes=(_mismatch_fix(dist, req, target.version, kept),))
 
 
 @implements("ED002")
@@ -129,7 +122,7 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 code=entry.code, name=entry.name, severity=entry.severity,
                 message=(f"{dist.name} {dist.version} requires Python {spec}, "
                          f"but the target runs Python {snap.python_version}"),
-                packages=(dist.name,), evidence=entry.evidence, locations=_location(dist),
+                packages=(dist.name,), evidence=entry.evidence, locations=pin_locations(snap, (dist.name,)),
                 fixes=(Fix(title=f"install a {dist.name} release that supports Python {snap.python_version}",
                            applicability=Applicability.DISPLAY_ONLY),))
 
