@@ -110,10 +110,12 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
 
 def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
     """The lock-file lines that pin ``names`` (empty for an installed environment)."""
+    if not snap.source.startswith("file:"):
+        return ()
     found = []
     for name in names:
         dist = snap.distributions.get(name)
-        if dist is not None and not dist.metadata_known and dist.location:
+        if dist is not None and dist.location:
             path, _, line = dist.location.rpartition(":")
             if line.isdigit():
                 found.append(Location(path, int(line)))
