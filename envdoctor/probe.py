@@ -29,6 +29,9 @@ RUNTIME_CHECK_SOURCES = {
     "llamafactory": ("llamafactory/extras/misc.py", "check_dependencies"),
 }
 
+# Packages whose shipped native libraries (file names) the snapshot records.
+NATIVE_LIBRARY_PATTERNS = {"bitsandbytes": re.compile(r"libbitsandbytes_\w+\.(so|dll|dylib)$")}
+
 _CANON = re.compile(r"[-_.]+")
 
 
@@ -75,6 +78,12 @@ def _runtime_requirements(dist: metadata.Distribution, name: str) -> list[str]:
                         and isinstance(call.args[0].value, str)):
                     found.append(call.args[0].value)
     return found
+
+
+def _native_libraries(dist: metadata.Distribution, name: str) -> list[str]:
+    """File names of the native libraries ``dist`` ships (from its RECORD)."""
+    pattern = NATIVE_LIBRARY_PATTERNS[name]
+    return sorted({f.name for f in (dist.files or ()) if pattern.search(f.name)})
 
 
 def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], str | None] | None:
@@ -131,10 +140,12 @@ def collect_distributions(paths: list[str] | None = None) -> tuple[list[dict], l
             "name": key, "version": version, "requires": requires,
             "requires_python": requires_python, "metadata_known": True,
             "location": where, "shadowed": [], "runtime_requirements": [],
-            "direct_url": None,
+            "direct_url": None, "native_libs": [],
         }
         if key in RUNTIME_CHECK_SOURCES:
             entry["runtime_requirements"] = _runtime_requirements(dist, key)
+        if key in NATIVE_LIBRARY_PATTERNS:
+            entry["native_libs"] = _native_libraries(dist, key)
         direct = dist.read_text("direct_url.json")
         if direct:
             try:

@@ -35,6 +35,7 @@ class Distribution:
     shadowed: tuple[str, ...] = ()
     runtime_requirements: tuple[str, ...] = ()
     direct_url: str | None = None
+    native_libs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def _dist_from_dict(d: dict[str, Any]) -> Distribution:
         metadata_known=bool(d.get("metadata_known", True)), location=d.get("location"),
         shadowed=tuple(d.get("shadowed") or ()),
         runtime_requirements=tuple(d.get("runtime_requirements") or ()),
-        direct_url=d.get("direct_url"),
+        direct_url=d.get("direct_url"), native_libs=tuple(d.get("native_libs") or ()),
     )
 
 
