@@ -67,7 +67,7 @@ def llamafactory_runtime_bounds(ctx: Context, entry: RuleEntry) -> Iterator[Find
                          applicability=Applicability.UNSAFE, env={"DISABLE_VERSION_CHECK": "1"}))
         yield Finding(
             code=entry.code, name=entry.name, severity=entry.severity,
-            message=(f"llamafactory {lf.version} checks {text} at import ({origin}), but {name} {installed} "
-                     f"is installed: `llamafactory-cli` stops with \"{quote}\""),
+            message=(f"llamafactory {lf.version} checks {name}{req.specifier} at import ({origin}), but {name} "
+                     f"{installed} is installed: `llamafactory-cli` stops with this ImportError"),
             packages=("llamafactory", name), covers=(("llamafactory", name),), evidence=entry.evidence,
             quotes=(quote,), fixes=tuple(fixes))
