@@ -152,11 +152,12 @@ def scan(root: Path, time_budget_s: float = TIME_BUDGET_S, max_files: int = MAX_
             is_dir = entry.is_dir(follow_symlinks=False)
             if ignores.ignored(rel, is_dir):
                 continue
+            kind = file_kind(entry.name, folder.name)
             if is_dir:
                 if entry.name not in SKIP_DIRS and not (Path(entry.path) / "pyvenv.cfg").exists():
                     subfolders.append((Path(entry.path), rel, specs_here))
-                continue
-            kind = file_kind(entry.name, folder.name)
+                if kind is None:
+                    continue
             if kind is None:
                 continue
             if len(files) >= max_files:
