@@ -214,6 +214,8 @@ def inspect(path: Path, queries: Mapping[str, tuple[str, Path | None, int | None
         return DatabaseFacts(path, size, error=str(exc))
     try:
         tables, pages = _schema(conn)
+        if not tables:  # a 0-byte or fresh file: ED220 says so; every query would only repeat it
+            return DatabaseFacts(path, size)
         counts = {}
         for table in tables:
             if table in pages.values():
