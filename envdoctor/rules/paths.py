@@ -38,9 +38,9 @@ def _yaml_scalar(text: str) -> str:
     return text if PLAIN_YAML.fullmatch(text) else json.dumps(text, ensure_ascii=False)
 
 
-def _path_as_written(found: Path, config: TrainingConfig) -> str:
-    """``found`` as the config would name it: relative to the config's folder when inside it."""
-    if config.source is not None:
+def _path_as_written(found: Path, config: TrainingConfig, written: str | None) -> str:
+    """``found`` written like the old value: relative to the config's folder when that was relative."""
+    if config.source is not None and not (written or "").startswith(("/", "~")):
         try:
             return found.relative_to(config.source.parent).as_posix()
         except ValueError:
@@ -49,7 +49,7 @@ def _path_as_written(found: Path, config: TrainingConfig) -> str:
 
 
 def _use_found_fix(facts: PathFacts, found: Path, config: TrainingConfig) -> Fix:
-    new_value = _yaml_scalar(_path_as_written(found, config))
+    new_value = _yaml_scalar(_path_as_written(found, config, facts.written))
     title = f"set {facts.key}: {new_value} (a file of the same name found there; check it is the right one)"
     if config.source is None or facts.line_text is None or not facts.written or facts.written not in facts.line_text:
         return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
