@@ -8,6 +8,7 @@ Accepted values and version floors come from the knowledge-base tables
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from envdoctor.modelfacts import LlamaFactoryFacts
 from envdoctor.project import ProjectFacts, display_path
 
 ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
+OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
 
 
 def _yaml(ctx: Context) -> LlamaFactoryFacts | None:
@@ -46,8 +48,8 @@ def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability:
         return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
     _, text = line
     head = text.split(":", 1)[0]
-    comment = text[text.index(" #"):] if " #" in text else ""
-    edit = FileEdit(path=str(lf.path.resolve()), action="replace", old=text, new=f"{head}: {new_value}{comment}")
+    comment = re.search(r"\s+#.*$", text)
+    edit = FileEdit(path=str(lf.path.resolve()), action="replace", old=text, new=f"{head}: {new_value}{comment.group(0) if comment else ''}")
     return Fix(title=title, applicability=applicability, edits=(edit,))
 
 
@@ -70,6 +72,10 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
                    f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
                    f"\"invalid choice: '{value}'\")")
+    elif value in OFF_WORDS:
+        replacement = row["off"]
+        applicability = Applicability.SAFE
+        failure = f"this release spells it {replacement!r}; the argument parser rejects {value!r}"
     else:
         close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
         replacement = close[0] if close else "auto"
