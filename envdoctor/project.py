@@ -53,10 +53,11 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _config_path(request: CheckRequest, root: Path) -> Path | None:
+def _config_path(request: CheckRequest) -> Path | None:
+    """--config, else envdoctor.yaml in the project folder when present (named as the user would)."""
     if request.config_file is not None:
         return request.config_file
-    default = root / DEFAULT_FILE
+    default = (request.project_path or Path()) / DEFAULT_FILE
     return default if default.is_file() else None
 
 
@@ -149,7 +150,7 @@ def collect(request: CheckRequest, snapshot: Snapshot) -> ProjectFacts:
     if not root.is_dir():
         raise InputError(f"{request.project_path}: not a folder; pass the project folder with --path")
     notes: list[str] = []
-    config_path = _config_path(request, root)
+    config_path = _config_path(request)
     config = load_config(config_path) if config_path is not None else None
     if config is None:
         notes.append(f"no {DEFAULT_FILE} in {root}: data, path and model checks skipped "
