@@ -3,9 +3,10 @@
 Pure functions of bytes: byte-order marks are read directly, BOM-less UTF-16/32,
 legacy code pages (GBK/GB18030, Big5, Shift-JIS, cp1252, ...) are detected with
 charset-normalizer, and mojibake (UTF-8 decoded as cp1252/latin-1 and saved
-again) with ftfy's badness heuristic.  ftfy and charset-normalizer are imported
-only when a file is not plain UTF-8 or holds non-ASCII text, so scanning an
-ASCII project costs no import.
+again) with ftfy's badness heuristic.  charset-normalizer is imported only for a
+file that is not UTF-8, ftfy only for text holding the Latin-1 characters
+that mojibake is made of, so scanning an ASCII or clean Chinese project
+costs neither import.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ CODING_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 # A rival detection within this much chaos (percent) that decodes differently makes the guess unsure.
 RIVAL_CHAOS_MARGIN = 1.0
 MOJIBAKE_SAMPLE_CHARS = 4000
+# UTF-8 lead bytes 0xC2-0xF4 read as cp1252/latin-1 give these characters: no mojibake without one.
+MOJIBAKE_LEAD = re.compile("[\u00c2-\u00f4]")
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,12 @@ def _detect_legacy(data: bytes) -> tuple[str | None, bool, tuple[str, ...]]:
 
 def _mojibake(text: str) -> tuple[tuple[str, str] | None, bool]:
     """A (before, after) preview when ``text`` is mojibake, and whether the repair is exact."""
-    if text.isascii():
+    sample = text[:MOJIBAKE_SAMPLE_CHARS]
+    if text.isascii() or not MOJIBAKE_LEAD.search(sample):
         return None, False
     import ftfy
     from ftfy.badness import is_bad
 
-    sample = text[:MOJIBAKE_SAMPLE_CHARS]
     if not is_bad(sample):
         return None, False
     fixed = ftfy.fix_encoding(sample)
