@@ -64,8 +64,8 @@ def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float
     """Files named like ``missing`` near where it was expected, closest first, and a note when a bound was hit."""
     anchor = nearest_existing(missing.parent)
     roots: list[Path] = []
-    if anchor is not None:
-        roots += [anchor, *list(anchor.parents)[:SEARCH_UP]]
+    if anchor is not None:  # never from the file-system root: that is a search of the whole disk
+        roots += [p for p in (anchor, *list(anchor.parents)[:SEARCH_UP]) if p.parent != p]
     roots += [r for r in extra_roots if r not in roots]
     found: list[Path] = []
     visited: set[Path] = set()

@@ -103,8 +103,8 @@ def wide_encoding_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         marked = "with a byte-order mark" if facts.bom else "without a byte-order mark"
         severity = _wide_severity(file, facts, consumer)
         if severity is Severity.WARNING:
-            effect = (f"{consumer.tool} reads it, but most other tools (pip-tools, cyclonedx, grep, diff, "
-                      "code review) see NUL-separated bytes")
+            effect = (f"{consumer.tool} reads it, but other readers (cyclonedx-py, grep, diff, scripts that "
+                      "open() it) see NUL-separated bytes")
         elif file.kind == "requirements" and facts.bom:
             effect = "pip decodes it as UTF-16 (its BOM test order), so every requirement is garbled"
         elif file.kind == "requirements":
@@ -174,7 +174,7 @@ def mojibake_text(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             continue
         before, after = facts.mojibake_preview
         exact = ("every character maps back, so the repair is exact" if facts.mojibake_lossless else
-                 "some bytes were lost when it was saved, so parts cannot be recovered")
+                 "not every character maps back (bytes lost in the bad save, or mixed text), so review the repair")
         yield Finding(
             code=entry.code, name=entry.name, severity=entry.severity,
             message=(f"{file.relative} holds mojibake (UTF-8 read as cp1252/latin-1 and saved again): "
