@@ -163,7 +163,8 @@ class TrainingConfig:
 
     ``source`` is the file it came from (None when built in code), ``lines``
     maps dotted keys (``data.queries.news``) to their 1-based line in it and
-    ``written`` maps keys of scalar values to the value's text as written there.
+    ``written`` maps keys of scalar values to the value's text as written there;
+    ``source_lines`` is the file's text by line.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -174,10 +175,16 @@ class TrainingConfig:
     source: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
     written: Mapping[str, str] = field(default_factory=dict, compare=False)
+    source_lines: tuple[str, ...] = field(default=(), compare=False)
 
     def line_of(self, key: str) -> int | None:
         """The line of a dotted key in ``source`` (None when absent or built in code)."""
         return self.lines.get(key)
+
+    def line_text(self, key: str) -> str | None:
+        """The text of the line holding a dotted key, for exact edits (None when absent)."""
+        line = self.lines.get(key)
+        return self.source_lines[line - 1] if line and line <= len(self.source_lines) else None
 
     @property
     def model_dir(self) -> Path | None:
@@ -367,7 +374,8 @@ def parse_config(text: str, path: Path) -> TrainingConfig:
         _check_mix(sections["data"])
     except _Invalid as exc:
         raise fail(exc)
-    return TrainingConfig(**sections, source=path.resolve(), lines=lines, written=written)
+    return TrainingConfig(**sections, source=path.resolve(), lines=lines, written=written,
+                          source_lines=tuple(text.splitlines()))
 
 
 def load_config(path: Path) -> TrainingConfig:

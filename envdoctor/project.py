@@ -17,7 +17,7 @@ from typing import Any
 
 from envdoctor.checking import CheckRequest
 from envdoctor.config import DEFAULT_FILE, TrainingConfig, load_config
-from envdoctor.database import DatabaseFacts, QueryFacts, inspect
+from envdoctor.database import DatabaseFacts, inspect
 from envdoctor.errors import InputError
 from envdoctor.locate import PathFacts, probe
 from envdoctor.modelfacts import LlamaFactoryFacts, ModelFolderFacts, llamafactory_yaml, model_folder
@@ -62,7 +62,6 @@ def _config_path(request: CheckRequest) -> Path | None:
 
 
 def _paths(config: TrainingConfig, root: Path) -> tuple[PathFacts, ...]:
-    text_lines = config.source.read_text(encoding="utf-8-sig").splitlines() if config.source else []
     wanted: list[tuple[str, Path, str]] = []
     if config.data.db is not None:
         wanted.append(("data.db", config.data.db, "file"))
@@ -73,10 +72,8 @@ def _paths(config: TrainingConfig, root: Path) -> tuple[PathFacts, ...]:
     roots = tuple(dict.fromkeys([root, config.source.parent if config.source else root]))
     found = []
     for key, path, expect in wanted:
-        line = config.line_of(key)
-        text = text_lines[line - 1] if line and line <= len(text_lines) else None
-        found.append(replace(probe(key, path, expect, search_roots=roots), line=line, line_text=text,
-                             written=config.written.get(key)))
+        found.append(replace(probe(key, path, expect, search_roots=roots), line=config.line_of(key),
+                             line_text=config.line_text(key), written=config.written.get(key)))
     return tuple(found)
 
 
@@ -167,4 +164,4 @@ def collect(request: CheckRequest, snapshot: Snapshot) -> ProjectFacts:
     return replace(facts, notes=tuple(notes))
 
 
-__all__ = ["ProjectFacts", "QueryFacts", "collect", "display_path"]
+__all__ = ["ProjectFacts", "collect", "display_path"]

@@ -42,10 +42,9 @@ def model_uses(project: ProjectFacts | None) -> Iterator[ModelUse]:
         return
     config = project.config
     if project.model is not None and config is not None and config.source is not None:
-        text = config.source.read_text(encoding="utf-8-sig").splitlines() if config.source.is_file() else []
-        line = config.line_of("model.trust_remote_code")
-        yield ModelUse(project.model, config.source, config.model.trust_remote_code, line,
-                       text[line - 1] if line and line <= len(text) else None, config.line_of("model.name_or_path"))
+        yield ModelUse(project.model, config.source, config.model.trust_remote_code,
+                       config.line_of("model.trust_remote_code"), config.line_text("model.trust_remote_code"),
+                       config.line_of("model.name_or_path"))
     lf = project.llamafactory
     if lf is not None and lf.model is not None:
         line, text = lf.lines.get("trust_remote_code", (None, None))
