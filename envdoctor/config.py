@@ -18,7 +18,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -418,12 +418,12 @@ def starter_text() -> str:
            "# Paths are relative to this file's folder. Each knob's comment says what it trades off.",
            "# Validate it with `envdoctor check` (unknown keys and bad values are reported with a line).", ""]
     for name, cls in SECTIONS.items():
+        defaults = cls()
         out += _comment(cls.__doc__ or "", "")
         out.append(f"{name}:")
         for f in fields(cls):
-            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             out += _comment(f.metadata["doc"], "  ")
-            out.append(f"  {f.name}: {_yaml_value(default)}")
+            out.append(f"  {f.name}: {_yaml_value(getattr(defaults, f.name))}")
         out.append("")
     return "\n".join(out)
 

@@ -143,7 +143,7 @@ def _unknown_name(message: str, sql: str, tables: Mapping[str, tuple[str, ...]])
         return UnknownName("table", written, None, tuple(_closest(name, list(tables))))
     aliases = _aliases(sql)
     table = aliases.get(qualifier.lower()) if qualifier else None
-    if table in tables:
+    if table is not None and table in tables:
         names = _closest(name, list(tables[table]))
     else:  # unqualified or unresolved: any table the query reads
         read = {t for t in aliases.values() if t in tables} or set(tables)

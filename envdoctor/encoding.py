@@ -146,8 +146,8 @@ def analyse(data: bytes, python_source: bool = False) -> EncodingFacts:
     if bom is not None:
         codec = BOM_CODECS[bom]
         body = data[len(next(mark for mark, name in BOMS if name == bom)):]
-        exact = "utf-8" if bom == "utf-8-sig" else bom
-        return EncodingFacts(encoding=codec, bom=bom, lossless=_round_trips(body, exact), confident=True,
+        strict_codec = "utf-8" if bom == "utf-8-sig" else bom
+        return EncodingFacts(encoding=codec, bom=bom, lossless=_round_trips(body, strict_codec), confident=True,
                              nul_bytes=0 if codec != "utf-8-sig" else nul,
                              crlf_lines=crlf if codec == "utf-8-sig" else 0)
     wide = _wide_without_bom(data)
@@ -166,8 +166,8 @@ def analyse(data: bytes, python_source: bool = False) -> EncodingFacts:
         if exc.start >= len(data) - 3 and exc.reason == "unexpected end of data":
             text = data[: exc.start].decode("utf-8")  # a sample cut inside a character
         else:
-            codec, confident, rivals = _detect_legacy(data)
-            return EncodingFacts(encoding=codec, lossless=codec is not None and _round_trips(data, codec),
+            guess, confident, rivals = _detect_legacy(data)
+            return EncodingFacts(encoding=guess, lossless=guess is not None and _round_trips(data, guess),
                                  confident=confident, alternatives=rivals, nul_bytes=nul, crlf_lines=crlf,
                                  coding_cookie=cookie)
     preview, exact = _mojibake(text)

@@ -69,14 +69,13 @@ def _query_location(query: QueryFacts, line: int | None) -> tuple[Location, ...]
 def _rename_fix(query: QueryFacts, name: UnknownName, config: TrainingConfig | None) -> Fix:
     best = name.suggestions[0]
     in_config = config is not None and query.origin == config.source
-    found = None
-    if in_config and name.line_text is not None:
-        found = re.search(rf"(?<![\w.]){re.escape(name.written)}(?!\w)", name.line_text)
+    line_text = name.line_text or ""
+    found = re.search(rf"(?<![\w.]){re.escape(name.written)}(?!\w)", line_text) if in_config else None
     if found is not None:
         # The name with one character of context on each side: replacing every occurrence of it
         # cannot touch a longer name (ret_post_15 inside ret_post_15m), and edits on one line stay independent.
-        start, end = max(found.start() - 1, 0), min(found.end() + 1, len(name.line_text))
-        old = name.line_text[start:end]
+        start, end = max(found.start() - 1, 0), min(found.end() + 1, len(line_text))
+        old = line_text[start:end]
         edit = FileEdit(path=str(query.origin), action="replace", old=old, new=old.replace(name.written, best, 1))
         return Fix(title=f"write {best} instead of {name.written} in data.queries.{query.name}",
                    applicability=Applicability.UNSAFE, edits=(edit,))
