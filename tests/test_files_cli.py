@@ -108,3 +108,10 @@ def test_no_config_notes_what_was_skipped(tmp_path: Path) -> None:
     done = envdoctor("check", "--select", "ED2", "--format", "json", cwd=tmp_path)
     assert done.returncode == 0
     assert any("no envdoctor.yaml" in note for note in json.loads(done.stdout)["notes"])
+
+
+def test_path_that_is_not_a_folder_is_a_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("x")
+    done = envdoctor("check", "--path", "file.txt", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "envdoctor: error: file.txt: not a folder; pass the project folder with --path")

@@ -132,3 +132,11 @@ def test_real_disk_is_measured(tmp_path: Path) -> None:
     project = build_context(CheckRequest(project_path=tmp_path), kb=KB, snap=snapshot()).project
     [facts] = [p for p in project.paths if p.key == "train.output_dir"]
     assert facts.free_bytes == pytest.approx(shutil.disk_usage(tmp_path).free, rel=0.05)
+
+
+def test_missing_file_under_a_missing_top_folder_searches_no_disk(tmp_path: Path) -> None:
+    found, note = find_nearby(Path("/content-does-not-exist/drive/finance_analysis.db"))
+    assert found == () and note is None  # the only existing ancestor is "/", which is never searched
+    seed_db(tmp_path / "datasets" / "finance_analysis.db")
+    found, _ = find_nearby(Path("/content-does-not-exist/drive/finance_analysis.db"), extra_roots=(tmp_path,))
+    assert found == (tmp_path / "datasets" / "finance_analysis.db",)
