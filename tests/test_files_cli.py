@@ -55,7 +55,7 @@ def test_done_when_scenario_reports_all_three_with_fixes_and_changes_nothing(tmp
     assert str(project / "datasets" / "finance_analysis.db") in path["message"]
     assert path["fixes"][0]["edits"][0]["new"] == "  db: datasets/finance_analysis.db"
     # 3. ret_post_15m (and pre_ret_120m), checked against the database found nearby
-    renames = {f["fixes"][0]["edits"][0]["new"].strip(" ,") for f in by_code["ED221"]}
+    renames = {f["fixes"][0]["edits"][0]["new"].strip(" ,\n") for f in by_code["ED221"]}
     assert renames == {"ei.ret_post_15m", "ei.pre_ret_120m"}
     assert all(f["locations"][0] == {"path": "envdoctor.yaml", "line": 7, "column": None} for f in by_code["ED221"])
     assert any("checked against datasets/finance_analysis.db" in note for note in report["notes"])

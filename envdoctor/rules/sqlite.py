@@ -72,10 +72,11 @@ def _rename_fix(query: QueryFacts, name: UnknownName, config: TrainingConfig | N
     line_text = name.line_text or ""
     found = re.search(rf"(?<![\w.]){re.escape(name.written)}(?!\w)", line_text) if in_config else None
     if found is not None:
-        # The name with one character of context on each side: replacing every occurrence of it
-        # cannot touch a longer name (ret_post_15 inside ret_post_15m), and edits on one line stay independent.
+        # The name with one character of context on each side (the newline at a line's end): replacing
+        # every occurrence cannot touch a longer name (ret_post_15 inside ret_post_15m), and edits on one
+        # line stay independent.
         start, end = max(found.start() - 1, 0), min(found.end() + 1, len(line_text))
-        old = line_text[start:end]
+        old = line_text[start:end] + ("\n" if found.end() == len(line_text) else "")  # at the end: the newline
         edit = FileEdit(path=str(query.origin), action="replace", old=old, new=old.replace(name.written, best, 1))
         return Fix(title=f"write {best} instead of {name.written} in data.queries.{query.name}",
                    applicability=Applicability.UNSAFE, edits=(edit,))
