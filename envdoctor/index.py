@@ -1,15 +1,480 @@
-"""Fill in the metadata of pinned versions for a lock-file target.
+"""Fill in the declared requirements of a lock file's pins from the package index.
 
-Placeholder until the PEP 658 metadata fetcher lands: records that metadata is unknown.
+For each ``name==version`` pin whose metadata is unknown, this asks the indexes
+pip is configured with (:mod:`envdoctor.pipconfig`) for the project's files
+through the simple API (PEP 691 JSON, else PEP 503 HTML; ``file://`` indexes
+too), picks a file of that exact version (a wheel for the target's Python and
+platform when there is one), and reads only its core metadata: the PEP 658/714
+``.metadata`` file, else the wheel's ``*.dist-info/METADATA`` member through
+HTTP range requests (or straight from a local wheel) — never a whole wheel.
+Results are cached on disk; ``--offline`` reads the cache only.
 """
 
 from __future__ import annotations
 
-from envdoctor.snapshot import Snapshot
+import hashlib
+import io
+import json
+import os
+import sys
+import threading
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+from urllib.request import url2pathname
+
+from packaging import tags
+from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename,
+                             parse_wheel_filename)
+from packaging.version import InvalidVersion, Version
+
+from envdoctor import pipconfig
+from envdoctor.probe import canonical_name, parse_metadata_text
+from envdoctor.snapshot import Distribution, Snapshot
+
+WORKERS = 8
+TIMEOUT_S = 15
+ATTEMPTS = 2  # one retry
+ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+          "text/html;q=0.01")
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+METADATA_KEYS = ("core-metadata", "dist-info-metadata", "data-core-metadata", "data-dist-info-metadata")
+RANGE_TAIL = 64 * 1024  # the end of a wheel read in one request: central directory and often METADATA
+USER_AGENT = "envdoctor (metadata fetcher; https://pypi.org/project/envdoctor/)"
+
+
+class NotFound(Exception):
+    """The index answered 404: no such project (or file)."""
+
+
+class FetchError(Exception):
+    """The index could not be reached or answered nonsense; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file listed on a project page."""
+
+    filename: str
+    url: str
+    metadata: bool | str  # False, True, or "sha256=<hex>" to verify against
+    yanked: bool = False
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The fields of a pin's core metadata that rules read."""
+
+    requires: tuple[str, ...]
+    requires_python: str | None
+    source: str  # the file it was read from
+
+    def to_json(self) -> dict[str, object]:
+        return {"requires": list(self.requires), "requires_python": self.requires_python, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What fetching one pin's metadata gave: metadata, or a reason in ``problem``."""
+
+    name: str
+    version: str
+    metadata: Metadata | None = None
+    problem: str | None = None
+    not_on_index: bool = False
+
+
+@dataclass
+class _Progress:
+    """``fetching metadata 12/40`` on a TTY's stderr; silent otherwise."""
+
+    total: int
+    enabled: bool
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.enabled:
+                sys.stderr.write(f"\rfetching metadata {self.done}/{self.total}")
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.total:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+            sys.stderr.flush()
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """``$ENVDOCTOR_CACHE_DIR/metadata``, else ``$XDG_CACHE_HOME/envdoctor/metadata`` (~/.cache)."""
+    root = os.environ.get("ENVDOCTOR_CACHE_DIR")
+    if root:
+        return Path(root) / "metadata"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "envdoctor" / "metadata"
+
+
+def _cache_path(name: str, version: str) -> Path:
+    return cache_dir() / f"{name}-{version.replace('/', '_')}.json"
+
+
+def cache_read(name: str, version: str) -> Metadata | None:
+    """Cached metadata of ``name==version``, or None (a corrupt entry counts as absent)."""
+    try:
+        data = json.loads(_cache_path(name, version).read_text(encoding="utf-8"))
+        return Metadata(requires=tuple(data["requires"]), requires_python=data["requires_python"],
+                        source=data["source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def cache_write(name: str, version: str, meta: Metadata) -> None:
+    """Store ``meta`` atomically; a read-only cache is not an error."""
+    path = _cache_path(name, version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(meta.to_json(), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# --- transport -------------------------------------------------------------------------------
+
+def _local_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, int]:
+    """Body, content type and status of ``url`` (http(s) or file), retried once on a network error."""
+    if url.startswith("file:"):
+        path = _local_path(url)
+        if path.is_dir():
+            path = path / "index.html"
+        try:
+            return path.read_bytes(), "text/html", 200
+        except FileNotFoundError:
+            raise NotFound(url)
+        except OSError as exc:
+            raise FetchError(f"{path}: {exc.strerror}")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    last = ""
+    for _ in range(ATTEMPTS):
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                return response.read(), response.headers.get("Content-Type", ""), response.status
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFound(url)
+            last = f"HTTP {exc.code}"
+            if exc.code < 500:
+                break
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            last = str(reason) or type(exc).__name__
+    raise FetchError(f"{pipconfig.redact(url)}: {last}")
+
+
+def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
+    """Bytes ``first..last`` of ``url`` (the last ``last`` bytes when ``first`` is None) and the
+    file's size; a server that ignores ``Range`` is closed before its body is read."""
+    spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": spec})
+    problem = ""
+    for _ in range(ATTEMPTS):
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if response.status != 206 or not total.isdigit():
+                    raise FetchError(f"{pipconfig.redact(url)}: the server does not answer range requests")
+                return response.read(), int(total)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFound(url)
+            problem = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            problem = str(getattr(exc, "reason", exc))
+    raise FetchError(f"{pipconfig.redact(url)}: {problem}")
+
+
+class _RangeFile(io.RawIOBase):
+    """A read-only remote file read by HTTP range requests: enough for :mod:`zipfile`
+    to read one member without downloading the archive."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        tail, self.size = _range_get(url, None, RANGE_TAIL)
+        self.blocks: dict[int, bytes] = {self.size - len(tail): tail}
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size < 0 else min(self.size, self.pos + size)
+        if end <= self.pos:
+            return b""
+        for start, block in self.blocks.items():
+            if start <= self.pos and end <= start + len(block):
+                data = block[self.pos - start:end - start]
+                break
+        else:
+            data, _ = _range_get(self.url, self.pos, end - 1)
+            self.blocks[self.pos] = data
+        self.pos += len(data)
+        return data
+
+
+def _metadata_from_wheel(url: str) -> str:
+    """The ``*.dist-info/METADATA`` text of a remote (range requests) or local wheel."""
+    handle: io.RawIOBase | Path = _local_path(url) if url.startswith("file:") else _RangeFile(url)
+    try:
+        with zipfile.ZipFile(handle) as wheel:  # type: ignore[arg-type]
+            member = next((n for n in wheel.namelist()
+                           if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+            if member is None:
+                raise FetchError(f"{url.rsplit('/', 1)[-1]}: no .dist-info/METADATA in the wheel")
+            return wheel.read(member).decode("utf-8")
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError) as exc:
+        raise FetchError(f"{url.rsplit('/', 1)[-1]}: unreadable wheel ({exc})")
+
+
+# --- simple API ------------------------------------------------------------------------------
+
+class _LinkParser(HTMLParser):
+    """Anchors of a PEP 503 project page, with their data-* attributes."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+        self.files: list[IndexFile] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "base" and values.get("href"):
+            self.base = urljoin(self.base, values["href"] or "")
+        if tag != "a" or not values.get("href"):
+            return
+        url = urljoin(self.base, values["href"] or "")
+        filename = urlsplit(url).path.rsplit("/", 1)[-1]
+        marker = next((values[k] for k in METADATA_KEYS if k in values), None)
+        metadata: bool | str = False if marker is None or marker == "false" else (
+            marker if marker and "=" in marker else True)
+        self.files.append(IndexFile(filename=filename, url=url, metadata=metadata,
+                                    yanked="data-yanked" in values))
+
+
+def _json_files(doc: dict, page: str) -> list[IndexFile]:
+    files = []
+    for item in doc.get("files", []):
+        marker = next((item[k] for k in METADATA_KEYS if k in item), False)
+        if isinstance(marker, dict):
+            marker = f"sha256={marker['sha256']}" if "sha256" in marker else bool(marker)
+        files.append(IndexFile(filename=item["filename"], url=urljoin(page, item["url"]),
+                               metadata=bool(marker) if not isinstance(marker, str) else marker,
+                               yanked=bool(item.get("yanked"))))
+    return files
+
+
+def project_files(index_url: str, name: str) -> list[IndexFile]:
+    """Files of project ``name`` on one index (PEP 691 JSON, else PEP 503 HTML)."""
+    page = index_url.rstrip("/") + "/" + canonical_name(name) + "/"
+    body, content_type, _ = _get(page, {"Accept": ACCEPT})
+    if content_type.split(";")[0].strip() == JSON_TYPE:
+        try:
+            return _json_files(json.loads(body), page)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise FetchError(f"{pipconfig.redact(page)}: malformed JSON project page ({exc})")
+    parser = _LinkParser(page)
+    parser.feed(body.decode("utf-8", errors="replace"))
+    return parser.files
+
+
+def target_tags(snap: Snapshot) -> list[tags.Tag]:
+    """Wheel tags the target accepts, best first (CPython on the snapshot's platform)."""
+    major, minor = (int(p) for p in snap.python_version.split(".")[:2])
+    arch = snap.machine.lower()
+    if snap.system == "Linux":
+        platforms = [f"manylinux_2_{glibc}_{arch}" for glibc in range(40, 16, -1)]
+        platforms += [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}",
+                      f"musllinux_1_2_{arch}", f"linux_{arch}"]
+    elif snap.system == "Darwin":
+        platforms = list(tags.mac_platforms((14, 0), "arm64" if arch in ("arm64", "aarch64") else "x86_64"))
+    elif snap.system == "Windows":
+        platforms = ["win_arm64" if arch == "arm64" else "win_amd64"]
+    else:
+        platforms = []
+    return [*tags.cpython_tags((major, minor), platforms=platforms),
+            *tags.compatible_tags((major, minor), platforms=platforms)]
+
+
+def pick_file(files: Iterable[IndexFile], version: str, ranking: dict[tags.Tag, int]) -> IndexFile | None:
+    """The best file of exactly ``version``: a compatible wheel, else any wheel, else an sdist.
+
+    Files with a metadata file beat those without; yanked files come last.
+    """
+    wanted = Version(version)
+    best: tuple[tuple[int, int, int], IndexFile] | None = None
+    for item in files:
+        try:
+            if item.filename.endswith(".whl"):
+                _, file_version, _, file_tags = parse_wheel_filename(item.filename)
+                rank = min((ranking.get(t, len(ranking)) for t in file_tags), default=len(ranking))
+            else:
+                _, file_version = parse_sdist_filename(item.filename)
+                rank = len(ranking) + 1
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        if file_version != wanted:
+            continue
+        key = (int(item.yanked), int(not item.metadata), rank)
+        if best is None or key < best[0]:
+            best = (key, item)
+    return best[1] if best else None
+
+
+def _read_metadata_of(item: IndexFile) -> str:
+    """Core-metadata text of ``item``: its metadata file, else the wheel's member."""
+    if item.metadata:
+        url = item.url.split("#", 1)[0] + ".metadata"
+        body, _, _ = _get(url)
+        if isinstance(item.metadata, str) and item.metadata.startswith("sha256="):
+            if hashlib.sha256(body).hexdigest() != item.metadata.split("=", 1)[1]:
+                raise FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
+        return body.decode("utf-8")
+    if item.filename.endswith(".whl"):
+        return _metadata_from_wheel(item.url.split("#", 1)[0])
+    raise FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
+
+
+def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int]) -> Outcome:
+    """Metadata of ``name==version`` from the first index listing that version."""
+    searched, errors = [], []
+    for index_url in index_urls:
+        try:
+            item = pick_file(project_files(index_url, name), version, ranking)
+        except NotFound:
+            item = None
+        except FetchError as exc:
+            errors.append(str(exc))
+            continue
+        searched.append(pipconfig.redact(index_url))
+        if item is None:
+            continue
+        try:
+            text = _read_metadata_of(item)
+        except (FetchError, NotFound, UnicodeDecodeError) as exc:
+            return Outcome(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
+        parsed = parse_metadata_text(text)
+        if parsed is None:
+            return Outcome(name, version, problem=f"{item.filename}: metadata has no Name/Version")
+        _, _, requires, requires_python = parsed
+        return Outcome(name, version, Metadata(tuple(requires), requires_python, item.filename))
+    if errors:
+        return Outcome(name, version, problem="; ".join(errors))
+    return Outcome(name, version, problem=f"no {name}=={version} on {', '.join(searched) or 'any index'}",
+                   not_on_index=True)
+
+
+def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
+              on_done: Callable[[], None] = lambda: None) -> list[Outcome]:
+    """Fetch every pin's metadata with a pool of :data:`WORKERS` threads, in input order."""
+    def task(pin: tuple[str, str]) -> Outcome:
+        name, version = pin
+        try:
+            outcome = fetch_one(name, version, index_urls, ranking)
+            public = Version(version).public
+            if outcome.not_on_index and public != version:
+                # 2.6.0+cu124 lives on the PyTorch index; the public release declares the same requirements
+                fallback = fetch_one(name, public, index_urls, ranking)
+                if fallback.metadata is not None:
+                    return Outcome(name, version, fallback.metadata)
+            return outcome
+        except InvalidVersion:
+            return Outcome(name, version, problem="not a PEP 440 version")
+        finally:
+            on_done()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(task, pins))
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+def _with_metadata(dist: Distribution, meta: Metadata) -> Distribution:
+    return Distribution(name=dist.name, version=dist.version, requires=meta.requires,
+                        requires_python=meta.requires_python, metadata_known=True, location=dist.location,
+                        shadowed=dist.shadowed, runtime_requirements=dist.runtime_requirements,
+                        direct_url=dist.direct_url)
 
 
 def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
-    """Return ``snap`` with Requires-Dist/Requires-Python filled where known."""
-    unknown = sum(not d.metadata_known for d in snap.distributions.values())
-    return snap.with_changes(notes=(*snap.notes, f"metadata unknown for {unknown} pinned packages; "
-                                    "declared requirements were not checked"))
+    """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown.
+
+    Reads the cache first; unless ``offline``, fetches the rest from the
+    configured indexes.  Every pin left unknown is explained in the notes;
+    pins the index does not list go to ``Snapshot.not_on_index`` (rule ED005).
+    """
+    dists = dict(snap.distributions)
+    unknown = sorted(d.name for d in dists.values() if not d.metadata_known)
+    missing: list[str] = []
+    for name in unknown:
+        cached = cache_read(name, dists[name].version)
+        if cached is not None:
+            dists[name] = _with_metadata(dists[name], cached)
+        else:
+            missing.append(name)
+    notes = list(snap.notes)
+    not_on_index: dict[str, str] = dict(snap.not_on_index)
+    if missing and offline:
+        notes.append(f"offline: metadata for {len(missing)} pinned packages not in the cache; declared "
+                     f"requirements not checked for them ({', '.join(missing)}); run once online to fill "
+                     f"the cache ({cache_dir()})")
+    elif missing:
+        config = pipconfig.read()
+        if not config.urls:
+            notes.append(f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} "
+                         "pinned packages not fetched; declared requirements not checked for them")
+        else:
+            ranking: dict[tags.Tag, int] = {}
+            for rank, tag in enumerate(target_tags(snap)):
+                ranking.setdefault(tag, rank)
+            progress = _Progress(total=len(missing), enabled=not quiet and sys.stderr.isatty())
+            try:
+                outcomes = fetch_all([(n, dists[n].version) for n in missing], config.urls, ranking,
+                                     progress.step)
+            finally:
+                progress.close()
+            for outcome in outcomes:
+                if outcome.metadata is not None:
+                    cache_write(outcome.name, outcome.version, outcome.metadata)
+                    dists[outcome.name] = _with_metadata(dists[outcome.name], outcome.metadata)
+                elif outcome.not_on_index:
+                    not_on_index[outcome.name] = outcome.version
+                    notes.append(f"{outcome.problem}; declared requirements not checked for it")
+                else:
+                    notes.append(f"metadata of {outcome.name}=={outcome.version} unknown: {outcome.problem}; "
+                                 "declared requirements not checked for it")
+    return snap.with_changes(distributions=dists, notes=tuple(notes), not_on_index=not_on_index)

@@ -77,11 +77,12 @@ def _runtime_requirements(dist: metadata.Distribution, name: str) -> list[str]:
     return found
 
 
-def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], str | None] | None:
-    """Name, version, Requires-Dist and Requires-Python from METADATA/PKG-INFO."""
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
-    if not text:
-        return None
+def parse_metadata_text(text: str) -> tuple[str, str, list[str], str | None] | None:
+    """Name, version, Requires-Dist and Requires-Python from core-metadata text.
+
+    Reads the RFC 822 headers only (the body is the long description); returns
+    None when Name or Version is missing.
+    """
     name = version = None
     requires: list[str] = []
     requires_python = None
@@ -103,6 +104,14 @@ def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], st
     if not name or not version:
         return None
     return name, version, requires, requires_python
+
+
+def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], str | None] | None:
+    """Name, version, Requires-Dist and Requires-Python from METADATA/PKG-INFO."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not text:
+        return None
+    return parse_metadata_text(text)
 
 
 def collect_distributions(paths: list[str] | None = None) -> tuple[list[dict], list[str]]:

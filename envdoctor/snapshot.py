@@ -63,7 +63,11 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything envdoctor knows about one environment."""
+    """Everything envdoctor knows about one environment.
+
+    ``not_on_index`` maps pins of a lock-file target that the configured package
+    index does not list to their pinned version (filled by envdoctor.index).
+    """
 
     source: str
     python_version: str
@@ -79,6 +83,7 @@ class Snapshot:
     environ: dict[str, str] = field(default_factory=dict)
     stated_cuda: str | None = None
     notes: tuple[str, ...] = ()
+    not_on_index: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 

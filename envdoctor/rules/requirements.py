@@ -1,7 +1,7 @@
 """Declared requirements: what `pip check` does, plus Python, markers and extras.
 
 ED001 unmet-requirement, ED002 unsupported-python, ED003 shadowed-distribution,
-ED004 incomplete-lock.
+ED004 incomplete-lock, ED005 pin-not-on-index.
 """
 
 from __future__ import annotations
@@ -170,4 +170,20 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             message=f"{name} is required by {', '.join(sorted(set(requirers)))} but not pinned in the lock",
             packages=(name,), evidence=entry.evidence,
             fixes=(Fix(title="re-lock with `envdoctor lock` (pip-compile) so every dependency is pinned",
+                       applicability=Applicability.DISPLAY_ONLY),))
+
+
+@implements("ED005")
+def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A pinned version that none of the configured indexes lists (found by envdoctor.index)."""
+    snap = ctx.snapshot
+    for name, version in sorted(snap.not_on_index.items()):
+        dist = snap.distributions.get(name)
+        yield Finding(
+            code=entry.code, name=entry.name, severity=entry.severity,
+            message=(f"{name}=={version} is pinned, but no configured package index lists that version: "
+                     "`pip install` will stop with \"No matching distribution found\""),
+            packages=(name,), evidence=entry.evidence, locations=_location(dist) if dist else (),
+            fixes=(Fix(title=(f"correct the pin (`pip index versions {name}` lists what exists), or add the "
+                              "index that hosts it with --extra-index-url"),
                        applicability=Applicability.DISPLAY_ONLY),))
