@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -192,6 +191,8 @@ def live(hardware: Hardware) -> Snapshot:
 
 def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
     """Snapshot of another interpreter, collected by running the stdlib-only probe in it."""
+    import subprocess  # only this target needs it; `envdoctor check` of the live interpreter stays lean
+
     argv = [python, "-c", "import sys; sys.path.pop(0); exec(sys.stdin.read())"]
     source = Path(probe.__file__).read_text(encoding="utf-8")
     try:

@@ -7,6 +7,7 @@ ED004 incomplete-lock, ED005 pin-not-on-index.
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -20,6 +21,17 @@ from envdoctor.findings import Applicability, Finding, Fix, Location, pip_instal
 from envdoctor.knowledge import RuleEntry
 from envdoctor.probe import canonical_name
 from envdoctor.snapshot import Distribution, Snapshot
+
+
+# A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
+# read with a regular expression, so lines for extras nobody asked for are never parsed.
+_EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(['"])([^'"]+)\1\s*$""")
+
+
+def extra_gate(text: str) -> str | None:
+    """The (normalised) extra that gates a Requires-Dist line whose marker is only ``extra == "X"``."""
+    match = _EXTRA_ONLY.search(text)
+    return canonical_name(match.group(2)) if match else None
 
 
 @lru_cache(maxsize=None)
@@ -45,6 +57,8 @@ def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = defaultdict(set)
     for dist in snap.distributions.values():
         for text in dist.requires:
+            if extra_gate(text) is not None:
+                continue  # inactive without extras
             req = parse_requirement(text)
             if req is not None and req.extras and _marker_holds(req, snap.marker_env, ()):
                 wanted[canonical_name(req.name)].update(canonical_name(e) for e in req.extras)
@@ -53,8 +67,11 @@ def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
 
 def active_requirements(dist: Distribution, snap: Snapshot, extras: Iterable[str] = ()) -> Iterator[Requirement]:
     """``dist``'s requirements whose markers hold for the target (with ``extras``)."""
-    extras = tuple(extras)
+    extras = tuple(canonical_name(e) for e in extras)
     for text in dist.requires:
+        gate = extra_gate(text)
+        if gate is not None and gate not in extras:
+            continue
         req = parse_requirement(text)
         if req is not None and _marker_holds(req, snap.marker_env, extras):
             yield req
