@@ -8,26 +8,17 @@ index that serves the REAL metadata of those releases (tests/data/metadata/).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from _core_helpers import envdoctor
 from _index_helpers import IndexServer, Release, build_index, real_metadata
 
 REAL = [("torch", "2.6.0", "cp311-cp311-manylinux1_x86_64"),
         ("triton", "3.2.0", "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64"),
         ("bitsandbytes", "0.44.1", "py3-none-manylinux_2_24_x86_64"),
         ("bitsandbytes", "0.45.1", "py3-none-manylinux_2_24_x86_64")]
-
-
-def envdoctor(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the installed console script (or `python -m envdoctor`) in a subprocess."""
-    script = Path(sys.executable).with_name("envdoctor")
-    argv = [str(script)] if script.exists() else [sys.executable, "-m", "envdoctor"]
-    return subprocess.run([*argv, *args], capture_output=True, text=True, env=env, timeout=120, check=False)
 
 
 def freeze(tmp_path: Path, bnb: str) -> Path:
@@ -38,9 +29,7 @@ def freeze(tmp_path: Path, bnb: str) -> Path:
 
 @pytest.fixture()
 def base_env(tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(ENVDOCTOR_CACHE_DIR=str(tmp_path / "cache"), PIP_CONFIG_FILE=os.devnull)
-    return env
+    return {"ENVDOCTOR_CACHE_DIR": str(tmp_path / "cache")}
 
 
 def check_json(lock: Path, env: dict[str, str], *extra: str) -> tuple[int, dict]:
