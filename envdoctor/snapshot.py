@@ -222,13 +222,13 @@ def load_json(path: Path) -> Snapshot:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 JSON; is it a snapshot written by `envdoctor snapshot`?")
-    except ValueError as exc:
-        raise InputError(f"{path}:{getattr(exc, 'lineno', '?')}: invalid JSON ({exc.args[0].split(':')[0]})")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
     if isinstance(data, dict) and isinstance(data.get("environment"), dict):
         data = data["environment"]  # a pipeline run record embeds its snapshot
     try:
         return from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {exc})")
 
 
