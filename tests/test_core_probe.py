@@ -77,3 +77,30 @@ def test_parse_metadata_text_reads_headers_only() -> None:
     text = "Name: a\nVersion: 1\nRequires-Dist: b>=1\n\nRequires-Dist: not-a-header\n"
     assert probe.parse_metadata_text(text) == ("a", "1", ["b>=1"], None)
     assert probe.parse_metadata_text("Summary: x\n") is None
+
+
+def test_egg_info_and_egg_folders_and_missing_metadata(tmp_path: Path) -> None:
+    (tmp_path / "legacy-1.0-py3.11.egg-info").write_text("Metadata-Version: 1.1\nName: legacy\nVersion: 1.0\n",
+                                                         encoding="utf-8")
+    dev = tmp_path / "devpkg.egg-info"
+    dev.mkdir()
+    (dev / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: devpkg\nVersion: 0.1.dev0\n", encoding="utf-8")
+    egg = tmp_path / "old-2.0-py3.11.egg" / "EGG-INFO"
+    egg.mkdir(parents=True)
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old\nVersion: 2.0\n", encoding="utf-8")
+    (tmp_path / "empty-1.0.dist-info").mkdir()  # an interrupted install: no METADATA
+    (tmp_path / "not-a-dist.txt").write_text("x", encoding="utf-8")
+    dists, notes = probe.collect_distributions(paths=[str(tmp_path), str(tmp_path / "missing-folder")])
+    assert [(d["name"], d["version"]) for d in dists] == [("devpkg", "0.1.dev0"), ("legacy", "1.0"), ("old", "2.0")]
+    assert notes == [f"broken metadata (no Name/Version) at {tmp_path / 'empty-1.0.dist-info'}"]
+
+
+def test_direct_url_is_read(tmp_path: Path) -> None:
+    folder = write_dist_info(tmp_path, "flash-attn", "2.7.4.post1")
+    (folder / "direct_url.json").write_text('{"url": "https://example.org/flash_attn-2.7.4.post1+cu12torch2.6.whl"}',
+                                            encoding="utf-8")
+    [entry], _ = probe.collect_distributions(paths=[str(tmp_path)])
+    assert entry["direct_url"] == "https://example.org/flash_attn-2.7.4.post1+cu12torch2.6.whl"
+    (folder / "direct_url.json").write_text("[not an object", encoding="utf-8")
+    [entry], _ = probe.collect_distributions(paths=[str(tmp_path)])
+    assert entry["direct_url"] is None
