@@ -81,6 +81,6 @@ def envdoctor(*args: str, cwd: Path | None = None, env: dict[str, str] | None = 
     script = Path(sys.executable).with_name("envdoctor")
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "envdoctor"]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}  # no machine pip config
-    full_env.update(PIP_CONFIG_FILE=os.devnull, **(env or {}))
+    full_env.update({"PIP_CONFIG_FILE": os.devnull, **(env or {})})
     return subprocess.run([*argv, *args], cwd=cwd, capture_output=True, text=True, env=full_env,
                           timeout=timeout, check=False)

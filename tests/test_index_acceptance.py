@@ -8,6 +8,7 @@ index that serves the REAL metadata of those releases (tests/data/metadata/).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,28 @@ def test_pin_missing_from_the_index_is_ed005(tmp_path: Path, base_env: dict[str,
     assert ed005[0]["severity"] == "warning"
     assert ed005[0]["message"].startswith("bitsandbytes==0.44.7 is pinned, but no configured package index")
     assert ed005[0]["locations"] == [{"path": str(lock), "line": 2, "column": None}]
+
+
+def test_progress_shows_on_a_terminal_only(tmp_path: Path, base_env: dict[str, str]) -> None:
+    import os
+    import pty
+    import subprocess
+
+    build_index(tmp_path / "idx", [Release(n, v, real_metadata(n, v), tag=t) for n, v, t in REAL])
+    script = Path(sys.executable).with_name("envdoctor")
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "envdoctor"]
+    lock = freeze(tmp_path, "0.44.1")
+    with IndexServer(tmp_path / "idx") as server:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PIP_")}, **base_env,
+               "PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": server.url}
+        master, slave = pty.openpty()
+        proc = subprocess.run([*argv, "check", "--env", str(lock), "--no-project"], stdout=subprocess.DEVNULL,
+                              stderr=slave, env=env, timeout=120, check=False)
+        os.close(slave)
+        shown = os.read(master, 65536).decode()
+        os.close(master)
+        assert proc.returncode == 1
+        assert "fetching metadata 3/3" in shown
+        env["ENVDOCTOR_CACHE_DIR"] = str(tmp_path / "cache2")
+        piped = envdoctor("check", "--env", str(lock), "--no-project", env=env)
+    assert piped.returncode == 1 and "fetching metadata" not in piped.stderr
