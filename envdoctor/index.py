@@ -30,8 +30,7 @@ from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 from packaging import tags
-from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename,
-                             parse_wheel_filename)
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from envdoctor import pipconfig
@@ -360,9 +359,9 @@ def _read_metadata_of(item: IndexFile) -> str:
     if item.metadata:
         url = item.url.split("#", 1)[0] + ".metadata"
         body, _, _ = _get(url)
-        if isinstance(item.metadata, str) and item.metadata.startswith("sha256="):
-            if hashlib.sha256(body).hexdigest() != item.metadata.split("=", 1)[1]:
-                raise FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
+        wanted = item.metadata.split("=", 1)[1] if isinstance(item.metadata, str) else None
+        if wanted is not None and item.metadata.startswith("sha256=") and hashlib.sha256(body).hexdigest() != wanted:
+            raise FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
         return body.decode("utf-8")
     if item.filename.endswith(".whl"):
         return _metadata_from_wheel(item.url.split("#", 1)[0])

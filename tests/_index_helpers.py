@@ -101,7 +101,7 @@ class IndexServer:
             def log_message(self, *args: object) -> None:  # keep test output clean
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 server.requests.append((self.path, self.headers.get("Range")))
                 local = root / self.path.lstrip("/").split("?")[0]
                 accept = self.headers.get("Accept", "")

@@ -6,6 +6,7 @@ import json
 import random
 
 from _core_helpers import dist, kb, snap
+
 from envdoctor import engine, knowledge, report
 from envdoctor.checking import CheckResult, describe_target, render
 from envdoctor.engine import Context, implements
@@ -52,7 +53,7 @@ def test_a_crashing_rule_is_an_internal_error_finding_and_exit_2() -> None:
 
 
 def test_select_and_ignore_by_code_prefix_and_name() -> None:
-    codes = lambda rules: [r.code for r in rules]  # noqa: E731
+    codes = lambda rules: [r.code for r in rules]
     assert codes(engine.select_rules(kb(), ["ED10"])) == ["ED101", "ED102", "ED103"]
     assert codes(engine.select_rules(kb(), ["unmet-requirement", "ed140"])) == ["ED001", "ED140"]
     assert "ED004" not in codes(engine.select_rules(kb(), (), ["incomplete-lock"]))
@@ -131,7 +132,7 @@ def test_sarif_output_structure() -> None:
         assert item["level"] in ("error", "warning", "note")
         assert item["message"]["text"]
         assert item["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-    located = [r for r in run["results"] if r["ruleId"] == "ED004"][0]
+    located = next(r for r in run["results"] if r["ruleId"] == "ED004")
     assert located["locations"][0]["physicalLocation"] == {"artifactLocation": {"uri": "req.txt"},
                                                            "region": {"startLine": 3}}
 

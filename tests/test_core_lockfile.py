@@ -75,7 +75,7 @@ def test_bom_decoding(tmp_path: Path, bom: bytes, encoding: str) -> None:
     (b"-r missing.txt\n", r"missing.txt: no such file"),
     (b"-e\n", r"requirements.txt:1: -e needs a path or URL"),
     (b"ok==1\n\xff\xfe\xfa==2\n", r"requirements.txt:2: not UTF-8 \(byte 0xff\)"),
-    ("t\x00o\x00r\x00c\x00h\x00".encode(), r"requirements.txt: contains NUL bytes"),
+    (b"t\x00o\x00r\x00c\x00h\x00", r"requirements.txt: contains NUL bytes"),
     (b"torch==2.6.0 \\\n    --hash=sha256:aa \\\n    nonsense words\n", r"requirements.txt:1: unexpected 'nonsense'"),
 ])
 def test_malformed_input_names_file_and_line(tmp_path: Path, content: bytes, message: str) -> None:

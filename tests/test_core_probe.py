@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _core_helpers import LINUX_311, NO_GPU, kb, write_dist_info
+
 from envdoctor import engine, probe
 from envdoctor.engine import Context
 from envdoctor.snapshot import from_probe

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from _core_helpers import NO_GPU, dist, gpu_hardware, kb, run_rule, snap
+
 from envdoctor.findings import Applicability, Severity
 from envdoctor.snapshot import Hardware
 
@@ -97,8 +97,8 @@ def test_ed110_quotes_the_error_and_offers_bypass() -> None:
     lf = dist("llamafactory", "0.9.3", runtime_requirements=LF_RUNTIME)
     [f] = run_rule("ED110", snap(lf, ("transformers", "4.57.0"), ("peft", "0.15.2")))
     assert f.severity is Severity.ERROR
-    assert f.quotes == ("transformers>=4.45.0,<=4.52.4,!=4.52.0 is required for a normal functioning of this "
-                        "module, but found transformers==4.57.0.",)
+    assert f.quotes == (("transformers>=4.45.0,<=4.52.4,!=4.52.0 is required for a normal functioning of this "
+                        "module, but found transformers==4.57.0."),)
     assert f.fixes[-1].env == {"DISABLE_VERSION_CHECK": "1"}
 
 

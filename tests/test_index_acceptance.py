@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _core_helpers import envdoctor
 from _index_helpers import IndexServer, Release, build_index, real_metadata
 

@@ -7,9 +7,8 @@ import socket
 from pathlib import Path
 
 import pytest
+from _index_helpers import BULK_BYTES, IndexServer, Release, build_index, isolated_pip_env, metadata_text
 
-from _index_helpers import (BULK_BYTES, IndexServer, Release, build_index, isolated_pip_env,
-                            metadata_text)
 from envdoctor import index, pipconfig
 from envdoctor.lockfile import parse_file
 from envdoctor.target import from_pins
@@ -192,3 +191,21 @@ def test_corrupt_cache_entry_is_refetched(served: IndexServer, tmp_path: Path) -
     snap = index.fill_metadata(lock_snapshot(tmp_path, ["beta==2.1"]), offline=False, quiet=True)
     assert snap.distributions["beta"].metadata_known
     assert "/simple/beta/" in [p for p, _ in served.requests]
+
+
+def test_metadata_hash_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    simple = build_index(tmp_path / "idx", RELEASES[:2], json_pages=False)
+    page = simple / "alpha" / "index.html"
+    real = hashlib.sha256((tmp_path / "idx" / "files" / "alpha-1.0-py3-none-any.whl.metadata").read_bytes()).hexdigest()
+    html = page.read_text(encoding="utf-8")
+    page.write_text(html.replace('data-core-metadata="true"', f'data-core-metadata="sha256={"0" * 64}"'),
+                    encoding="utf-8")
+    isolated_pip_env(monkeypatch, tmp_path / "cache", simple.as_uri())
+    bad = index.fill_metadata(lock_snapshot(tmp_path, ["alpha==1.0"]), offline=False, quiet=True)
+    assert not bad.distributions["alpha"].metadata_known
+    assert any("sha256 does not match" in n for n in bad.notes)
+    page.write_text(html.replace('data-core-metadata="true"', f'data-core-metadata="sha256={real}"'), encoding="utf-8")
+    good = index.fill_metadata(lock_snapshot(tmp_path, ["alpha==1.0"]), offline=False, quiet=True)
+    assert good.distributions["alpha"].requires_python == ">=3.9"

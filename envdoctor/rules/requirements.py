@@ -10,7 +10,7 @@ import fnmatch
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -21,7 +21,6 @@ from envdoctor.findings import Applicability, Finding, Fix, Location, pip_instal
 from envdoctor.knowledge import RuleEntry
 from envdoctor.probe import canonical_name
 from envdoctor.snapshot import Distribution, Snapshot
-
 
 # A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
 # read with a regular expression, so lines for extras nobody asked for are never parsed.
@@ -34,7 +33,7 @@ def extra_gate(text: str) -> str | None:
     return canonical_name(match.group(2)) if match else None
 
 
-@lru_cache(maxsize=None)
+@cache
 def parse_requirement(text: str) -> Requirement | None:
     """A parsed Requires-Dist line, or None when it is not valid PEP 508."""
     try:
