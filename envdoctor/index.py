@@ -34,6 +34,8 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import InvalidVersion, Version
 
 from envdoctor import pipconfig
+from envdoctor.errors import InputError
+from envdoctor.lockfile import index_options
 from envdoctor.probe import canonical_name, parse_metadata_text
 from envdoctor.snapshot import Distribution, Snapshot
 
@@ -53,7 +55,12 @@ class NotFound(Exception):
 
 
 class FetchError(Exception):
-    """The index could not be reached or answered nonsense; the message says which and why."""
+    """The index could not be reached (``unreachable``) or answered nonsense; the message says why."""
+
+    def __init__(self, message: str, unreachable: bool = False, reason: str = "") -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,7 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, i
         except OSError as exc:
             raise FetchError(f"{path}: {exc.strerror}")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
-    last = ""
+    last, unreachable = "", False
     for _ in range(ATTEMPTS):
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
@@ -175,13 +182,13 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, i
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
                 raise NotFound(url)
-            last = f"HTTP {exc.code}"
+            last, unreachable = f"HTTP {exc.code}", False
             if exc.code < 500:
                 break
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
-            last = str(reason) or type(exc).__name__
-    raise FetchError(f"{pipconfig.redact(url)}: {last}")
+            last, unreachable = str(reason) or type(exc).__name__, True
+    raise FetchError(f"{pipconfig.redact(url)}: {last}", unreachable, last)
 
 
 def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
@@ -368,16 +375,29 @@ def _read_metadata_of(item: IndexFile) -> str:
     raise FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
 
 
-def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int]) -> Outcome:
-    """Metadata of ``name==version`` from the first index listing that version."""
+def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
+              unreachable: dict[str, str] | None = None) -> Outcome:
+    """Metadata of ``name==version`` from the first index listing that version.
+
+    Indexes in ``unreachable`` are skipped, and an index that cannot be reached is added to it,
+    so a dead index costs one timeout per run rather than one per pin.
+    """
+    unreachable = {} if unreachable is None else unreachable
     searched, errors = [], []
     for index_url in index_urls:
+        if index_url in unreachable:
+            errors.append(f"{pipconfig.redact(index_url)} is unreachable ({unreachable[index_url]})")
+            continue
         try:
             item = pick_file(project_files(index_url, name), version, ranking)
         except NotFound:
             item = None
         except FetchError as exc:
-            errors.append(str(exc))
+            if exc.unreachable:
+                unreachable.setdefault(index_url, exc.reason)
+                errors.append(f"{pipconfig.redact(index_url)} is unreachable ({exc.reason})")
+            else:
+                errors.append(str(exc))
             continue
         searched.append(pipconfig.redact(index_url))
         if item is None:
@@ -400,14 +420,16 @@ def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dic
 def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
               on_done: Callable[[], None] = lambda: None) -> list[Outcome]:
     """Fetch every pin's metadata with a pool of :data:`WORKERS` threads, in input order."""
+    unreachable: dict[str, str] = {}
+
     def task(pin: tuple[str, str]) -> Outcome:
         name, version = pin
         try:
-            outcome = fetch_one(name, version, index_urls, ranking)
+            outcome = fetch_one(name, version, index_urls, ranking, unreachable)
             public = Version(version).public
             if outcome.not_on_index and public != version:
                 # 2.6.0+cu124 lives on the PyTorch index; the public release declares the same requirements
-                fallback = fetch_one(name, public, index_urls, ranking)
+                fallback = fetch_one(name, public, index_urls, ranking, unreachable)
                 if fallback.metadata is not None:
                     return Outcome(name, version, fallback.metadata)
             return outcome
@@ -427,6 +449,18 @@ def _with_metadata(dist: Distribution, meta: Metadata) -> Distribution:
                         requires_python=meta.requires_python, metadata_known=True, location=dist.location,
                         shadowed=dist.shadowed, runtime_requirements=dist.runtime_requirements,
                         direct_url=dist.direct_url)
+
+
+def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
+    """pip's configured indexes, with the lock file's own index options applied."""
+    config = pipconfig.read()
+    path = Path(snap.source.removeprefix("file:"))
+    if not snap.source.startswith("file:") or not path.is_file():
+        return config
+    try:
+        return pipconfig.with_lock_options(config, *index_options(path), source=str(path))
+    except InputError:
+        return config
 
 
 def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
@@ -452,7 +486,7 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
                      f"requirements not checked for them ({', '.join(missing)}); run once online to fill "
                      f"the cache ({cache_dir()})")
     elif missing:
-        config = pipconfig.read()
+        config = _index_config(snap)
         if not config.urls:
             notes.append(f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} "
                          "pinned packages not fetched; declared requirements not checked for them")
@@ -466,6 +500,7 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
                                      progress.step)
             finally:
                 progress.close()
+            failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
             for outcome in outcomes:
                 if outcome.metadata is not None:
                     cache_write(outcome.name, outcome.version, outcome.metadata)
@@ -474,6 +509,9 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
                     not_on_index[outcome.name] = outcome.version
                     notes.append(f"{outcome.problem}; declared requirements not checked for it")
                 else:
-                    notes.append(f"metadata of {outcome.name}=={outcome.version} unknown: {outcome.problem}; "
-                                 "declared requirements not checked for it")
+                    failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
+            for problem, pins in failures.items():
+                shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
+                notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "
+                             f"{'it' if len(pins) == 1 else 'them'}")
     return snap.with_changes(distributions=dists, notes=tuple(notes), not_on_index=not_on_index)

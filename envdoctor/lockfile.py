@@ -104,6 +104,30 @@ def _include(words: list[str]) -> tuple[str, bool] | None:
     return None
 
 
+def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
+    """The ``--index-url``, ``--extra-index-url`` and ``--no-index`` options of a requirements file
+    (pip applies them like command-line options when installing it); includes are not followed."""
+    index_url: str | None = None
+    extras: list[str] = []
+    no_index = False
+    for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
+        if not line.startswith("-"):
+            continue
+        try:
+            words = shlex.split(line, posix=True)
+        except ValueError:
+            continue  # parse_file reports it
+        flag, _, value = words[0].partition("=")
+        value = value or (words[1] if len(words) > 1 else "")
+        if flag in ("-i", "--index-url") and value:
+            index_url = value
+        elif flag == "--extra-index-url" and value:
+            extras.append(value)
+        elif flag == "--no-index":
+            no_index = True
+    return index_url, tuple(extras), no_index
+
+
 def _split_options(line: str) -> tuple[str, list[str]]:
     """A requirement line's specifier and its per-requirement options (``--hash=...``), the way pip
     splits it: options start at the first word beginning with ``-``.  Quotes in markers are kept."""

@@ -87,6 +87,17 @@ def read(environ: Mapping[str, str] | None = None) -> IndexConfig:
                        no_index=_truthy(values.get("no-index", ("", ""))[0]))
 
 
+def with_lock_options(config: IndexConfig, index_url: str | None, extra_index_urls: tuple[str, ...],
+                      no_index: bool, source: str) -> IndexConfig:
+    """``config`` as pip applies a requirements file's own options on top of it: the file's
+    ``--index-url`` replaces the primary index, its ``--extra-index-url`` adds to the extras."""
+    if index_url is None and not extra_index_urls and not no_index:
+        return config
+    extras = tuple(dict.fromkeys((*config.extra_index_urls, *extra_index_urls)))
+    return IndexConfig(index_url=index_url or config.index_url, extra_index_urls=extras,
+                       origin=f"{config.origin}, {source}", no_index=config.no_index or no_index)
+
+
 def redact(url: str) -> str:
     """``url`` without a password, for messages (``https://user:***@host/simple``)."""
     parts = urlsplit(url)

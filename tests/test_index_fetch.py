@@ -177,11 +177,29 @@ def test_server_down_becomes_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     isolated_pip_env(monkeypatch, tmp_path / "cache", f"http://127.0.0.1:{port}/simple/")
-    snap = index.fill_metadata(lock_snapshot(tmp_path, ["alpha==1.0"]), offline=False, quiet=True)
-    assert not snap.distributions["alpha"].metadata_known
+    pins = [f"pkg{i}==1.0" for i in range(20)]
+    snap = index.fill_metadata(lock_snapshot(tmp_path, pins), offline=False, quiet=True)
+    assert not any(d.metadata_known for d in snap.distributions.values())
     assert snap.not_on_index == {}
-    assert any(n.startswith("metadata of alpha==1.0 unknown: http://127.0.0.1:") and "refused" in n.lower()
-               for n in snap.notes)
+    [note] = snap.notes  # one note for the twenty pins, naming the index and the reason
+    assert note.startswith("metadata unknown for pkg0==1.0, pkg1==1.0, ")
+    assert "and 15 more: http://127.0.0.1:" in note and "is unreachable" in note and "refused" in note.lower()
+
+
+def test_an_unreachable_index_is_asked_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as silent:  # accepts connections (kernel backlog) but never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        isolated_pip_env(monkeypatch, tmp_path / "cache", f"http://127.0.0.1:{silent.getsockname()[1]}/simple/")
+        monkeypatch.setattr(index, "TIMEOUT_S", 0.5)
+        monkeypatch.setattr(index, "WORKERS", 2)
+        asked: list[str] = []
+        real_get = index._get
+        monkeypatch.setattr(index, "_get", lambda url, headers=None: asked.append(url) or real_get(url, headers))
+        snap = index.fill_metadata(lock_snapshot(tmp_path, [f"pkg{i}==1.0" for i in range(12)]),
+                                   offline=False, quiet=True)
+    assert len(asked) <= 2  # the two first workers; every later pin skips the dead index
+    assert len(snap.notes) == 1 and "timed out" in snap.notes[0]
 
 
 def test_corrupt_cache_entry_is_refetched(served: IndexServer, tmp_path: Path) -> None:
@@ -209,3 +227,27 @@ def test_metadata_hash_is_verified(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     page.write_text(html.replace('data-core-metadata="true"', f'data-core-metadata="sha256={real}"'), encoding="utf-8")
     good = index.fill_metadata(lock_snapshot(tmp_path, ["alpha==1.0"]), offline=False, quiet=True)
     assert good.distributions["alpha"].requires_python == ">=3.9"
+
+
+def test_the_lock_files_own_index_options_are_honoured(served: IndexServer, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/dead/")
+    snap = index.fill_metadata(lock_snapshot(tmp_path, [f"--index-url {served.url}", "alpha==1.0"]),
+                               offline=False, quiet=True)
+    assert snap.distributions["alpha"].metadata_known
+    snap = index.fill_metadata(lock_snapshot(tmp_path, [f"--extra-index-url={served.url}", "beta==2.1"]),
+                               offline=False, quiet=True)
+    assert snap.distributions["beta"].metadata_known  # the dead primary is a note-free miss, the extra answers
+    snap = index.fill_metadata(lock_snapshot(tmp_path, ["--no-index", "gamma==3.0"]), offline=False, quiet=True)
+    assert not snap.distributions["gamma"].metadata_known
+    assert any(n.startswith("pip is configured with --no-index") for n in snap.notes)
+
+
+def test_index_options_reader(tmp_path: Path) -> None:
+    from envdoctor.lockfile import index_options
+
+    lock = tmp_path / "r.txt"
+    lock.write_text("-i https://a.example/simple\n--extra-index-url https://b.example/simple \\\n\n"
+                    "--extra-index-url=https://c.example/simple\nx==1\n", encoding="utf-8")
+    assert index_options(lock) == ("https://a.example/simple", ("https://b.example/simple", "https://c.example/simple"),
+                                   False)
