@@ -23,7 +23,7 @@ import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -82,6 +82,7 @@ class Metadata:
     source: str  # the file it was read from
 
     def to_json(self) -> dict[str, object]:
+        """The cache file's content."""
         return {"requires": list(self.requires), "requires_python": self.requires_python, "source": self.source}
 
 
@@ -445,10 +446,7 @@ def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking:
 # --- entry point -----------------------------------------------------------------------------
 
 def _with_metadata(dist: Distribution, meta: Metadata) -> Distribution:
-    return Distribution(name=dist.name, version=dist.version, requires=meta.requires,
-                        requires_python=meta.requires_python, metadata_known=True, location=dist.location,
-                        shadowed=dist.shadowed, runtime_requirements=dist.runtime_requirements,
-                        direct_url=dist.direct_url)
+    return replace(dist, requires=meta.requires, requires_python=meta.requires_python, metadata_known=True)
 
 
 def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
@@ -463,55 +461,67 @@ def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
         return config
 
 
+def tag_ranking(snap: Snapshot) -> dict[tags.Tag, int]:
+    """Each wheel tag the target accepts and its rank (0 = best)."""
+    ranking: dict[tags.Tag, int] = {}
+    for rank, tag in enumerate(target_tags(snap)):
+        ranking.setdefault(tag, rank)
+    return ranking
+
+
+def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], quiet: bool,
+           not_on_index: dict[str, str]) -> list[str]:
+    """Fetch ``missing`` pins into ``dists`` (and the cache); return notes on what stayed unknown."""
+    config = _index_config(snap)
+    if not config.urls:
+        return [f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} pinned "
+                "packages not fetched; declared requirements not checked for them"]
+    progress = _Progress(total=len(missing), enabled=not quiet and sys.stderr.isatty())
+    try:
+        outcomes = fetch_all([(n, dists[n].version) for n in missing], config.urls, tag_ranking(snap),
+                             progress.step)
+    finally:
+        progress.close()
+    notes: list[str] = []
+    failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
+    for outcome in outcomes:
+        if outcome.metadata is not None:
+            cache_write(outcome.name, outcome.version, outcome.metadata)
+            dists[outcome.name] = _with_metadata(dists[outcome.name], outcome.metadata)
+        elif outcome.not_on_index:
+            not_on_index[outcome.name] = outcome.version
+            notes.append(f"{outcome.problem}; declared requirements not checked for it")
+        else:
+            failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
+    for problem, pins in failures.items():
+        shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
+        notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "
+                     f"{'it' if len(pins) == 1 else 'them'}")
+    return notes
+
+
 def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
     """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown.
 
     Reads the cache first; unless ``offline``, fetches the rest from the
-    configured indexes.  Every pin left unknown is explained in the notes;
-    pins the index does not list go to ``Snapshot.not_on_index`` (rule ED005).
+    configured indexes (progress on a terminal's stderr unless ``quiet``).
+    Every pin left unknown is explained in the notes; pins the index does not
+    list go to ``Snapshot.not_on_index`` (rule ED005).
     """
     dists = dict(snap.distributions)
-    unknown = sorted(d.name for d in dists.values() if not d.metadata_known)
     missing: list[str] = []
-    for name in unknown:
+    for name in sorted(d.name for d in dists.values() if not d.metadata_known):
         cached = cache_read(name, dists[name].version)
         if cached is not None:
             dists[name] = _with_metadata(dists[name], cached)
         else:
             missing.append(name)
     notes = list(snap.notes)
-    not_on_index: dict[str, str] = dict(snap.not_on_index)
+    not_on_index = dict(snap.not_on_index)
     if missing and offline:
         notes.append(f"offline: metadata for {len(missing)} pinned packages not in the cache; declared "
                      f"requirements not checked for them ({', '.join(missing)}); run once online to fill "
                      f"the cache ({cache_dir()})")
     elif missing:
-        config = _index_config(snap)
-        if not config.urls:
-            notes.append(f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} "
-                         "pinned packages not fetched; declared requirements not checked for them")
-        else:
-            ranking: dict[tags.Tag, int] = {}
-            for rank, tag in enumerate(target_tags(snap)):
-                ranking.setdefault(tag, rank)
-            progress = _Progress(total=len(missing), enabled=not quiet and sys.stderr.isatty())
-            try:
-                outcomes = fetch_all([(n, dists[n].version) for n in missing], config.urls, ranking,
-                                     progress.step)
-            finally:
-                progress.close()
-            failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
-            for outcome in outcomes:
-                if outcome.metadata is not None:
-                    cache_write(outcome.name, outcome.version, outcome.metadata)
-                    dists[outcome.name] = _with_metadata(dists[outcome.name], outcome.metadata)
-                elif outcome.not_on_index:
-                    not_on_index[outcome.name] = outcome.version
-                    notes.append(f"{outcome.problem}; declared requirements not checked for it")
-                else:
-                    failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
-            for problem, pins in failures.items():
-                shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
-                notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "
-                             f"{'it' if len(pins) == 1 else 'them'}")
+        notes += _fetch(snap, dists, missing, quiet, not_on_index)
     return snap.with_changes(distributions=dists, notes=tuple(notes), not_on_index=not_on_index)
