@@ -6,61 +6,39 @@ through the simple API (PEP 691 JSON, else PEP 503 HTML; ``file://`` indexes
 too), picks a file of that exact version (a wheel for the target's Python and
 platform when there is one), and reads only its core metadata: the PEP 658/714
 ``.metadata`` file, else the wheel's ``*.dist-info/METADATA`` member through
-HTTP range requests (or straight from a local wheel) — never a whole wheel.
+HTTP range requests (or straight from a local wheel; see :mod:`envdoctor.fetch`) — never a whole wheel.
 Results are cached on disk; ``--offline`` reads the cache only.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import sys
 import threading
-import urllib.error
-import urllib.request
-import zipfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
-from urllib.request import url2pathname
 
 from packaging import tags
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from envdoctor import pipconfig
+from envdoctor import fetch, pipconfig
 from envdoctor.errors import InputError
 from envdoctor.lockfile import index_options
 from envdoctor.probe import canonical_name, parse_metadata_text
 from envdoctor.snapshot import Distribution, Snapshot
 
 WORKERS = 8
-TIMEOUT_S = 15
-ATTEMPTS = 2  # one retry
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.01")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 METADATA_KEYS = ("core-metadata", "dist-info-metadata", "data-core-metadata", "data-dist-info-metadata")
-RANGE_TAIL = 64 * 1024  # the end of a wheel read in one request: central directory and often METADATA
-USER_AGENT = "envdoctor (metadata fetcher; https://pypi.org/project/envdoctor/)"
-
-
-class NotFound(Exception):
-    """The index answered 404: no such project (or file)."""
-
-
-class FetchError(Exception):
-    """The index could not be reached (``unreachable``) or answered nonsense; the message says why."""
-
-    def __init__(self, message: str, unreachable: bool = False, reason: str = "") -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
-        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -156,118 +134,6 @@ def cache_write(name: str, version: str, meta: Metadata) -> None:
         pass
 
 
-# --- transport -------------------------------------------------------------------------------
-
-def _local_path(url: str) -> Path:
-    return Path(url2pathname(urlsplit(url).path))
-
-
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, int]:
-    """Body, content type and status of ``url`` (http(s) or file), retried once on a network error."""
-    if url.startswith("file:"):
-        path = _local_path(url)
-        if path.is_dir():
-            path = path / "index.html"
-        try:
-            return path.read_bytes(), "text/html", 200
-        except FileNotFoundError:
-            raise NotFound(url)
-        except OSError as exc:
-            raise FetchError(f"{path}: {exc.strerror}")
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
-    last, unreachable = "", False
-    for _ in range(ATTEMPTS):
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                return response.read(), response.headers.get("Content-Type", ""), response.status
-        except urllib.error.HTTPError as exc:
-            if exc.code in (404, 410):
-                raise NotFound(url)
-            last, unreachable = f"HTTP {exc.code}", False
-            if exc.code < 500:
-                break
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            last, unreachable = str(reason) or type(exc).__name__, True
-    raise FetchError(f"{pipconfig.redact(url)}: {last}", unreachable, last)
-
-
-def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
-    """Bytes ``first..last`` of ``url`` (the last ``last`` bytes when ``first`` is None) and the
-    file's size; a server that ignores ``Range`` is closed before its body is read."""
-    spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": spec})
-    problem = ""
-    for _ in range(ATTEMPTS):
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-                total = response.headers.get("Content-Range", "").rpartition("/")[2]
-                if response.status != 206 or not total.isdigit():
-                    raise FetchError(f"{pipconfig.redact(url)}: the server does not answer range requests")
-                return response.read(), int(total)
-        except urllib.error.HTTPError as exc:
-            if exc.code in (404, 410):
-                raise NotFound(url)
-            problem = f"HTTP {exc.code}"
-        except (urllib.error.URLError, OSError) as exc:
-            problem = str(getattr(exc, "reason", exc))
-    raise FetchError(f"{pipconfig.redact(url)}: {problem}")
-
-
-class _RangeFile(io.RawIOBase):
-    """A read-only remote file read by HTTP range requests: enough for :mod:`zipfile`
-    to read one member without downloading the archive."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__()
-        self.url = url
-        tail, self.size = _range_get(url, None, RANGE_TAIL)
-        self.blocks: dict[int, bytes] = {self.size - len(tail): tail}
-        self.pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, size: int = -1) -> bytes:
-        end = self.size if size < 0 else min(self.size, self.pos + size)
-        if end <= self.pos:
-            return b""
-        for start, block in self.blocks.items():
-            if start <= self.pos and end <= start + len(block):
-                data = block[self.pos - start:end - start]
-                break
-        else:
-            data, _ = _range_get(self.url, self.pos, end - 1)
-            self.blocks[self.pos] = data
-        self.pos += len(data)
-        return data
-
-
-def _metadata_from_wheel(url: str) -> str:
-    """The ``*.dist-info/METADATA`` text of a remote (range requests) or local wheel."""
-    handle: io.RawIOBase | Path = _local_path(url) if url.startswith("file:") else _RangeFile(url)
-    try:
-        with zipfile.ZipFile(handle) as wheel:  # type: ignore[arg-type]
-            member = next((n for n in wheel.namelist()
-                           if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
-            if member is None:
-                raise FetchError(f"{url.rsplit('/', 1)[-1]}: no .dist-info/METADATA in the wheel")
-            return wheel.read(member).decode("utf-8")
-    except (zipfile.BadZipFile, UnicodeDecodeError, OSError) as exc:
-        raise FetchError(f"{url.rsplit('/', 1)[-1]}: unreadable wheel ({exc})")
-
-
 # --- simple API ------------------------------------------------------------------------------
 
 class _LinkParser(HTMLParser):
@@ -308,12 +174,12 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
 def project_files(index_url: str, name: str) -> list[IndexFile]:
     """Files of project ``name`` on one index (PEP 691 JSON, else PEP 503 HTML)."""
     page = index_url.rstrip("/") + "/" + canonical_name(name) + "/"
-    body, content_type, _ = _get(page, {"Accept": ACCEPT})
+    body, content_type, _ = fetch.get(page, {"Accept": ACCEPT})
     if content_type.split(";")[0].strip() == JSON_TYPE:
         try:
             return _json_files(json.loads(body), page)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise FetchError(f"{pipconfig.redact(page)}: malformed JSON project page ({exc})")
+            raise fetch.FetchError(f"{pipconfig.redact(page)}: malformed JSON project page ({exc})")
     parser = _LinkParser(page)
     parser.feed(body.decode("utf-8", errors="replace"))
     return parser.files
@@ -366,14 +232,14 @@ def _read_metadata_of(item: IndexFile) -> str:
     """Core-metadata text of ``item``: its metadata file, else the wheel's member."""
     if item.metadata:
         url = item.url.split("#", 1)[0] + ".metadata"
-        body, _, _ = _get(url)
+        body, _, _ = fetch.get(url)
         wanted = item.metadata.split("=", 1)[1] if isinstance(item.metadata, str) else None
         if wanted is not None and item.metadata.startswith("sha256=") and hashlib.sha256(body).hexdigest() != wanted:
-            raise FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
+            raise fetch.FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
         return body.decode("utf-8")
     if item.filename.endswith(".whl"):
-        return _metadata_from_wheel(item.url.split("#", 1)[0])
-    raise FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
+        return fetch.metadata_from_wheel(item.url.split("#", 1)[0])
+    raise fetch.FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
 
 
 def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
@@ -391,9 +257,9 @@ def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dic
             continue
         try:
             item = pick_file(project_files(index_url, name), version, ranking)
-        except NotFound:
+        except fetch.NotFound:
             item = None
-        except FetchError as exc:
+        except fetch.FetchError as exc:
             if exc.unreachable:
                 unreachable.setdefault(index_url, exc.reason)
                 errors.append(f"{pipconfig.redact(index_url)} is unreachable ({exc.reason})")
@@ -405,7 +271,7 @@ def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dic
             continue
         try:
             text = _read_metadata_of(item)
-        except (FetchError, NotFound, UnicodeDecodeError) as exc:
+        except (fetch.FetchError, fetch.NotFound, UnicodeDecodeError) as exc:
             return Outcome(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
         parsed = parse_metadata_text(text)
         if parsed is None:

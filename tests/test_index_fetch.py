@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _index_helpers import BULK_BYTES, IndexServer, Release, build_index, isolated_pip_env, metadata_text
 
-from envdoctor import index, pipconfig
+from envdoctor import fetch, index, pipconfig
 from envdoctor.lockfile import parse_file
 from envdoctor.target import from_pins
 
@@ -88,7 +88,7 @@ def test_wheel_without_metadata_file_is_read_by_range_requests(served: IndexServ
     assert snap.distributions["nometa"].requires == ("beta<3",)
     wheel_requests = [(p, r) for p, r in served.requests if p.endswith(".whl")]
     assert wheel_requests and all(r is not None for _, r in wheel_requests), "a wheel was fetched without Range"
-    assert BULK_BYTES > 4 * index.RANGE_TAIL  # so a full download would have been visible
+    assert BULK_BYTES > 4 * fetch.RANGE_TAIL  # so a full download would have been visible
 
 
 def test_local_label_falls_back_to_the_public_release(served: IndexServer, tmp_path: Path) -> None:
@@ -191,11 +191,11 @@ def test_an_unreachable_index_is_asked_once_per_run(tmp_path: Path, monkeypatch:
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
         isolated_pip_env(monkeypatch, tmp_path / "cache", f"http://127.0.0.1:{silent.getsockname()[1]}/simple/")
-        monkeypatch.setattr(index, "TIMEOUT_S", 0.5)
+        monkeypatch.setattr(fetch, "TIMEOUT_S", 0.5)
         monkeypatch.setattr(index, "WORKERS", 2)
         asked: list[str] = []
-        real_get = index._get
-        monkeypatch.setattr(index, "_get", lambda url, headers=None: asked.append(url) or real_get(url, headers))
+        real_get = fetch.get
+        monkeypatch.setattr(fetch, "get", lambda url, headers=None: asked.append(url) or real_get(url, headers))
         snap = index.fill_metadata(lock_snapshot(tmp_path, [f"pkg{i}==1.0" for i in range(12)]),
                                    offline=False, quiet=True)
     assert len(asked) <= 2  # the two first workers; every later pin skips the dead index
