@@ -273,6 +273,7 @@ def test_ed002_invalid_specifier_is_ignored() -> None:
 def test_ed003_shadowed() -> None:
     assert fired("ED003", dist("bitsandbytes", "0.45.5", shadowed=("0.44.1",), location="/a"))
     assert not fired("ED003", dist("bitsandbytes", "0.45.5", location="/a"))
+    assert not fired("ED003", dist("envdoctor", "0.1.0", shadowed=("0.1.0",), location="./envdoctor.egg-info"))
 
 
 def test_ed004_incomplete_lock() -> None:

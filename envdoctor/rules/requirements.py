@@ -154,8 +154,11 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 def shadowed_distribution(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """One distribution installed twice on sys.path: the first wins, tools may read the other."""
     for dist in sorted(ctx.snapshot.distributions.values(), key=lambda d: d.name):
-        if dist.shadowed:
-            others = ", ".join(dist.shadowed)
+        # A second copy of the same version (a source checkout's *.egg-info beside an editable
+        # install) imports the same code: only a different version misleads.
+        different = sorted(set(dist.shadowed) - {dist.version})
+        if different:
+            others = ", ".join(different)
             yield Finding(
                 code=entry.code, name=entry.name, severity=entry.severity,
                 message=(f"{dist.name} is installed more than once: {dist.version} is imported "
