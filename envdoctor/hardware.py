@@ -6,6 +6,7 @@ No GPU, no driver or a restricted /proc is a reported state, never a crash.
 from __future__ import annotations
 
 import os
+import sys
 
 from envdoctor.snapshot import GPU, Hardware
 
@@ -28,10 +29,19 @@ def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _no_nvidia_driver() -> bool:
+    """True on a Linux host (not WSL, whose driver lives in Windows) where no NVIDIA kernel driver is
+    loaded: the driver creates /proc/driver/nvidia, in containers too.  Saves importing pynvml."""
+    return (sys.platform.startswith("linux") and not os.path.exists("/dev/dxg")
+            and not os.path.exists("/proc/driver/nvidia"))
+
+
 def probe_hardware() -> Hardware:
     """Read RAM and GPUs; NVML failures become ``Hardware.nvml`` text."""
     total, available = _ram()
     base = dict(ram_total_mib=total, ram_available_mib=available, cpu_count=os.cpu_count())
+    if _no_nvidia_driver():
+        return Hardware(nvml="unavailable: no NVIDIA driver loaded", **base)
     try:
         import pynvml
     except ImportError:

@@ -136,6 +136,8 @@ def _strs(value: Any, what: str) -> tuple[str, ...]:
 def _condition(raw: Any) -> Condition:
     raw = _keys(raw, WHEN_KEYS, "when")
     pkgs = _keys(raw.get("packages", {}), set(raw.get("packages", {})), "when.packages")
+    if not isinstance(raw.get("gpu", False), bool):
+        raise _Bad("when.gpu: expected true or false")
     return Condition(
         packages={canonical_name(k): _spec(v, f"when.packages.{k}") for k, v in pkgs.items()},
         absent=tuple(canonical_name(n) for n in _strs(raw.get("absent", []), "when.absent")),

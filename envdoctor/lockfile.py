@@ -104,6 +104,38 @@ def _include(words: list[str]) -> tuple[str, bool] | None:
     return None
 
 
+def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
+    """The ``--index-url``, ``--extra-index-url`` and ``--no-index`` options of a requirements file
+    (pip applies them like command-line options when installing it); includes are not followed."""
+    index_url: str | None = None
+    extras: list[str] = []
+    no_index = False
+    for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
+        if not line.startswith("-"):
+            continue
+        try:
+            words = shlex.split(line, posix=True)
+        except ValueError:
+            continue  # parse_file reports it
+        flag, _, value = words[0].partition("=")
+        value = value or (words[1] if len(words) > 1 else "")
+        if flag in ("-i", "--index-url") and value:
+            index_url = value
+        elif flag == "--extra-index-url" and value:
+            extras.append(value)
+        elif flag == "--no-index":
+            no_index = True
+    return index_url, tuple(extras), no_index
+
+
+def _split_options(line: str) -> tuple[str, list[str]]:
+    """A requirement line's specifier and its per-requirement options (``--hash=...``), the way pip
+    splits it: options start at the first word beginning with ``-``.  Quotes in markers are kept."""
+    words = line.split()
+    first_option = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    return " ".join(words[:first_option]), words[first_option:]
+
+
 def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pin]:
     """Every requirement in ``path`` and the files it includes, in order."""
     if _depth > MAX_INCLUDE_DEPTH:
@@ -120,39 +152,41 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
     pins: list[Pin] = []
     for number, line in _logical_lines(text):
         where = f"{path}:{number}"
-        try:
-            words = shlex.split(line, posix=True)
-        except ValueError as exc:
-            raise InputError(f"{where}: cannot split the line ({exc})")
-        include = _include(words)
-        if include is not None:
-            target, is_constraint = include
-            if not target:
-                raise InputError(f"{where}: {words[0]} needs a file name")
-            pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1)
-            continue
-        head = words[0]
-        if head.split("=", 1)[0] in OPTION_LINES:
-            continue
-        editable = head in ("-e", "--editable")
-        if editable:
-            words = words[1:]
-            if not words:
+        if line.startswith("-"):
+            try:
+                words = shlex.split(line, posix=True)
+            except ValueError as exc:
+                raise InputError(f"{where}: cannot split the line ({exc})")
+            include = _include(words)
+            if include is not None:
+                target, is_constraint = include
+                if not target:
+                    raise InputError(f"{where}: {words[0]} needs a file name")
+                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1)
+                continue
+            if words[0].split("=", 1)[0] in OPTION_LINES:
+                continue
+            if words[0] not in ("-e", "--editable"):
+                raise InputError(f"{where}: unknown option {words[0]!r} in a requirements file")
+            if len(words) < 2:
                 raise InputError(f"{where}: -e needs a path or URL")
-        hashes = tuple(w.split("=", 1)[1] if "=" in w else "" for w in words[1:] if w.startswith("--hash"))
+            spec, options, editable = words[1], words[2:], True
+            if ("/" in spec or spec.startswith(".")) and "#egg=" not in spec:
+                continue  # a local editable project: nothing to pin
+            spec = spec.split("#egg=", 1)[1] if "#egg=" in spec else spec
+        else:
+            spec, options, editable = *_split_options(line), False
+        stray = [w for w in options if not w.startswith("-")]
+        if stray:
+            raise InputError(f"{where}: unexpected {stray[0]!r} among the options of a requirement")
+        hashes = tuple(w.split("=", 1)[1] if "=" in w else "" for w in options if w.startswith("--hash"))
         if any(not h or ":" not in h for h in hashes):
             raise InputError(f"{where}: malformed --hash (expected --hash=sha256:HEX)")
-        others = [w for w in words[1:] if not w.startswith("--hash")]
-        spec = " ".join([words[0], *others]) if others and not others[0].startswith("-") else words[0]
-        if editable and ("/" in spec or spec.startswith(".")) and "#egg=" not in spec:
-            continue  # a local editable project: nothing to pin
-        if "#egg=" in spec:
-            spec = spec.split("#egg=", 1)[1]
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
             first = str(exc).splitlines()[0]
-            raise InputError(f"{where}: not a requirement: {line!r} ({first})")
+            raise InputError(f"{where}: not a requirement: {spec!r} ({first})")
         pins.append(Pin(requirement=req, source=str(path), line=number, hashes=hashes,
                         constraint=constraint, editable=editable))
     return pins

@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import sys
-from importlib import metadata
 
 # Environment variables that change what tools do at run time.
 RELEVANT_ENV = (
@@ -61,12 +60,12 @@ def marker_environment() -> dict[str, str]:
     }
 
 
-def _runtime_requirements(dist: metadata.Distribution, name: str) -> list[str]:
-    """Requirement strings passed to version checks inside an installed source file."""
+def _runtime_requirements(root: str, name: str) -> list[str]:
+    """Requirement strings passed to version checks inside an installed source file under ``root``."""
     rel_path, function = RUNTIME_CHECK_SOURCES[name]
     try:
-        text = dist.locate_file(rel_path).read_text(encoding="utf-8")  # type: ignore[union-attr]
-        tree = ast.parse(text)
+        with open(os.path.join(root, rel_path), encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
     except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
         return []
     found: list[str] = []
@@ -80,17 +79,20 @@ def _runtime_requirements(dist: metadata.Distribution, name: str) -> list[str]:
     return found
 
 
-def _native_libraries(dist: metadata.Distribution, name: str) -> list[str]:
-    """File names of the native libraries ``dist`` ships (from its RECORD)."""
+def _native_libraries(metadata_folder: str, name: str) -> list[str]:
+    """File names of the native libraries a distribution ships, from its RECORD."""
     pattern = NATIVE_LIBRARY_PATTERNS[name]
-    return sorted({f.name for f in (dist.files or ()) if pattern.search(f.name)})
+    record = _read(os.path.join(metadata_folder, "RECORD")) or ""
+    names = (line.split(",", 1)[0].rsplit("/", 1)[-1] for line in record.splitlines())
+    return sorted({n for n in names if pattern.search(n)})
 
 
-def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], str | None] | None:
-    """Name, version, Requires-Dist and Requires-Python from METADATA/PKG-INFO."""
-    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
-    if not text:
-        return None
+def parse_metadata_text(text: str) -> tuple[str, str, list[str], str | None] | None:
+    """Name, version, Requires-Dist and Requires-Python from core-metadata text.
+
+    Reads the RFC 822 headers only (the body is the long description); returns
+    None when Name or Version is missing.
+    """
     name = version = None
     requires: list[str] = []
     requires_python = None
@@ -114,6 +116,39 @@ def _read_metadata(dist: metadata.Distribution) -> tuple[str, str, list[str], st
     return name, version, requires, requires_python
 
 
+def _read(path: str) -> str | None:
+    """A text file's content, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def installed_metadata(paths: list[str]) -> list[tuple[str, str, str]]:
+    """(metadata folder, metadata file, package root) of every distribution on ``paths``, in path order.
+
+    Finds ``*.dist-info`` (METADATA), ``*.egg-info`` folders and files (PKG-INFO) and ``*.egg``
+    folders (EGG-INFO/PKG-INFO), as importlib.metadata does, by listing each folder once:
+    importing importlib.metadata alone costs more than the whole scan.
+    """
+    found = []
+    for entry in paths:
+        try:
+            with os.scandir(entry or ".") as items:
+                names = sorted((item.name, item.path, item.is_dir()) for item in items)
+        except OSError:  # missing folders, zip files on sys.path
+            continue
+        for name, path, is_dir in names:
+            if name.endswith(".dist-info") and is_dir:
+                found.append((path, os.path.join(path, "METADATA"), entry))
+            elif name.endswith(".egg-info"):
+                found.append((path, os.path.join(path, "PKG-INFO") if is_dir else path, entry))
+            elif name.endswith(".egg") and is_dir:
+                found.append((path, os.path.join(path, "EGG-INFO", "PKG-INFO"), path))
+    return found
+
+
 def collect_distributions(paths: list[str] | None = None) -> tuple[list[dict], list[str]]:
     """Every distribution visible on ``paths`` (default ``sys.path``), first one wins.
 
@@ -121,13 +156,13 @@ def collect_distributions(paths: list[str] | None = None) -> tuple[list[dict], l
     """
     seen: dict[str, dict] = {}
     notes: list[str] = []
-    for dist in metadata.distributions(path=paths if paths is not None else sys.path):
-        where = str(getattr(dist, "_path", "?"))
+    for where, metadata_file, root in installed_metadata(paths if paths is not None else sys.path):
         try:
-            meta = _read_metadata(dist)
+            text = _read(metadata_file)
         except (OSError, UnicodeDecodeError) as exc:
             notes.append(f"unreadable metadata at {where}: {exc}")
             continue
+        meta = parse_metadata_text(text) if text else None
         if meta is None:
             notes.append(f"broken metadata (no Name/Version) at {where}")
             continue
@@ -143,15 +178,14 @@ def collect_distributions(paths: list[str] | None = None) -> tuple[list[dict], l
             "direct_url": None, "native_libs": [],
         }
         if key in RUNTIME_CHECK_SOURCES:
-            entry["runtime_requirements"] = _runtime_requirements(dist, key)
+            entry["runtime_requirements"] = _runtime_requirements(root, key)
         if key in NATIVE_LIBRARY_PATTERNS:
-            entry["native_libs"] = _native_libraries(dist, key)
-        direct = dist.read_text("direct_url.json")
-        if direct:
-            try:
-                entry["direct_url"] = json.loads(direct).get("url")
-            except ValueError:
-                pass
+            entry["native_libs"] = _native_libraries(where, key)
+        try:
+            direct = _read(os.path.join(where, "direct_url.json"))
+            entry["direct_url"] = json.loads(direct).get("url") if direct else None
+        except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+            pass
         seen[key] = entry
     return sorted(seen.values(), key=lambda d: d["name"]), notes
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,11 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """Everything envdoctor knows about one environment."""
+    """Everything envdoctor knows about one environment.
+
+    ``not_on_index`` maps pins of a lock-file target that the configured package
+    index does not list to their pinned version (filled by envdoctor.index).
+    """
 
     source: str
     python_version: str
@@ -80,6 +83,7 @@ class Snapshot:
     environ: dict[str, str] = field(default_factory=dict)
     stated_cuda: str | None = None
     notes: tuple[str, ...] = ()
+    not_on_index: dict[str, str] = field(default_factory=dict)
     created: str = ""
     schema_version: int = SCHEMA_VERSION
 
@@ -120,7 +124,7 @@ def torch_build(snap: Snapshot) -> tuple[str, str | None]:
     if local == "cpu":
         return ("cpu", None)
     for req in torch.requires:
-        if m := re.match(r"nvidia-cuda-runtime(?:-cu\d+)?\s*==\s*(\d+)\.(\d+)", req):
+        if m := re.match(r"nvidia-cuda-runtime(?:-cu\d+)?\s*\(?\s*==\s*(\d+)\.(\d+)", req):  # "(==12.4.127)" too
             return ("cuda", f"{m.group(1)}.{m.group(2)}")
     if torch.metadata_known and snap.system == "Linux":
         return ("cpu", None)
@@ -188,6 +192,8 @@ def live(hardware: Hardware) -> Snapshot:
 
 def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
     """Snapshot of another interpreter, collected by running the stdlib-only probe in it."""
+    import subprocess  # only this target needs it; `envdoctor check` of the live interpreter stays lean
+
     argv = [python, "-c", "import sys; sys.path.pop(0); exec(sys.stdin.read())"]
     source = Path(probe.__file__).read_text(encoding="utf-8")
     try:
@@ -217,13 +223,13 @@ def load_json(path: Path) -> Snapshot:
         data = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 JSON; is it a snapshot written by `envdoctor snapshot`?")
-    except ValueError as exc:
-        raise InputError(f"{path}:{getattr(exc, 'lineno', '?')}: invalid JSON ({exc.args[0].split(':')[0]})")
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
     if isinstance(data, dict) and isinstance(data.get("environment"), dict):
         data = data["environment"]  # a pipeline run record embeds its snapshot
     try:
         return from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {exc})")
 
 

@@ -131,6 +131,7 @@ def test_utf8_bom_matters_only_where_the_reader_chokes(tmp_path: Path) -> None:
     (tmp_path / "tool.py").write_bytes(bom + b"print(1)\n")
     found = {Path(f.locations[0].path).name: f for f in run_rules(tmp_path)}
     assert set(found) == {"data.json", "train.csv"}
+    assert {f.code for f in found.values()} == {"ED202"}
     assert found["data.json"].severity is Severity.ERROR and found["train.csv"].severity is Severity.WARNING
     assert found["data.json"].fixes[0].applicability is Applicability.SAFE
     assert found["data.json"].fixes[0].edits[0].encoding == "utf-8-sig"

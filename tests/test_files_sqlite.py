@@ -204,3 +204,12 @@ def test_slow_count_is_bounded(tmp_path: Path) -> None:
     start = time.monotonic()
     query = check_sql(db, heavy)
     assert query.rows is None and time.monotonic() - start < 10
+
+
+def test_query_with_a_syntax_error_is_ed222_and_a_correct_one_is_clean(tmp_path: Path) -> None:
+    bad, good = tmp_path / "bad", tmp_path / "good"
+    project(bad, "SELEC id FROM news")
+    findings = run_rules(bad, select=("ED22",))
+    assert codes(findings) == ["ED222"] and "syntax error" in findings[0].message
+    project(good, "SELECT id FROM news")
+    assert run_rules(good, select=("ED22",)) == []

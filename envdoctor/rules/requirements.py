@@ -1,15 +1,16 @@
 """Declared requirements: what `pip check` does, plus Python, markers and extras.
 
 ED001 unmet-requirement, ED002 unsupported-python, ED003 shadowed-distribution,
-ED004 incomplete-lock.
+ED004 incomplete-lock, ED005 pin-not-on-index.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
+from functools import cache
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -21,8 +22,18 @@ from envdoctor.knowledge import RuleEntry
 from envdoctor.probe import canonical_name
 from envdoctor.snapshot import Distribution, Snapshot
 
+# A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
+# read with a regular expression, so lines for extras nobody asked for are never parsed.
+_EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(['"])([^'"]+)\1\s*$""")
 
-@lru_cache(maxsize=None)
+
+def extra_gate(text: str) -> str | None:
+    """The (normalised) extra that gates a Requires-Dist line whose marker is only ``extra == "X"``."""
+    match = _EXTRA_ONLY.search(text)
+    return canonical_name(match.group(2)) if match else None
+
+
+@cache
 def parse_requirement(text: str) -> Requirement | None:
     """A parsed Requires-Dist line, or None when it is not valid PEP 508."""
     try:
@@ -45,6 +56,8 @@ def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
     wanted: dict[str, set[str]] = defaultdict(set)
     for dist in snap.distributions.values():
         for text in dist.requires:
+            if extra_gate(text) is not None:
+                continue  # inactive without extras
             req = parse_requirement(text)
             if req is not None and req.extras and _marker_holds(req, snap.marker_env, ()):
                 wanted[canonical_name(req.name)].update(canonical_name(e) for e in req.extras)
@@ -53,8 +66,11 @@ def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
 
 def active_requirements(dist: Distribution, snap: Snapshot, extras: Iterable[str] = ()) -> Iterator[Requirement]:
     """``dist``'s requirements whose markers hold for the target (with ``extras``)."""
-    extras = tuple(extras)
+    extras = tuple(canonical_name(e) for e in extras)
     for text in dist.requires:
+        gate = extra_gate(text)
+        if gate is not None and gate not in extras:
+            continue
         req = parse_requirement(text)
         if req is not None and _marker_holds(req, snap.marker_env, extras):
             yield req
@@ -131,8 +147,11 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 def shadowed_distribution(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """One distribution installed twice on sys.path: the first wins, tools may read the other."""
     for dist in sorted(ctx.snapshot.distributions.values(), key=lambda d: d.name):
-        if dist.shadowed:
-            others = ", ".join(dist.shadowed)
+        # A second copy of the same version (a source checkout's *.egg-info beside an editable
+        # install) imports the same code: only a different version misleads.
+        different = sorted(set(dist.shadowed) - {dist.version})
+        if different:
+            others = ", ".join(different)
             yield Finding(
                 code=entry.code, name=entry.name, severity=entry.severity,
                 message=(f"{dist.name} is installed more than once: {dist.version} is imported "
@@ -163,4 +182,19 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             message=f"{name} is required by {', '.join(sorted(set(requirers)))} but not pinned in the lock",
             packages=(name,), evidence=entry.evidence,
             fixes=(Fix(title="re-lock with `envdoctor lock` (pip-compile) so every dependency is pinned",
+                       applicability=Applicability.DISPLAY_ONLY),))
+
+
+@implements("ED005")
+def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A pinned version that none of the configured indexes lists (found by envdoctor.index)."""
+    snap = ctx.snapshot
+    for name, version in sorted(snap.not_on_index.items()):
+        yield Finding(
+            code=entry.code, name=entry.name, severity=entry.severity,
+            message=(f"{name}=={version} is pinned, but no configured package index lists that version: "
+                     "`pip install` will stop with \"No matching distribution found\""),
+            packages=(name,), evidence=entry.evidence, locations=pin_locations(snap, (name,)),
+            fixes=(Fix(title=(f"correct the pin (`pip index versions {name}` lists what exists), or add the "
+                              "index that hosts it with --extra-index-url"),
                        applicability=Applicability.DISPLAY_ONLY),))
