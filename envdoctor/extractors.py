@@ -33,8 +33,10 @@ _PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])")
 _RANKS = re.compile(r"--nproc[_-]per[_-]node[= ](\d+)|num_local_procs=(\d+)|--num_gpus[= ](\d+)"
                     r"|\bworld[_ ]size\s*[=:]\s*(\d+)|\[rank(\d+)\]|\b(\d+) ?x ?(?:NVIDIA|GPU)")
 _RAM = re.compile(r"(\d+(?:\.\d+)?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
-_LLAMAFACTORY = re.compile(r"llama[-_ ]?factory", re.IGNORECASE)
-_FACTS = (_PARAMS, _RANKS, _RAM, _LLAMAFACTORY)
+# LLaMA-Factory by name, or by the hint its check_version() prints under the ImportError.
+LLAMAFACTORY = re.compile(r"llama[-_ ]?factory|DISABLE_VERSION_CHECK|^To fix: (?:run `)?pip install",
+                          re.IGNORECASE)
+_FACTS = (_PARAMS, _RANKS, _RAM, LLAMAFACTORY)
 
 
 @dataclass
@@ -79,7 +81,7 @@ class LogFacts:
             self.ranks = max(self.ranks or 0, count)
         if match := _RAM.search(text):
             self.ram_gb = float(match.group(1))
-        if _LLAMAFACTORY.search(text):
+        if LLAMAFACTORY.search(text):
             self.llamafactory = True
 
 

@@ -23,7 +23,7 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor import lookups
 from envdoctor.engine import Context, implementation, parse_version
-from envdoctor.extractors import HitGroup, LogFacts
+from envdoctor.extractors import LLAMAFACTORY, HitGroup, LogFacts
 from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, pip_install_fix
 from envdoctor.knowledge import KnowledgeBase, RuleEntry
 from envdoctor.probe import canonical_name
@@ -42,7 +42,6 @@ _TORCH_SYMBOL = re.compile(r"_ZN(?:3c10|2at|5torch|K3c10|K2at)")
 _SIZE = r"(\d+(?:\.\d+)?) ?([KMGT]i?B)"
 _TRIED = re.compile(r"Tried to allocate " + _SIZE)
 _CAPACITY = re.compile(_SIZE + r" total capacity|total capacity of " + _SIZE)
-_LLAMAFACTORY = re.compile(r"llama[-_ ]?factory", re.IGNORECASE)
 _UTF16_AS_BYTES = re.compile(r"(?:[^\s\ufffd] ){4,}")
 
 
@@ -80,6 +79,7 @@ class Verdict:
     fixes: tuple[Fix, ...] = ()
     packages: tuple[str, ...] = ()
     severity: Severity | None = None
+    rule: str | None = None  # report under another rule than the one whose signature matched
 
 
 Explainer = Callable[[HitGroup, RuleEntry, Evidence], Verdict]
@@ -102,6 +102,7 @@ def explain_groups(groups: Iterable[HitGroup], ev: Evidence) -> list[Finding]:
         entry = ev.kb.rules[group.code]
         try:
             verdict = _EXPLAINERS.get(group.code, by_rule)(group, entry, ev)
+            entry = ev.kb.rules[verdict.rule] if verdict.rule else entry
         except Exception as exc:  # a broken explanation must be visible, never a traceback
             verdict = Verdict(message=f"explaining this line crashed ({type(exc).__name__}: {exc}); "
                                       "please report it with the log line", confidence=LOW,
@@ -273,19 +274,25 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
 
 
 def _llamafactory_involved(group: HitGroup, ev: Evidence) -> bool:
-    return (ev.facts.llamafactory or any(_LLAMAFACTORY.search(line) for line in group.context)
+    return (ev.facts.llamafactory or any(LLAMAFACTORY.search(line) for line in group.context)
             or ev.installed("llamafactory") is not None)
 
 
+def _requirement_text(text: str | None) -> str:
+    """A requirement as the log wrote it, without surrounding quotes or a trailing ellipsis."""
+    return (text or "").strip("`'\" ").rstrip(".…")
+
+
 def _requirement(text: str | None) -> Requirement | None:
-    return parse_requirement(text.rstrip(".…`'\"")) if text else None
+    return parse_requirement(_requirement_text(text)) if text else None
 
 
 @explains("ED110")
 def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """`X is required for a normal functioning of this module, but found P==V`: requirement vs installed."""
     package = canonical_name(group.groups["package"])
-    req = _requirement(group.groups.get("requirement"))
+    said_req = _requirement_text(group.groups.get("requirement"))
+    req = _requirement(said_req)
     logged = group.groups.get("installed")
     lf = _llamafactory_involved(group, ev)
     who = "LLaMA-Factory checks" if lf else "a runtime version check (transformers' require_version) needs"
@@ -293,7 +300,7 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
                   env={"DISABLE_VERSION_CHECK": "1"}),) if lf else ()
     pin = (pip_install_fix(f"pin {package} into the checked range", {package: str(req.specifier)},
                            Applicability.UNSAFE),) if req is not None and req.specifier else ()
-    if req is None:
+    if "requirement" not in group.groups:
         chain = (f"{who} transformers, datasets, accelerate, peft and trl at import; this one is {package}. "
                  "Fixing them one at a time pulls the next out of range")
         rebuild = _say("install the set its release pins in a fresh environment (its requirements file), "
@@ -301,12 +308,13 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
         if ev.ctx is None or not lf:
             return Verdict(chain, MEDIUM, (rebuild, *bypass), (package,))
         return _llamafactory_state(group, entry, ev, package, chain, (rebuild, *bypass))
-    if ev.ctx is None:
+    rule = None if lf else "ED001"  # transformers' own dependency check: a declared requirement
+    if ev.ctx is None or req is None:
         found = f"{package} {logged} was installed" if logged else f"another {package} was installed"
-        return Verdict(f"{who} {req} at import, but {found}", MEDIUM, (*pin, *bypass), (package,))
+        return Verdict(f"{who} {said_req} at import, but {found}", MEDIUM, (*pin, *bypass), (package,), rule=rule)
     if lf:
-        return _llamafactory_state(group, entry, ev, package, f"{who} {req} at import", (*pin, *bypass))
-    return _requirement_state(ev, req, f"{who} {req}", (*pin, *bypass))
+        return _llamafactory_state(group, entry, ev, package, f"{who} {said_req} at import", (*pin, *bypass))
+    return replace(_requirement_state(ev, req, f"{who} {said_req}", pin), rule=rule)
 
 
 def _llamafactory_state(group: HitGroup, entry: RuleEntry, ev: Evidence, package: str, said: str,
@@ -529,9 +537,21 @@ def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     if _UTF16_AS_BYTES.search(group.occurrences[0].text):
         return Verdict("a UTF-16 file shown as 8-bit text (letters separated by spaces after a `��` byte-order "
                        "mark): pip and Python cannot read such a requirements file", HIGH, (resave,))
-    return Verdict("this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again; "
-                   "read the original as UTF-8 (ftfy.fix_text repairs most of it)", MEDIUM,
+    return Verdict("this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
+                   f"(line {group.occurrences[0].number} reads “{_unmojibake(group.occurrences[0].text)[:60]}”); "
+                   "read the original as UTF-8", MEDIUM,
                    (_say("re-export the document as UTF-8 from its source"),), severity=Severity.WARNING)
+
+
+def _unmojibake(text: str) -> str:
+    """Best-effort reading of mojibake: back to the bytes cp1252 (or latin-1) made, then UTF-8."""
+    raw = bytearray()
+    for char in text:
+        try:
+            raw += char.encode("cp1252")
+        except UnicodeEncodeError:
+            raw += char.encode("latin-1", errors="replace")
+    return raw.decode("utf-8", errors="replace")
 
 
 @explains("ED607")
