@@ -11,8 +11,14 @@ involved).  Memory stays bounded whatever the size of the log.
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Iterable
+from bisect import bisect_right
+
+try:  # the regular-expression parser, to derive each signature's pre-test (see _gate)
+    from re import _constants as sre_constants, _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants
+    import sre_parse
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from envdoctor.knowledge import KnowledgeBase
@@ -27,16 +33,27 @@ CONTEXT_LINES = 12
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3
 
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
 # Facts gathered from any line: "ChatTS-14B" (model size), ranks and RAM, the launcher.
-_PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])")
-_RANKS = re.compile(r"--nproc[_-]per[_-]node[= ](\d+)|num_local_procs=(\d+)|--num_gpus[= ](\d+)"
-                    r"|\bworld[_ ]size\s*[=:]\s*(\d+)|\[rank(\d+)\]|\b(\d+) ?x ?(?:NVIDIA|GPU)")
+_PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])", re.MULTILINE)
+_RANK_COUNTS = re.compile(r"(?:--nproc[_-]per[_-]node|num_local_procs|--num_gpus|world[_ ]size|WORLD_SIZE)"
+                          r"\s*[= :]\s*(\d+)")
+_RANK_INDEX = re.compile(r"\[rank(\d+)\]")
+_GPU_COUNT = re.compile(r"\b(\d+) ?x ?(?:NVIDIA|GPU)")
 _RAM = re.compile(r"(\d+(?:\.\d+)?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
 # LLaMA-Factory by name, or by the hint its check_version() prints under the ImportError.
 LLAMAFACTORY = re.compile(r"llama[-_ ]?factory|DISABLE_VERSION_CHECK|^To fix: (?:run `)?pip install",
-                          re.IGNORECASE)
-_FACTS = (_PARAMS, _RANKS, _RAM, LLAMAFACTORY)
+                          re.IGNORECASE | re.MULTILINE)
+# Each fact pattern runs only on batches holding one of its words (a fast substring test).
+_FACTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_PARAMS, tuple(f"{digit}{b}" for digit in "0123456789" for b in "bB")),
+    (_RANK_COUNTS, ("nproc", "num_local_procs", "num_gpus", "world", "WORLD_SIZE")),
+    (_RANK_INDEX, ("[rank",)),
+    (_GPU_COUNT, ("NVIDIA", "GPU")),
+    (_RAM, ("RAM", "memory")),
+    (LLAMAFACTORY, ("llama", "Llama", "LLaMA", "LLAMA", "DISABLE_VERSION_CHECK", "To fix:")),
+)
+BATCH_LINES = 4096
+_NEWLINE = re.compile("\n")
 
 
 @dataclass
@@ -75,10 +92,11 @@ class LogFacts:
             value = float(match.group(1))
             if 0.1 <= value <= 1000 and value > (self.params_billion or 0):
                 self.params_billion = value
-        for match in _RANKS.finditer(text):
-            numbers = [int(g) for g in match.groups() if g is not None]
-            count = numbers[0] + 1 if match.group(5) is not None else numbers[0]
-            self.ranks = max(self.ranks or 0, count)
+        counts = [int(m.group(1)) for m in _RANK_COUNTS.finditer(text)]
+        counts += [int(m.group(1)) + 1 for m in _RANK_INDEX.finditer(text)]
+        counts += [int(m.group(1)) for m in _GPU_COUNT.finditer(text)]
+        if counts:
+            self.ranks = max(self.ranks or 0, *counts)
         if match := _RAM.search(text):
             self.ram_gb = float(match.group(1))
         if LLAMAFACTORY.search(text):
@@ -101,15 +119,20 @@ class _Signature:
 
 
 class Scanner:
-    """All signatures of a knowledge base, compiled once."""
+    """All signatures of a knowledge base, compiled once.
+
+    A batch of lines is searched with each pattern on its own (one C-level scan per pattern,
+    which keeps the regex engine's literal-prefix search); only the lines where something
+    matched are then examined one by one.
+    """
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self.signatures = [_Signature(entry.code, pattern)
                            for entry in sorted(kb.rules.values(), key=lambda e: e.code)
                            for pattern in entry.signatures]
-        parts = [f"(?:{_NAMED_GROUP.sub('(?:', s.pattern.pattern)})" for s in self.signatures]
-        parts += [f"(?:{f.pattern})" for f in _FACTS]
-        self.prefilter = re.compile("|".join(parts))
+        self.searchers = [(re.compile(s.pattern.pattern, s.pattern.flags | re.MULTILINE), _gate(s.pattern))
+                          for s in self.signatures]
+        self.searchers += [(pattern, (words, False)) for pattern, words in _FACTS]
 
     def matches(self, text: str) -> list[tuple[str, str, re.Match[str]]]:
         """(code, group key, match) per rule whose signature matches ``text`` (its first one).
@@ -126,29 +149,117 @@ class Scanner:
             found = {c: km for c, km in found.items() if c not in FALLBACK_CODES}
         return [(code, key, m) for code, (key, m) in found.items()]
 
+    def candidates(self, batch: list[LogLine]) -> list[int]:
+        """Indexes of the lines of ``batch`` that some signature or fact pattern matches."""
+        text = "\n".join(line.text for line in batch)
+        starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        found: set[int] = set()
+        ascii_only = text.isascii()
+        for searcher, (words, non_ascii) in self.searchers:
+            if (non_ascii and ascii_only) or (words and not any(word in text for word in words)):
+                continue
+            position = 0
+            while match := searcher.search(text, position):
+                index = bisect_right(starts, match.start()) - 1
+                found.add(index)
+                if index + 1 == len(starts):
+                    break
+                position = starts[index + 1]  # a match may run across lines: restart on the next one
+        return sorted(found)
+
     def scan(self, lines: Iterable[LogLine]) -> ScanResult:
         """One pass over ``lines``: grouped hits with their first context, and log-wide facts."""
-        recent: deque[str] = deque(maxlen=CONTEXT_LINES)
+        result = ScanResult(groups=[], facts=LogFacts())
         groups: dict[tuple[str, str], HitGroup] = {}
-        facts = LogFacts()
-        dropped = 0
-        prefilter = self.prefilter.search
-        for line in lines:
-            text = line.text
-            if text and prefilter(text):
-                facts.observe(text)
-                for code, group_key, match in self.matches(text):
-                    key = (code, group_key)
-                    group = groups.get(key)
+        previous: list[LogLine] = []
+        for batch in _batches(lines):
+            window = previous + batch
+            for index in self.candidates(batch):
+                line = batch[index]
+                result.facts.observe(line.text)
+                at = len(previous) + index
+                context = tuple(item.text for item in window[max(0, at - CONTEXT_LINES):at])
+                for code, group_key, match in self.matches(line.text):
+                    group = groups.get((code, group_key))
                     if group is None:
                         if len(groups) >= MAX_GROUPS:
-                            dropped += 1
+                            result.dropped_groups += 1
                             continue
-                        group = groups[key] = HitGroup(
+                        group = groups[(code, group_key)] = HitGroup(
                             code=code, groups={k: v for k, v in match.groupdict().items() if v is not None},
-                            matched=match.group(0), context=tuple(recent))
+                            matched=match.group(0), context=context)
                     group.count += 1
                     if len(group.occurrences) < MAX_OCCURRENCES:
-                        group.occurrences.append(Occurrence(line.where, line.number, text))
-            recent.append(text)
-        return ScanResult(groups=list(groups.values()), facts=facts, dropped_groups=dropped)
+                        group.occurrences.append(Occurrence(line.where, line.number, line.text))
+            previous = batch[-CONTEXT_LINES:]
+        result.groups = list(groups.values())
+        return result
+
+
+Gate = tuple[tuple[str, ...], bool]
+
+
+def _gate(pattern: re.Pattern[str]) -> Gate:
+    """A cheap pre-test for ``pattern``: a literal every match contains, or that it needs non-ASCII text.
+
+    Derived from the parsed pattern; anything unusual (or IGNORECASE) gives no gate, which is
+    always correct, only slower.
+    """
+    if pattern.flags & re.IGNORECASE:
+        return (), False
+    try:
+        tree = list(sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a parser detail changed: search without a gate
+        return (), False
+    runs: list[str] = []
+    current: list[str] = []
+    _literal_runs(tree, runs, current)
+    runs.append("".join(current))
+    longest = max(runs, key=len)
+    if len(longest) >= 3:
+        return (longest,), False
+    first = _first_chars(tree)
+    return (), bool(first) and all(ord(char) > 127 for char in first)
+
+
+def _literal_runs(items: list, runs: list[str], current: list[str]) -> None:  # noqa: ANN001
+    """Runs of consecutive mandatory literal characters (groups are entered, anything else ends a run)."""
+    for op, arg in items:
+        if op is sre_constants.LITERAL:
+            current.append(chr(arg))
+        elif op is sre_constants.SUBPATTERN:
+            _literal_runs(list(arg[-1]), runs, current)
+        else:
+            runs.append("".join(current))
+            current.clear()
+
+
+def _first_chars(items: list) -> set[str]:  # noqa: ANN001
+    """Characters a match can start with, when the pattern starts with literals, classes or branches of them."""
+    if not items:
+        return set()
+    op, arg = items[0]
+    if op is sre_constants.LITERAL:
+        return {chr(arg)}
+    if op is sre_constants.SUBPATTERN:
+        return _first_chars(list(arg[-1]))
+    if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
+        return _first_chars(list(arg[2]))
+    if op is sre_constants.BRANCH:
+        firsts = [_first_chars(list(branch)) for branch in arg[1]]
+        return set().union(*firsts) if all(firsts) else set()
+    if op is sre_constants.IN and all(kind in (sre_constants.LITERAL, sre_constants.RANGE) for kind, _ in arg):
+        low = min(value if kind is sre_constants.LITERAL else value[0] for kind, value in arg)
+        return {chr(low)}
+    return set()
+
+
+def _batches(lines: Iterable[LogLine]) -> Iterator[list[LogLine]]:
+    batch: list[LogLine] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == BATCH_LINES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

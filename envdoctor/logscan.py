@@ -57,10 +57,8 @@ def clean(text: str) -> str:
     """Drop ANSI escapes and all but the last carriage-return segment (a progress bar's final state)."""
     if "\x1b" in text:
         text = _ANSI.sub("", text)
-    if "\r" in text:
-        segments = [s for s in text.split("\r") if s.strip()]
-        text = segments[-1] if segments else ""
-    return text.rstrip()
+    text = text.rstrip()
+    return text.rpartition("\r")[2] if "\r" in text else text
 
 
 def cap(text: str) -> str:
@@ -126,13 +124,11 @@ def read_stream(stream: BinaryIO, info: LogInfo) -> Iterator[LogLine]:
 def _cell_outputs(cell: dict) -> Iterator[str]:
     for output in cell.get("outputs", ()):
         kind = output.get("output_type")
-        if kind == "stream":
-            parts = output.get("text", "")
-        elif kind == "error":
-            parts = [*output.get("traceback", ()), f"{output.get('ename', '')}: {output.get('evalue', '')}"]
+        if kind == "error":  # traceback entries are lines without their newline
+            text = "\n".join([*output.get("traceback", ()), f"{output.get('ename')}: {output.get('evalue')}"])
         else:
-            parts = output.get("data", {}).get("text/plain", "")
-        text = "".join(parts) if isinstance(parts, list) else str(parts)
+            parts = output.get("text", "") if kind == "stream" else output.get("data", {}).get("text/plain", "")
+            text = "".join(parts) if isinstance(parts, list) else str(parts)
         yield from text.splitlines()
 
 
