@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from envdoctor.knowledge import KnowledgeBase
 from envdoctor.logscan import LogLine
 
-# Generic rules: they explain a line only when no specific rule matches it too.
+# When several rules match one line only the most specific tier is kept: rules with their own
+# check (tier 0) before log-only rules (tier 1, check = "log") before the generic fallbacks.
 FALLBACK_CODES = frozenset({"ED001", "ED601"})
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
 # (one per kind of text), otherwise one per distinct matched text.
-GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED606": "signature"}
+GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature"}
 CONTEXT_LINES = 12
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3
@@ -130,24 +131,22 @@ class Scanner:
         self.signatures = [_Signature(entry.code, pattern)
                            for entry in sorted(kb.rules.values(), key=lambda e: e.code)
                            for pattern in entry.signatures]
+        self.tiers = {code: 2 if code in FALLBACK_CODES else 1 if entry.check == "log" else 0
+                      for code, entry in kb.rules.items()}
         self.searchers = [(re.compile(s.pattern.pattern, s.pattern.flags | re.MULTILINE), _gate(s.pattern))
                           for s in self.signatures]
         self.searchers += [(pattern, (words, False)) for pattern, words in _FACTS]
 
     def matches(self, text: str) -> list[tuple[str, str, re.Match[str]]]:
-        """(code, group key, match) per rule whose signature matches ``text`` (its first one).
-
-        Fallback rules are dropped when a specific rule matches the same line.
-        """
+        """(code, group key, match) per rule of the most specific tier whose signature matches ``text``."""
         found: dict[str, tuple[str, re.Match[str]]] = {}
         for index, sig in enumerate(self.signatures):
             if sig.code not in found and (m := sig.pattern.search(text)):
                 grouping = GROUP_BY.get(sig.code)
                 key = "" if grouping == "rule" else str(index) if grouping == "signature" else m.group(0)
                 found[sig.code] = (key, m)
-        if any(code not in FALLBACK_CODES for code in found):
-            found = {c: km for c, km in found.items() if c not in FALLBACK_CODES}
-        return [(code, key, m) for code, (key, m) in found.items()]
+        best = min((self.tiers[code] for code in found), default=0)
+        return [(code, key, m) for code, (key, m) in found.items() if self.tiers[code] == best]
 
     def candidates(self, batch: list[LogLine]) -> list[int]:
         """Indexes of the lines of ``batch`` that some signature or fact pattern matches."""

@@ -15,13 +15,15 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
+import ftfy
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from envdoctor import lookups
+from envdoctor import database, locate, owners
 from envdoctor.engine import Context, implementation, parse_version
 from envdoctor.extractors import LLAMAFACTORY, HitGroup, LogFacts
 from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, pip_install_fix
@@ -43,6 +45,7 @@ _SIZE = r"(\d+(?:\.\d+)?) ?([KMGT]i?B)"
 _TRIED = re.compile(r"Tried to allocate " + _SIZE)
 _CAPACITY = re.compile(_SIZE + r" total capacity|total capacity of " + _SIZE)
 _UTF16_AS_BYTES = re.compile(r"(?:[^\s\ufffd] ){4,}")
+_UTF8_DECODE = re.compile(r"'utf-8' codec can't decode byte 0x(?P<byte>[0-9a-f]{2}) in position (?P<position>\d+)")
 
 
 @dataclass
@@ -66,8 +69,8 @@ class Evidence:
         if self._owners is None:
             source = self.ctx.snapshot.source if self.ctx else ""
             asks_interpreter = source == "live" or source.startswith("python:")
-            self._owners = lookups.module_owners(self.python) if asks_interpreter else {}
-        return lookups.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
+            self._owners = owners.module_owners(self.python) if asks_interpreter else {}
+        return owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,10 @@ def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
     names = list(dict.fromkeys(n for case in entry.cases for n in case.when.packages))
     names += [canonical_name(group.groups["package"])] if "package" in group.groups else []
-    state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names) or "this rule finds nothing"
+    if not names:  # nothing to compare: the rule's own check did not see the cause in the target
+        return Verdict(f"{entry.summary} (`envdoctor check` does not find it in the target now)", MEDIUM,
+                       case_fixes)
+    state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names)
     return Verdict(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
 
 
@@ -399,43 +405,41 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 # ---------------------------------------------------------------------------------------------
 # Files, data and memory.
 
-@explains("ED602")
+@explains("ED221")
 def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
-    """`no such column/table`: the closest names in the database, read-only."""
+    """`no such column/table`: the closest names in the database, opened read-only."""
     column, table = group.groups.get("column"), group.groups.get("table")
-    missing = column or table or "?"
     kind = "column" if column else "table"
+    missing = column or table or "?"
     bare = missing.split(".")[-1]
-    ask = _say(f"list the real names (`sqlite3 DB '.schema'`, or `PRAGMA table_info(TABLE)`) and fix the query",
+    ask = _say("list the real names (`sqlite3 DB '.schema'`, or `PRAGMA table_info(TABLE)`) and fix the query",
                "name the database in envdoctor.yaml (data.db) or pass --db so explain can suggest names")
     if ev.db is None or not ev.local:
         return Verdict(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
     try:
-        names = lookups.sqlite_names(ev.db)
+        with closing(database.connect_read_only(ev.db)) as conn:
+            tables, _ = database._schema(conn)
     except sqlite3.Error as exc:
         return Verdict(f"the query names {kind} `{missing}`, which the database does not have "
                        f"({ev.db} could not be read: {exc})", MEDIUM, (ask,))
-    if kind == "table":
-        choices = list(names)
-        exists = bare in names
-    else:
-        owners = {c: t for t, cols in names.items() for c in cols}
-        choices = list(owners)
-        exists = any(bare in cols for cols in names.values())
-    if exists:
+    owner = {name: name for name in tables} if kind == "table" else \
+        {col: name for name, cols in tables.items() for col in cols}
+    if bare.lower() in {name.lower() for name in owner}:
         return Verdict(_stale(f"{ev.db} has {kind} `{bare}` now"), LOW)
-    close = lookups.closest(bare, choices)
+    close = database._closest(bare, list(owner))
     if not close:
         return Verdict(f"{ev.db} has no {kind} `{bare}` and nothing close to it", HIGH, (ask,))
-    shown = [f"{owners[c]}.{c}" if kind == "column" else c for c in close]
-    prefix = missing[:-len(bare)]
+    shown = [f"{owner[c]}.{c}" if kind == "column" else c for c in close]
     return Verdict(f"{ev.db} has no {kind} `{bare}`; the closest: {', '.join(shown)}", HIGH,
-                   (_say(f"use `{prefix}{close[0]}` instead of `{missing}` in the query"),))
+                   (_say(f"use `{missing[:-len(bare)]}{close[0]}` instead of `{missing}` in the query"),))
 
 
-@explains("ED603")
+@explains("ED210", "ED603")
 def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
-    """A path that did not exist: does it now, and where is a file with its name?"""
+    """A path that did not exist: does it now, and where is a file with its name (envdoctor.locate)?"""
+    if "path" not in group.groups:
+        return Verdict("a file the command opens does not exist (SQLite says so when its folder is missing)",
+                       MEDIUM, (_say("check the path in the command or in envdoctor.yaml (data.db)"),))
     path = Path(group.groups["path"])
     drive = (" (is Google Drive mounted? `from google.colab import drive; drive.mount('/content/drive')`)"
              if str(path).startswith("/content/drive") else "")
@@ -444,16 +448,18 @@ def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
                        (_say("check the path: the folder layout, 'MyDrive' vs 'My Drive', the working folder"),))
     if path.exists():
         return Verdict(_stale(f"`{path}` exists now"), LOW)
-    anchor, found = lookups.nearby_files(path)
+    found, bound = locate.find_nearby(path)
     if found:
         listed = ", ".join(f"`{p}`" for p in found)
         return Verdict(f"`{path}` does not exist; a file with that name is at {listed}", HIGH,
                        (_say(f"use `{found[0]}` (or copy it to `{path}`)"),))
+    anchor = locate.nearest_existing(path.parent)
     if anchor is None or anchor == Path(path.anchor):
         return Verdict(f"`{path}` does not exist, nor do its folders on this machine: the log comes from another "
                        f"machine{drive}", MEDIUM, (_say("check the path on the machine that ran the command"),))
-    return Verdict(f"`{path}` does not exist and no `{path.name}` is within {lookups.SEARCH_DEPTH} levels of "
-                   f"`{anchor}`{drive}", MEDIUM, (_say(f"put `{path.name}` at that path or fix the path"),))
+    searched = f"; the search {bound}" if bound else ""
+    return Verdict(f"`{path}` does not exist and no `{path.name}` is near `{anchor}`{searched}{drive}", MEDIUM,
+                   (_say(f"put `{path.name}` at that path or fix the path"),))
 
 
 def _gib(number: str, unit: str) -> float:
@@ -514,47 +520,40 @@ def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
                    "explain it; watch RAM (`free -h`) while it runs", MEDIUM, fixes)
 
 
-@explains("ED606")
+@explains("ED201", "ED203", "ED204", "ED606")
 def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
-    """Which encoding mix-up the line shows, and its fix."""
-    utf8_default = Fix(title="make UTF-8 Python's default text encoding (PEP 540), or pass encoding='utf-8' "
-                             "to open()", applicability=Applicability.SAFE, env={"PYTHONUTF8": "1"})
-    resave = _say("re-save the file as UTF-8 (in PowerShell: `Get-Content f | Set-Content -Encoding utf8 f`, "
-                  "or write it with `pip freeze > f` from bash/cmd)")
+    """Which encoding mix-up the line shows: locale codec, UTF-16 file, legacy file, or mojibake."""
+    text = group.occurrences[0].text
+    resave = _say("re-save the file as UTF-8 (`envdoctor check` finds such files in the project; in PowerShell "
+                  "write files with `-Encoding utf8`)")
     if codec := group.groups.get("codec"):
+        utf8_default = Fix(title="make UTF-8 Python's default text encoding (PEP 540), or pass encoding='utf-8' "
+                                 "to open()", applicability=Applicability.SAFE, env={"PYTHONUTF8": "1"})
         if ev.ctx is not None and ev.ctx.snapshot.environ.get("PYTHONUTF8") == "1":
             return Verdict(_stale(f"Python read a UTF-8 file with the locale codec {codec}; PYTHONUTF8=1 is set "
                                   "in the target now"), LOW)
         windows = ev.ctx is not None and ev.ctx.snapshot.system == "Windows"
         return Verdict(f"Python read a UTF-8 file with the locale's '{codec}' codec (the default of open() on a "
                        "Chinese-locale Windows)", HIGH if windows else MEDIUM, (utf8_default,))
-    if byte := group.groups.get("byte"):
-        if byte in ("ff", "fe") and group.groups.get("position") == "0":
-            return Verdict("the file starts with a UTF-16 byte-order mark (0x" + byte + "): it is UTF-16, not "
-                           "UTF-8 (PowerShell's `>` writes UTF-16)", HIGH, (resave,))
-        return Verdict(f"the file is not UTF-8 (byte 0x{byte}): it was saved in a legacy encoding such as GBK",
-                       MEDIUM, (resave,))
-    if _UTF16_AS_BYTES.search(group.occurrences[0].text):
-        return Verdict("a UTF-16 file shown as 8-bit text (letters separated by spaces after a `��` byte-order "
-                       "mark): pip and Python cannot read such a requirements file", HIGH, (resave,))
-    return Verdict("this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
-                   f"(line {group.occurrences[0].number} reads “{_unmojibake(group.occurrences[0].text)[:60]}”); "
-                   "read the original as UTF-8", MEDIUM,
-                   (_say("re-export the document as UTF-8 from its source"),), severity=Severity.WARNING)
+    if entry.code == "ED204":
+        reading = ftfy.fix_encoding(text)
+        return Verdict("this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
+                       f"(line {group.occurrences[0].number} reads “{reading[:60]}”); read the original as UTF-8",
+                       MEDIUM, (_say("re-export the document as UTF-8 from its source"),), severity=Severity.WARNING)
+    if m := _UTF8_DECODE.search(text):
+        if m.group("byte") in ("ff", "fe") and m.group("position") == "0":
+            return Verdict(f"the file starts with a UTF-16 byte-order mark (0x{m.group('byte')}): it is UTF-16, "
+                           "not UTF-8 (PowerShell's `>` writes UTF-16)", HIGH, (resave,), rule="ED201")
+        return Verdict(f"the file is not UTF-8 (byte 0x{m.group('byte')}): it was saved in a legacy encoding such "
+                       "as GBK", MEDIUM, (resave,))
+    if entry.code == "ED201":
+        shown = " shown as 8-bit text (letters separated by spaces)" if _UTF16_AS_BYTES.search(text) else ""
+        return Verdict(f"a UTF-16 file{shown}: pip and Python read UTF-8, so a UTF-16 requirements file or script "
+                       "fails", HIGH, (resave,))
+    return Verdict("a file is in a legacy encoding where UTF-8 is expected", MEDIUM, (resave,))
 
 
-def _unmojibake(text: str) -> str:
-    """Best-effort reading of mojibake: back to the bytes cp1252 (or latin-1) made, then UTF-8."""
-    raw = bytearray()
-    for char in text:
-        try:
-            raw += char.encode("cp1252")
-        except UnicodeEncodeError:
-            raw += char.encode("latin-1", errors="replace")
-    return raw.decode("utf-8", errors="replace")
-
-
-@explains("ED607")
+@explains("ED240", "ED607")
 def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """argparse `invalid choice`; for flash_attn a bool maps to disabled/fa2 (sdpa on pre-Ampere GPUs)."""
     option = group.groups.get("option", "--flash_attn")
@@ -580,7 +579,7 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
                    (_say(f"pass `--flash_attn {name}` (YAML: `flash_attn: {name}`)"),))
 
 
-@explains("ED608")
+@explains("ED230")
 def trust_remote_code(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """The model repository ships its own modeling code; loading it needs trust_remote_code=True."""
     return Verdict("the model's repository ships custom modeling code and the run did not allow it "

@@ -20,16 +20,16 @@ SEEDS = Path("/work/shared/seeds")
 # error text seen in the seeds -> the rule that explains it
 EXPECTED = {
     r"No module named 'triton\.ops'": "ED101",
-    r"no such column": "ED602",
-    r"cannot stat": "ED603",
+    r"no such column": "ED221",
+    r"cannot stat": "ED210",
     r"CUDA out of memory": "ED604",
     r"Exit Code 247": "ED605",
     r"undefined symbol": "ED120",
     r"ImportError: `?(?:transformers|datasets)": "ED110",
-    r"--flash_attn False": "ED607",
-    r"trust_remote_code=True`": "ED608",
+    r"--flash_attn False": "ED240",
+    r"trust_remote_code=True`": "ED230",
     r"Could not find a version that satisfies": "ED609",
-    r"(?:\ufffd\ufffd|ï¿½ï¿½)t o r c h": "ED606",
+    r"(?:\ufffd\ufffd|ï¿½ï¿½)t o r c h": "ED201",
 }
 ERROR_LINE = re.compile("|".join(f"(?:{p})" for p in EXPECTED))
 

@@ -119,7 +119,7 @@ def test_no_such_column_suggests_the_closest_name_read_only(tmp_path: Path, fina
     before = hashlib.sha256(finance_db.read_bytes()).hexdigest()
     request = freeze(tmp_path, {})
     finding = only(explain_text("? 提取新闻样本失败: no such column: ei.ret_post_15\n", tmp_path, request,
-                                db=finance_db), "ED602")
+                                db=finance_db), "ED221")
     assert finding.confidence == "high"
     assert "event_impacts.ret_post_15m" in finding.message
     assert "`ei.ret_post_15m`" in finding.fixes[0].title
@@ -129,13 +129,13 @@ def test_no_such_column_suggests_the_closest_name_read_only(tmp_path: Path, fina
 
 def test_no_such_column_that_exists_now_is_stale(tmp_path: Path, finance_db: Path) -> None:
     finding = only(explain_text("no such column: ei.ret_post_15m\n", tmp_path, freeze(tmp_path, {}), db=finance_db),
-                   "ED602")
+                   "ED221")
     assert finding.confidence == "low" and finding.severity is Severity.INFO
 
 
 def test_no_such_table_without_a_database_gives_schema_advice(tmp_path: Path) -> None:
     finding = only(explain_text("sqlite3.OperationalError: no such table: events\n", tmp_path, freeze(tmp_path, {})),
-                   "ED602")
+                   "ED221")
     assert finding.confidence == "medium" and "--db" in finding.fixes[0].title
 
 
@@ -144,13 +144,13 @@ def test_missing_file_finds_the_copy_one_folder_down(tmp_path: Path) -> None:
     (project / "datasets").mkdir(parents=True)
     (project / "datasets" / "finance_analysis.db").write_bytes(b"")
     line = f"cp: cannot stat '{project}/finance_analysis.db': No such file or directory\n"
-    finding = only(explain_text(line, tmp_path, freeze(tmp_path, {})), "ED603")
+    finding = only(explain_text(line, tmp_path, freeze(tmp_path, {})), "ED210")
     assert finding.confidence == "high"
     assert str(project / "datasets" / "finance_analysis.db") in finding.message
-    text_only = only(explain_text(line, tmp_path), "ED603")
+    text_only = only(explain_text(line, tmp_path), "ED210")
     assert text_only.confidence == "medium" and "datasets" not in text_only.message
     (project / "finance_analysis.db").write_bytes(b"")
-    assert only(explain_text(line, tmp_path, freeze(tmp_path, {})), "ED603").confidence == "low"
+    assert only(explain_text(line, tmp_path, freeze(tmp_path, {})), "ED210").confidence == "low"
 
 
 @pytest.mark.parametrize(("log", "confidence", "fragment"), [
@@ -171,16 +171,18 @@ def test_sigkill_uses_the_snapshot_ram_when_the_log_has_none(tmp_path: Path) -> 
     assert finding.confidence == "high"
 
 
-@pytest.mark.parametrize(("line", "confidence", "fragment"), [
+@pytest.mark.parametrize(("line", "code", "confidence", "fragment"), [
     ("UnicodeDecodeError: 'gbk' codec can't decode byte 0x80 in position 21: illegal multibyte sequence",
-     "medium", "'gbk'"),
-    ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte", "high", "UTF-16"),
-    ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xb2 in position 7: invalid start byte", "medium", "GBK"),
+     "ED606", "medium", "'gbk'"),
+    ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte",
+     "ED201", "high", "UTF-16"),
+    ("UnicodeDecodeError: 'utf-8' codec can't decode byte 0xb2 in position 7: invalid start byte",
+     "ED203", "medium", "GBK"),
 ])
-def test_encoding_errors(tmp_path: Path, line: str, confidence: str, fragment: str) -> None:
-    finding = only(explain_text(line + "\n", tmp_path), "ED606")
+def test_encoding_errors(tmp_path: Path, line: str, code: str, confidence: str, fragment: str) -> None:
+    finding = only(explain_text(line + "\n", tmp_path), code)
     assert finding.confidence == confidence and fragment in finding.message
-    if "'gbk'" in line:
+    if code == "ED606":
         assert finding.fixes[0].env == {"PYTHONUTF8": "1"}
 
 
@@ -188,7 +190,7 @@ def test_encoding_errors(tmp_path: Path, line: str, confidence: str, fragment: s
 def test_flash_attn_bool_maps_to_a_name(tmp_path: Path, value: str, name: str) -> None:
     line = (f"error: argument --flash_attn: invalid choice: '{value}' "
             "(choose from 'auto', 'disabled', 'sdpa', 'fa2')\n")
-    finding = only(explain_text(line, tmp_path), "ED607")
+    finding = only(explain_text(line, tmp_path), "ED240")
     assert f"--flash_attn {name}" in finding.fixes[0].title and finding.confidence == "high"
 
 
