@@ -20,13 +20,12 @@ import click
 
 from envdoctor import checking, knowledge, report
 from envdoctor.cli import target_options
+from envdoctor.config import DEFAULT_FILE, load_config
 from envdoctor.errors import InputError
 from envdoctor.extractors import Scanner
 from envdoctor.findings import Finding
 from envdoctor.interpret import Evidence, explain_groups
 from envdoctor.logscan import LogInfo, read_log
-
-CONFIG_NAME = "envdoctor.yaml"
 
 
 @dataclass(frozen=True)
@@ -40,18 +39,11 @@ class ExplainResult:
 
 
 def config_database(config_file: Path | None) -> Path | None:
-    """data.db of envdoctor.yaml (``config_file`` or ./envdoctor.yaml), when the config module is present."""
-    path = config_file or Path(CONFIG_NAME)
-    if not path.is_file():
-        if config_file is not None:
-            raise InputError(f"{config_file}: no such file; pass an envdoctor.yaml to --config")
+    """data.db of envdoctor.yaml (``config_file``, else ./envdoctor.yaml when present)."""
+    path = config_file or Path(DEFAULT_FILE)
+    if config_file is None and not path.is_file():
         return None
-    try:
-        from envdoctor.config import load_config  # type: ignore[import-not-found]
-    except ModuleNotFoundError:  # the config loader is not part of this build
-        return None
-    db = getattr(getattr(load_config(path), "data", None), "db", None)
-    return Path(db) if db else None
+    return load_config(path).data.db
 
 
 def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckRequest | None,

@@ -269,7 +269,8 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
         return Verdict(_stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW,
                        (), (dist,))
     spec, origin = built_for_torch(snap.distributions[dist], snap, ev.ctx)
-    if spec and torch and (v := parse_version(torch.split("+")[0])) and SpecifierSet(spec).contains(v, prereleases=True):
+    torch_version = parse_version(torch.split("+")[0]) if torch else None
+    if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
         return Verdict(_stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is "
                               "installed"), LOW, (), (dist, "torch"))
     return Verdict(f"{dist} {version}'s compiled module was built against another {against} than torch "

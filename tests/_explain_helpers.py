@@ -41,7 +41,7 @@ def make_venv(root: Path, dists: dict[str, tuple[str, list[str], list[str]]]) ->
     for name, (version, requires, files) in dists.items():
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        meta = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+        meta = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
                 *(f"Requires-Dist: {r}" for r in requires)]
         (info / "METADATA").write_text("\n".join(meta) + "\n\n", encoding="utf-8")
         for rel in files:

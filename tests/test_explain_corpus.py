@@ -32,7 +32,7 @@ def test_real_error_text_is_explained_by_its_rule(case: dict, tmp_path: Path) ->
     assert matching, [(f.code, f.message) for f in result.findings]
     finding = matching[0]
     lines = case["text"].splitlines()
-    for location, quote in zip(finding.locations, finding.quotes):
+    for location, quote in zip(finding.locations, finding.quotes, strict=True):
         assert location.path.endswith("run.log")
         assert lines[location.line - 1].strip().startswith(quote.rstrip("…"))
     assert finding.confidence in ("high", "medium")

@@ -52,7 +52,7 @@ def test_notebook_outputs_are_explained(tmp_path: Path) -> None:
             {"output_type": "stream", "name": "stdout", "text": ["Successfully installed bitsandbytes-0.44.1\n"]}]},
         {"cell_type": "code", "source": ["import bitsandbytes"], "outputs": [
             {"output_type": "error", "ename": "ModuleNotFoundError", "evalue": "No module named 'triton.ops'",
-             "traceback": ["\x1b[0;31m---------------------------------------------------------------------------\x1b[0m",
+             "traceback": ["\x1b[0;31m" + "-" * 75 + "\x1b[0m",
                            "\x1b[0;31mModuleNotFoundError\x1b[0m: No module named 'triton.ops'"]}]}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     result = explain_text(json.dumps(notebook), tmp_path, name="train.ipynb")

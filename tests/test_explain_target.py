@@ -7,12 +7,13 @@ Targets are real: pip-freeze files (`--env`), throwaway venvs with real *.dist-i
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from _explain_helpers import explain_text, freeze, make_venv
+from _explain_helpers import explain_text, freeze, make_venv, run_cli
 from envdoctor.checking import CheckRequest
 from envdoctor.findings import Applicability, Severity
 
@@ -52,7 +53,8 @@ def test_triton_ops_from_the_text_alone_says_so(tmp_path: Path) -> None:
 
 LF_LINE = ("ImportError: transformers>=4.45.0,<=4.52.4,!=4.46.0,!=4.46.1,!=4.46.2,!=4.46.3,!=4.47.0,!=4.47.1,"
            "!=4.48.0,!=4.52.0 is required for a normal functioning of this module, but found transformers==4.57.0.\n"
-           "To fix: run `pip install transformers>=4.45.0,<=4.52.4` or set `DISABLE_VERSION_CHECK=1` to skip this check.\n")
+           "To fix: run `pip install transformers>=4.45.0,<=4.52.4` or set `DISABLE_VERSION_CHECK=1` "
+           "to skip this check.\n")
 
 
 @pytest.mark.parametrize(("transformers", "confidence"), [("4.57.0", "high"), ("4.52.4", "low"), ("4.52.0", "high")])
@@ -198,3 +200,11 @@ def test_other_invalid_choices_list_the_choices(tmp_path: Path) -> None:
     line = "train.py: error: argument --stage: invalid choice: 'sft2' (choose from 'pt', 'sft', 'rm')\n"
     finding = only(explain_text(line, tmp_path), "ED607")
     assert "'pt', 'sft', 'rm'" in finding.message and "flash" not in finding.message
+
+
+def test_no_such_column_reads_the_database_named_in_envdoctor_yaml(tmp_path: Path, finance_db: Path) -> None:
+    (tmp_path / "envdoctor.yaml").write_text(f"data:\n  db: {finance_db.name}\n", encoding="utf-8")
+    (tmp_path / "run.log").write_text("no such column: ei.pre_ret_120\n", encoding="utf-8")
+    proc = run_cli("run.log", "--format", "json", cwd=tmp_path)
+    finding = next(f for f in json.loads(proc.stdout)["findings"] if f["code"] == "ED221")
+    assert finding["confidence"] == "high" and "event_impacts.pre_ret_120m" in finding["message"]
