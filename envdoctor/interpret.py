@@ -449,15 +449,18 @@ def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
                        (_say("check the path: the folder layout, 'MyDrive' vs 'My Drive', the working folder"),))
     if path.exists():
         return Verdict(_stale(f"`{path}` exists now"), LOW)
-    found, bound = locate.find_nearby(path)
-    if found:
-        listed = ", ".join(f"`{p}`" for p in found)
-        return Verdict(f"`{path}` does not exist; a file with that name is at {listed}", HIGH,
-                       (_say(f"use `{found[0]}` (or copy it to `{path}`)"),))
     anchor = locate.nearest_existing(path.parent)
     if anchor is None or anchor == Path(path.anchor):
         return Verdict(f"`{path}` does not exist, nor do its folders on this machine: the log comes from another "
                        f"machine{drive}", MEDIUM, (_say("check the path on the machine that ran the command"),))
+    try:
+        found, bound = locate.find_nearby(path)
+    except OSError as exc:  # a folder the search may not read (e.g. under /proc)
+        found, bound = (), f"stopped at {exc.filename or 'an unreadable folder'} ({exc.strerror})"
+    if found:
+        listed = ", ".join(f"`{p}`" for p in found)
+        return Verdict(f"`{path}` does not exist; a file with that name is at {listed}", HIGH,
+                       (_say(f"use `{found[0]}` (or copy it to `{path}`)"),))
     searched = f"; the search {bound}" if bound else ""
     return Verdict(f"`{path}` does not exist and no `{path.name}` is near `{anchor}`{searched}{drive}", MEDIUM,
                    (_say(f"put `{path.name}` at that path or fix the path"),))
