@@ -28,7 +28,8 @@ from envdoctor.logscan import LogLine
 # check (tier 0) before log-only rules (tier 1, check = "log") before the generic fallbacks.
 FALLBACK_CODES = frozenset({"ED001", "ED601"})
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
-# (one per kind of text), otherwise one per distinct matched text.
+# (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
+# a state of the environment, so all its lines form one finding too.
 GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature"}
 CONTEXT_LINES = 12
 MAX_GROUPS = 200
@@ -133,6 +134,8 @@ class Scanner:
                            for pattern in entry.signatures]
         self.tiers = {code: 2 if code in FALLBACK_CODES else 1 if entry.check == "log" else 0
                       for code, entry in kb.rules.items()}
+        self.grouping = {code: GROUP_BY.get(code, "rule" if entry.check == "declarative" else "text")
+                         for code, entry in kb.rules.items()}
         self.searchers = [(re.compile(s.pattern.pattern, s.pattern.flags | re.MULTILINE), _gate(s.pattern))
                           for s in self.signatures]
         self.searchers += [(pattern, (words, False)) for pattern, words in _FACTS]
@@ -142,7 +145,7 @@ class Scanner:
         found: dict[str, tuple[str, re.Match[str]]] = {}
         for index, sig in enumerate(self.signatures):
             if sig.code not in found and (m := sig.pattern.search(text)):
-                grouping = GROUP_BY.get(sig.code)
+                grouping = self.grouping[sig.code]
                 key = "" if grouping == "rule" else str(index) if grouping == "signature" else m.group(0)
                 found[sig.code] = (key, m)
         best = min((self.tiers[code] for code in found), default=0)
