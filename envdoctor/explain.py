@@ -20,7 +20,6 @@ import click
 
 from envdoctor import checking, knowledge, report
 from envdoctor.cli import target_options
-from envdoctor.config import DEFAULT_FILE, load_config
 from envdoctor.errors import InputError
 from envdoctor.extractors import Scanner
 from envdoctor.findings import Finding
@@ -38,17 +37,14 @@ class ExplainResult:
     notes: list[str]
 
 
-def config_database(config_file: Path | None) -> Path | None:
-    """data.db of envdoctor.yaml (``config_file``, else ./envdoctor.yaml when present)."""
-    path = config_file or Path(DEFAULT_FILE)
-    if config_file is None and not path.is_file():
-        return None
-    return load_config(path).data.db
-
-
 def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckRequest | None,
                 db: Path | None) -> ExplainResult:
-    """Scan the log, then compare each cause with the requested target (None: the text alone)."""
+    """Scan the log, then compare each cause with the requested target (None: the text alone).
+
+    The target's project facts (envdoctor.yaml, its database and paths, the files of the
+    current folder) come from the same collector `envdoctor check` uses; ``db`` overrides
+    the config's data.db.
+    """
     kb = knowledge.load()
     log, lines = read_log(path, stdin)
     scan = Scanner(kb).scan(lines)
@@ -59,10 +55,12 @@ def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckReque
         notes.append("explained from the log text alone (--no-env): versions, files and databases were not checked")
     else:
         ctx = checking.build_context(request, kb)
-        evidence = Evidence(kb=kb, facts=scan.facts, ctx=ctx, python=request.python, db=db)
+        config = getattr(ctx.project, "config", None)
+        evidence = Evidence(kb=kb, facts=scan.facts, ctx=ctx, python=request.python,
+                            db=db or (config.data.db if config else None))
         notes.append(f"compared with {ctx.snapshot.source}: Python {ctx.snapshot.python_version}, "
                      f"{len(ctx.snapshot.distributions)} packages")
-        notes.extend(ctx.snapshot.notes)
+        notes.extend([*ctx.snapshot.notes, *getattr(ctx.project, "notes", ())])
     if scan.dropped_groups:
         notes.append(f"{scan.dropped_groups} further distinct error lines were not explained (too many kinds)")
     findings = explain_groups(scan.groups, evidence)
@@ -95,7 +93,7 @@ def render(result: ExplainResult, fmt: str, color: bool) -> str:
 @click.option("--db", "db_file", type=click.Path(path_type=Path), metavar="FILE",
               help="SQLite database for `no such column` suggestions (default: data.db of ./envdoctor.yaml).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), metavar="FILE",
-              help="envdoctor.yaml to read data.db from (default: ./envdoctor.yaml if present).")
+              help="envdoctor.yaml for data.db, paths and model (default: ./envdoctor.yaml if present).")
 @click.option("--offline", is_flag=True, help="With --env: use the metadata cache only; fetch nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 def command(log: str | None, python: str | None, env_file: Path | None, python_version: str | None,
@@ -120,8 +118,8 @@ def command(log: str | None, python: str | None, env_file: Path | None, python_v
     path = None if log in (None, "-") else Path(log)
     request = None if no_env else checking.CheckRequest(
         python=python, env_file=env_file, python_version=python_version, platform=platform, cuda=cuda,
-        offline=offline, include_project=False, quiet=fmt != "text")
-    db = None if no_env else (db_file or config_database(config_file))
+        offline=offline, config_file=config_file, quiet=fmt != "text")
+    db = None if no_env else db_file
     if fmt == "text" and sys.stderr.isatty():
         click.echo(f"reading {log or '<stdin>'}…", err=True)
     result = explain_log(path, stdin, request, db)

@@ -158,8 +158,8 @@ def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     names = list(dict.fromkeys(n for case in entry.cases for n in case.when.packages))
     names += [canonical_name(group.groups["package"])] if "package" in group.groups else []
     if not names:  # nothing to compare: the rule's own check did not see the cause in the target
-        return Verdict(f"{entry.summary} (`envdoctor check` does not find it in the target now)", MEDIUM,
-                       case_fixes)
+        return Verdict(f"{entry.summary} (`envdoctor check` does not see it in this project and environment "
+                       "now)", MEDIUM, case_fixes)
     state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names)
     return Verdict(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
 
