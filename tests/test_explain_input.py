@@ -173,3 +173,15 @@ def test_500_mb_log_streams_in_flat_memory(tmp_path: Path) -> None:
     print(f"500 MB log: {elapsed:.1f} s, peak RSS {peak_mib:.0f} MiB")
     assert peak_mib < 150, f"peak RSS {peak_mib:.0f} MiB"
     assert elapsed < 120
+
+
+@pytest.mark.parametrize(("name", "content", "extra", "says"), [
+    ("broken.ipynb", b"{not json", (), "not a valid notebook"),
+    ("run.log", b"Killed\n", ("--env", "requirements.lock"), "--no-env explains from the text alone"),
+])
+def test_bad_arguments_are_one_line_errors(tmp_path: Path, name: str, content: bytes, extra: tuple[str, ...],
+                                           says: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "requirements.lock").write_text("torch==2.6.0\n", encoding="utf-8")
+    proc = run_cli(name, "--no-env", *extra, cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and says in proc.stderr
