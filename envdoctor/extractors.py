@@ -1,25 +1,26 @@
 """Match log lines against the knowledge base's error signatures, in one pass.
 
 Every rule entry carries ``signatures`` (regular expressions for the texts its
-cause prints).  :func:`scan` runs all of them over a stream of log lines with a
-single combined pre-filter, groups repeated errors, keeps the lines before the
-first occurrence (the traceback that led to it) and collects facts the
-explanations need later (model size, number of ranks, whether LLaMA-Factory is
-involved).  Memory stays bounded whatever the size of the log.
+cause prints).  :meth:`Scanner.scan` runs all of them over batches of log lines
+(each pattern behind a cheap substring pre-test derived from the pattern
+itself), groups repeated errors, keeps the lines before the first occurrence
+(the traceback that led to it) and collects facts the explanations need later
+(model size, number of ranks, whether LLaMA-Factory is involved).  Memory stays
+bounded whatever the size of the log.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
 try:  # the regular-expression parser, to derive each signature's pre-test (see _gate)
     from re import _constants as sre_constants, _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # Python 3.10
     import sre_constants
     import sre_parse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 
 from envdoctor.knowledge import KnowledgeBase
 from envdoctor.logscan import LogLine
@@ -224,7 +225,7 @@ def _gate(pattern: re.Pattern[str]) -> Gate:
     return (), bool(first) and all(ord(char) > 127 for char in first)
 
 
-def _literal_runs(items: list, runs: list[str], current: list[str]) -> None:  # noqa: ANN001
+def _literal_runs(items: list, runs: list[str], current: list[str]) -> None:
     """Runs of consecutive mandatory literal characters (groups are entered, anything else ends a run)."""
     for op, arg in items:
         if op is sre_constants.LITERAL:
@@ -236,7 +237,7 @@ def _literal_runs(items: list, runs: list[str], current: list[str]) -> None:  # 
             current.clear()
 
 
-def _first_chars(items: list) -> set[str]:  # noqa: ANN001
+def _first_chars(items: list) -> set[str]:
     """Characters a match can start with, when the pattern starts with literals, classes or branches of them."""
     if not items:
         return set()
@@ -257,6 +258,7 @@ def _first_chars(items: list) -> set[str]:  # noqa: ANN001
 
 
 def _batches(lines: Iterable[LogLine]) -> Iterator[list[LogLine]]:
+    """``lines`` in lists of BATCH_LINES."""
     batch: list[LogLine] = []
     for line in lines:
         batch.append(line)
