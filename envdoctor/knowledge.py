@@ -1,8 +1,9 @@
 """The knowledge base: validated TOML rule entries and fact tables from ``checks/``.
 
 Every rule, whether its logic is declarative (``check = "declarative"``, a list
-of cases with conditions) or Python (``check = "python"``, implemented in
-``envdoctor.rules``), has exactly one entry here holding its code, name,
+of cases with conditions), Python (``check = "python"``, implemented in
+``envdoctor.rules``) or log-only (``check = "log"``, a cause only an error log
+shows, reported by `envdoctor explain`), has exactly one entry here holding its code, name,
 severity, documentation, evidence and error signatures.  Loading validates
 everything and names the file and entry of the first problem.
 """
