@@ -58,12 +58,19 @@ def implementation(entry: RuleEntry) -> RuleImpl:
     """The function that evaluates ``entry``."""
     if entry.check == "declarative":
         return evaluate_declarative
+    if entry.check == "log":
+        return no_findings
     import envdoctor.rules  # noqa: F401  (registers every Python rule)
 
     try:
         return _IMPLEMENTATIONS[entry.code]
     except KeyError:
         raise RuntimeError(f"{entry.code} ({entry.source}) says check = 'python' but has no implementation")
+
+
+def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
+    """A log rule (``check = "log"``) needs an error log: only `envdoctor explain` reports it."""
+    return ()
 
 
 def parse_version(text: str | None) -> Version | None:

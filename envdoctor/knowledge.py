@@ -1,8 +1,9 @@
 """The knowledge base: validated TOML rule entries and fact tables from ``checks/``.
 
 Every rule, whether its logic is declarative (``check = "declarative"``, a list
-of cases with conditions) or Python (``check = "python"``, implemented in
-``envdoctor.rules``), has exactly one entry here holding its code, name,
+of cases with conditions), Python (``check = "python"``, implemented in
+``envdoctor.rules``) or log-only (``check = "log"``, a cause only an error log
+shows, reported by `envdoctor explain`), has exactly one entry here holding its code, name,
 severity, documentation, evidence and error signatures.  Loading validates
 everything and names the file and entry of the first problem.
 """
@@ -33,6 +34,8 @@ CASE_KEYS = {"when", "message", "covers", "fix"}
 FIX_KEYS = {"title", "applicability", "pins", "uninstall", "env"}
 WHEN_KEYS = {"packages", "absent", "python", "system", "gpu", "gpu_capability", "torch_build",
              "torch_cuda", "runtime"}
+# declarative: cases in the entry; python: envdoctor.rules; log: only `envdoctor explain` reports it.
+CHECK_KINDS = ("declarative", "python", "log")
 CODE_RE = re.compile(r"ED\d{3}")
 NAME_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -193,8 +196,8 @@ def _entry(raw: Any, source: str) -> RuleEntry:
         severity = Severity(raw["severity"])
     except ValueError:
         raise _Bad(f"severity {raw['severity']!r} is not error, warning or info")
-    if raw["check"] not in ("declarative", "python"):
-        raise _Bad("check must be 'declarative' or 'python'")
+    if raw["check"] not in CHECK_KINDS:
+        raise _Bad(f"check must be one of {', '.join(CHECK_KINDS)}")
     cases = tuple(_case(c) for c in raw.get("case", []))
     if raw["check"] == "declarative" and not cases:
         raise _Bad("a declarative rule needs at least one [[rule.case]]")

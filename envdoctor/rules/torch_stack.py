@@ -62,7 +62,7 @@ def triton_not_torchs_pin(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                                Applicability.SAFE),))
 
 
-def _built_for_torch(dist: Distribution, snap: Snapshot, ctx: Context) -> tuple[str | None, str]:
+def built_for_torch(dist: Distribution, snap: Snapshot, ctx: Context) -> tuple[str | None, str]:
     """The torch an extension was built for, and where that fact came from."""
     if dist.name == "flash-attn":
         for text in (dist.version, dist.direct_url or ""):
@@ -96,7 +96,7 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
         dist = snap.distributions.get(name)
         if dist is None:
             continue
-        spec, origin = _built_for_torch(dist, snap, ctx)
+        spec, origin = built_for_torch(dist, snap, ctx)
         if spec is None or SpecifierSet(spec).contains(torch.version.split("+")[0], prereleases=True):
             continue
         fixes = []
