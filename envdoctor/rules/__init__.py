@@ -3,4 +3,4 @@
 Each module implements the rules whose knowledge-base entries say ``check = "python"``.
 """
 
-from envdoctor.rules import llamafactory, requirements, torch_stack  # noqa: F401
+from envdoctor.rules import llamafactory, lockfiles, requirements, torch_stack  # noqa: F401

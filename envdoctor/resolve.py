@@ -1,0 +1,170 @@
+"""Resolve a ``.in`` into exact pins, tightened by the knowledge base's floors.
+
+Two resolvers, both run as subprocesses through the user's pip configuration
+(pip.conf, ``PIP_INDEX_URL`` and friends pass through untouched):
+
+- **pip-compile** (pip-tools, the ``lock`` extra) for the running interpreter:
+  ``python -m piptools compile``.  pip-tools resolves for the interpreter it
+  runs in and has no ``--python-version``/``--platform``.
+- **pip's own resolver** for a foreign target (``--python-version``/``--platform``):
+  ``pip install --dry-run --ignore-installed --only-binary=:all: --python-version X
+  --platform TAG --report FILE``; the report names every chosen wheel with its
+  sha256.  pip evaluates environment markers of dependencies for the *running*
+  interpreter (pip limitation), so the lock is then checked for the target by
+  the rule engine, and the header says which resolver made it.
+
+:func:`lock` repeats resolution while a knowledge-base floor (see
+:mod:`envdoctor.kbconstraints`) is violated, adding it as a constraint; when the
+tightened resolution is impossible it returns ED401 findings saying which
+requirement conflicts with which rule.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+from envdoctor.engine import Context
+from envdoctor.errors import InputError
+from envdoctor.findings import Finding
+from envdoctor.kbconstraints import CONFLICT_CODE, Floor, conflicts, floors, violated
+from envdoctor.knowledge import KnowledgeBase
+from envdoctor.lockfile import Pin, parse_file
+from envdoctor.target import from_pins
+
+MAX_ROUNDS = 5
+GLIBC_MINORS = range(35, 16, -1)  # manylinux_2_35 (Ubuntu 22.04, Colab) down to manylinux_2_17
+ARCH = {"linux_x86_64": "x86_64", "linux_aarch64": "aarch64"}
+
+
+class ResolutionFailed(Exception):
+    """The resolver found no solution; the message is the resolver's own last lines."""
+
+
+@dataclass(frozen=True)
+class LockTarget:
+    """The environment a lock is made for; ``foreign`` selects pip's resolver."""
+
+    python: str
+    platform: str
+    cuda: str | None
+    foreign: bool
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Exact pins (name, version, hashes) and a description of the resolver."""
+
+    pins: list[tuple[str, str, tuple[str, ...]]]
+    made_with: str
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """A resolution that satisfies the floors, or the findings saying why none does."""
+
+    resolved: Resolved | None
+    used: list[Floor] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def platform_tags(platform: str) -> list[str]:
+    """pip ``--platform`` tags for an envdoctor platform name (Linux: manylinux 2.17-2.35)."""
+    arch = ARCH.get(platform)
+    if arch is None:
+        raise InputError(f"--platform {platform}: envdoctor locks Linux targets only (linux_x86_64, linux_aarch64)")
+    return [*(f"manylinux_2_{minor}_{arch}" for minor in GLIBC_MINORS), f"manylinux2014_{arch}", f"linux_{arch}"]
+
+
+def _run(argv: list[str]) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise InputError(f"{argv[0]}: cannot run it ({exc.strerror})")
+    if proc.returncode != 0:
+        if "No module named piptools" in proc.stderr:
+            raise InputError("pip-tools is not installed: pip install 'envdoctor[lock]'")
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        raise ResolutionFailed(" | ".join(lines[-6:]) or f"exit {proc.returncode}")
+    return proc.stdout
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def with_pip_compile(in_file: Path, constraints: Path, hashes: bool, work: Path) -> Resolved:
+    """Resolve with pip-compile for the running interpreter."""
+    out = work / "compiled.txt"
+    argv = [sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header", "--no-annotate",
+            "--strip-extras", "--allow-unsafe", "--output-file", str(out), "-c", str(constraints)]
+    _run([*argv, *(["--generate-hashes"] if hashes else []), str(in_file)])
+    pins = [(p.name, p.exact_version or "", p.hashes) for p in parse_file(out) if not p.constraint]
+    return Resolved(pins=pins, made_with=f"pip-compile (pip-tools {_version('pip-tools')}) on Python "
+                                         f"{sys.version.split()[0]}{' with hashes' if hashes else ''}")
+
+
+def with_pip_report(in_file: Path, constraints: Path, target: LockTarget, work: Path) -> Resolved:
+    """Resolve with ``pip install --dry-run --report`` for a foreign Python/platform (wheels only)."""
+    report = work / "report.json"
+    tags = platform_tags(target.platform)
+    argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+            "--only-binary=:all:", "--python-version", target.python, "--implementation", "cp",
+            *(f"--platform={tag}" for tag in tags), "--report", str(report),
+            "-c", str(constraints), "-r", str(in_file)]
+    _run(argv)
+    data = json.loads(report.read_text(encoding="utf-8"))
+    pins = []
+    for item in data["install"]:
+        found = item.get("download_info", {}).get("archive_info", {}).get("hashes", {})
+        pins.append((item["metadata"]["name"], item["metadata"]["version"],
+                     tuple(f"{algo}:{value}" for algo, value in sorted(found.items()) if algo == "sha256")))
+    made = (f"pip {_version('pip')} install --dry-run --report --ignore-installed --only-binary=:all: "
+            f"--python-version {target.python} --implementation cp --platform {tags[0]}..{tags[-1]}")
+    return Resolved(pins=sorted(pins), made_with=made)
+
+
+def _context(resolved: Resolved, in_file: Path, target: LockTarget, kb: KnowledgeBase) -> Context:
+    pins = [Pin(requirement=Requirement(f"{name}=={version}"), source=str(in_file), line=0)
+            for name, version, _ in resolved.pins]
+    return Context(snapshot=from_pins(pins, str(in_file), target.python, target.platform, target.cuda), kb=kb)
+
+
+def lock(in_file: Path, target: LockTarget, hashes: bool, kb: KnowledgeBase) -> LockResult:
+    """Resolve ``in_file``, adding violated knowledge-base floors until none is violated."""
+    requested = parse_file(in_file)
+    all_floors = floors(kb)
+    used: list[Floor] = []
+    previous: Context | None = None
+    entry = kb.rules[CONFLICT_CODE]
+    with tempfile.TemporaryDirectory(prefix="envdoctor-lock-") as tmp:
+        work = Path(tmp)
+        for _ in range(MAX_ROUNDS):
+            constraints = work / "kb-constraints.txt"
+            constraints.write_text("".join(f"{f.package}{f.spec}\n" for f in used), encoding="utf-8")
+            try:
+                resolved = (with_pip_report(in_file, constraints, target, work) if target.foreign
+                            else with_pip_compile(in_file, constraints, hashes, work))
+            except ResolutionFailed as exc:
+                if previous is None:
+                    raise InputError(f"{in_file}: the resolver found no solution: {exc}")
+                return LockResult(None, used, list(conflicts(used, previous, requested, entry.name,
+                                                             entry.evidence, only_requested=False)))
+            ctx = _context(resolved, in_file, target, kb)
+            new = [f for f in violated(all_floors, ctx) if f not in used]
+            if not new:
+                return LockResult(resolved, used)
+            used += new
+            previous = ctx
+    raise InputError(f"{in_file}: still violating knowledge-base floors after {MAX_ROUNDS} resolutions: "
+                     + ", ".join(f.describe() for f in used))
