@@ -7,7 +7,8 @@ pip-tools has no ``--check``, so a lock records where it came from::
     # source: qlora_cuda12.in sha256=<digest of the .in and the files it includes>
     # made with: pip 26.3 install --dry-run --report ... (resolver for a foreign target)
     # command: envdoctor lock lockfiles/qlora_cuda12.in --python-version 3.12 ...
-    # kb constraints: bitsandbytes>=0.45.1 (ED101)
+    # kb constraints: bitsandbytes>=0.45.1 when triton>=3.2.0 (ED101)
+    # excluded (the platform provides them): nvidia-*, cuda-*
 
 `envdoctor lock verify` reads the target from here, and calls the lock stale
 when the digest of the ``.in`` no longer matches (or its requirements no longer
@@ -25,7 +26,7 @@ from pathlib import Path
 from envdoctor.lockfile import decode_bytes, parse_file
 
 TAG = "# envdoctor lock:"
-_FIELD = re.compile(r"^# (target|source|made with|command|kb constraints): (.*)$")
+_FIELD = re.compile(r"^# ([a-z][a-z ()]*): (.*)$")
 HEADER_LINES = 20
 
 
@@ -41,6 +42,7 @@ class LockHeader:
     made_with: str
     command: str
     kb_constraints: str = ""
+    excluded: str = ""
 
     def render(self) -> str:
         """The header lines, each starting with ``#``."""
@@ -48,7 +50,8 @@ class LockHeader:
         lines = [f"{TAG} do not edit by hand; re-make it with the command below",
                  f"# target: {target}", f"# source: {self.source} sha256={self.digest}",
                  f"# made with: {self.made_with}", f"# command: {self.command}",
-                 f"# kb constraints: {self.kb_constraints or 'none needed'}"]
+                 f"# kb constraints: {self.kb_constraints or 'none needed'}",
+                 f"# excluded (the platform provides them): {self.excluded or 'none'}"]
         return "\n".join(lines) + "\n"
 
 
@@ -78,4 +81,5 @@ def read_header(path: Path) -> LockHeader | None:
                       cuda=None if target.get("cuda") in (None, "none") else target["cuda"],
                       source=source or None, digest=digest or None,
                       made_with=fields.get("made with", ""), command=fields.get("command", ""),
-                      kb_constraints=fields.get("kb constraints", ""))
+                      kb_constraints=fields.get("kb constraints", ""),
+                      excluded=fields.get("excluded (the platform provides them)", ""))

@@ -25,6 +25,7 @@ from envdoctor.errors import InputError
 from envdoctor.lockheader import LockHeader, input_digest, read_header
 from envdoctor.probe import marker_environment
 from envdoctor.resolve import LockTarget, Resolved, lock
+from envdoctor.rules.requirements import is_kept
 from envdoctor.target import platform_names
 
 DEFAULT_PLATFORM = "linux_x86_64"
@@ -71,9 +72,11 @@ def check_lock(path: Path, header: LockHeader, offline: bool) -> CheckResult:
 @click.option("--platform", type=click.Choice(platform_names()), help="Lock for another platform (uses pip's resolver).")
 @click.option("--cuda", metavar="X.Y", help="The target's CUDA version, recorded in the header and checked by rules.")
 @click.option("--generate-hashes", is_flag=True, help="Add --hash lines (pip's hash-checking mode).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave these packages out of the lock because the platform provides them (e.g. 'nvidia-*').")
 @click.option("--offline", is_flag=True, help="Check the result without fetching package metadata.")
 def write(in_file: Path, output: Path | None, python_version: str | None, platform: str | None,
-          cuda: str | None, generate_hashes: bool, offline: bool) -> None:
+          cuda: str | None, generate_hashes: bool, exclude: tuple[str, ...], offline: bool) -> None:
     """Resolve FILE.in into a pinned lock, check it with every rule, and write it only if it passes.
 
     Exit codes: 0 written, 1 the resolution breaks a rule (nothing written), 2 bad input.
@@ -92,16 +95,19 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
         click.echo(report.render_text(result.findings, f"envdoctor lock · {in_file} · cannot satisfy the rules",
                                       sys.executable))
         sys.exit(1)
-    argv = ["envdoctor", "lock", str(in_file), "-o", str(output)]
+    resolved = Resolved(pins=[p for p in result.resolved.pins if not is_kept(p[0], exclude)],
+                        made_with=result.resolved.made_with)
+    argv = ["envdoctor", "lock", str(in_file), "-o", str(output), *(f"--exclude={e}" for e in exclude)]
     argv += [*(["--python-version", python_version] if python_version else []),
              *(["--platform", platform] if platform else []), *(["--cuda", cuda] if cuda else []),
              *(["--generate-hashes"] if generate_hashes else [])]
     header = LockHeader(python=target.python, platform=target.platform, cuda=cuda,
                         source=os.path.relpath(in_file, output.parent), digest=input_digest(in_file),
-                        made_with=result.resolved.made_with, command=shlex.join(argv),
-                        kb_constraints=", ".join(f.describe() for f in result.used))
+                        made_with=resolved.made_with, command=shlex.join(argv),
+                        kb_constraints=", ".join(f.describe() for f in result.used),
+                        excluded=", ".join(exclude))
     tmp = output.with_name(output.name + ".new")
-    tmp.write_text(lock_text(header, result.resolved, generate_hashes), encoding="utf-8")
+    tmp.write_text(lock_text(header, resolved, generate_hashes), encoding="utf-8")
     try:
         checked = check_lock(tmp, header, offline)
         if report.exit_code(checked.findings) != 0:
@@ -111,7 +117,7 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    click.echo(f"wrote {output} ({len(result.resolved.pins)} pins; {result.resolved.made_with})")
+    click.echo(f"wrote {output} ({len(resolved.pins)} pins; {resolved.made_with})")
     if result.used:
         click.echo(f"knowledge-base floors applied: {header.kb_constraints}")
 

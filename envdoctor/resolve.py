@@ -37,6 +37,7 @@ from envdoctor.findings import Finding
 from envdoctor.kbconstraints import CONFLICT_CODE, Floor, conflicts, floors, violated
 from envdoctor.knowledge import KnowledgeBase
 from envdoctor.lockfile import Pin, parse_file
+from envdoctor.probe import canonical_name
 from envdoctor.target import from_pins
 
 MAX_ROUNDS = 5
@@ -91,7 +92,7 @@ def _run(argv: list[str]) -> str:
     if proc.returncode != 0:
         if "No module named piptools" in proc.stderr:
             raise InputError("pip-tools is not installed: pip install 'envdoctor[lock]'")
-        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        lines = [line for line in proc.stderr.splitlines() if line.strip() and not line.startswith("WARNING:")]
         raise ResolutionFailed(" | ".join(lines[-6:]) or f"exit {proc.returncode}")
     return proc.stdout
 
@@ -106,6 +107,7 @@ def _version(dist: str) -> str:
 def with_pip_compile(in_file: Path, constraints: Path, hashes: bool, work: Path) -> Resolved:
     """Resolve with pip-compile for the running interpreter."""
     out = work / "compiled.txt"
+    out.unlink(missing_ok=True)  # pip-compile would prefer the pins of a previous round
     argv = [sys.executable, "-m", "piptools", "compile", "--quiet", "--no-header", "--no-annotate",
             "--strip-extras", "--allow-unsafe", "--output-file", str(out), "-c", str(constraints)]
     _run([*argv, *(["--generate-hashes"] if hashes else []), str(in_file)])
@@ -127,7 +129,7 @@ def with_pip_report(in_file: Path, constraints: Path, target: LockTarget, work: 
     pins = []
     for item in data["install"]:
         found = item.get("download_info", {}).get("archive_info", {}).get("hashes", {})
-        pins.append((item["metadata"]["name"], item["metadata"]["version"],
+        pins.append((canonical_name(item["metadata"]["name"]), item["metadata"]["version"],
                      tuple(f"{algo}:{value}" for algo, value in sorted(found.items()) if algo == "sha256")))
     made = (f"pip {_version('pip')} install --dry-run --report --ignore-installed --only-binary=:all: "
             f"--python-version {target.python} --implementation cp --platform {tags[0]}..{tags[-1]}")
