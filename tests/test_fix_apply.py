@@ -57,6 +57,7 @@ def test_apply_moves_to_working_pin_and_rollback_restores_exact_freeze(broken: P
     applied = envdoctor(env, "fix", "--apply", "--yes", "--python", str(broken))
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "bitsandbytes==0.44.1 -> bitsandbytes==0.45.1" in applied.stdout
+    assert "RESTART" not in applied.stdout  # not a notebook runtime
     after = freeze(broken, env)
     assert "bitsandbytes==0.45.1" in after and "triton==3.2.0" in after
     assert imports(broken, "bitsandbytes").returncode == 0
@@ -137,3 +138,11 @@ def test_fix_to_lock_moves_to_its_pins(broken: Path, env: dict[str, str], tmp_pa
     loose.write_text("bitsandbytes>=0.45\n")
     refused = envdoctor(env, "fix", "--to", str(loose), "--python", str(broken))
     assert refused.returncode == 2 and f"{loose}:1: bitsandbytes>=0.45 is not pinned with ==" in refused.stderr
+
+
+def test_colab_runtime_is_told_to_restart(broken: Path, env: dict[str, str]) -> None:
+    """The probe sees COLAB_RELEASE_TAG in the target, so the runtime is Colab: say restart, plainly."""
+    colab = {**env, "COLAB_RELEASE_TAG": "release-colab-test"}
+    result = envdoctor(colab, "fix", "--apply", "--yes", "--python", str(broken))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "RESTART THE RUNTIME NOW (Colab: Runtime > Restart session): bitsandbytes changed" in result.stdout
