@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -57,18 +58,20 @@ def render_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_outcome(outcome: Outcome, runtime: tuple[str, ...]) -> str:
+def render_outcome(outcome: Outcome, runtime: tuple[str, ...], python: str | None) -> str:
     """What happened, where the state is, and what to do next."""
     lines = [f"  {change}" for change in outcome.changes]
     if outcome.status == APPLIED:
         lines.insert(0, f"applied; the re-check found no new errors. State: {outcome.folder}")
-        lines.append("undo it with `envdoctor rollback`")
+        undo = ["envdoctor", "rollback", *(["--python", python] if python else [])]
+        lines.append(f"undo it with `{shlex.join(undo)}`")
         if outcome.changes and set(runtime) & set(RESTART_RUNTIMES):
             names = ", ".join(c.split(":", 1)[0] for c in outcome.changes)
             lines.append(f"RESTART THE RUNTIME NOW (Colab: Runtime > Restart session): {names} changed, and a "
                          "running kernel keeps the old version of any package it has already imported")
         return "\n".join(lines)
     lines = [f"rolled back automatically: {outcome.reason}", f"state: {outcome.folder}"]
+    lines += [f"  undone {change}" for change in outcome.changes]
     if outcome.leftover:
         lines.append("could NOT restore (reinstall these by hand from freeze.txt in the state folder):")
         lines += [f"  {item}" for item in outcome.leftover]
@@ -95,7 +98,7 @@ def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, loc
     Exit codes: 0 applied (or plan shown), 1 rolled back, 2 bad input.
     """
     if python is not None:
-        python = os.path.abspath(python)
+        python = os.path.abspath(shutil.which(python) or python if os.sep not in python else python)
     request = CheckRequest(python=python, project_path=project_path, keep=keep, quiet=fmt != "text")
     result = run_check(request)
     before, snap = result.findings, result.snapshot
@@ -105,7 +108,9 @@ def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, loc
     if not do_apply or plan.empty:
         click.echo(json.dumps({"plan": plan.to_dict()}, indent=2) if fmt == "json" else render_plan(plan))
         if fmt == "text" and not plan.empty:
-            click.echo("apply it with `envdoctor fix --apply`" + (" --to " + str(lock) if lock else ""))
+            extra = [*(["--to", str(lock)] if lock else []), *(["--python", python] if python else []),
+                     *(["--unsafe"] if unsafe else [])]
+            click.echo(f"apply it with `{shlex.join(['envdoctor', 'fix', '--apply', *extra])}`")
         return
     if fmt == "text":
         click.echo(render_plan(plan))
@@ -116,7 +121,7 @@ def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, loc
     if fmt == "json":
         click.echo(json.dumps({"plan": plan.to_dict(), "result": outcome.to_dict()}, indent=2))
     else:
-        click.echo(render_outcome(outcome, snap.runtime))
+        click.echo(render_outcome(outcome, snap.runtime, python))
     sys.exit(0 if outcome.status == APPLIED else 1)
 
 
