@@ -26,9 +26,7 @@ from envdoctor.lockheader import LockHeader, input_digest, read_header
 from envdoctor.probe import marker_environment
 from envdoctor.resolve import LockTarget, Resolved, lock
 from envdoctor.rules.requirements import is_kept
-from envdoctor.target import platform_names
-
-DEFAULT_PLATFORM = "linux_x86_64"
+from envdoctor.target import PLATFORMS, platform_names
 
 
 class LockGroup(click.Group):
@@ -43,6 +41,13 @@ class LockGroup(click.Group):
 @click.group(cls=LockGroup)
 def command() -> None:
     """Write pinned, checked lockfiles (`envdoctor lock FILE.in`) or verify them (`envdoctor lock verify`)."""
+
+
+def native_platform() -> str:
+    """The ``--platform`` name of the running machine (what pip-compile resolves for)."""
+    env = marker_environment()
+    return next((name for name, (system, _, machine) in sorted(PLATFORMS.items())
+                 if (system, machine) == (env["platform_system"], env["platform_machine"])), "linux_x86_64")
 
 
 def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:
@@ -84,8 +89,8 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
     if not in_file.is_file():
         raise InputError(f"{in_file}: no such file; pass a requirements .in file")
     output = output or in_file.with_suffix(".txt")
-    here = marker_environment()
-    target = LockTarget(python=python_version or here["python_version"], platform=platform or DEFAULT_PLATFORM,
+    target = LockTarget(python=python_version or marker_environment()["python_version"],
+                        platform=platform or native_platform(),
                         cuda=cuda, foreign=bool(python_version or platform))
     progress = sys.stderr.isatty()
     if progress:
