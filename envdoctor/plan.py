@@ -98,7 +98,11 @@ def _kept_move(fix: Fix, snap: Snapshot, keep: Sequence[str]) -> str | None:
 
 
 def from_findings(findings: Sequence[Finding], snap: Snapshot, keep: Sequence[str], unsafe: bool) -> Plan:
-    """The plan that applies one fix per finding; pins on one package are intersected."""
+    """The plan that applies one fix per finding; pins on one package are intersected.
+
+    A fix with pins or uninstalls is rebuilt from them (so every install gets the
+    constraints file); a fix with only ``commands`` runs them as given.
+    """
     pins: dict[str, SpecifierSet] = {}
     uninstall: list[str] = []
     commands: list[tuple[str, ...]] = []

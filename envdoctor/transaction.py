@@ -266,6 +266,8 @@ def apply(plan: Plan, snap: Snapshot, before: Sequence[Finding], recheck: Callab
             run_step(argv, progress)
     except StepFailed as exc:
         reason = str(exc)
+    except KeyboardInterrupt:
+        reason = "interrupted (Ctrl-C) while applying"
     if reason is None:
         progress("re-checking")
         found = new_errors(before, recheck())
