@@ -9,9 +9,13 @@ Two resolvers, both run as subprocesses through the user's pip configuration
 - **pip's own resolver** for a foreign target (``--python-version``/``--platform``):
   ``pip install --dry-run --ignore-installed --only-binary=:all: --python-version X
   --platform TAG --report FILE``; the report names every chosen wheel with its
-  sha256.  pip evaluates environment markers of dependencies for the *running*
-  interpreter (pip limitation), so the lock is then checked for the target by
-  the rule engine, and the header says which resolver made it.
+  sha256.  pip evaluates the environment markers of dependencies for the
+  *running* interpreter, not the target (pip's behaviour: resolving pytest 8.3.3
+  for ``--python-version 3.10`` on 3.11 leaves out its ``python_version < "3.11"``
+  dependencies).  So envdoctor re-walks the dependency graph from the ``.in``
+  with the target's markers, using the Requires-Dist lines the report carries:
+  dependencies the target needs but pip left out are added as requirements and
+  the resolution repeated; pins the target does not reach are dropped.
 
 :func:`lock` repeats resolution while a knowledge-base floor (see
 :mod:`envdoctor.kbconstraints`) is violated, adding it as a constraint; when the
@@ -38,9 +42,11 @@ from envdoctor.kbconstraints import CONFLICT_CODE, Floor, conflicts, floors, vio
 from envdoctor.knowledge import KnowledgeBase
 from envdoctor.lockfile import Pin, parse_file
 from envdoctor.probe import canonical_name
+from envdoctor.rules.requirements import active_requirements
+from envdoctor.snapshot import Distribution, Snapshot
 from envdoctor.target import from_pins
 
-MAX_ROUNDS = 5
+MAX_ROUNDS = 8
 GLIBC_MINORS = range(35, 16, -1)  # manylinux_2_35 (Ubuntu 22.04, Colab) down to manylinux_2_17
 ARCH = {"linux_x86_64": "x86_64", "linux_aarch64": "aarch64"}
 
@@ -65,6 +71,7 @@ class Resolved:
 
     pins: list[tuple[str, str, tuple[str, ...]]]
     made_with: str
+    requires: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,24 +123,53 @@ def with_pip_compile(in_file: Path, constraints: Path, hashes: bool, work: Path)
                                          f"{sys.version.split()[0]}{' with hashes' if hashes else ''}")
 
 
-def with_pip_report(in_file: Path, constraints: Path, target: LockTarget, work: Path) -> Resolved:
+def with_pip_report(in_files: list[Path], constraints: Path, target: LockTarget, work: Path) -> Resolved:
     """Resolve with ``pip install --dry-run --report`` for a foreign Python/platform (wheels only)."""
     report = work / "report.json"
     tags = platform_tags(target.platform)
     argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
             "--only-binary=:all:", "--python-version", target.python, "--implementation", "cp",
-            *(f"--platform={tag}" for tag in tags), "--report", str(report),
-            "-c", str(constraints), "-r", str(in_file)]
-    _run(argv)
+            *(f"--platform={tag}" for tag in tags), "--report", str(report), "-c", str(constraints)]
+    _run([*argv, *(f"--requirement={path}" for path in in_files)])
     data = json.loads(report.read_text(encoding="utf-8"))
-    pins = []
+    pins, requires = [], {}
     for item in data["install"]:
+        name = canonical_name(item["metadata"]["name"])
         found = item.get("download_info", {}).get("archive_info", {}).get("hashes", {})
-        pins.append((canonical_name(item["metadata"]["name"]), item["metadata"]["version"],
+        pins.append((name, item["metadata"]["version"],
                      tuple(f"{algo}:{value}" for algo, value in sorted(found.items()) if algo == "sha256")))
+        requires[name] = tuple(item["metadata"].get("requires_dist") or ())
     made = (f"pip {_version('pip')} install --dry-run --report --ignore-installed --only-binary=:all: "
-            f"--python-version {target.python} --implementation cp --platform {tags[0]}..{tags[-1]}")
-    return Resolved(pins=sorted(pins), made_with=made)
+            f"--python-version {target.python} --implementation cp --platform {tags[0]}..{tags[-1]}; "
+            f"markers re-evaluated for Python {target.python}")
+    return Resolved(pins=sorted(pins), made_with=made, requires=requires)
+
+
+def target_gaps(resolved: Resolved, roots: list[Pin], snap: Snapshot) -> tuple[list[str], set[str]]:
+    """Walk the graph from ``roots`` with the target's markers.
+
+    Returns the requirements the target needs that the resolution lacks, and the
+    pinned names the target never reaches.
+    """
+    versions = {name: version for name, version, _ in resolved.pins}
+    queue = [p.requirement for p in roots if not p.constraint
+             and (p.requirement.marker is None or p.requirement.marker.evaluate(snap.marker_env))]
+    extras: dict[str, set[str]] = {}
+    missing: list[str] = []
+    while queue:
+        req = queue.pop()
+        name = canonical_name(req.name)
+        if name not in versions:
+            wanted = f"{name}[{','.join(sorted(req.extras))}]" if req.extras else name
+            missing.append(f"{wanted}{req.specifier}")
+            continue
+        asked = {canonical_name(e) for e in req.extras}
+        if name in extras and asked <= extras[name]:
+            continue
+        extras[name] = extras.get(name, set()) | asked
+        dist = Distribution(name=name, version=versions[name], requires=resolved.requires.get(name, ()))
+        queue += list(active_requirements(dist, snap, extras[name]))
+    return sorted(set(missing)), set(versions) - set(extras)
 
 
 def _context(resolved: Resolved, in_file: Path, target: LockTarget, kb: KnowledgeBase) -> Context:
@@ -149,13 +185,16 @@ def lock(in_file: Path, target: LockTarget, hashes: bool, kb: KnowledgeBase) -> 
     used: list[Floor] = []
     previous: Context | None = None
     entry = kb.rules[CONFLICT_CODE]
+    added: list[str] = []
     with tempfile.TemporaryDirectory(prefix="envdoctor-lock-") as tmp:
         work = Path(tmp)
         for _ in range(MAX_ROUNDS):
             constraints = work / "kb-constraints.txt"
             constraints.write_text("".join(f"{f.package}{f.spec}\n" for f in used), encoding="utf-8")
+            needed = work / "target-markers.txt"
+            needed.write_text("".join(f"{line}\n" for line in added), encoding="utf-8")
             try:
-                resolved = (with_pip_report(in_file, constraints, target, work) if target.foreign
+                resolved = (with_pip_report([in_file, needed], constraints, target, work) if target.foreign
                             else with_pip_compile(in_file, constraints, hashes, work))
             except ResolutionFailed as exc:
                 if previous is None:
@@ -163,10 +202,19 @@ def lock(in_file: Path, target: LockTarget, hashes: bool, kb: KnowledgeBase) -> 
                 return LockResult(None, used, list(conflicts(used, previous, requested, entry.name,
                                                              entry.evidence, only_requested=False)))
             ctx = _context(resolved, in_file, target, kb)
+            if target.foreign:
+                missing, unreached = target_gaps(resolved, requested, ctx.snapshot)
+                if set(missing) - set(added):
+                    added = sorted(set(added) | set(missing))
+                    continue
+                resolved = Resolved(pins=[p for p in resolved.pins if p[0] not in unreached],
+                                    made_with=resolved.made_with, requires=resolved.requires)
+                ctx = _context(resolved, in_file, target, kb)
             new = [f for f in violated(all_floors, ctx) if f not in used]
             if not new:
                 return LockResult(resolved, used)
             used += new
             previous = ctx
-    raise InputError(f"{in_file}: still violating knowledge-base floors after {MAX_ROUNDS} resolutions: "
-                     + ", ".join(f.describe() for f in used))
+    raise InputError(f"{in_file}: no stable resolution after {MAX_ROUNDS} rounds (floors: "
+                     + (", ".join(f.describe() for f in used) or "none")
+                     + f"; added for the target's markers: {', '.join(added) or 'none'})")

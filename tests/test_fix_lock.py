@@ -136,3 +136,21 @@ def test_shipped_lockfiles_verify_offline() -> None:
     result = envdoctor(pip_env(Path("/nonexistent")), "lock", "verify", "--offline", str(REPO / "lockfiles"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("✓ no problems found") == 3
+
+
+def test_foreign_lock_follows_the_targets_markers_not_the_running_pythons(tmp_path: Path) -> None:
+    """pip evaluates dependency markers for the running Python; the lock must hold the target's."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels, "tool", "1.0", {"tool/__init__.py": ""},
+                requires=('backport>=1; python_version < "3.12"', 'newdep>=2; python_version >= "3.12"'))
+    build_wheel(wheels, "backport", "1.0", {"backport/__init__.py": ""})
+    build_wheel(wheels, "newdep", "2.0", {"newdep/__init__.py": ""})
+    (tmp_path / "x.in").write_text("tool\n")
+    for version, present, absent in (("3.12", "newdep==2.0", "backport"), ("3.10", "backport==1.0", "newdep")):
+        out = f"x{version}.txt"
+        result = envdoctor(pip_env(wheels), "lock", "x.in", "-o", out, "--python-version", version,
+                           "--platform", "linux_x86_64", cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        text = (tmp_path / out).read_text()
+        assert present in text and absent not in text.split("# excluded")[1], (version, text)
