@@ -61,7 +61,7 @@ def input_digest(in_file: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(sources):
         text = decode_bytes(path.read_bytes(), str(path)).replace("\r\n", "\n")
-        digest.update(f"{path.name}\n{text}\n".encode("utf-8"))
+        digest.update(f"{path.name}\n{text}\n".encode())
     return digest.hexdigest()
 
 

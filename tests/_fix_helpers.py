@@ -26,7 +26,7 @@ def build_wheel(folder: Path, name: str, version: str, files: dict[str, str],
     dist = name.replace("-", "_")
     path = folder / f"{dist}-{version}-py3-none-any.whl"
     info = f"{dist}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
                 *(f"Requires-Dist: {r}" for r in requires)]
     with WheelFile(path, "w") as whl:
         for rel, text in files.items():
@@ -72,7 +72,7 @@ def copy_venv(template: Path, path: Path) -> Path:
 
 def pip(python: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the venv's pip; fail the test with pip's output if it fails."""
-    proc = subprocess.run([str(python), "-m", "pip", *args], env=env, capture_output=True, text=True)
+    proc = subprocess.run([str(python), "-m", "pip", *args], env=env, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
@@ -85,4 +85,4 @@ def freeze(python: Path, env: dict[str, str]) -> list[str]:
 def envdoctor(env: dict[str, str], *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the envdoctor CLI in a subprocess (stdin is not a terminal)."""
     return subprocess.run([*ENVDOCTOR, *args], env=env, capture_output=True, text=True, cwd=cwd,
-                          stdin=subprocess.DEVNULL)
+                          stdin=subprocess.DEVNULL, check=False)

@@ -6,9 +6,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _fix_helpers import build_seed_wheels, build_wheel, copy_venv, envdoctor, freeze, make_venv, pip, pip_env
 
-from _fix_helpers import (build_seed_wheels, build_wheel, copy_venv, envdoctor, freeze, make_venv, pip,
-                          pip_env)
 from envdoctor import transaction
 from envdoctor.findings import FileEdit
 from envdoctor.plan import Plan
@@ -40,7 +39,7 @@ def broken(template: Path, tmp_path: Path, env: dict[str, str]) -> Path:
 
 
 def imports(python: Path, module: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, text=True)
+    return subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, text=True, check=False)
 
 
 def test_apply_moves_to_working_pin_and_rollback_restores_exact_freeze(broken: Path, env: dict[str, str]) -> None:
@@ -118,7 +117,7 @@ def test_failing_step_restores_packages_and_file_bytes(broken: Path, env: dict[s
     from envdoctor.snapshot import Snapshot
 
     snap = Snapshot(source="test", python_version="3.11")
-    outcome = transaction.apply(plan, snap, [], lambda: [], lambda _: None, base=tmp_path)
+    outcome = transaction.apply(plan, snap, [], list, lambda _: None, base=tmp_path)
 
     assert outcome.status == transaction.ROLLED_BACK
     assert "no-such-package" in (outcome.reason or "")

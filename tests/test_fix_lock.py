@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from _fix_helpers import build_seed_wheels, build_wheel, envdoctor, pip_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,8 +42,8 @@ def test_written_lock_is_pinned_hashed_headed_and_verifies(made: Path, env: dict
     text = (made / "stack.txt").read_text()
     assert text.startswith("# envdoctor lock:")
     assert "# source: stack.in sha256=" in text and "pip-compile (pip-tools" in text
-    assert re.search(r"^bitsandbytes==0\.45\.1 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.M)
-    assert re.search(r"^triton==3\.2\.0 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.M)
+    assert re.search(r"^bitsandbytes==0\.45\.1 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.MULTILINE)
+    assert re.search(r"^triton==3\.2\.0 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.MULTILINE)
     code, out = verify(env, made)
     assert code == 0 and "✓ no problems found" in out
 
