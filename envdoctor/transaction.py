@@ -255,7 +255,7 @@ def apply(plan: Plan, snap: Snapshot, before: Sequence[Finding], recheck: Callab
     """Apply ``plan``; roll back automatically when a step fails or the re-check finds new errors."""
     tx = begin(plan, snap, root)
     progress(f"state saved in {tx.folder}")
-    tx.back_up([base / edit.path for edit in plan.edits])
+    tx.back_up([(base / edit.path).resolve() for edit in plan.edits])  # absolute: rollback may run elsewhere
     reason: str | None = None
     found: list[Finding] = []
     try:
