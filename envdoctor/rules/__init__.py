@@ -8,6 +8,7 @@ from envdoctor.rules import (  # noqa: F401
     encodings,
     llamafactory,
     llamafactory_config,
+    lockfiles,
     models,
     paths,
     requirements,
