@@ -34,6 +34,7 @@ class CheckRequest:
     gpu_target: str | None = None
     include_project: bool = True
     keep: Sequence[str] = ()
+    provided: Sequence[str] = ()
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     quiet: bool = False
@@ -71,6 +72,7 @@ def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
     keep = frozenset(request.keep) | frozenset(kb.tables.get("platform_owned", {}).get(
         "colab" if "colab" in snap.runtime else "any", []))
     return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=keep,
+                   provided=frozenset(request.provided),
                    offline=request.offline, extras={"gpu_target": request.gpu_target})
 
 

@@ -28,12 +28,14 @@ GENERIC_REQUIREMENT_CODE = "ED001"
 class Context:
     """What rules read.  ``project`` holds facts about files, data and configs
     (collected by the CLI before rules run); ``keep`` names packages the user or
-    platform owns, which fixes must not move."""
+    platform owns, which fixes must not move; ``provided`` names package patterns
+    the platform supplies outside a lock file (a lock need not pin them)."""
 
     snapshot: Snapshot
     kb: KnowledgeBase
     project: Any = None
     keep: frozenset[str] = frozenset()
+    provided: frozenset[str] = frozenset()
     offline: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -66,6 +66,7 @@ def check_lock(path: Path, header: LockHeader, offline: bool) -> CheckResult:
     """The findings of `envdoctor check --env path` for the lock's own target."""
     return run_check(CheckRequest(env_file=path, python_version=header.python or None,
                                   platform=header.platform or None, cuda=header.cuda, offline=offline,
+                                  provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
                                   include_project=False, quiet=True))
 
 

@@ -127,7 +127,8 @@ def with_pip_report(in_files: list[Path], constraints: Path, target: LockTarget,
     """Resolve with ``pip install --dry-run --report`` for a foreign Python/platform (wheels only)."""
     report = work / "report.json"
     tags = platform_tags(target.platform)
-    argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+    # --target (nothing is written with --dry-run) lets pip before 24.1 accept --platform.
+    argv = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--target", str(work / "target"),
             "--only-binary=:all:", "--python-version", target.python, "--implementation", "cp",
             *(f"--platform={tag}" for tag in tags), "--report", str(report), "-c", str(constraints)]
     _run([*argv, *(f"--requirement={path}" for path in in_files)])

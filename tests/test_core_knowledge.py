@@ -64,7 +64,7 @@ def test_a_good_entry_is_normalised() -> None:
     ('code = "ED901"', 'code = "E901"', "x.toml: rule E901: code 'E901' is not of the form ED123"),
     ('name = "test-rule"', 'name = "Test_Rule"', "x.toml: rule ED901: name 'Test_Rule' is not kebab-case"),
     ('severity = "warning"', 'severity = "fatal"', "x.toml: rule ED901: severity 'fatal' is not error, warning or info"),
-    ('check = "declarative"', 'check = "magic"', "x.toml: rule ED901: check must be 'declarative' or 'python'"),
+    ('check = "declarative"', 'check = "magic"', "x.toml: rule ED901: check must be one of declarative, python, log"),
     ('evidence = ["https://example.org/evidence"]', 'evidence = []', "x.toml: rule ED901: every rule cites its evidence"),
     ('signatures = ["boom (?P<x>\\\\d+)"]', 'signatures = ["(unclosed"]', "x.toml: rule ED901: signature '(unclosed' is not a valid regular expression"),
     ('why = "y"', '', "x.toml: rule ED901: missing or non-string 'why'"),

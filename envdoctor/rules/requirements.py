@@ -174,8 +174,9 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     missing: dict[str, list[str]] = defaultdict(list)
     for dist in snap.distributions.values():
         for req in active_requirements(dist, snap, extras.get(dist.name, ())):
-            if canonical_name(req.name) not in snap.distributions:
-                missing[canonical_name(req.name)].append(f"{dist.name}")
+            name = canonical_name(req.name)
+            if name not in snap.distributions and not is_kept(name, ctx.provided):
+                missing[name].append(dist.name)
     for name, requirers in sorted(missing.items()):
         yield Finding(
             code=entry.code, name=entry.name, severity=entry.severity,
