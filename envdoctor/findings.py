@@ -145,3 +145,9 @@ def pip_install_fix(title: str, pins: dict[str, str], applicability: Applicabili
                          *(f"{name}{spec}" for name, spec in sorted(pins.items()))))
     return Fix(title=title, applicability=applicability, pins=dict(pins),
                uninstall=uninstall, commands=tuple(commands))
+
+
+def brief_list(names: list[str], shown: int = 5) -> str:
+    """``a, b, c and 4 more``: the first few names of a long list, for messages."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")

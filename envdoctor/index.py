@@ -30,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor import fetch, pipconfig
 from envdoctor.errors import InputError
+from envdoctor.findings import brief_list
 from envdoctor.lockfile import index_options
 from envdoctor.probe import canonical_name, parse_metadata_text
 from envdoctor.snapshot import Distribution, Snapshot
@@ -366,12 +367,6 @@ def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], q
     return notes
 
 
-def _some(names: list[str], shown: int = 5) -> str:
-    """The first few names, then how many more."""
-    more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
-
-
 def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
     """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown.
 
@@ -392,7 +387,7 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
     not_on_index = dict(snap.not_on_index)
     if missing and offline:
         notes.append(f"offline: metadata for {len(missing)} pinned packages not in the cache; declared "
-                     f"requirements not checked for them ({_some(missing)}); run once online to fill "
+                     f"requirements not checked for them ({brief_list(missing)}); run once online to fill "
                      f"the cache ({cache_dir()})")
     elif missing:
         notes += _fetch(snap, dists, missing, quiet, not_on_index)

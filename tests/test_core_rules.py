@@ -286,7 +286,8 @@ def test_ed003_shadowed() -> None:
 def test_ed004_incomplete_lock() -> None:
     torch = dist("torch", "2.6.0", ("filelock", 'setuptools; python_version >= "3.12"'))
     [f] = run_rule("ED004", snap(torch, source="file:req.txt"))
-    assert f.message == "filelock is required by torch but not pinned in the lock"
+    assert f.message == "torch 2.6.0 requires filelock, which the lock does not pin"
+    assert f.packages == ("torch", "filelock")
     assert fired("ED004", torch, source="file:req.txt", python="3.12.1")  # filelock and setuptools now
     assert not fired("ED004", torch, ("filelock", "3.16.1"), source="file:req.txt")
     assert not fired("ED004", torch, source="live")

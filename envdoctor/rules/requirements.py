@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envdoctor.engine import Context, implements, parse_version, pin_locations
-from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
 from envdoctor.knowledge import RuleEntry
 from envdoctor.probe import canonical_name
 from envdoctor.snapshot import Distribution, Snapshot
@@ -171,18 +171,17 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if not snap.source.startswith("file:"):
         return
     extras = requested_extras(snap)
-    missing: dict[str, list[str]] = defaultdict(list)
-    for dist in snap.distributions.values():
-        for req in active_requirements(dist, snap, extras.get(dist.name, ())):
-            name = canonical_name(req.name)
-            if name not in snap.distributions and not is_kept(name, ctx.provided):
-                missing[name].append(dist.name)
-    for name, requirers in sorted(missing.items()):
+    for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+        missing = sorted({canonical_name(req.name) for req in active_requirements(dist, snap, extras.get(dist.name, ()))}
+                         - set(snap.distributions))
+        missing = [name for name in missing if not is_kept(name, ctx.provided)]
+        if not missing:
+            continue
         yield Finding(
             code=entry.code, name=entry.name, severity=entry.severity,
-            message=f"{name} is required by {', '.join(sorted(set(requirers)))} but not pinned in the lock",
-            packages=(name,), evidence=entry.evidence,
-            fixes=(Fix(title="re-lock with `envdoctor lock` (pip-compile) so every dependency is pinned",
+            message=f"{dist.name} {dist.version} requires {brief_list(missing)}, which the lock does not pin",
+            packages=(dist.name, *missing), evidence=entry.evidence, locations=pin_locations(snap, (dist.name,)),
+            fixes=(Fix(title="re-lock with `envdoctor lock` so every dependency is pinned",
                        applicability=Applicability.DISPLAY_ONLY),))
 
 
