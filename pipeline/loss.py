@@ -1,0 +1,52 @@
+"""Causal-LM loss through the lm_head in chunks, so tokens × vocab fp32 logits never exist at once.
+
+Only positions that have a target are projected at all (the prompt tokens of an instruction
+sample train nothing), and each chunk's logits are recomputed in the backward pass instead
+of being stored.  The module wraps the whole model so DDP sees one forward per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from envdoctor.pipeline.batching import IGNORE
+
+CHUNK_TOKENS = 1024
+
+
+def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = lm_head(hidden).float()
+    return nn.functional.cross_entropy(logits, targets, reduction="sum")
+
+
+class ChunkedCausalLMLoss(nn.Module):
+    """``forward(input_ids, labels, position_ids, attention_mask=None)`` → (summed loss, target count)."""
+
+    def __init__(self, causal_lm: nn.Module, chunk_tokens: int = CHUNK_TOKENS) -> None:
+        super().__init__()
+        self.causal_lm = causal_lm
+        self.chunk_tokens = chunk_tokens
+
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor,
+                attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        decoder: Any = self.causal_lm.get_decoder()
+        lm_head: Any = self.causal_lm.get_output_embeddings()
+        hidden = decoder(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
+                         use_cache=False).last_hidden_state
+        shifted = labels[:, 1:]
+        keep = shifted != IGNORE
+        hidden = hidden[:, :-1][keep]
+        targets = shifted[keep]
+        total = hidden.new_zeros((), dtype=torch.float32)
+        for start in range(0, targets.numel(), self.chunk_tokens):
+            h = hidden[start:start + self.chunk_tokens]
+            t = targets[start:start + self.chunk_tokens]
+            if torch.is_grad_enabled():
+                total = total + checkpoint(_chunk_loss, lm_head, h, t, use_reentrant=False)
+            else:
+                total = total + _chunk_loss(lm_head, h, t)
+        return total, keep.sum()
