@@ -33,6 +33,7 @@ class Row:
     """One measured configuration with its prediction."""
 
     model: str
+    fresh: bool
     record: dict[str, Any]
     measured_mib: float
     predicted_mib: float
@@ -62,12 +63,13 @@ def rows(results: dict[str, Any]) -> list[Row]:
     out = []
     for name, model in results["models"].items():
         shape = shape_from_config(model["config"], name)
-        for record in model["rows"]:
-            if "max_reserved_mib" not in record or record.get("oom") or record.get("skipped"):
-                continue
-            measured = record["max_reserved_mib"] + record["nvml_used_mib"] - record["reserved_now_mib"]
-            prediction = estimate(shape, plan_of(record))
-            out.append(Row(name, record, measured, prediction.peak_mib, prediction.weights_only_mib))
+        for fresh, key in ((False, "rows"), (True, "fresh_rows")):
+            for record in model.get(key, []):
+                if record.get("max_reserved_mib") is None or record.get("oom") or record.get("skipped"):
+                    continue
+                measured = record["max_reserved_mib"] + record["nvml_used_mib"] - record["reserved_now_mib"]
+                prediction = estimate(shape, plan_of(record))
+                out.append(Row(name, fresh, record, measured, prediction.peak_mib, prediction.weights_only_mib))
     return out
 
 
@@ -81,12 +83,12 @@ def summary(table: list[Row]) -> dict[str, float]:
 
 def render(table: list[Row], markdown: bool) -> str:
     """The error table."""
-    head = ("model", "style", "ckpt", "seq", "batch", "LoRA", "optimizer", "attn", "measured GiB",
+    head = ("model", "process", "style", "ckpt", "seq", "batch", "LoRA", "optimizer", "attn", "measured GiB",
             "estimate GiB", "error", "weights-only GiB", "error")
     lines = []
     for r in table:
         rec = r.record
-        lines.append((r.model, rec["style"], "on" if rec["gradient_checkpointing"] else "off", str(rec["max_length"]),
+        lines.append((r.model, "fresh" if r.fresh else "shared", rec["style"], "on" if rec["gradient_checkpointing"] else "off", str(rec["max_length"]),
                       str(rec["batch_size"]), f"r{rec['lora_r']} {rec['targets']}", rec["optimizer"], rec["attn"],
                       f"{r.measured_mib / 1024:.2f}", f"{r.predicted_mib / 1024:.2f}", f"{r.error:+.1%}",
                       f"{r.weights_only_mib / 1024:.2f}", f"{r.weights_only_error:+.1%}"))

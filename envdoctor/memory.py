@@ -61,6 +61,7 @@ class StyleCoefficients:
     eager_scores: float
     slack_checkpointed: float
     slack_plain: float
+    slack_loss_blocks: float
 
 
 # pipeline: no fp32 upcast; per layer a bf16 Llama layer saves 2 fp32 norm inputs (8H), q/k/v/out for
@@ -70,10 +71,12 @@ class StyleCoefficients:
 COEFFICIENTS = {
     "pipeline": StyleCoefficients(frozen_16bit_bytes=2, lora_bytes=2, layer_hidden=12, layer_kv=4,
                                   layer_intermediate=6, layer_lora_input=3, saved_hidden=2, loss_vocab=12,
-                                  head_hidden=16, eager_scores=7, slack_checkpointed=0.40, slack_plain=0.12),
+                                  head_hidden=16, eager_scores=7, slack_checkpointed=0.30, slack_plain=0.15,
+                                  slack_loss_blocks=1.5),
     "seed": StyleCoefficients(frozen_16bit_bytes=4, lora_bytes=4, layer_hidden=36, layer_kv=0,
                               layer_intermediate=12, layer_lora_input=2, saved_hidden=4, loss_vocab=13,
-                              head_hidden=16, eager_scores=8, slack_checkpointed=0.25, slack_plain=0.12),
+                              head_hidden=16, eager_scores=8, slack_checkpointed=0.25, slack_plain=0.12,
+                              slack_loss_blocks=0.0),
 }
 
 
@@ -146,6 +149,11 @@ def _gib(mib: float) -> str:
     return f"{mib / 1024:.2f} GiB"
 
 
+def loss_tokens(plan: TrainingPlan) -> int:
+    """Tokens whose logits exist at once: one chunk (pipeline) or the whole batch (seed)."""
+    return min(plan.tokens, plan.loss_chunk_tokens) if plan.style == "pipeline" else plan.tokens
+
+
 def activation_parts(shape: Any, plan: TrainingPlan) -> tuple[float, float, float]:
     """(kept, loss transient, layer-recompute transient) activation bytes for one step."""
     k = COEFFICIENTS[plan.style]
@@ -157,8 +165,7 @@ def activation_parts(shape: Any, plan: TrainingPlan) -> tuple[float, float, floa
     layer = per_token_layer * tokens
     if plan.attn == "eager":
         layer += k.eager_scores * plan.batch_size * shape.heads * plan.max_length ** 2
-    loss_tokens = min(tokens, plan.loss_chunk_tokens) if plan.style == "pipeline" else tokens
-    loss = k.loss_vocab * loss_tokens * shape.vocab + k.head_hidden * tokens * shape.hidden * scale
+    loss = k.loss_vocab * loss_tokens(plan) * shape.vocab + k.head_hidden * tokens * shape.hidden * scale
     if plan.gradient_checkpointing:
         kept = k.saved_hidden * scale * shape.layers * tokens * shape.hidden
         return kept, loss, layer + 4 * tokens * shape.hidden * scale
@@ -179,6 +186,10 @@ def estimate(shape: Any, plan: TrainingPlan) -> Estimate:
     transient = max(loss, recompute)
     dynamic = 2 * lora * lora_bytes + opt + kept + transient
     slack = dynamic * (k.slack_checkpointed if plan.gradient_checkpointing else k.slack_plain)
+    if plan.gradient_checkpointing:  # recomputed logit chunks leave cached fp32 blocks behind
+        slack += k.slack_loss_blocks * 4 * loss_tokens(plan) * shape.vocab
+    if plan.style == "seed":  # the upcast frees the 16-bit embeddings into the cache; about half stays unused
+        slack += shape.embedding_params * 2 / 2
     tokens = f"{plan.batch_size}x{plan.max_length} tokens"
     if plan.gradient_checkpointing:
         kept_detail = f"checkpointed inputs of {shape.layers} layers, {tokens}"
