@@ -68,8 +68,9 @@ def normalise(name: str) -> str:
     """``"NVIDIA GeForce RTX 2080 Ti 22GB"`` → ``"2080ti-22"``: the table's key form."""
     text = name.lower()
     text = re.sub(r"\b(nvidia|geforce|tesla|rtx|gpu|pcie|sxm\d?|hbm\d?e?)\b", " ", text)
-    size = re.search(r"(\d+)\s*g(i?b)?\b", text)
-    text = re.sub(r"(\d+)\s*g(i?b)?\b", " ", text)
+    size = re.search(r"(\d+)\s*g(i?b)?\b", text) or re.search(r"[-_:\s](\d+)\s*$", text.strip())
+    if size:
+        text = text[:size.start()] + " " + text[size.end():]
     model = re.sub(r"[^a-z0-9]", "", text)
     return f"{model}-{size.group(1)}" if size else model
 

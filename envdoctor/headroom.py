@@ -7,7 +7,7 @@ and gives a verdict with the changes that would fit.  Pure arithmetic: no torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.gpus import GpuSpec, find_gpu, spec_for_live, supports_bf16
@@ -32,7 +32,7 @@ class Budget:
         """Human-readable name of the budget."""
         if self.live:
             return f"{self.gpu.name} ({self.free_mib / 1024:.1f} GiB free now)"
-        return f"{self.gpu.name} ({self.free_mib / 1024:.1f} GiB)"
+        return self.gpu.name
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def config_changes(old: TrainingPlan, new: TrainingPlan) -> dict[str, Any]:
         if getattr(old, field_name) != getattr(new, field_name):
             changes[key] = getattr(new, field_name)
     if new.batch_size < old.batch_size:
-        changes["train.gradient_accumulation"] = -(-old.batch_size // new.batch_size)
+        changes["train.gradient_accumulation"] = old.batch_size // new.batch_size
     return changes
 
 
@@ -125,8 +125,3 @@ def yaml_scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def with_plan(plan: TrainingPlan, **changes: Any) -> TrainingPlan:
-    """``plan`` with some fields replaced (for callers that build plans from flags)."""
-    return replace(plan, **changes)

@@ -18,8 +18,13 @@ embeddings and residual stream, full fp32 logits).
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from envdoctor.errors import InputError
 
 MIB = 2**20
 GIB = 2**30
@@ -234,24 +239,27 @@ class HostRam:
 
 
 def host_ram(shape: Any, plan: TrainingPlan, checkpoint_bytes: int | None = None) -> HostRam:
-    """Host RAM peak of loading the base model in every process.
+    """Host RAM peak of loading the base model in every process (memory the kernel cannot reclaim).
 
-    safetensors are memory-mapped: a 4-bit load touches each page once and processes share the
-    page cache, so one copy counts (measured: RSS peak ~ 0.8-1.0 x checkpoint).  A ``.bin``
-    checkpoint is unpickled into each process's own memory.  DeepSpeed ZeRO-3 and FSDP
-    materialise the full 16-bit state dict in every rank before sharding it.
+    safetensors are memory-mapped: a 4-bit load reads each tensor through clean, shared page
+    cache that the kernel can drop (RSS peaked at 0.8-1.0 x the checkpoint in the calibration,
+    but little of it is the process's own), so a process needs its base plus about one tensor's
+    16-bit copy.  A ``.bin`` checkpoint is unpickled into each process's own memory.  DeepSpeed
+    ZeRO-3 and FSDP materialise the full 16-bit state dict in every rank before sharding it.
     """
     ckpt = (checkpoint_bytes if checkpoint_bytes is not None else shape.total_params * 2) / MIB
     procs = plan.processes
     base = procs * PROCESS_BASE_RAM_MIB
+    per_process = f"{procs} x {_gib(PROCESS_BASE_RAM_MIB)} per process"
     if plan.strategy in ("deepspeed-zero3", "fsdp") and procs > 1:
         return HostRam(base + procs * ckpt, f"{procs} ranks x full 16-bit copy ({_gib(ckpt)}) for {plan.strategy} "
-                                            f"initialisation + {procs} x {_gib(PROCESS_BASE_RAM_MIB)} per process")
+                                            f"initialisation + {per_process}")
     if plan.weights_format == "bin":
         return HostRam(base + procs * ckpt, f"{procs} process(es) x .bin checkpoint unpickled ({_gib(ckpt)}) "
-                                            f"+ {_gib(PROCESS_BASE_RAM_MIB)} per process")
-    return HostRam(base + ckpt, f"safetensors mmap: one shared {_gib(ckpt)} page cache + "
-                                f"{procs} x {_gib(PROCESS_BASE_RAM_MIB)} per process")
+                                            f"+ {per_process}")
+    largest = shape.vocab * shape.hidden * 2 / MIB  # the embedding, the largest tensor, in 16-bit
+    return HostRam(base + procs * largest, f"safetensors mmap: {per_process} + {_gib(largest)} largest tensor each; "
+                                           f"the {_gib(ckpt)} checkpoint passes through reclaimable page cache")
 
 
 @dataclass(frozen=True)
@@ -263,17 +271,15 @@ class Option:
     peak_mib: float
 
 
-def _largest(shape: Any, plan: TrainingPlan, budget_mib: float, attr: str, step: int, start: int) -> int | None:
-    """The largest value of ``attr`` (a multiple of ``step``, at most ``start``) whose peak fits."""
-    best = None
-    lo, hi = 1, start // step
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if estimate(shape, replace(plan, **{attr: mid * step})).peak_mib <= budget_mib:
-            best, lo = mid * step, mid + 1
-        else:
-            hi = mid - 1
-    return best
+def _largest(shape: Any, plan: TrainingPlan, budget_mib: float, attr: str, values: list[int]) -> int | None:
+    """The largest of ``values`` for ``attr`` whose predicted peak fits ``budget_mib`` (peaks grow with both)."""
+    fitting = [v for v in values if estimate(shape, replace(plan, **{attr: v})).peak_mib <= budget_mib]
+    return max(fitting) if fitting else None
+
+
+def _divisors(n: int) -> list[int]:
+    """Batch sizes that keep the effective batch exactly with gradient accumulation."""
+    return [d for d in range(1, n) if n % d == 0]
 
 
 def fitting_options(shape: Any, plan: TrainingPlan, budget_mib: float) -> list[Option]:
@@ -290,13 +296,12 @@ def fitting_options(shape: Any, plan: TrainingPlan, budget_mib: float) -> list[O
         candidates.append(("use sdpa attention", replace(plan, attn="sdpa")))
     options = [Option(t, p, estimate(shape, p).peak_mib) for t, p in candidates]
     options = [o for o in options if o.peak_mib <= budget_mib]
-    batch = _largest(shape, plan, budget_mib, "batch_size", 1, plan.batch_size)
-    if batch is not None and batch < plan.batch_size:
-        accumulate = -(-plan.batch_size // batch)
+    batch = _largest(shape, plan, budget_mib, "batch_size", _divisors(plan.batch_size))
+    if batch is not None:
         smaller = replace(plan, batch_size=batch)
-        options.append(Option(f"batch_size {batch} (gradient_accumulation x{accumulate} keeps the effective batch)",
-                              smaller, estimate(shape, smaller).peak_mib))
-    length = _largest(shape, plan, budget_mib, "max_length", 64, plan.max_length)
+        options.append(Option(f"batch_size {batch} with gradient_accumulation x{plan.batch_size // batch} "
+                              "(same effective batch)", smaller, estimate(shape, smaller).peak_mib))
+    length = _largest(shape, plan, budget_mib, "max_length", list(range(64, plan.max_length, 64)))
     if length is not None and length < plan.max_length:
         shorter = replace(plan, max_length=length)
         options.append(Option(f"max_length {length} (longer samples are truncated)", shorter,
@@ -305,9 +310,166 @@ def fitting_options(shape: Any, plan: TrainingPlan, budget_mib: float) -> list[O
         combined = replace(plan, gradient_checkpointing=True, style="pipeline",
                            optimizer="paged_adamw_8bit" if plan.optimizer == "adamw_torch" else plan.optimizer,
                            attn="sdpa" if plan.attn == "eager" else plan.attn)
-        batch = _largest(shape, combined, budget_mib, "batch_size", 1, plan.batch_size)
+        batch = _largest(shape, combined, budget_mib, "batch_size", [*_divisors(plan.batch_size), plan.batch_size])
         if batch is not None:
             combined = replace(combined, batch_size=batch)
             options.append(Option(f"all of: checkpointing, pipeline style, 8-bit paged optimizer, sdpa, batch_size {batch}",
                                   combined, estimate(shape, combined).peak_mib))
     return sorted(options, key=lambda o: -o.peak_mib)
+
+
+# ---------------------------------------------------------------------------------------------
+# `envdoctor estimate`
+
+
+def _plan_from_flags(base: TrainingPlan, flags: dict[str, Any]) -> TrainingPlan:
+    """``base`` with every flag the user gave (None means not given)."""
+    from envdoctor.modelshape import resolve_targets
+
+    changes = {k: v for k, v in flags.items() if v is not None}
+    if "targets" in changes:
+        text = changes["targets"]
+        changes["targets"] = resolve_targets(text if text == "all-linear" else tuple(t.strip() for t in text.split(",")))
+    return replace(base, **changes)
+
+
+def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib: int | None) -> str:
+    """The breakdown, the verdict and what fits, as `envdoctor estimate` prints them."""
+    shape, plan = result.shape, result.plan
+    lines = [f"envdoctor estimate · {shape.name} · {shape.total_params / 1e9:.2f}B params "
+             f"({shape.quantized_params / 1e9:.2f}B in 4-bit) · {plan.style} style · {plan.precision}",
+             f"plan: batch {plan.batch_size} x max_length {plan.max_length}, LoRA r={plan.lora_r} on "
+             f"{','.join(plan.targets)}, {plan.optimizer}, gradient checkpointing "
+             f"{'on' if plan.gradient_checkpointing else 'off'}, {plan.attn} attention", ""]
+    width = max(len("predicted peak (as NVML shows)"), *(len(c.name) for c in result.components))
+    for c in result.components:
+        lines.append(f"  {c.name:<{width}}  {c.mib / 1024:6.2f} GiB  {c.detail}")
+    lines.append(f"  {'predicted peak (as NVML shows)':<{width}}  {result.peak_mib / 1024:6.2f} GiB")
+    lines.append(f"  {'weights-only arithmetic':<{width}}  {result.weights_only_mib / 1024:6.2f} GiB  "
+                 "(accelerate's int4 estimate: 0.5 B/param, no training state)")
+    lines += [f"  note: {n}" for n in result.notes]
+    lines.append("")
+    if verdict is None:
+        lines.append("verdict: no GPU to compare with; pass --gpu T4 (or another GPU) to judge the fit")
+    else:
+        lines.append(f"verdict: {verdict.summary()}")
+        if verdict.options:
+            lines.append("what fits (each with its predicted peak):")
+            lines += [f"  - {o.title}: {o.peak_mib / 1024:.1f} GiB" for o in verdict.options]
+        elif not verdict.fits or verdict.tight:
+            lines.append("no single change fits: use a GPU with more memory")
+    available = f"; {ram_available_mib / 1024:.1f} GiB available here" if ram_available_mib is not None else ""
+    lines.append(f"host RAM while loading: {ram.peak_mib / 1024:.1f} GiB ({ram.detail}){available}")
+    lines.append("calibrated on an H100 (bench/results/memory_calibration.json); `python bench/memory_report.py` "
+                 "prints its measured error per configuration")
+    return "\n".join(lines)
+
+
+def _command_options(func: Any) -> Any:
+    import click
+
+    options = [
+        click.option("--config", "config_file", type=click.Path(path_type=Path),
+                     help="Training config (default: ./envdoctor.yaml when --model/--params are not given)."),
+        click.option("--model", metavar="NAME_OR_PATH", help="builtin:NAME, a model folder or its config.json."),
+        click.option("--params", metavar="COUNT", help="Only a parameter count is known, e.g. 7B (approximate)."),
+        click.option("--batch-size", type=click.IntRange(min=1)),
+        click.option("--max-length", type=click.IntRange(min=8)),
+        click.option("--lora-r", type=click.IntRange(min=1)),
+        click.option("--target-modules", "targets", metavar="LIST", help="q_proj,v_proj or all-linear."),
+        click.option("--optimizer", type=click.Choice(OPTIMIZERS)),
+        click.option("--gradient-checkpointing/--no-gradient-checkpointing", default=None),
+        click.option("--attn", type=click.Choice(ATTENTIONS)),
+        click.option("--style", type=click.Choice(STYLES),
+                     help="pipeline: envdoctor's loop; seed: prepare_model_for_kbit_training + full fp32 logits."),
+        click.option("--precision", type=click.Choice(PRECISIONS), help="Default: bf16, or fp16 on GPUs without bf16."),
+        click.option("--processes", type=click.IntRange(min=1)),
+        click.option("--strategy", type=click.Choice(STRATEGIES)),
+        click.option("--weights-format", type=click.Choice(WEIGHT_FORMATS)),
+        click.option("--gpu", "gpu_target", metavar="NAME", help="Judge against a GPU from the table (T4, A100-40, ...)."),
+        click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _load_inputs(config_file: Path | None, model: str | None, params: str | None) -> tuple[Any, Any]:
+    """(shape, config or None) from --config / --model / --params."""
+    from envdoctor.modelshape import load_shape, shape_from_params
+
+    if model and params:
+        raise InputError("pass --model or --params, not both")
+    config = None
+    if config_file is None and not model and not params and Path("envdoctor.yaml").is_file():
+        config_file = Path("envdoctor.yaml")
+    if config_file is not None:
+        from envdoctor.config import load_config
+
+        config = load_config(config_file)
+    if params:
+        return shape_from_params(params), config
+    if model:
+        return load_shape(model), config
+    if config is not None:
+        base = config.source.parent if config.source else None
+        return load_shape(config.model.name_or_path, base), config
+    raise InputError("nothing to estimate: pass --model builtin:deepseek-7b-config (or a config.json), "
+                     "--params 7B, or --config envdoctor.yaml")
+
+
+def _run_estimate(config_file: Path | None, model: str | None, params: str | None, gpu_target: str | None,
+                  fmt: str, flags: dict[str, Any]) -> None:
+    import click
+
+    from envdoctor.hardware import probe_hardware
+    from envdoctor.headroom import budget_for, judge, plan_from_config, precision_for
+
+    shape, config = _load_inputs(config_file, model, params)
+    hardware = probe_hardware()
+    processes = flags.get("processes") or (config.launch.processes if config else 1)
+    budget = budget_for(gpu_target, hardware.gpus, processes)
+    capability = budget.gpu.capability if budget else None
+    base = plan_from_config(config, capability) if config else replace(
+        TrainingPlan(), precision=precision_for("auto", capability))
+    plan = _plan_from_flags(base, flags)
+    verdict = judge(shape, plan, budget) if budget else None
+    result = verdict.estimate if verdict else estimate(shape, plan)
+    ram = host_ram(shape, plan)
+    if fmt == "json":
+        data = {**result.to_dict(), "host_ram_mib": round(ram.peak_mib), "host_ram_detail": ram.detail}
+        if verdict is not None:
+            data["verdict"] = {"gpu": verdict.budget.label, "budget_mib": verdict.budget.free_mib,
+                               "fits": verdict.fits, "tight": verdict.tight, "summary": verdict.summary(),
+                               "options": [{"title": o.title, "peak_mib": round(o.peak_mib)} for o in verdict.options]}
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(render_text(result, verdict, ram, hardware.ram_available_mib))
+    sys.exit(1 if verdict is not None and not verdict.fits else 0)
+
+
+def _build_command() -> Any:
+    import click
+
+    @click.command(name="estimate")
+    @_command_options
+    def estimate_command(config_file: Path | None, model: str | None, params: str | None, batch_size: int | None,
+                         max_length: int | None, lora_r: int | None, targets: str | None, optimizer: str | None,
+                         gradient_checkpointing: bool | None, attn: str | None, style: str | None,
+                         precision: str | None, processes: int | None, strategy: str | None,
+                         weights_format: str | None, gpu_target: str | None, fmt: str) -> None:
+        """Predict peak GPU memory and host RAM of a QLoRA run, and whether it fits a GPU.
+
+        Reads envdoctor.yaml (or --model/--params) and flags that override it.  Exit codes:
+        0 fits (or no GPU to judge), 1 does not fit, 2 bad input.
+        """
+        flags = {"batch_size": batch_size, "max_length": max_length, "lora_r": lora_r, "targets": targets,
+                 "optimizer": optimizer, "gradient_checkpointing": gradient_checkpointing, "attn": attn,
+                 "style": style, "precision": precision, "processes": processes, "strategy": strategy,
+                 "weights_format": weights_format}
+        _run_estimate(config_file, model, params, gpu_target, fmt, flags)
+
+    return estimate_command
+
+
+command = _build_command()

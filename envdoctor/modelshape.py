@@ -153,14 +153,11 @@ def shape_from_params(count: str) -> ModelShape:
 
 
 def builtin_config(name: str) -> dict[str, Any]:
-    """A config bundled with envdoctor's pipeline (``builtin:tiny-llama``, ``builtin:deepseek-7b-config``)."""
-    stem = name.removeprefix(BUILTIN_PREFIX)
-    package = resources.files("envdoctor.pipeline")
-    for candidate in (f"{stem}.json", f"configs/{stem}.json", f"builtin/{stem}.json"):
-        resource = package.joinpath(candidate)
-        if resource.is_file():
-            return dict(json.loads(resource.read_text(encoding="utf-8")))
-    raise InputError(f"{name}: no such builtin model in this build; use a local folder or config.json path")
+    """A config bundled with envdoctor's pipeline as ``model_<name>.json`` (``builtin:deepseek-7b-config``)."""
+    resource = resources.files("envdoctor.pipeline").joinpath(f"model_{name.removeprefix(BUILTIN_PREFIX)}.json")
+    if not resource.is_file():
+        raise InputError(f"{name}: no such builtin model in this build; pass a model folder or config.json path")
+    return dict(json.loads(resource.read_text(encoding="utf-8")))
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

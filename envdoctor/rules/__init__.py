@@ -7,6 +7,7 @@ from envdoctor.rules import (  # noqa: F401
     encodings,
     llamafactory,
     llamafactory_config,
+    memory,
     models,
     paths,
     requirements,

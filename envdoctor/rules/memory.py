@@ -49,16 +49,29 @@ def _location(config: Any, key: str) -> tuple[Location, ...]:
 
 
 def _edits(config: Any, changes: dict[str, Any]) -> tuple[FileEdit, ...]:
-    """Exact line replacements in envdoctor.yaml for ``changes`` (keys absent from the file are skipped)."""
-    edits = []
+    """Exact line replacements in envdoctor.yaml for ``changes``.
+
+    A key the file does not set is written on a new line after a sibling key of the same
+    section that it does set (``train.gradient_accumulation`` after ``train.batch_size``).
+    """
+    if config.source is None:
+        return ()
+    lines: dict[str, str] = {}  # original line -> new text
     for key, value in changes.items():
         line, written = config.line_text(key), config.written.get(key)
-        if config.source is None or line is None or written is None:
+        if line is not None and written is not None:
+            head, _, tail = line.partition(written)
+            lines[line] = lines.get(line, line).replace(line, f"{head}{yaml_scalar(value)}{tail}")
             continue
-        head, sep, tail = line.partition(written)
-        edits.append(FileEdit(path=str(config.source), action="replace", old=line,
-                              new=f"{head}{yaml_scalar(value)}{tail}" if sep else line))
-    return tuple(edit for edit in edits if edit.old != edit.new)
+        section, leaf = key.rsplit(".", 1)
+        sibling = next((k for k in changes if k.startswith(section + ".") and config.line_text(k)), None)
+        if sibling is None:
+            continue
+        anchor = config.line_text(sibling)
+        indent = anchor[:len(anchor) - len(anchor.lstrip())]
+        lines[anchor] = lines.get(anchor, anchor) + f"\n{indent}{leaf}: {yaml_scalar(value)}"
+    return tuple(FileEdit(path=str(config.source), action="replace", old=old, new=new)
+                 for old, new in lines.items() if old != new)
 
 
 def _fix(config: Any, title: str, old: TrainingPlan, new: TrainingPlan) -> Fix:
