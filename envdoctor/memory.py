@@ -182,7 +182,7 @@ def estimate(shape: Any, plan: TrainingPlan) -> Estimate:
     k = COEFFICIENTS[plan.style]
     upcast = "fp32 after prepare_model_for_kbit_training" if plan.style == "seed" else "16-bit"
     frozen_bytes = 4 if plan.precision == "fp32" else k.frozen_16bit_bytes
-    lora_bytes = 4 if plan.precision == "fp32" else k.lora_bytes
+    lora_bytes = k.lora_bytes if plan.precision == "bf16" else 4  # fp16 training keeps LoRA fp32 for the scaler
     lora = shape.lora_params(plan.lora_r, plan.targets)
     quantized = shape.quantized_params * NF4_BYTES_PER_PARAM
     unquantized = (shape.embedding_params + shape.other_params) * frozen_bytes

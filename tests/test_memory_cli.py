@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _memory_helpers import CONFIGS, envdoctor, project
+from _memory_helpers import envdoctor, project
 
-SEEDS = ("--model", str(CONFIGS / "deepseek-llm-7b.json"), "--batch-size", "4", "--max-length", "512",
+SEEDS = ("--model", "builtin:deepseek-7b-config", "--batch-size", "4", "--max-length", "512",
          "--lora-r", "8", "--gpu", "T4")
 
 
