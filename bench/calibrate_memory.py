@@ -17,11 +17,13 @@ out of memory are recorded as such.  Two training styles:
   (fp32), bf16 autocast as the HF Trainer does, the model's own loss (full fp32
   logits), batches padded to max_length with an attention mask.
 
-Every row's prediction by ``envdoctor.memory.estimate`` and by weights-only
-arithmetic (accelerate's int4 = 0.5 byte/param) is printed beside the
-measurement when envdoctor is importable.
+``--fresh`` also measures FRESH_GRID rows, each in its own process as a user's
+run is (no row before it, no empty_cache), including configurations the
+estimator was not tuned on.  bench/memory_report.py prints the estimator's and
+weights-only arithmetic's error per row from the JSON this writes.
 
 Usage (device):  python3 bench/calibrate_memory.py --out $OUT/memory_calibration.json
+                 python3 bench/calibrate_memory.py --fresh --no-shared --out $OUT/memory_fresh.json
 Usage (CPU smoke test of the code paths, tiny shapes, no measurements):
                  python bench/calibrate_memory.py --dry-run
 """

@@ -25,7 +25,7 @@ from envdoctor.memory import TrainingPlan, estimate  # noqa: E402
 from envdoctor.modelshape import resolve_targets, shape_from_config  # noqa: E402
 
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "memory_calibration.json"
-TARGETS = {"qv": ("q_proj", "v_proj"), "all": "all-linear"}
+TARGETS: dict[str, tuple[str, ...] | str] = {"qv": ("q_proj", "v_proj"), "all": "all-linear"}
 
 
 @dataclass(frozen=True)

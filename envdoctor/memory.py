@@ -27,7 +27,6 @@ from typing import Any
 from envdoctor.errors import InputError
 
 MIB = 2**20
-GIB = 2**30
 # NF4 codes (0.5 B) + an 8-bit absmax per 64 weights + an fp32 absmax per 256 of those (double quantization).
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
 NF4_ACCELERATE_BYTES_PER_PARAM = 0.5  # accelerate's `estimate-memory` int4 column: weights only
@@ -238,7 +237,7 @@ class HostRam:
     detail: str
 
 
-def host_ram(shape: Any, plan: TrainingPlan, checkpoint_bytes: int | None = None) -> HostRam:
+def host_ram(shape: Any, plan: TrainingPlan) -> HostRam:
     """Host RAM peak of loading the base model in every process (memory the kernel cannot reclaim).
 
     safetensors are memory-mapped: a 4-bit load reads each tensor through clean, shared page
@@ -247,7 +246,7 @@ def host_ram(shape: Any, plan: TrainingPlan, checkpoint_bytes: int | None = None
     16-bit copy.  A ``.bin`` checkpoint is unpickled into each process's own memory.  DeepSpeed
     ZeRO-3 and FSDP materialise the full 16-bit state dict in every rank before sharding it.
     """
-    ckpt = (checkpoint_bytes if checkpoint_bytes is not None else shape.total_params * 2) / MIB
+    ckpt = shape.total_params * 2 / MIB  # the 16-bit checkpoint
     procs = plan.processes
     base = procs * PROCESS_BASE_RAM_MIB
     per_process = f"{procs} x {_gib(PROCESS_BASE_RAM_MIB)} per process"
@@ -273,7 +272,11 @@ class Option:
 
 def _largest(shape: Any, plan: TrainingPlan, budget_mib: float, attr: str, values: list[int]) -> int | None:
     """The largest of ``values`` for ``attr`` whose predicted peak fits ``budget_mib`` (peaks grow with both)."""
-    fitting = [v for v in values if estimate(shape, replace(plan, **{attr: v})).peak_mib <= budget_mib]
+    fitting = []
+    for value in values:
+        changes: dict[str, Any] = {attr: value}
+        if estimate(shape, replace(plan, **changes)).peak_mib <= budget_mib:
+            fitting.append(value)
     return max(fitting) if fitting else None
 
 

@@ -79,3 +79,14 @@ def test_check_does_not_import_torch(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
                           check=False)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_estimate_reads_envdoctor_yaml_and_flags_override_it(tmp_path: Path) -> None:
+    root = project(tmp_path, "  batch_size: 8\n  max_length: 1024\n  style: seed\n")
+    from_config = json.loads(envdoctor("estimate", "--gpu", "T4", "--format", "json", cwd=root).stdout)
+    overridden = json.loads(envdoctor("estimate", "--gpu", "T4", "--batch-size", "2", "--format", "json",
+                                      cwd=root).stdout)
+    assert overridden["peak_mib"] < from_config["peak_mib"]
+    assert not from_config["verdict"]["fits"] and overridden["verdict"]["fits"]
+    on_a100 = json.loads(envdoctor("estimate", "--gpu", "A100-80", "--format", "json", cwd=root).stdout)
+    assert on_a100["verdict"]["fits"] and "A100 80 GB" in on_a100["verdict"]["gpu"]

@@ -37,7 +37,7 @@ def _inputs(ctx: Context) -> tuple[Any, ModelShape] | None:
 
 
 def _weights_format(facts: Any) -> str:
-    files = getattr(getattr(facts, "model", None), "files", frozenset())
+    files: frozenset[str] = getattr(getattr(facts, "model", None), "files", frozenset())
     has_bin = any(name.endswith(".bin") and name.startswith("pytorch_model") for name in files)
     return "bin" if has_bin and not any(name.endswith(".safetensors") for name in files) else "safetensors"
 
