@@ -361,8 +361,14 @@ def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib:
             lines += [f"  - {o.title}: {o.peak_mib / 1024:.1f} GiB" for o in verdict.options]
         elif not verdict.fits or verdict.tight:
             lines.append("no single change fits: use a GPU with more memory")
-    available = f"; {ram_available_mib / 1024:.1f} GiB available here" if ram_available_mib is not None else ""
-    lines.append(f"host RAM while loading: {ram.peak_mib / 1024:.1f} GiB ({ram.detail}){available}")
+    lines.append(f"host RAM while loading: {ram.peak_mib / 1024:.1f} GiB ({ram.detail})")
+    if ram_available_mib is not None:
+        fits = ram.peak_mib <= ram_available_mib
+        lines.append(f"host RAM verdict: {'fits' if fits else 'does NOT fit'}: {ram_available_mib / 1024:.1f} GiB "
+                     "available here")
+        if not fits and plan.processes > 1:
+            single = host_ram(shape, replace(plan, processes=1, strategy="none"))
+            lines.append(f"  - single-process QLoRA (processes 1, strategy none): {single.peak_mib / 1024:.1f} GiB")
     lines.append("calibrated on an H100 (bench/results/memory_calibration.json); `python bench/memory_report.py` "
                  "prints its measured error per configuration")
     return "\n".join(lines)
@@ -439,16 +445,19 @@ def _run_estimate(config_file: Path | None, model: str | None, params: str | Non
     verdict = judge(shape, plan, budget) if budget else None
     result = verdict.estimate if verdict else estimate(shape, plan)
     ram = host_ram(shape, plan)
+    ram_available = None if gpu_target else hardware.ram_available_mib  # --gpu plans for another machine
+    ram_fits = ram_available is None or ram.peak_mib <= ram_available
     if fmt == "json":
-        data = {**result.to_dict(), "host_ram_mib": round(ram.peak_mib), "host_ram_detail": ram.detail}
+        data = {**result.to_dict(), "host_ram_mib": round(ram.peak_mib), "host_ram_detail": ram.detail,
+                "host_ram_available_mib": ram_available, "host_ram_fits": ram_fits}
         if verdict is not None:
             data["verdict"] = {"gpu": verdict.budget.label, "budget_mib": verdict.budget.free_mib,
                                "fits": verdict.fits, "tight": verdict.tight, "summary": verdict.summary(),
                                "options": [{"title": o.title, "peak_mib": round(o.peak_mib)} for o in verdict.options]}
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(render_text(result, verdict, ram, hardware.ram_available_mib))
-    sys.exit(1 if verdict is not None and not verdict.fits else 0)
+        click.echo(render_text(result, verdict, ram, ram_available))
+    sys.exit(1 if (verdict is not None and not verdict.fits) or not ram_fits else 0)
 
 
 def _build_command() -> Any:
@@ -463,8 +472,9 @@ def _build_command() -> Any:
                          weights_format: str | None, gpu_target: str | None, fmt: str) -> None:
         """Predict peak GPU memory and host RAM of a QLoRA run, and whether it fits a GPU.
 
-        Reads envdoctor.yaml (or --model/--params) and flags that override it.  Exit codes:
-        0 fits (or no GPU to judge), 1 does not fit, 2 bad input.
+        Reads envdoctor.yaml (or --model/--params) and flags that override it.  Host RAM is
+        judged against this machine unless --gpu plans for another one.  Exit codes:
+        0 fits (or nothing to judge), 1 does not fit, 2 bad input.
         """
         flags = {"batch_size": batch_size, "max_length": max_length, "lora_r": lora_r, "targets": targets,
                  "optimizer": optimizer, "gradient_checkpointing": gradient_checkpointing, "attn": attn,

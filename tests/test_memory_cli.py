@@ -90,3 +90,12 @@ def test_estimate_reads_envdoctor_yaml_and_flags_override_it(tmp_path: Path) -> 
     assert not from_config["verdict"]["fits"] and overridden["verdict"]["fits"]
     on_a100 = json.loads(envdoctor("estimate", "--gpu", "A100-80", "--format", "json", cwd=root).stdout)
     assert on_a100["verdict"]["fits"] and "A100 80 GB" in on_a100["verdict"]["gpu"]
+
+
+def test_estimate_judges_this_hosts_ram_unless_planning_for_another_gpu(tmp_path: Path) -> None:
+    ranks = ("--params", "14B", "--processes", "8", "--strategy", "deepspeed-zero3")
+    here = envdoctor("estimate", *ranks, cwd=tmp_path)  # 8 x 26 GiB: more than any test machine has
+    assert here.returncode == 1 and "host RAM verdict: does NOT fit" in here.stdout
+    assert "single-process QLoRA (processes 1, strategy none)" in here.stdout
+    elsewhere = envdoctor("estimate", *ranks, "--gpu", "H100", cwd=tmp_path)
+    assert elsewhere.returncode == 0 and "host RAM verdict" not in elsewhere.stdout
