@@ -9,6 +9,7 @@ from envdoctor.rules import (  # noqa: F401
     llamafactory,
     llamafactory_config,
     lockfiles,
+    memory,
     models,
     paths,
     requirements,
