@@ -149,7 +149,7 @@ def test_check_does_not_report_log_rules(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_500_mb_log_streams_in_flat_memory(tmp_path: Path) -> None:
-    """500 MB of training output with one error at the end: found, in bounded memory and time."""
+    """500 MB of training output with one error at the end: found, in bounded memory (speed is in bench/)."""
     block = "".join(f"{{'loss': 1.{i % 97:02d}, 'learning_rate': 0.0002, 'epoch': 0.{i % 10}}}\r"
                     f"  {i % 100}%|{'█' * (i % 100 // 4)}| {i}/100000 [00:01<00:59]\n" for i in range(4096)).encode()
     log = tmp_path / "big.log"
@@ -172,7 +172,6 @@ def test_500_mb_log_streams_in_flat_memory(tmp_path: Path) -> None:
     peak_mib = usage.ru_maxrss / 1024  # Linux reports KiB
     print(f"500 MB log: {elapsed:.1f} s, peak RSS {peak_mib:.0f} MiB")
     assert peak_mib < 150, f"peak RSS {peak_mib:.0f} MiB"
-    assert elapsed < 120
 
 
 @pytest.mark.parametrize(("name", "content", "extra", "says"), [
