@@ -29,7 +29,7 @@ EXPECTED = {
     r"--flash_attn False": "ED240",
     r"trust_remote_code=True`": "ED230",
     r"Could not find a version that satisfies": "ED609",
-    r"(?:\ufffd\ufffd|ï¿½ï¿½)t o r c h": "ED201",
+    "(?:\ufffd\ufffd|\u00ef\u00bf\u00bd\u00ef\u00bf\u00bd)t o r c h": "ED201",
 }
 ERROR_LINE = re.compile("|".join(f"(?:{p})" for p in EXPECTED))
 
