@@ -82,7 +82,7 @@ def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float
                 note = f"stopped after {len(visited) - 1} folders ({time_s:g} s / {SEARCH_MAX_DIRS} folder bound)"
                 return _closest(found, missing), note
             candidate = folder / missing.name
-            if candidate != missing and candidate.is_file() and candidate not in found:
+            if candidate != missing and _is_file(candidate) and candidate not in found:
                 found.append(candidate)
             if depth >= SEARCH_DEPTH:
                 continue
@@ -94,6 +94,14 @@ def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float
                 continue
             queue.extend((sub, depth + 1) for sub in subfolders)
     return _closest(found, missing), note
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False where the folder cannot be read (e.g. under /proc)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _closest(found: list[Path], missing: Path) -> tuple[Path, ...]:
