@@ -90,7 +90,7 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
 
 
-def _schema(conn: sqlite3.Connection) -> tuple[dict[str, tuple[str, ...]], dict[int, str]]:
+def read_schema(conn: sqlite3.Connection) -> tuple[dict[str, tuple[str, ...]], dict[int, str]]:
     """Columns of every table and view, and root page → table name for reading EXPLAIN plans."""
     tables: dict[str, tuple[str, ...]] = {}
     pages: dict[int, str] = {}
@@ -128,7 +128,7 @@ def _explain(conn: sqlite3.Connection, sql: str) -> list[tuple]:
         return conn.execute(f"EXPLAIN {sql}", [None] * int(wanted.group(1))).fetchall()
 
 
-def _closest(name: str, candidates: list[str]) -> list[str]:
+def closest_names(name: str, candidates: list[str]) -> list[str]:
     lowered = {c.lower(): c for c in candidates}
     return [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
 
@@ -140,14 +140,14 @@ def _unknown_name(message: str, sql: str, tables: Mapping[str, tuple[str, ...]])
     kind, qualifier, name = match.groups()
     written = f"{qualifier}.{name}" if qualifier else name
     if kind == "table":
-        return UnknownName("table", written, None, tuple(_closest(name, list(tables))))
+        return UnknownName("table", written, None, tuple(closest_names(name, list(tables))))
     aliases = _aliases(sql)
     table = aliases.get(qualifier.lower()) if qualifier else None
     if table is not None and table in tables:
-        names = _closest(name, list(tables[table]))
+        names = closest_names(name, list(tables[table]))
     else:  # unqualified or unresolved: any table the query reads
         read = {t for t in aliases.values() if t in tables} or set(tables)
-        names = _closest(name, [c for t in sorted(read) for c in tables[t]])
+        names = closest_names(name, [c for t in sorted(read) for c in tables[t]])
         table = None
     prefix = f"{qualifier}." if qualifier else ""
     return UnknownName("column", written, table, tuple(prefix + n for n in names))
@@ -213,7 +213,7 @@ def inspect(path: Path, queries: Mapping[str, tuple[str, Path | None, int | None
     except sqlite3.Error as exc:
         return DatabaseFacts(path, size, error=str(exc))
     try:
-        tables, pages = _schema(conn)
+        tables, pages = read_schema(conn)
         if not tables:  # a 0-byte or fresh file: ED220 says so; every query would only repeat it
             return DatabaseFacts(path, size)
         counts = {}

@@ -419,7 +419,7 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         return Verdict(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
     try:
         with closing(database.connect_read_only(ev.db)) as conn:
-            tables, _ = database._schema(conn)
+            tables, _ = database.read_schema(conn)
     except sqlite3.Error as exc:
         return Verdict(f"the query names {kind} `{missing}`, which the database does not have "
                        f"({ev.db} could not be read: {exc})", MEDIUM, (ask,))
@@ -427,7 +427,7 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         {col: name for name, cols in tables.items() for col in cols}
     if bare.lower() in {name.lower() for name in owner}:
         return Verdict(_stale(f"{ev.db} has {kind} `{bare}` now"), LOW)
-    close = database._closest(bare, list(owner))
+    close = database.closest_names(bare, list(owner))
     if not close:
         return Verdict(f"{ev.db} has no {kind} `{bare}` and nothing close to it", HIGH, (ask,))
     shown = [f"{owner[c]}.{c}" if kind == "column" else c for c in close]
