@@ -129,6 +129,7 @@ def _explain(conn: sqlite3.Connection, sql: str) -> list[tuple]:
 
 
 def closest_names(name: str, candidates: list[str]) -> list[str]:
+    """Up to three names from ``candidates`` closest to ``name`` (case-insensitive)."""
     lowered = {c.lower(): c for c in candidates}
     return [lowered[c] for c in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6)]
 
