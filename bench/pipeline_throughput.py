@@ -150,6 +150,7 @@ def run_seed(path: Path, data: list[list[int]], device: str, warmup: int, steps:
     model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05,
                                              target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM"))
     model.config.use_cache = False
+    model.train()  # as HF Trainer does: checkpointing and dropout act only in training mode
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR, weight_decay=0.0)
     _reset(device)
     times, tokens = [], []

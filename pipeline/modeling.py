@@ -149,6 +149,8 @@ def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: 
                 gradient_checkpointing: bool) -> Any:
     """Wrap ``model`` with fresh LoRA adapters; checkpointing is non-reentrant (no input-grad hooks).
 
+    The model is returned in training mode: transformers only checkpoints (and LoRA only
+    applies dropout) in training mode, and ``from_pretrained`` returns eval mode.
     Under bf16 the adapter weights are kept in bf16 too (as TRL does for QLoRA): no fp32↔bf16
     casts around every adapted Linear.  Under fp16 they stay fp32, as the gradient scaler needs.
     """
@@ -165,4 +167,4 @@ def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: 
         for parameter in peft_model.parameters():
             if parameter.requires_grad:
                 parameter.data = parameter.data.to(torch.bfloat16)
-    return peft_model
+    return peft_model.train()
