@@ -23,13 +23,17 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 3  # envdoctor.pipeline.training.EXIT_INTERRUPTED (not imported: it imports torch)
 
 
-def worker_argv(python: str, stage: str, plan_path: Path, processes: int, device: str) -> list[str]:
-    """The child's argv; ``accelerate launch`` when training on more than one process."""
+def worker_argv(python: str, stage: str, plan_path: Path, processes: int) -> list[str]:
+    """The child's argv; ``accelerate launch`` when training on more than one process.
+
+    ``--multi_gpu`` selects accelerate's torchrun launcher on any machine (its ``--cpu`` launcher
+    starts a single process); on CPU the workers' Accelerator joins the processes over gloo.
+    """
     if stage != "train" or processes == 1:
         return [python, "-m", WORKER, stage, str(plan_path)]
     return [python, "-m", "accelerate.commands.launch", "--num_processes", str(processes),
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--cpu" if device == "cpu" else "--multi_gpu", "-m", WORKER, stage, str(plan_path)]
+            "--multi_gpu", "-m", WORKER, stage, str(plan_path)]
 
 
 def child_environment(tty: bool) -> dict[str, str]:

@@ -163,13 +163,13 @@ def run(options: RunOptions) -> Path | None:
         else:
             _say(f"train: {config.model.name_or_path} on {processes} process(es); checkpoints every "
                  f"{options.checkpoint_every} steps in {plan.checkpoints}")
-            launch.run_stage(launch.worker_argv(python, "train", plan_path, processes, options.device), tty)
+            launch.run_stage(launch.worker_argv(python, "train", plan_path, processes), tty)
             result = json.loads((config.train.output_dir / "train_result.json").read_text(encoding="utf-8"))
             resumed = f", resumed from {result['resumed_from']}" if result["resumed_from"] else ""
             _say(f"train: {result['step']} steps, final loss {result['final_loss']:.4f}, "
                  f"{result['tokens_per_s']:,.0f} tokens/s ({result['precision']} on {result['device']}{resumed})")
     if "eval" in stages:
-        launch.run_stage(launch.worker_argv(python, "eval", plan_path, 1, options.device), tty)
+        launch.run_stage(launch.worker_argv(python, "eval", plan_path, 1), tty)
         evaluation = json.loads((config.train.output_dir / "eval.json").read_text(encoding="utf-8"))
         _say(f"eval: held-out loss base {evaluation['base']['loss']:.4f} → adapter "
              f"{evaluation['adapter']['loss']:.4f} (perplexity {evaluation['base']['perplexity']:.1f} → "

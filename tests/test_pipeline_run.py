@@ -191,3 +191,13 @@ def test_full_disk_keeps_the_earlier_checkpoint(tmp_path: Path) -> None:
     finally:
         subprocess.run(["umount", str(disk)], check=False)
         shutil.rmtree(disk, ignore_errors=True)
+
+
+def test_two_processes_train_data_parallel_over_gloo(tmp_path: Path) -> None:
+    make_project(tmp_path, max_steps=2)
+    assert run_cli(tmp_path, "run", "envdoctor.yaml", "--stage", "data").returncode == 0
+    proc = run_cli(tmp_path, "run", "envdoctor.yaml", "--stage", "train", "--gpus", "2", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert "on 2 process(es)" in proc.stderr
+    result = read_json(tmp_path / "out/adapter/train_result.json")
+    assert result["world_size"] == 2 and result["step"] == 2

@@ -116,13 +116,12 @@ def test_a_step_changes_the_adapter_and_not_the_4bit_base(tmp_path: Path) -> Non
 
 def test_several_processes_go_through_accelerate_launch() -> None:
     plan = Path("/runs/plan.json")
-    single = launch.worker_argv("/venv/bin/python", "train", plan, 1, "auto")
+    single = launch.worker_argv("/venv/bin/python", "train", plan, 1)
     assert single == ["/venv/bin/python", "-m", "envdoctor.pipeline.worker", "train", str(plan)]
-    multi = launch.worker_argv("/venv/bin/python", "train", plan, 2, "auto")
+    multi = launch.worker_argv("/venv/bin/python", "train", plan, 2)
     assert multi[:3] == ["/venv/bin/python", "-m", "accelerate.commands.launch"]
     assert multi[multi.index("--num_processes") + 1] == "2" and "--multi_gpu" in multi
     assert multi[-4:] == ["-m", "envdoctor.pipeline.worker", "train", str(plan)]
-    assert "--cpu" in launch.worker_argv("/venv/bin/python", "train", plan, 2, "cpu")
     # Evaluation is one process whatever launch.processes says.
-    assert launch.worker_argv("/venv/bin/python", "eval", plan, 2, "auto") == [
+    assert launch.worker_argv("/venv/bin/python", "eval", plan, 2) == [
         "/venv/bin/python", "-m", "envdoctor.pipeline.worker", "eval", str(plan)]
