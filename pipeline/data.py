@@ -123,7 +123,7 @@ def read_rows(db: Path, sql: str, name: str) -> list[dict[str, Any]]:
         try:
             cursor = connection.execute(sql)
             columns = [c[0] for c in cursor.description]
-            return [dict(zip(columns, row)) for row in cursor.fetchall()]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
         finally:
             connection.close()
     except sqlite3.DatabaseError as exc:
@@ -147,7 +147,8 @@ def _source_rows(config: DataConfig, kind: str) -> list[dict[str, Any]]:
 
 def _template_rows() -> list[dict[str, Any]]:
     news, impacts = sample_db.rows()
-    return [dict(zip(queries.RESULT_COLUMNS, (*n, *i[2:]))) for n, i in zip(news, impacts)]
+    return [dict(zip(queries.RESULT_COLUMNS, (*n, *i[2:]), strict=True))
+            for n, i in zip(news, impacts, strict=True)]
 
 
 def build_samples(config: DataConfig) -> tuple[list[dict[str, str]], DataRecord]:

@@ -96,7 +96,8 @@ def evaluate(plan: Plan) -> dict[str, Any]:
     result = {"eval_samples": len(examples),
               "base": {"loss": base_loss, "perplexity": math.exp(min(base_loss, 50.0))},
               "adapter": {"loss": adapter_loss, "perplexity": math.exp(min(adapter_loss, 50.0))},
-              "generations": [{**p, "base": b, "adapter": a} for p, b, a in zip(PROMPTS, base_text, adapter_text)]}
+              "generations": [{**p, "base": b, "adapter": a}
+                              for p, b, a in zip(PROMPTS, base_text, adapter_text, strict=True)]}
     out: Path = cfg.train.output_dir
     try:
         (out / RESULT_FILE).write_text(json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -61,7 +61,8 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
     """Run `envdoctor check`; refuse (exit 1) on errors unless ``--force``; returns the check record."""
     result = checking.run_check(options.check)
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
-    record = {"errors": sorted({f.code for f in errors}),
+    error_codes = sorted({f.code for f in errors})
+    record = {"errors": error_codes,
               "warnings": sorted({f.code for f in result.findings if f.severity is Severity.WARNING}),
               "forced": bool(errors) and options.force}
     if errors and not options.force:
@@ -70,7 +71,7 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
              "(`envdoctor fix`), or pass --force to train anyway (recorded in training_info.json)")
         sys.exit(1)
     if errors:
-        _say(f"envdoctor run: --force: training despite {', '.join(record['errors'])} (recorded)")
+        _say(f"envdoctor run: --force: training despite {', '.join(error_codes)} (recorded)")
     elif not quiet:
         _say(f"check: no errors ({len(result.findings)} finding(s)) on {result.snapshot.source}")
     return result, record
@@ -127,7 +128,7 @@ def run(options: RunOptions) -> Path | None:
     if config_file is None and Path(DEFAULT_FILE).is_file():
         config_file = Path(DEFAULT_FILE)
     built_in = config_file is None
-    config = default_config(Path.cwd()) if built_in else load_config(config_file)
+    config = default_config(Path.cwd()) if config_file is None else load_config(config_file)
     processes = options.processes or config.launch.processes
     if processes > 1 and config.launch.strategy not in ("none", "ddp"):
         raise InputError(f"launch.strategy: {config.launch.strategy} is not run by `envdoctor run` yet; "
@@ -136,6 +137,9 @@ def run(options: RunOptions) -> Path | None:
                                   config_file=config_file, quiet=not tty,
                                   project_path=options.check.project_path or
                                   (config_file.parent if config_file else Path.cwd()))
+    if config.train.style == "seed":
+        _say("note: train.style: seed describes the seeds' recipe for `envdoctor estimate`; "
+             "`envdoctor run` trains the pipeline way (packing, no fp32 upcast, chunked loss)")
     check_result, check_record = check_target(dataclasses.replace(options, check=request), quiet=not tty)
     python = options.python or sys.executable
     run_dir = config.train.output_dir / "run"
@@ -144,7 +148,7 @@ def run(options: RunOptions) -> Path | None:
     try:
         plan_path = plan_mod.write(plan)
     except OSError as exc:
-        raise InputError(f"{run_dir}: cannot write the run plan ({exc.strerror}); check train.output_dir")
+        raise InputError(f"{run_dir}: cannot write the run plan ({exc.strerror}); check train.output_dir") from None
     record = _record(plan)
     record["check"] = check_record
     stages = [options.stage] if options.stage else list(STAGES)
@@ -174,7 +178,6 @@ def run(options: RunOptions) -> Path | None:
         _say(f"eval: held-out loss base {evaluation['base']['loss']:.4f} → adapter "
              f"{evaluation['adapter']['loss']:.4f} (perplexity {evaluation['base']['perplexity']:.1f} → "
              f"{evaluation['adapter']['perplexity']:.1f}); see {config.train.output_dir / 'eval.md'}")
-    record.setdefault("stage_seconds", {})["last_invocation"] = time.perf_counter() - started
     record["wall_seconds"] = record.get("wall_seconds", 0.0) + time.perf_counter() - started
     _save_record(plan, record)
     if "export" not in stages:

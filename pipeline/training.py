@@ -172,7 +172,7 @@ def train(plan: Plan) -> dict[str, Any]:
         raise InputError(f"{plan.checkpoints}: no checkpoint to resume from; run without --resume")
     scaler = torch.amp.GradScaler(device, enabled=precision.name == "fp16" and device == "cuda")
     wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model), device_placement=False)
-    stop = {"signal": None}
+    stop: dict[str, int | None] = {"signal": None}
 
     def request_stop(signum: int, _frame: Any) -> None:
         stop["signal"] = signum

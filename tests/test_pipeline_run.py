@@ -69,7 +69,8 @@ def test_whole_flow_writes_a_tested_adapter_and_a_record_without_drift(finished:
     info = read_json(out / "training_info.json")
     assert info["metrics"]["steps"] == STEPS and len(info["metrics"]["losses"]) == STEPS
     assert info["metrics"]["tokens_per_s"] > 0 and info["metrics"]["peak_memory_mib"]
-    assert info["data"]["source"] == "database" and info["data"]["counts"] == {"news": 24, "market": 8, "earnings": 8}
+    assert info["data"]["source"] == "database"
+    assert info["data"]["counts"] == {"news": 24, "market": 8, "earnings": 8}
     assert info["data"]["sha256"] == hashlib.sha256((finished / "out/instructions.jsonl").read_bytes()).hexdigest()
     assert info["seeds"] == {"data": 7, "train": 7} and info["check"]["forced"] is False
     assert info["hardware"]["precision"] == "fp32" and info["environment"]["distributions"]
@@ -154,7 +155,8 @@ def test_bad_input_is_one_clear_line_and_keeps_checkpoints(checkpoints_kept: Pat
         (project / "empty.db").write_bytes(b"")
         text, expected = text.replace("db: finance_analysis.db", "db: empty.db"), "empty.db"
     else:
-        text, expected = text.replace("batch_size: 2", "batch_size: 0"), "bad.yaml:15: train.batch_size: 0 is below the minimum 1"
+        text = text.replace("batch_size: 2", "batch_size: 0")
+        expected = "bad.yaml:15: train.batch_size: 0 is below the minimum 1"
     (project / "bad.yaml").write_text(text, encoding="utf-8")
     proc = run_cli(project, "run", "bad.yaml")
     assert proc.returncode in (1, 2), proc.stderr

@@ -13,8 +13,8 @@ pytest.importorskip("bitsandbytes")
 from envdoctor.pipeline import batching, launch, modeling, training  # noqa: E402
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss  # noqa: E402
 
-SAMPLES = [{"instruction": "分析以下财经快讯对市场的影响", "input": "美联储宣布加息25个基点" * k, "output": "利空消息" * (k + 1)}
-           for k in (1, 3, 2)]
+SAMPLES = [{"instruction": "分析以下财经快讯对市场的影响", "input": "美联储宣布加息25个基点" * k,
+            "output": "利空消息" * (k + 1)} for k in (1, 3, 2)]
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_packed_row_gives_each_sequence_its_unpacked_loss(tiny: tuple[Any, Any])
     row = batching._packed_batch(examples, tokenizer.pad_token_id)
     assert len(row.input_ids[0]) % batching.PAD_MULTIPLE == 0 and row.real_tokens == sum(lengths)
     alone = [_per_sequence_losses(model, batching._packed_batch([e], tokenizer.pad_token_id), [n])[0]
-             for e, n in zip(examples, lengths)]
+             for e, n in zip(examples, lengths, strict=True)]
     together = _per_sequence_losses(model, row, lengths)
     assert together == pytest.approx(alone, rel=1e-4)  # fp32 GEMMs of other shapes round differently
     # Without restarting positions the sequences see each other: the losses differ.
