@@ -18,8 +18,17 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("train", "eval"):
         print("usage: python -m envdoctor.pipeline.worker {train|eval} PLAN_JSON", file=sys.stderr)
         return 2
+    import logging
+    import warnings
+
     from envdoctor.pipeline import plan as plan_mod
     from envdoctor.pipeline import training
+
+    # bitsandbytes warns on AVX512-BF16 CPUs that its optional hub kernel is absent; the
+    # built-in CPU kernel it falls back to is what trains here, so the hint is only noise.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # transformers 5.2x renames gradient_checkpointing_* (peft still calls the old names).
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"transformers\.")
 
     plan = plan_mod.read(Path(argv[1]))
     try:
