@@ -79,7 +79,7 @@ def run_check(request: CheckRequest) -> CheckResult:
     ctx = build_context(request)
     selected = engine.select_rules(ctx.kb, request.select, request.ignore)
     findings = engine.run(ctx, selected)
-    notes = list(ctx.snapshot.notes)
+    notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ()))
     if request.offline:
         notes.append("offline: used the metadata cache and the knowledge base only")
     return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes)

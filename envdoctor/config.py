@@ -18,7 +18,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +161,10 @@ class LaunchConfig:
 class TrainingConfig:
     """A validated ``envdoctor.yaml``.
 
-    ``source`` is the file it came from (None when built in code) and ``lines``
-    maps dotted keys (``data.queries.news``) to their 1-based line in it.
+    ``source`` is the file it came from (None when built in code), ``lines``
+    maps dotted keys (``data.queries.news``) to their 1-based line in it and
+    ``written`` maps keys of scalar values to the value's text as written there;
+    ``source_lines`` is the file's text by line.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -172,10 +174,17 @@ class TrainingConfig:
     launch: LaunchConfig = field(default_factory=LaunchConfig)
     source: Path | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False)
+    written: Mapping[str, str] = field(default_factory=dict, compare=False)
+    source_lines: tuple[str, ...] = field(default=(), compare=False)
 
     def line_of(self, key: str) -> int | None:
         """The line of a dotted key in ``source`` (None when absent or built in code)."""
         return self.lines.get(key)
+
+    def line_text(self, key: str) -> str | None:
+        """The text of the line holding a dotted key, for exact edits (None when absent)."""
+        line = self.lines.get(key)
+        return self.source_lines[line - 1] if line and line <= len(self.source_lines) else None
 
     @property
     def model_dir(self) -> Path | None:
@@ -311,23 +320,24 @@ def _check_mix(data: DataConfig) -> None:
         raise _Invalid("data.mix", f"shares must sum to 1 (they sum to {total:g})")
 
 
-def _key_lines(node: yaml.Node, prefix: str = "", lines: dict[str, int] | None = None) -> dict[str, int]:
-    """Dotted key → 1-based line for every mapping key; rejects duplicate keys (YAML would keep the last)."""
-    lines = {} if lines is None else lines
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            dotted = f"{prefix}{key_node.value}"
-            if dotted in lines:
-                raise _Invalid(dotted, f"duplicate key (first at line {lines[dotted]})",
-                               line=key_node.start_mark.line + 1)
-            lines[dotted] = key_node.start_mark.line + 1
-            _key_lines(value_node, dotted + ".", lines)
-    return lines
+def _key_lines(node: yaml.Node, text: str, prefix: str, lines: dict[str, int], written: dict[str, str]) -> None:
+    """Fill dotted key → 1-based line, and → source text of scalar values; reject duplicate keys."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    for key_node, value_node in node.value:
+        dotted = f"{prefix}{key_node.value}"
+        if dotted in lines:
+            raise _Invalid(dotted, f"duplicate key (first at line {lines[dotted]})", line=key_node.start_mark.line + 1)
+        lines[dotted] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.ScalarNode):
+            written[dotted] = text[value_node.start_mark.index:value_node.end_mark.index]
+        _key_lines(value_node, text, dotted + ".", lines, written)
 
 
 def parse_config(text: str, path: Path) -> TrainingConfig:
     """Validate YAML ``text`` read from ``path`` (used for error messages and relative paths)."""
     lines: dict[str, int] = {}
+    written: dict[str, str] = {}
 
     def fail(exc: _Invalid) -> InputError:
         key = exc.key.split("[")[0]
@@ -348,7 +358,7 @@ def parse_config(text: str, path: Path) -> TrainingConfig:
                          f"`envdoctor init --force` for a fresh starter file")
     try:
         if node is not None:
-            _key_lines(node, "", lines)
+            _key_lines(node, text, "", lines, written)
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
@@ -364,7 +374,8 @@ def parse_config(text: str, path: Path) -> TrainingConfig:
         _check_mix(sections["data"])
     except _Invalid as exc:
         raise fail(exc)
-    return TrainingConfig(**sections, source=path.resolve(), lines=lines)
+    return TrainingConfig(**sections, source=path.resolve(), lines=lines, written=written,
+                          source_lines=tuple(text.splitlines()))
 
 
 def load_config(path: Path) -> TrainingConfig:
@@ -407,12 +418,12 @@ def starter_text() -> str:
            "# Paths are relative to this file's folder. Each knob's comment says what it trades off.",
            "# Validate it with `envdoctor check` (unknown keys and bad values are reported with a line).", ""]
     for name, cls in SECTIONS.items():
+        defaults = cls()
         out += _comment(cls.__doc__ or "", "")
         out.append(f"{name}:")
         for f in fields(cls):
-            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             out += _comment(f.metadata["doc"], "  ")
-            out.append(f"  {f.name}: {_yaml_value(default)}")
+            out.append(f"  {f.name}: {_yaml_value(getattr(defaults, f.name))}")
         out.append("")
     return "\n".join(out)
 

@@ -3,4 +3,13 @@
 Each module implements the rules whose knowledge-base entries say ``check = "python"``.
 """
 
-from envdoctor.rules import llamafactory, requirements, torch_stack  # noqa: F401
+from envdoctor.rules import (  # noqa: F401
+    encodings,
+    llamafactory,
+    llamafactory_config,
+    models,
+    paths,
+    requirements,
+    sqlite,
+    torch_stack,
+)

@@ -1,0 +1,124 @@
+"""A LLaMA-Factory training YAML (``--llamafactory FILE``): ED240 flash_attn value,
+ED241 quantization with DeepSpeed ZeRO-3.
+
+Accepted values and version floors come from the knowledge-base tables
+``llamafactory_flash_attn`` (per release) and the rule's evidence.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+
+from envdoctor.engine import Context, implements, parse_version
+from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, pip_install_fix
+from envdoctor.knowledge import RuleEntry
+from envdoctor.modelfacts import LlamaFactoryFacts
+from envdoctor.project import ProjectFacts, display_path
+
+ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
+OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
+
+
+def _yaml(ctx: Context) -> LlamaFactoryFacts | None:
+    project: ProjectFacts | None = ctx.project
+    return project.llamafactory if project is not None else None
+
+
+def flash_attn_row(ctx: Context) -> tuple[dict[str, Any] | None, str]:
+    """The accepted-values row for the target's LLaMA-Factory, and which release it describes."""
+    installed = ctx.snapshot.version_of("llamafactory")
+    rows = ctx.kb.tables["llamafactory_flash_attn"]["rows"]
+    version = parse_version(installed)
+    if version is None:
+        return rows[0], "LLaMA-Factory is not installed in the target; checked against the newest releases"
+    for row in rows:
+        if SpecifierSet(row["llamafactory"]).contains(version, prereleases=True):
+            return row, f"llamafactory {installed}"
+    return None, f"llamafactory {installed}"
+
+
+def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability: Applicability, title: str) -> Fix:
+    line = lf.lines.get(key)
+    if line is None:
+        return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
+    _, text = line
+    head = text.split(":", 1)[0]
+    comment = re.search(r"\s+#.*$", text)
+    edit = FileEdit(path=str(lf.path.resolve()), action="replace", old=text, new=f"{head}: {new_value}{comment.group(0) if comment else ''}")
+    return Fix(title=title, applicability=applicability, edits=(edit,))
+
+
+@implements("ED240")
+def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """flash_attn is a boolean or a word the installed LLaMA-Factory does not accept."""
+    lf = _yaml(ctx)
+    if lf is None or "flash_attn" not in lf.values:
+        return
+    row, which = flash_attn_row(ctx)
+    if row is None:  # releases before 0.7 took a boolean
+        return
+    value = lf.values["flash_attn"]
+    allowed = list(row["values"])
+    if isinstance(value, str) and value in allowed:
+        return
+    if isinstance(value, bool):
+        replacement = row["on"] if value else row["off"]
+        applicability = Applicability.SAFE
+        failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
+                   f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
+                   f"\"invalid choice: '{value}'\")")
+    elif value in OFF_WORDS:
+        replacement = row["off"]
+        applicability = Applicability.SAFE
+        failure = f"this release spells it {replacement!r}; the argument parser rejects {value!r}"
+    else:
+        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+        replacement = close[0] if close else "auto"
+        applicability = Applicability.UNSAFE
+        failure = f"the argument parser rejects it (\"invalid choice: '{value}'\")"
+    line = lf.lines.get("flash_attn", (None, ""))[0]
+    yield Finding(
+        code=entry.code, name=entry.name, severity=entry.severity,
+        message=f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
+        packages=("llamafactory",), locations=(Location(display_path(lf.path), line),), evidence=entry.evidence,
+        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability,
+                            f"set flash_attn: {replacement}"),))
+
+
+@implements("ED241")
+def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """quantization_bit with DeepSpeed ZeRO-3: 4-bit only, and bitsandbytes>=0.43.0."""
+    lf = _yaml(ctx)
+    if lf is None or lf.zero_stage != 3:
+        return
+    bits = lf.values.get("quantization_bit")
+    if bits is None or lf.values.get("quantization_method", "bnb") not in ("bnb", "bitsandbytes"):
+        return
+    where = (Location(display_path(lf.path), lf.lines.get("quantization_bit", (None, ""))[0]),)
+    if bits != 4:
+        quote = "Only 4-bit quantized model can use fsdp+qlora or auto device map."
+        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
+                      message=(f"quantization_bit: {bits} with DeepSpeed ZeRO-3 ({lf.values.get('deepspeed')}): "
+                               f"LLaMA-Factory stops with \"ValueError: {quote}\""),
+                      packages=("llamafactory",), locations=where, evidence=entry.evidence, quotes=(quote,),
+                      fixes=(_replace_fix(lf, "quantization_bit", "4", Applicability.UNSAFE,
+                                          "use quantization_bit: 4 (QLoRA) with ZeRO-3, or drop ZeRO-3"),))
+        return
+    installed = ctx.snapshot.version_of("bitsandbytes")
+    version = parse_version(installed)
+    if version is not None and version >= parse_version(ZERO3_BITSANDBYTES_FLOOR):  # type: ignore[operator]
+        return
+    found = f"bitsandbytes=={installed}" if installed else "no bitsandbytes"
+    quote = f"bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR} is required for a normal functioning of this module"
+    yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
+                  message=(f"4-bit quantization with DeepSpeed ZeRO-3 needs bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR} "
+                           f"(a check DISABLE_VERSION_CHECK cannot skip), but the target has {found}"),
+                  packages=("bitsandbytes", "llamafactory"), locations=where, evidence=entry.evidence,
+                  quotes=(quote,),
+                  fixes=(pip_install_fix(f"install bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR}",
+                                         {"bitsandbytes": f">={ZERO3_BITSANDBYTES_FLOOR}"}, Applicability.UNSAFE),))

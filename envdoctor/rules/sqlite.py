@@ -1,0 +1,162 @@
+"""The dataset builder's SQLite database and queries: ED220-ED223.
+
+Every fact comes from SQLite itself (see :mod:`envdoctor.database`): a query
+that names a missing column fails here exactly as it would in the builder.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+from envdoctor.config import TrainingConfig
+from envdoctor.database import DatabaseFacts, QueryFacts, UnknownName
+from envdoctor.engine import Context, implements
+from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
+from envdoctor.knowledge import RuleEntry
+from envdoctor.project import ProjectFacts, display_path
+
+# SQLite's message → what it means for the user.
+DATABASE_ERRORS = (
+    ("file is not a database", "is not an SQLite database (a partial download, another format, or encrypted)"),
+    ("malformed", "is corrupt (\"database disk image is malformed\"); restore it from a good copy"),
+    ("locked", "is locked by another process (an open notebook cell, sqlite3 shell or writer); close it and retry"),
+    ("unable to open", "cannot be opened (permissions, or a WAL database in a read-only folder)"),
+)
+
+
+def _database(ctx: Context) -> tuple[ProjectFacts, DatabaseFacts] | None:
+    project: ProjectFacts | None = ctx.project
+    if project is None or project.database is None:
+        return None
+    return project, project.database
+
+
+def _db_location(project: ProjectFacts) -> tuple[Location, ...]:
+    config = project.config
+    if config is None or config.source is None:
+        return ()
+    return (Location(display_path(config.source), config.line_of("data.db")),)
+
+
+@implements("ED220")
+def database_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """The database file cannot be read as SQLite, or holds no tables."""
+    found = _database(ctx)
+    if found is None:
+        return
+    project, db = found
+    if db.error is not None:
+        meaning = next((text for key, text in DATABASE_ERRORS if key in db.error), f"cannot be read ({db.error})")
+        message = f"data.db: {db.path} {meaning} (SQLite: \"{db.error}\")"
+    elif db.size == 0:
+        message = f"data.db: {db.path} is empty (0 bytes): a failed or interrupted copy"
+    elif not db.tables:
+        message = f"data.db: {db.path} is an SQLite database without tables: the wrong file, or not yet built"
+    else:
+        return
+    yield Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
+                  locations=_db_location(project), evidence=entry.evidence,
+                  fixes=(Fix(title="point data.db at the real database (copy it again if it was truncated)",
+                             applicability=Applicability.DISPLAY_ONLY),))
+
+
+def _query_location(query: QueryFacts, line: int | None) -> tuple[Location, ...]:
+    return (Location(display_path(query.origin), line),) if query.origin is not None else ()
+
+
+def _rename_fix(query: QueryFacts, name: UnknownName, config: TrainingConfig | None) -> Fix:
+    best = name.suggestions[0]
+    in_config = config is not None and query.origin == config.source
+    line_text = name.line_text or ""
+    found = re.search(rf"(?<![\w.]){re.escape(name.written)}(?!\w)", line_text) if in_config else None
+    if found is not None:
+        # The name with one character of context on each side (the newline at a line's end): replacing
+        # every occurrence cannot touch a longer name (ret_post_15 inside ret_post_15m), and edits on one
+        # line stay independent.
+        start, end = max(found.start() - 1, 0), min(found.end() + 1, len(line_text))
+        old = line_text[start:end] + ("\n" if found.end() == len(line_text) else "")  # at the end: the newline
+        edit = FileEdit(path=str(query.origin), action="replace", old=old, new=old.replace(name.written, best, 1))
+        return Fix(title=f"write {best} instead of {name.written} in data.queries.{query.name}",
+                   applicability=Applicability.UNSAFE, edits=(edit,))
+    return Fix(title=(f"the built-in query {query.name!r} does not match this database: override it under "
+                      f"data.queries.{query.name} in envdoctor.yaml with {best} in place of {name.written}, "
+                      "or rename the column in the database"), applicability=Applicability.DISPLAY_ONLY)
+
+
+@implements("ED221")
+def query_unknown_name(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A query names a column or table the database does not have."""
+    found = _database(ctx)
+    if found is None:
+        return
+    project, db = found
+    for query in db.queries:
+        for name in query.unknown:
+            where = f"table {name.table}" if name.table else "the tables it reads"
+            lacks = (f"{where} has no column {name.written.split('.')[-1]!r}" if name.kind == "column"
+                     else f"the database has no table {name.written!r}")
+            closest = (f"; closest: {', '.join(name.suggestions)}" if name.suggestions
+                       else "; no similar name exists")
+            yield Finding(
+                code=entry.code, name=entry.name, severity=entry.severity,
+                message=(f"query {query.name!r} names {name.written}, but {lacks} in {display_path(db.path)}"
+                         f"{closest} (SQLite: \"no such {name.kind}: {name.written}\")"),
+                locations=_query_location(query, name.line), evidence=entry.evidence,
+                quotes=(f"no such {name.kind}: {name.written}",),
+                fixes=(_rename_fix(query, name, project.config),) if name.suggestions else ())
+
+
+@implements("ED222")
+def query_does_not_compile(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A query fails to compile for another reason (syntax, ambiguity, not a SELECT)."""
+    found = _database(ctx)
+    if found is None:
+        return
+    _, db = found
+    for query in db.queries:
+        if query.error is None:
+            continue
+        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
+                      message=f"query {query.name!r} does not compile against {display_path(db.path)}: {query.error}",
+                      locations=_query_location(query, query.line), evidence=entry.evidence,
+                      fixes=(Fix(title=f"fix the SQL of {query.name!r}; try it with `sqlite3 {db.path.name}`",
+                                 applicability=Applicability.DISPLAY_ONLY),))
+
+
+def rows_needed(config: TrainingConfig, query_name: str) -> int:
+    """Rows the builder draws from one query: its share of ``data.samples`` (0 when not in the mix)."""
+    return math.ceil(config.data.samples * config.data.mix.get(query_name, 0.0))
+
+
+@implements("ED223")
+def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Tables a query reads are empty, or a query returns fewer rows than its share of the samples."""
+    found = _database(ctx)
+    if found is None:
+        return
+    project, db = found
+    empty = sorted({t for q in db.queries for t in q.tables_read if db.row_counts.get(t) == 0})
+    for table in empty:
+        readers = ", ".join(repr(q.name) for q in db.queries if table in q.tables_read)
+        yield Finding(code=entry.code, name=entry.name, severity=Severity.ERROR,
+                      message=f"table {table} in {display_path(db.path)} is empty, and query {readers} reads it",
+                      locations=_db_location(project), evidence=entry.evidence,
+                      fixes=(Fix(title="fill the table (or point data.db at the filled database)",
+                                 applicability=Applicability.DISPLAY_ONLY),))
+    config = project.config
+    if config is None:
+        return
+    for query in db.queries:
+        need = rows_needed(config, query.name)
+        if query.rows is None or need == 0 or query.rows >= need or set(query.tables_read) & set(empty):
+            continue
+        severity = Severity.ERROR if query.rows == 0 else entry.severity
+        yield Finding(code=entry.code, name=entry.name, severity=severity,
+                      message=(f"query {query.name!r} returns {query.rows} row(s), but data.samples "
+                               f"{config.data.samples} × data.mix.{query.name} {config.data.mix[query.name]:g} "
+                               f"needs {need}: the builder would repeat rows or run short"),
+                      locations=_query_location(query, query.line), evidence=entry.evidence,
+                      fixes=(Fix(title=f"lower data.samples or data.mix.{query.name}, or add data",
+                                 applicability=Applicability.DISPLAY_ONLY),))
