@@ -173,7 +173,9 @@ def test_full_disk_keeps_the_earlier_checkpoint(tmp_path: Path) -> None:
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
         make_project(disk, max_steps=STEPS)
-        proc = _start(disk)
+        refused = run_cli(disk, *RUN)  # `envdoctor check` sees the small disk up front (ED212)
+        assert refused.returncode == 1 and "ED212" in refused.stdout, refused.stdout + refused.stderr
+        proc = _start(disk, "--force")  # and when the disk fills during training anyway:
         first = _wait_for_checkpoint(disk, proc)
         kept = tree_digest(disk / "out/adapter/checkpoints" / first)
         with (disk / "filler").open("wb") as filler:  # the disk fills up during training
