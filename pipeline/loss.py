@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from envdoctor.pipeline.batching import IGNORE
 
-CHUNK_TOKENS = 1024
+CHUNK_TOKENS = 512
 
 
 def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -33,8 +33,9 @@ class ChunkedCausalLMLoss(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, labels: torch.Tensor, position_ids: torch.Tensor,
                 attention_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        decoder: Any = self.causal_lm.get_decoder()
-        lm_head: Any = self.causal_lm.get_output_embeddings()
+        causal_lm: Any = self.causal_lm
+        decoder = causal_lm.get_decoder()
+        lm_head = causal_lm.get_output_embeddings()
         hidden = decoder(input_ids=input_ids, position_ids=position_ids, attention_mask=attention_mask,
                          use_cache=False).last_hidden_state
         shifted = labels[:, 1:]

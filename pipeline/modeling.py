@@ -147,7 +147,14 @@ def load_quantized(path: str, precision: Precision, device: str, attn_implementa
 
 def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: Any,
                 gradient_checkpointing: bool) -> Any:
-    """Wrap ``model`` with fresh LoRA adapters; checkpointing is non-reentrant (no input-grad hooks)."""
+    """Wrap ``model`` with fresh LoRA adapters; checkpointing is non-reentrant (no input-grad hooks).
+
+    The model is returned in training mode: transformers only checkpoints (and LoRA only
+    applies dropout) in training mode, and ``from_pretrained`` returns eval mode.
+    Under bf16 the adapter weights are kept in bf16 too (as TRL does for QLoRA): no fp32↔bf16
+    casts around every adapted Linear.  Under fp16 they stay fp32, as the gradient scaler needs.
+    """
+    import torch
     from peft import LoraConfig, get_peft_model
 
     if gradient_checkpointing:
@@ -155,4 +162,9 @@ def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: 
     targets = target_modules if isinstance(target_modules, str) else list(target_modules)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    peft_model = get_peft_model(model, config)
+    if getattr(model.config, "dtype", None) == torch.bfloat16 or model.dtype == torch.bfloat16:
+        for parameter in peft_model.parameters():
+            if parameter.requires_grad:
+                parameter.data = parameter.data.to(torch.bfloat16)
+    return peft_model.train()

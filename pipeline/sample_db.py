@@ -56,6 +56,7 @@ EVENTS: tuple[tuple[str, str, int, int], ...] = (
     ("某科技公司遭遇出口管制", "公司被列入出口管制实体清单，部分产品供应受限。", -1, 4),
     ("沪深两市成交额突破1万亿元", "两市成交额连续两日突破1万亿元，北向资金净流入。", 1, 2),
 )
+COMPANIES = ("宁德时代", "贵州茅台", "比亚迪", "招商银行", "万科", "恒瑞医药", "中芯国际", "隆基绿能")
 SOURCES = ("财联社", "新浪财经", "华尔街见闻", "证券时报", "东方财富", "上海证券报")
 VARIANTS = ("", "（快讯）", "，市场反应积极", "，分析师称影响有限", "，市场关注后续政策")
 
@@ -67,6 +68,8 @@ def _rows(seed: int, count: int) -> tuple[list[tuple[object, ...]], list[tuple[o
     impacts: list[tuple[object, ...]] = []
     for news_id in range(1, count + 1):
         headline, body, direction, stars = EVENTS[(news_id - 1) % len(EVENTS)]
+        company = COMPANIES[rng.randrange(len(COMPANIES))]
+        headline, body = headline.replace("某", company, 1), body.replace("公司", company, 1)
         variant = VARIANTS[rng.randrange(len(VARIANTS))]
         published = start + dt.timedelta(hours=7 * news_id + rng.randrange(0, 300) / 60)
         news.append((news_id, headline + variant, body, published.isoformat(sep=" ", timespec="minutes"),
@@ -77,6 +80,16 @@ def _rows(seed: int, count: int) -> tuple[list[tuple[object, ...]], list[tuple[o
         pre_120 = round(rng.gauss(0.0, 0.004), 5)
         star_level = max(1, min(5, stars + rng.choice((-1, 0, 0, 1))))
         impacts.append((news_id, news_id, star_level, pre_120, post_15, post_60))
+    return news, impacts
+
+
+def rows(seed: int = 20260209, count: int = 240) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The ``news`` and ``event_impacts`` rows of the sample DB; every 40th story is also reprinted verbatim."""
+    news, impacts = _rows(seed, count)
+    for original in news[::40]:
+        reprint_id = len(news) + 1
+        news.append((reprint_id, *original[1:]))
+        impacts.append((reprint_id, reprint_id, *impacts[int(original[0]) - 1][2:]))  # type: ignore[call-overload]
     return news, impacts
 
 
@@ -91,7 +104,7 @@ def build(path: Path, seed: int = 20260209, count: int = 240) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
-    news, impacts = _rows(seed, count)
+    news, impacts = rows(seed, count)
     connection = sqlite3.connect(partial)
     try:
         with connection:

@@ -1,0 +1,79 @@
+"""The export stage: the adapter files and ``training_info.json``, the run record.
+
+``training_info.json`` holds the config, the data set's hash and counts, the training metrics
+(loss curve, tokens/s, peak memory, wall time), the evaluation, the seeds, the check result,
+the lockfile hash, and a snapshot of the environment under ``environment``, so that
+``envdoctor diff training_info.json live`` tells whether the environment has drifted since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from envdoctor import __version__
+from envdoctor.errors import InputError
+from envdoctor.pipeline.plan import Plan, config_to_dict
+from envdoctor.snapshot import Snapshot, utc_now
+
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+INFO_FILE = "training_info.json"
+LOCKFILE_NAMES = ("envdoctor.lock", "requirements.lock", "requirements-lock.txt", "requirements.txt")
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no {what}; run the earlier stages first (`envdoctor run`)") from None
+    return data
+
+
+def find_lockfile(folder: Path) -> dict[str, str] | None:
+    """The project's lockfile (first of :data:`LOCKFILE_NAMES` in ``folder``) and its SHA-256."""
+    for name in LOCKFILE_NAMES:
+        path = folder / name
+        if path.is_file():
+            return {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    return None
+
+
+def export(plan: Plan, environment: Snapshot, run_record: dict[str, Any], project: Path) -> Path:
+    """Copy the adapter next to the run record and write ``training_info.json``; returns its path."""
+    out = plan.config.train.output_dir
+    train = _read_json(out / "train_result.json", "training result")
+    evaluation = _read_json(out / "eval.json", "evaluation") if (out / "eval.json").is_file() else None
+    info = {
+        "envdoctor": __version__, "created": utc_now(), "config": config_to_dict(plan.config),
+        "config_file": str(plan.config.source) if plan.config.source else None,
+        **run_record,
+        "seeds": {"data": plan.config.data.seed, "train": plan.config.train.seed},
+        "metrics": {"final_train_loss": train["final_loss"], "steps": train["step"],
+                    "losses": train["losses"], "tokens_per_s": train["tokens_per_s"],
+                    "train_seconds": train["train_seconds"], "seconds_per_step": train["seconds_per_step"],
+                    "real_tokens": train["real_tokens"], "peak_memory_mib": train["peak_memory"],
+                    "eval": evaluation and {k: evaluation[k] for k in ("base", "adapter", "eval_samples")}},
+        "hardware": {"device": train["device"], "gpu": train["gpu"], "processes": train["world_size"],
+                     "precision": train["precision"], "precision_reason": train["precision_reason"]},
+        "resumed_from": train["resumed_from"], "training_hash": train["config_hash"],
+        "lockfile": find_lockfile(project),
+        "environment": environment.to_dict(),
+    }
+    target = out / INFO_FILE
+    partial = out / (INFO_FILE + ".partial")
+    try:
+        for name in ADAPTER_FILES:
+            shutil.copy2(plan.adapter_dir / name, out / name)
+        partial.write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        os.replace(partial, target)
+    except FileNotFoundError as exc:
+        raise InputError(f"{exc.filename}: missing; run `envdoctor run --stage train` first") from None
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise InputError(f"{out}: cannot write the export ({exc.strerror}); the adapter in "
+                         f"{plan.adapter_dir} is intact; free space, then `envdoctor run --stage export`") from None
+    return target

@@ -1,0 +1,224 @@
+"""The train stage, run inside the child process: QLoRA on packed batches, resumable.
+
+One optimizer step = ``gradient_accumulation`` micro-batches; each micro-batch holds up to
+``batch_size × max_length`` real tokens (packed) or ``batch_size`` samples (grouped).  The
+data order is a pure function of (seed, epoch), so a resumed run continues at the exact
+micro-batch where its checkpoint stopped and, with the RNG states restored, reproduces an
+uninterrupted run.  SIGINT/SIGTERM finish the current step, write a checkpoint and exit with
+:data:`EXIT_INTERRUPTED`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import resource
+import signal
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from envdoctor.errors import InputError
+from envdoctor.pipeline import batching, checkpoint, data, modeling
+from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.pipeline.plan import Plan, training_hash
+
+EXIT_INTERRUPTED = 3
+RESULT_FILE = "train_result.json"
+
+
+class Interrupted(Exception):
+    """Training stopped on a signal after writing a checkpoint."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_optimizer(name: str, params: list[Any], lr: float) -> Any:
+    """The optimizer the config names (the 8-bit and paged ones come from bitsandbytes)."""
+    import torch
+
+    if name == "adamw_torch":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    import bitsandbytes.optim as bnb_optim
+
+    factory = {"adamw_8bit": bnb_optim.AdamW8bit, "paged_adamw_8bit": bnb_optim.PagedAdamW8bit,
+               "paged_adamw_32bit": bnb_optim.PagedAdamW32bit}[name]
+    return factory(params, lr=lr, weight_decay=0.0)
+
+
+def peak_memory_mib(device: str) -> dict[str, float]:
+    """Peak GPU memory (allocated and reserved) or, on CPU, the process's peak RSS."""
+    if device == "cuda":
+        import torch
+
+        return {"gpu_allocated_mib": torch.cuda.max_memory_allocated() / 2**20,
+                "gpu_reserved_mib": torch.cuda.max_memory_reserved() / 2**20}
+    return {"host_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def all_batches(examples: list[batching.Example], plan: Plan, pad_id: int, rank: int,
+                world: int) -> list[batching.Batch]:
+    """Every micro-batch of every epoch for this rank (each epoch cut to a multiple of ``world``)."""
+    train = plan.config.train
+    out: list[batching.Batch] = []
+    for epoch in range(train.epochs):
+        epoch_list = batching.epoch_batches(examples, train.batch_size, train.max_length, train.packing,
+                                            pad_id, train.seed, epoch)
+        usable = len(epoch_list) - len(epoch_list) % world
+        out += epoch_list[rank:usable:world]
+    return out
+
+
+def plot_losses(losses: list[float], path: Path) -> None:
+    """Write the loss curve as a PNG (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
+    axes.plot(range(1, len(losses) + 1), losses)
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("training loss")
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def optimizer_step(wrapped: Any, micro: list[batching.Batch], optimizer: Any, scheduler: Any, scaler: Any,
+                   params: list[Any], accelerator: Any) -> float:
+    """One optimizer update over the micro-batches ``micro``; returns the mean loss per target token.
+
+    Each micro-batch's summed loss is divided by the target tokens of the whole update, so the
+    gradient is the per-token mean however the tokens are spread over micro-batches.
+    """
+    import torch
+
+    targets = sum(b.target_tokens for b in micro)
+    loss_sum = 0.0
+    for i, batch in enumerate(micro):
+        sync = contextlib.nullcontext() if i == len(micro) - 1 else accelerator.no_sync(wrapped)
+        with sync:
+            summed, _ = wrapped(**batch.tensors(accelerator.device))
+            scaler.scale(summed / targets).backward()
+        loss_sum += summed.item()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum / targets
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return contextlib.nullcontext(None)
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
+
+
+def train(plan: Plan) -> dict[str, Any]:
+    """Run (or resume) the train stage; returns what it also writes to ``train_result.json``."""
+    import torch
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup, set_seed
+
+    cfg = plan.config
+    accelerator = Accelerator(cpu=plan.device == "cpu")
+    device = accelerator.device.type
+    set_seed(cfg.train.seed)
+    precision = modeling.choose_precision(cfg.train.precision, device)
+    with accelerator.main_process_first():
+        path = modeling.resolve_model_path(cfg.model.name_or_path, plan.model_cache, cfg.train.seed)
+    tokenizer = modeling.load_tokenizer(path, cfg.model.revision, cfg.model.trust_remote_code)
+    model = modeling.load_quantized(path, precision, device, cfg.model.attn_implementation,
+                                    cfg.model.revision, cfg.model.trust_remote_code)
+    model = modeling.attach_lora(model, cfg.lora.r, int(cfg.lora.alpha), cfg.lora.dropout,
+                                 cfg.lora.target_modules, cfg.train.gradient_checkpointing)
+    examples = batching.tokenize(data.load_split(cfg.data.output, "train"), tokenizer, cfg.train.max_length)
+    batches = all_batches(examples, plan, tokenizer.pad_token_id, accelerator.process_index,
+                          accelerator.num_processes)
+    accumulation = cfg.train.gradient_accumulation
+    total_steps = math.ceil(len(batches) / accumulation)
+    if cfg.train.max_steps:
+        total_steps = min(total_steps, cfg.train.max_steps)
+    if total_steps == 0:
+        raise InputError(f"{cfg.data.output}: no training batches; add samples or lower launch.processes")
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = make_optimizer(cfg.train.optimizer, params, cfg.train.learning_rate)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, total_steps)
+    state = checkpoint.TrainerState(total_steps=total_steps,
+                                    config_hash=training_hash(cfg, file_sha256(cfg.data.output)))
+    resumed_from = None
+    previous = checkpoint.latest(plan.checkpoints)
+    if previous is not None:
+        saved = json.loads((previous / "trainer_state.json").read_text(encoding="utf-8"))
+        if saved["config_hash"] != state.config_hash:
+            raise InputError(f"{plan.checkpoints}: holds checkpoints of a different config or data set; "
+                             "set another train.output_dir (nothing was deleted)")
+        state = checkpoint.load(previous, model, optimizer, scheduler)
+        resumed_from = previous.name
+    elif plan.resume:
+        raise InputError(f"{plan.checkpoints}: no checkpoint to resume from; run without --resume")
+    scaler = torch.amp.GradScaler(device, enabled=precision.name == "fp16" and device == "cuda")
+    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model), device_placement=False)
+    stop: dict[str, int | None] = {"signal": None}
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stop["signal"] = signum
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    main = accelerator.is_main_process
+    with _progress(total_steps, state.step, main and sys.stderr.isatty()) as bar:
+        while state.step < total_steps:
+            started = time.perf_counter()
+            micro = batches[state.step * accumulation:(state.step + 1) * accumulation]
+            loss = optimizer_step(wrapped, micro, optimizer, scheduler, scaler, params, accelerator)
+            state.step += 1
+            state.losses.append(loss)
+            state.real_tokens += sum(b.real_tokens for b in micro)
+            state.train_seconds += time.perf_counter() - started
+            if bar is not None:
+                bar.set_postfix(loss=f"{state.losses[-1]:.3f}",
+                                tok_s=f"{state.real_tokens / state.train_seconds:,.0f}")
+                bar.update(1)
+            done = state.step == total_steps
+            if main and (stop["signal"] or done or state.step % plan.checkpoint_every == 0):
+                checkpoint.save(plan.checkpoints, state, model, optimizer, scheduler)
+            if stop["signal"] and not done:
+                accelerator.wait_for_everyone()
+                raise Interrupted(f"stopped at step {state.step}/{total_steps}; checkpoint written")
+    result: dict[str, Any] = {}
+    if main:
+        try:
+            model.save_pretrained(plan.adapter_dir, safe_serialization=True)
+            plot_losses(state.losses, cfg.train.output_dir / "loss_curve.png")
+        except OSError as exc:
+            raise InputError(f"{plan.adapter_dir}: cannot write the adapter ({exc.strerror}); the "
+                             f"checkpoints in {plan.checkpoints} are intact; free space, then "
+                             "`envdoctor run --resume`") from None
+        gpu = torch.cuda.get_device_name() if device == "cuda" else None
+        result = {**asdict(state), "final_loss": state.losses[-1], "device": device, "gpu": gpu,
+                  "world_size": accelerator.num_processes, "precision": precision.name,
+                  "precision_reason": precision.reason, "resumed_from": resumed_from,
+                  "tokens_per_s": state.real_tokens * accelerator.num_processes / state.train_seconds,
+                  "seconds_per_step": state.train_seconds / state.step,
+                  "peak_memory": peak_memory_mib(device), "train_samples": len(examples),
+                  "micro_batches": len(batches), "packing": cfg.train.packing,
+                  "model_path": path, "seed": cfg.train.seed}
+        (cfg.train.output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    accelerator.wait_for_everyone()
+    return result
