@@ -15,7 +15,7 @@ from torch.utils.checkpoint import checkpoint
 
 from envdoctor.pipeline.batching import IGNORE
 
-CHUNK_TOKENS = 512
+CHUNK_TOKENS = 256
 
 
 def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
