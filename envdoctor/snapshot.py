@@ -124,7 +124,8 @@ def torch_build(snap: Snapshot) -> tuple[str, str | None]:
     if local == "cpu":
         return ("cpu", None)
     for req in torch.requires:
-        if m := re.match(r"nvidia-cuda-runtime(?:-cu\d+)?\s*\(?\s*==\s*(\d+)\.(\d+)", req):  # "(==12.4.127)" too
+        # nvidia-cuda-runtime-cu12==12.4.127 (also "(==12.4.127)"); from torch 2.11: cuda-toolkit[...]==13.0.2
+        if m := re.match(r"(?:nvidia-cuda-runtime(?:-cu\d+)?|cuda-toolkit(?:\[[^\]]*\])?)\s*\(?\s*==\s*(\d+)\.(\d+)", req):
             return ("cuda", f"{m.group(1)}.{m.group(2)}")
     if torch.metadata_known and snap.system == "Linux":
         return ("cpu", None)
