@@ -221,4 +221,5 @@ def train(plan: Plan) -> dict[str, Any]:
                   "model_path": path, "seed": cfg.train.seed}
         (cfg.train.output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
     accelerator.wait_for_everyone()
+    accelerator.end_training()  # tears the process group down (NCCL warns when it is leaked)
     return result
