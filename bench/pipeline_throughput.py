@@ -35,14 +35,15 @@ from typing import Any
 import torch
 
 from envdoctor.pipeline import batching, modeling, training
+from envdoctor.pipeline.builtin_models import builtin_config
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss
 
 BATCH, MAX_LENGTH, LR, PAD_ID = 4, 512, 2e-4, 0
 MODELS: dict[str, dict[str, Any]] = {
-    "7b": modeling.builtin_config("deepseek-7b-config"),
-    "1b": {**modeling.builtin_config("deepseek-7b-config"), "hidden_size": 2048, "intermediate_size": 5632,
+    "7b": builtin_config("deepseek-7b-config"),
+    "1b": {**builtin_config("deepseek-7b-config"), "hidden_size": 2048, "intermediate_size": 5632,
            "num_hidden_layers": 22, "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000},
-    "tiny": modeling.builtin_config("tiny-llama"),
+    "tiny": builtin_config("tiny-llama"),
 }
 
 

@@ -26,9 +26,9 @@ import click
 import yaml
 
 from envdoctor.errors import InputError
+from envdoctor.pipeline.builtin_models import BUILTIN_PREFIX
 
 DEFAULT_FILE = "envdoctor.yaml"
-BUILTIN_PREFIX = "builtin:"
 
 
 def knob(default: Any, doc: str, *, choices: tuple[str, ...] = (), minimum: float | None = None,

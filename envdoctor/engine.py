@@ -9,6 +9,7 @@ their knowledge-base cases; Python rules register an implementation with
 
 from __future__ import annotations
 
+import importlib
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -62,12 +63,11 @@ def implementation(entry: RuleEntry) -> RuleImpl:
         return evaluate_declarative
     if entry.check == "log":
         return no_findings
-    import envdoctor.rules  # noqa: F401  (registers every Python rule)
-
+    importlib.import_module(f"envdoctor.rules.{entry.module}")  # registers the module's rules
     try:
         return _IMPLEMENTATIONS[entry.code]
     except KeyError:
-        raise RuntimeError(f"{entry.code} ({entry.source}) says check = 'python' but has no implementation")
+        raise RuntimeError(f"{entry.code} ({entry.source}): envdoctor.rules.{entry.module} does not implement it")
 
 
 def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
@@ -174,10 +174,19 @@ def _drop_covered(findings: list[Finding]) -> list[Finding]:
             or not set(f.covers) <= covered or not f.covers]
 
 
+def needs_met(entry: RuleEntry, ctx: Context) -> bool:
+    """Whether the context has what ``entry`` reads: project facts, or a lock-file target."""
+    if "project" in entry.needs and ctx.project is None:
+        return False
+    return not ("lockfile" in entry.needs and not ctx.snapshot.source.startswith("file:"))
+
+
 def run(ctx: Context, rules: Iterable[RuleEntry]) -> list[Finding]:
     """Run ``rules`` with crash isolation; return sorted, de-duplicated findings."""
     findings: list[Finding] = []
     for entry in rules:
+        if not needs_met(entry, ctx):
+            continue
         try:
             findings.extend(implementation(entry)(ctx, entry))
         except Exception as exc:  # a broken rule must never pass silently

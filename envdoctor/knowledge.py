@@ -1,8 +1,8 @@
 """The knowledge base: validated TOML rule entries and fact tables from ``checks/``.
 
 Every rule, whether its logic is declarative (``check = "declarative"``, a list
-of cases with conditions), Python (``check = "python"``, implemented in
-``envdoctor.rules``) or log-only (``check = "log"``, a cause only an error log
+of cases with conditions), Python (``check = "python"``, implemented in the
+``envdoctor.rules`` module its ``module`` key names, imported only when the rule runs) or log-only (``check = "log"``, a cause only an error log
 shows, reported by `envdoctor explain`), has exactly one entry here holding its code, name,
 severity, documentation, evidence and error signatures.  Loading validates
 everything and names the file and entry of the first problem.
@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+import envdoctor.checks as checks_package
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, Fix, Severity, pip_install_fix
 from envdoctor.probe import canonical_name
@@ -29,13 +29,17 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 RULE_KEYS = {"code", "name", "severity", "summary", "what", "why", "example", "fix_safety",
-             "evidence", "signatures", "check", "case", "fix"}
+             "evidence", "signatures", "check", "module", "needs", "case", "fix"}
 CASE_KEYS = {"when", "message", "covers", "fix"}
 FIX_KEYS = {"title", "applicability", "pins", "uninstall", "env"}
 WHEN_KEYS = {"packages", "absent", "python", "system", "gpu", "gpu_capability", "torch_build",
              "torch_cuda", "runtime"}
 # declarative: cases in the entry; python: envdoctor.rules; log: only `envdoctor explain` reports it.
 CHECK_KINDS = ("declarative", "python", "log")
+# What a rule reads beyond an installed environment; the engine skips it when the context lacks it:
+# "project" the project's files, data and configs; "lockfile" a lock-file target (--env FILE).
+NEEDS = ("project", "lockfile")
+MODULE_RE = re.compile(r"[a-z_][a-z0-9_]*")
 CODE_RE = re.compile(r"ED\d{3}")
 NAME_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 
@@ -82,6 +86,8 @@ class RuleEntry:
     check: str
     cases: tuple[Case, ...]
     source: str
+    module: str | None = None
+    needs: tuple[str, ...] = ()
 
     def docs(self) -> str:
         """The text `envdoctor rules CODE` prints."""
@@ -198,6 +204,14 @@ def _entry(raw: Any, source: str) -> RuleEntry:
         raise _Bad(f"severity {raw['severity']!r} is not error, warning or info")
     if raw["check"] not in CHECK_KINDS:
         raise _Bad(f"check must be one of {', '.join(CHECK_KINDS)}")
+    module = raw.get("module")
+    if (raw["check"] == "python") != (module is not None):
+        raise _Bad("module names the envdoctor.rules module of a check = 'python' rule (and only of one)")
+    if module is not None and not (isinstance(module, str) and MODULE_RE.fullmatch(module)):
+        raise _Bad(f"module {module!r} is not a module name")
+    needs = _strs(raw.get("needs", []), "needs")
+    if set(needs) - set(NEEDS):
+        raise _Bad(f"needs: unknown {sorted(set(needs) - set(NEEDS))[0]!r} (allowed: {', '.join(NEEDS)})")
     cases = tuple(_case(c) for c in raw.get("case", []))
     if raw["check"] == "declarative" and not cases:
         raise _Bad("a declarative rule needs at least one [[rule.case]]")
@@ -213,7 +227,7 @@ def _entry(raw: Any, source: str) -> RuleEntry:
     return RuleEntry(code=raw["code"], name=raw["name"], severity=severity, summary=raw["summary"],
                      what=raw["what"], why=raw["why"], example=raw.get("example", ""),
                      fix_safety=raw["fix_safety"], evidence=evidence, signatures=tuple(signatures),
-                     check=raw["check"], cases=cases, source=source)
+                     check=raw["check"], cases=cases, source=source, module=module, needs=needs)
 
 
 def load_texts(texts: dict[str, str]) -> KnowledgeBase:
@@ -248,8 +262,8 @@ def load_texts(texts: dict[str, str]) -> KnowledgeBase:
 
 def load(extra_dirs: tuple[Path, ...] = ()) -> KnowledgeBase:
     """Load the bundled ``checks/*.toml`` plus any extra directories of TOML files."""
-    texts = {f"checks/{item.name}": item.read_text(encoding="utf-8")
-             for item in resources.files("envdoctor.checks").iterdir() if item.name.endswith(".toml")}
+    folder = Path(checks_package.__file__).parent  # files, not importlib.resources: ~10 ms less per check
+    texts = {f"checks/{path.name}": path.read_text(encoding="utf-8") for path in sorted(folder.glob("*.toml"))}
     for directory in extra_dirs:
         for path in sorted(directory.glob("*.toml")):
             texts[str(path)] = path.read_text(encoding="utf-8")

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
+from envdoctor.pipeline.builtin_models import BUILTIN_PREFIX, builtin_config
 
-BUILTIN_PREFIX = "builtin:"
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 MOE_KEYS = ("num_local_experts", "n_routed_experts", "num_experts", "moe_intermediate_size")
 _PARAMS_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bBmM])\s*$")
@@ -150,14 +149,6 @@ def shape_from_params(count: str) -> ModelShape:
     if best is None:
         raise InputError(f"--params {count!r}: too small to shape a decoder; pass --model with a config.json")
     return best
-
-
-def builtin_config(name: str) -> dict[str, Any]:
-    """A config bundled with envdoctor's pipeline as ``model_<name>.json`` (``builtin:deepseek-7b-config``)."""
-    resource = resources.files("envdoctor.pipeline").joinpath(f"model_{name.removeprefix(BUILTIN_PREFIX)}.json")
-    if not resource.is_file():
-        raise InputError(f"{name}: no such builtin model in this build; pass a model folder or config.json path")
-    return dict(json.loads(resource.read_text(encoding="utf-8")))
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

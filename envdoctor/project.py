@@ -8,10 +8,8 @@ the :class:`ProjectFacts` this returns.  Nothing here writes a file.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from envdoctor.database import DatabaseFacts, inspect
 from envdoctor.errors import InputError
 from envdoctor.locate import PathFacts, probe
 from envdoctor.modelfacts import LlamaFactoryFacts, ModelFolderFacts, llamafactory_yaml, model_folder
+from envdoctor.pipeline.builtin_models import builtin_config
 from envdoctor.scan import ScanResult, scan
 from envdoctor.snapshot import Snapshot
 
@@ -133,10 +132,9 @@ def _model_shape(config: TrainingConfig, model: ModelFolderFacts | None) -> dict
     if model is not None:
         return dict(model.config) if model.config else None
     if config.model.is_builtin:
-        name = config.model.name_or_path.split(":", 1)[1]
         try:
-            return json.loads(resources.files("envdoctor.pipeline").joinpath(f"model_{name}.json").read_text())
-        except (OSError, ValueError, ModuleNotFoundError):
+            return builtin_config(config.model.name_or_path)
+        except InputError:
             return None
     return None
 

@@ -10,31 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
+from envdoctor.pipeline.builtin_models import BUILTIN_PREFIX, builtin_config
 
-BUILTIN_PREFIX = "builtin:"
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 in the builtin byte-level tokenizer
-
-
-def builtin_names() -> list[str]:
-    """Names accepted after ``builtin:``."""
-    files = resources.files("envdoctor.pipeline").iterdir()
-    return sorted(f.name[len("model_"):-len(".json")] for f in files
-                  if f.name.startswith("model_") and f.name.endswith(".json"))
-
-
-def builtin_config(name: str) -> dict[str, Any]:
-    """The bundled config JSON of ``builtin:<name>``."""
-    if name not in builtin_names():
-        raise InputError(f"model builtin:{name} is not bundled; use one of "
-                         + ", ".join(f"builtin:{n}" for n in builtin_names()))
-    text = resources.files("envdoctor.pipeline").joinpath(f"model_{name}.json").read_text(encoding="utf-8")
-    config: dict[str, Any] = json.loads(text)
-    return config
 
 
 def byte_tokenizer() -> Any:

@@ -18,6 +18,7 @@ code = "ED990"
 name = "always-crashes"
 severity = "warning"
 check = "python"
+module = "requirements"
 summary = "s"
 what = "w"
 why = "y"
@@ -29,6 +30,7 @@ code = "ED991"
 name = "has-no-implementation"
 severity = "warning"
 check = "python"
+module = "requirements"
 summary = "s"
 what = "w"
 why = "y"
@@ -48,7 +50,7 @@ def test_a_crashing_rule_is_an_internal_error_finding_and_exit_2() -> None:
     findings = engine.run(ctx, list(test_kb.rules.values()))
     assert [f.code for f in findings] == ["ED000", "ED000"]
     assert "rule ED990 always-crashes crashed: KeyError: 'boom' (at test_core_engine.py:" in findings[0].message
-    assert "ED991" in findings[1].message and "no implementation" in findings[1].message
+    assert "ED991" in findings[1].message and "does not implement it" in findings[1].message
     assert report.exit_code(findings) == 2
 
 
@@ -144,3 +146,12 @@ def test_text_output_lists_fixes_and_summary() -> None:
     assert "✗ ED101 bitsandbytes 0.44.1 imports triton.ops" in text
     assert "$ python -m pip install 'bitsandbytes>=0.45.1'" in text
     assert text.splitlines()[-1].startswith("4 error(s), 2 warning(s), 0 note(s)")
+
+
+def test_a_rule_that_needs_project_facts_is_skipped_without_them() -> None:
+    text = CRASHY.split("[[rule]]")[1].replace('module = "requirements"', 'module = "requirements"\nneeds = ["project"]')
+    test_kb = knowledge.load_texts({"t.toml": "[[rule]]" + text})
+    rules = list(test_kb.rules.values())
+    assert engine.run(Context(snapshot=snap(("torch", "2.6.0")), kb=test_kb), rules) == []
+    with_project = Context(snapshot=snap(("torch", "2.6.0")), kb=test_kb, project=object())
+    assert [f.code for f in engine.run(with_project, rules)] == ["ED000"]

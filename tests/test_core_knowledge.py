@@ -69,6 +69,10 @@ def test_a_good_entry_is_normalised() -> None:
     ('signatures = ["boom (?P<x>\\\\d+)"]', 'signatures = ["(unclosed"]', "x.toml: rule ED901: signature '(unclosed' is not a valid regular expression"),
     ('why = "y"', '', "x.toml: rule ED901: missing or non-string 'why'"),
     ('title = "upgrade"', '', "x.toml: rule ED901: fix: missing 'title'"),
+    ('summary = "s"', 'summary = "s"\nmodule = "requirements"', "x.toml: rule ED901: module names the envdoctor.rules module"),
+    ('summary = "s"', 'summary = "s"\nneeds = ["gpu"]', "x.toml: rule ED901: needs: unknown 'gpu' (allowed: project, lockfile)"),
+    ('check = "declarative"', 'check = "python"\nmodule = "Rules.X"', "x.toml: rule ED901: module 'Rules.X' is not a module name"),
+    ('check = "declarative"', 'check = "python"', "x.toml: rule ED901: module names the envdoctor.rules module"),
 ])
 def test_bad_entries_name_file_and_entry(old: str, new: str, message: str) -> None:
     assert old in GOOD

@@ -1,18 +1,5 @@
-"""Python rule implementations; importing this package registers them with the engine.
+"""Python rule implementations, one module per concept.
 
-Each module implements the rules whose knowledge-base entries say ``check = "python"``.
+A knowledge-base entry with ``check = "python"`` names its module (``module = "requirements"``);
+the engine imports that module only when the rule runs, and its ``@implements`` functions register.
 """
-
-from envdoctor.rules import (  # noqa: F401
-    bitsandbytes,
-    encodings,
-    llamafactory,
-    llamafactory_config,
-    lockfiles,
-    memory,
-    models,
-    paths,
-    requirements,
-    sqlite,
-    torch_stack,
-)

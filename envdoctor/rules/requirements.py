@@ -168,8 +168,6 @@ def shadowed_distribution(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """A lock file pins a package whose declared requirement is not pinned in it."""
     snap = ctx.snapshot
-    if not snap.source.startswith("file:"):
-        return
     extras = requested_extras(snap)
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
         missing = sorted({canonical_name(req.name) for req in active_requirements(dist, snap, extras.get(dist.name, ()))}
