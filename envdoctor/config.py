@@ -25,7 +25,7 @@ from typing import Any
 import click
 import yaml
 
-from envdoctor.errors import InputError
+from envdoctor.errors import InputError, read_user_text
 from envdoctor.pipeline.builtin_models import BUILTIN_PREFIX
 
 DEFAULT_FILE = "envdoctor.yaml"
@@ -384,16 +384,7 @@ def load_config(path: Path) -> TrainingConfig:
 
     Raises InputError (one line, with file and line) for a missing, unreadable or invalid file.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; create one with `envdoctor init {path}`")
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a config file; pass the YAML file itself")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 (byte {exc.start}); save it as UTF-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})")
+    text = read_user_text(path, f"create one with `envdoctor init {path}`", "not a config file; pass the YAML file itself")
     return parse_config(text, path)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from envdoctor.errors import InputError
+from envdoctor.errors import InputError, read_user_text
 from envdoctor.snapshot import Snapshot
 
 MAX_FOLDER_ENTRIES = 500
@@ -134,14 +134,8 @@ def _zero_stage(reference: Any, bases: tuple[Path, ...]) -> int | None:
 
 def llamafactory_yaml(path: Path, snapshot: Snapshot, project_root: Path) -> LlamaFactoryFacts:
     """Read a LLaMA-Factory training YAML (InputError when it is missing or not a YAML mapping)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; pass the training YAML you give `llamafactory-cli train`")
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder; pass the training YAML itself")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read it as UTF-8 text ({exc})")
+    text = read_user_text(path, "pass the training YAML you give `llamafactory-cli train`",
+                          "not a training YAML; pass the YAML file itself")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         values = yaml.safe_load(text)
