@@ -384,7 +384,8 @@ def load_config(path: Path) -> TrainingConfig:
 
     Raises InputError (one line, with file and line) for a missing, unreadable or invalid file.
     """
-    text = read_user_text(path, f"create one with `envdoctor init {path}`", "not a config file; pass the YAML file itself")
+    text = read_user_text(path, f"create one with `envdoctor init {path}`",
+                          "not a config file; pass the YAML file itself")
     return parse_config(text, path)
 
 

@@ -8,7 +8,6 @@ that every stage and every process loads the same weights through the ordinary
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
