@@ -17,7 +17,8 @@ out of memory are recorded as such.  Two training styles:
   (fp32), bf16 autocast as the HF Trainer does, the model's own loss (full fp32
   logits), batches padded to max_length with an attention mask.
 
-``--fresh`` also measures FRESH_GRID rows, each in its own process as a user's
+``--holdout`` measures HOLDOUT_GRID rows instead (configurations the estimator was not tuned
+on). ``--fresh`` also measures FRESH_GRID rows, each in its own process as a user's
 run is (no row before it, no empty_cache), including configurations the
 estimator was not tuned on.  bench/memory_report.py prints the estimator's and
 weights-only arithmetic's error per row from the JSON this writes.
@@ -88,6 +89,22 @@ GRID: dict[str, list[Row]] = {
         ("seed", False, 512, 1, 8, "qv", "adamw_torch", "sdpa"),
         ("seed", False, 256, 4, 64, "all", "adamw_8bit", "sdpa"),
         ("seed", True, 1024, 8, 8, "qv", "adamw_torch", "sdpa"),
+    ],
+}
+# Held out: configurations measured after the estimator's constants were fixed (``--holdout``),
+# one process each, to report its error on settings it was never tuned on.
+HOLDOUT_GRID: dict[str, list[Row]] = {
+    "qwen2-0.5b": [
+        ("pipeline", True, 768, 3, 32, "all", "adamw_torch", "sdpa"),
+        ("seed", False, 384, 2, 16, "qv", "adamw_8bit", "sdpa"),
+    ],
+    "qwen2-1.5b": [
+        ("pipeline", False, 768, 2, 32, "qv", "paged_adamw_8bit", "sdpa"),
+        ("seed", True, 1536, 2, 16, "all", "adamw_torch", "sdpa"),
+    ],
+    "deepseek-llm-7b": [
+        ("pipeline", True, 1536, 2, 32, "all", "adamw_8bit", "sdpa"),
+        ("seed", True, 768, 3, 16, "all", "adamw_torch", "sdpa"),
     ],
 }
 # One process per row (what a user's run sees: no other row before it, no empty_cache), to check
@@ -391,7 +408,8 @@ def run_model(name: str, rows: list[Row], args: argparse.Namespace, meter: Meter
         if rows:
             run_shared(name, folder, rows, info, device, meter, deadline, args, results)
         info["fresh_rows"] = []
-        for row in FRESH_GRID.get(name, []) if args.fresh else []:
+        fresh = HOLDOUT_GRID if args.holdout else FRESH_GRID if args.fresh else {}
+        for row in fresh.get(name, []):
             if time.monotonic() > deadline:
                 info["fresh_rows"].append({**record_for(row), "skipped": "time budget"})
                 continue
@@ -442,6 +460,7 @@ def main() -> None:
     parser.add_argument("--one-row", nargs=2, metavar=("FOLDER", "ROW_JSON"), help=argparse.SUPPRESS)
     parser.add_argument("--fresh", action="store_true", help="also measure FRESH_GRID rows, one process each")
     parser.add_argument("--no-shared", action="store_true", help="skip the shared-process GRID rows")
+    parser.add_argument("--holdout", action="store_true", help="measure HOLDOUT_GRID rows (one process each)")
     args = parser.parse_args()
     if args.make_checkpoint:
         make_checkpoint(Path(args.make_checkpoint[0]), Path(args.make_checkpoint[1]), args.device)

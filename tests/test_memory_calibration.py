@@ -52,3 +52,11 @@ def test_weights_arithmetic_matches_the_allocated_weights_after_a_fresh_load() -
         predicted = (shape.quantized_params * NF4_BYTES_PER_PARAM + 2 * (shape.embedding_params + shape.other_params))
         measured = model["fresh_rows"][0]["allocated_after_load_mib"] * 2**20
         assert abs(predicted - measured) / measured < 0.01
+
+
+def test_held_out_configurations_are_not_under_predicted() -> None:
+    """Rows measured after the constants were fixed (bench/results/memory_holdout.json)."""
+    held_out = memory_report.rows(json.loads((RESULTS.parent / "memory_holdout.json").read_text(encoding="utf-8")))
+    assert len(held_out) >= 6 and len({r.model for r in held_out}) >= 3
+    assert statistics.median(abs(r.error) for r in held_out) <= 0.10
+    assert min(r.error for r in held_out) >= -0.10
