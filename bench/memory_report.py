@@ -21,8 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from envdoctor.memory import TrainingPlan, estimate  # noqa: E402
-from envdoctor.modelshape import resolve_targets, shape_from_config  # noqa: E402
+from envdoctor.memory.estimate import TrainingPlan, estimate  # noqa: E402
+from envdoctor.memory.shapes import resolve_targets, shape_from_config  # noqa: E402
 
 DEFAULT_RESULTS = ROOT / "bench" / "results" / "memory_calibration.json"
 TARGETS: dict[str, tuple[str, ...] | str] = {"qv": ("q_proj", "v_proj"), "all": "all-linear"}

@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from envdoctor.pipeline import batching, modeling, training
-from envdoctor.pipeline.builtin_models import builtin_config
+from envdoctor.project.builtin_models import builtin_config
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss
 
 BATCH, MAX_LENGTH, LR, PAD_ID = 4, 512, 2e-4, 0

@@ -1,5 +1,5 @@
 """`python -m envdoctor` runs the CLI."""
 
-from envdoctor.cli import main
+from envdoctor.cli.app import main
 
 main()

@@ -1,4 +1,4 @@
-"""Errors that end a command with a one-line message and exit code 2."""
+"""Errors that end a command: bad input (exit 2, one line) and a chosen exit code."""
 
 from __future__ import annotations
 
@@ -10,6 +10,17 @@ class InputError(Exception):
 
     The message names the file (and line, where there is one) and says what to do next.
     """
+
+
+class ExitCode(Exception):
+    """Stop the command with this exit code; what the user needs to read was already printed.
+
+    Library code raises it instead of calling ``sys.exit``: only the CLI exits.
+    """
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 def read_user_text(path: Path, missing_hint: str, folder_hint: str) -> str:

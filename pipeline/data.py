@@ -1,7 +1,7 @@
 """The data stage: SQLite rows → instruction samples (60/20/20 news/market/earnings), deduplicated and split.
 
 Stdlib only.  The database is opened read-only (``file:...?mode=ro``) and read with
-:func:`envdoctor.pipeline.queries.builtin_queries` (or the config's overrides).  Without a
+:func:`envdoctor.project.queries.builtin_queries` (or the config's overrides).  Without a
 database the news and market samples come from the sample generator's templates, and the
 run record says so.  Same config and seed → byte-identical ``instructions.jsonl``.
 """
@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envdoctor.config import DataConfig
+from envdoctor.project.config import DataConfig
 from envdoctor.errors import InputError
-from envdoctor.pipeline import queries, sample_db
+from envdoctor.pipeline import sample_db
+from envdoctor.project import queries
 
 INSTRUCTIONS = {
     "news": "分析以下财经快讯对市场的影响",

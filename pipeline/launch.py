@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from types import FrameType
 
 import click
 
-from envdoctor.errors import InputError
+from envdoctor.errors import ExitCode, InputError
 
 WORKER = "envdoctor.pipeline.worker"
 EXIT_BAD_INPUT = 2
@@ -72,9 +71,9 @@ def run_stage(argv: list[str], tty: bool) -> None:
     if code == 0:
         return
     if code == EXIT_BAD_INPUT:
-        sys.exit(EXIT_BAD_INPUT)
+        raise ExitCode(EXIT_BAD_INPUT)
     if code == EXIT_INTERRUPTED:
-        sys.exit(130)
+        raise ExitCode(130)
     reason = f"killed by signal {-code}" if code < 0 else f"exit {code}"
     raise click.ClickException(
         f"the {argv[argv.index(WORKER) + 1]} stage failed ({reason}); its output is above. "

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
-from envdoctor.pipeline.builtin_models import BUILTIN_PREFIX, builtin_config
+from envdoctor.project.builtin_models import BUILTIN_PREFIX, builtin_config
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>")  # ids 0, 1, 2 in the builtin byte-level tokenizer
 

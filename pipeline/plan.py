@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.config import (DataConfig, LaunchConfig, LoraConfig, ModelConfig, TrainConfig,
+from envdoctor.project.config import (DataConfig, LaunchConfig, LoraConfig, ModelConfig, TrainConfig,
                               TrainingConfig)
 
 PLAN_FILE = "plan.json"

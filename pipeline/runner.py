@@ -16,14 +16,14 @@ from typing import Any
 
 import click
 
-from envdoctor import checking
-from envdoctor.config import DEFAULT_FILE, DataConfig, TrainConfig, TrainingConfig, load_config
-from envdoctor.errors import InputError
+from envdoctor.engine import check as checking
+from envdoctor.project.config import DEFAULT_FILE, DataConfig, TrainConfig, TrainingConfig, load_config
+from envdoctor.errors import ExitCode, InputError
 from envdoctor.findings import Severity
 from envdoctor.pipeline import data, export, launch, sample_db
 from envdoctor.pipeline import plan as plan_mod
-from envdoctor.snapshot import Snapshot
-from envdoctor.target import resolve
+from envdoctor.env.snapshot import Snapshot
+from envdoctor.env.target import resolve
 
 STAGES = ("data", "train", "eval", "export")
 TRAIN_PACKAGES = ("envdoctor", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "matplotlib")
@@ -69,7 +69,7 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
         click.echo(checking.render(result, "text", strict=False, color=sys.stdout.isatty()))
         _say(f"envdoctor run: refused: `envdoctor check` found {len(errors)} error(s); fix them "
              "(`envdoctor fix`), or pass --force to train anyway (recorded in training_info.json)")
-        sys.exit(1)
+        raise ExitCode(1)
     if errors:
         _say(f"envdoctor run: --force: training despite {', '.join(error_codes)} (recorded)")
     elif not quiet:

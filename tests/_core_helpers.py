@@ -8,11 +8,12 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from envdoctor import engine, knowledge
-from envdoctor.engine import Context
+from envdoctor.engine import core as engine
+from envdoctor.engine import knowledge
+from envdoctor.engine.core import Context
 from envdoctor.findings import Finding
-from envdoctor.knowledge import KnowledgeBase
-from envdoctor.snapshot import GPU, Distribution, Hardware, Snapshot
+from envdoctor.engine.knowledge import KnowledgeBase
+from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot
 
 LINUX_311 = {
     "implementation_name": "cpython", "implementation_version": "3.11.7", "os_name": "posix",

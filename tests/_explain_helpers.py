@@ -7,8 +7,8 @@ import sys
 import venv
 from pathlib import Path
 
-from envdoctor.checking import CheckRequest
-from envdoctor.explain import ExplainResult, explain_log
+from envdoctor.engine.check import CheckRequest
+from envdoctor.explain.command import ExplainResult, explain_log
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from envdoctor import engine, knowledge
-from envdoctor.checking import CheckRequest, build_context
+from envdoctor.engine import core as engine
+from envdoctor.engine import knowledge
+from envdoctor.engine.check import CheckRequest, build_context
 from envdoctor.findings import Finding
-from envdoctor.snapshot import Distribution, Snapshot
+from envdoctor.env.snapshot import Distribution, Snapshot
 
 SEED_SCHEMA = """
 CREATE TABLE news (id INTEGER PRIMARY KEY, title TEXT NOT NULL, content TEXT, published_at TEXT, source TEXT);

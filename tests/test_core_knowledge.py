@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import knowledge
+from envdoctor.engine import knowledge
 from envdoctor.errors import InputError
 
 GOOD = '''

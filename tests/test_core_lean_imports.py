@@ -18,7 +18,7 @@ def imported_modules(*args: str, cwd: Path) -> set[str]:
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     names = {line.rsplit("|", 1)[1].strip() for line in proc.stderr.splitlines()
              if line.startswith("import time:") and "|" in line}
-    assert "envdoctor.checking" in names  # the check really ran
+    assert "envdoctor.engine.check" in names  # the check really ran
     return {name.split(".")[0] for name in names}
 
 

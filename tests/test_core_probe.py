@@ -1,4 +1,4 @@
-"""Rules over real ``*.dist-info`` folders read by envdoctor.probe.collect_distributions."""
+"""Rules over real ``*.dist-info`` folders read by envdoctor.env.probe.collect_distributions."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from pathlib import Path
 
 from _core_helpers import LINUX_311, NO_GPU, kb, write_dist_info
 
-from envdoctor import engine, probe
-from envdoctor.engine import Context
-from envdoctor.snapshot import from_probe
+from envdoctor.engine import core as engine
+from envdoctor.env import probe
+from envdoctor.engine.core import Context
+from envdoctor.env.snapshot import from_probe
 
 MISC_PY = '''
 def check_dependencies() -> None:

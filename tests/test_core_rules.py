@@ -9,7 +9,7 @@ import pytest
 from _core_helpers import NO_GPU, dist, gpu_hardware, kb, run_rule, snap
 
 from envdoctor.findings import Applicability, Severity
-from envdoctor.snapshot import Hardware
+from envdoctor.env.snapshot import Hardware
 
 TESTS = Path(__file__).parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from envdoctor.snapshot import Distribution, Snapshot, torch_build
+from envdoctor.env.snapshot import Distribution, Snapshot, torch_build
 
 CU13_REQUIRES = ('cuda-toolkit[cublas,cudart,cufft]==13.0.2; platform_system == "Linux"',
                  'nvidia-cudnn-cu13==9.19.0.56; platform_system == "Linux"')

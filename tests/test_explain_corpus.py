@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from _explain_helpers import DATA, explain_text
-from envdoctor import knowledge
+from envdoctor.engine import knowledge
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from _explain_helpers import freeze
-from envdoctor.explain import explain_log
+from envdoctor.explain.command import explain_log
 from envdoctor.findings import Severity
 
 SEEDS = Path("/work/shared/seeds")

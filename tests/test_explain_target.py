@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from _explain_helpers import explain_text, freeze, make_venv, run_cli
-from envdoctor.checking import CheckRequest
+from envdoctor.engine.check import CheckRequest
 from envdoctor.findings import Applicability, Severity
 
 TRITON_OPS = "ModuleNotFoundError: No module named 'triton.ops'\n"

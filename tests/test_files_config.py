@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from envdoctor.config import TrainingConfig, init_command, load_config, parse_config, starter_text
+from envdoctor.cli.init import init_command
+from envdoctor.project.config import TrainingConfig, load_config, parse_config, starter_text
 from envdoctor.errors import InputError
 
 

@@ -1,4 +1,4 @@
-"""Encodings of real bytes in real files: detection (envdoctor.encoding) and rules ED201-ED208."""
+"""Encodings of real bytes in real files: detection (envdoctor.project.encoding) and rules ED201-ED208."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.encoding import analyse
+from envdoctor.project.encoding import analyse
 from envdoctor.findings import Applicability, Severity
-from envdoctor.scan import MAX_FILES, file_kind, scan
+from envdoctor.project.scan import MAX_FILES, file_kind, scan
 from tests._files_helpers import codes, run_rules
 
 DATA = Path(__file__).parent / "data"

@@ -12,8 +12,8 @@ import pytest
 
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability
-from envdoctor.modelfacts import known_model_types
-from envdoctor.snapshot import Distribution, Snapshot
+from envdoctor.project.models import known_model_types
+from envdoctor.env.snapshot import Distribution, Snapshot
 from tests._files_helpers import codes, run_rules, snapshot, write_config
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
@@ -198,7 +198,7 @@ def test_bad_llamafactory_file_is_an_input_error(tmp_path: Path, setup, expected
 def test_check_never_imports_transformers(tmp_path: Path) -> None:
     model_dir(tmp_path, CHATTS)
     write_config(tmp_path, "model:\n  name_or_path: models/m\n")
-    code = ("import sys; from envdoctor import checking; from pathlib import Path; "
+    code = ("import sys; from envdoctor.engine import check as checking; from pathlib import Path; "
             f"checking.run_check(checking.CheckRequest(project_path=Path({str(tmp_path)!r}), select=('ED2',))); "
             "print(sorted(m for m in ('torch', 'transformers', 'bitsandbytes') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.checking import CheckRequest, build_context
-from envdoctor.config import parse_config
-from envdoctor.engine import Context
+from envdoctor.engine.check import CheckRequest, build_context
+from envdoctor.project.config import parse_config
+from envdoctor.engine.core import Context
 from envdoctor.findings import Applicability
-from envdoctor.locate import find_nearby, probe
-from envdoctor.project import ProjectFacts
+from envdoctor.project.locate import find_nearby, probe
+from envdoctor.project.facts import ProjectFacts
 from envdoctor.rules.paths import adapter_parameters, checkpoint_bytes, output_disk_space
 from tests._files_helpers import KB, codes, run_rules, seed_db, snapshot, write_config
 

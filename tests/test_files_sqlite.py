@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.database import connect_read_only, inspect
+from envdoctor.project.database import connect_read_only, inspect
 from envdoctor.findings import Applicability, Severity
-from envdoctor.pipeline.queries import builtin_queries
+from envdoctor.project.queries import builtin_queries
 from tests._files_helpers import BAD_NEWS_SQL, codes, run_rules, seed_db, write_config
 
 
@@ -130,7 +130,7 @@ def test_builtin_query_mismatch_points_at_the_pipeline_file(tmp_path: Path) -> N
     write_config(tmp_path, "data:\n  db: datasets/finance_analysis.db\n")
     findings = [f for f in run_rules(tmp_path, select=("ED221",))
                 if "query 'news'" in f.message and "ret_post_15m" in f.message]
-    assert findings and findings[0].locations[0].path.endswith("pipeline/queries.py")
+    assert findings and findings[0].locations[0].path.endswith("project/queries.py")
     assert findings[0].fixes[0].applicability is Applicability.DISPLAY_ONLY
     assert "data.queries.news" in findings[0].fixes[0].title
 

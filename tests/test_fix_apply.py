@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from _fix_helpers import build_seed_wheels, build_wheel, copy_venv, envdoctor, freeze, make_venv, pip, pip_env
 
-from envdoctor import transaction
+from envdoctor.fix import transaction
 from envdoctor.findings import FileEdit
-from envdoctor.plan import Plan
+from envdoctor.fix.plan import Plan
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_failing_step_restores_packages_and_file_bytes(broken: Path, env: dict[s
     plan = Plan(python=str(broken), install=("bitsandbytes==0.45.1",),
                 commands=(("{python}", "-m", "pip", "install", "no-such-package==1.0"),),
                 edits=(FileEdit(path="train.jsonl", action="reencode", encoding="gbk"),))
-    from envdoctor.snapshot import Snapshot
+    from envdoctor.env.snapshot import Snapshot
 
     snap = Snapshot(source="test", python_version="3.11")
     outcome = transaction.apply(plan, snap, [], list, lambda _: None, base=tmp_path)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envdoctor import knowledge
-from envdoctor.engine import Context, run, select_rules
+from envdoctor.engine import knowledge
+from envdoctor.engine.core import Context, run, select_rules
 from envdoctor.findings import Applicability, Finding, Severity, pip_install_fix
-from envdoctor.kbconstraints import floors
-from envdoctor.plan import from_findings
-from envdoctor.snapshot import Distribution, Snapshot
+from envdoctor.engine.constraints import floors
+from envdoctor.fix.plan import from_findings
+from envdoctor.env.snapshot import Distribution, Snapshot
 
 
 def snapshot(**versions: str) -> Snapshot:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from _pipeline_helpers import make_project, read_json, run_cli
 
-from envdoctor import snapshot
-from envdoctor.hardware import probe_hardware
+from envdoctor.env import snapshot
+from envdoctor.env.hardware import probe_hardware
 
 pytestmark = pytest.mark.gpu
 

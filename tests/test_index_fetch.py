@@ -1,4 +1,4 @@
-"""envdoctor.index against a real package index served from a temp folder on 127.0.0.1."""
+"""envdoctor.env.index against a real package index served from a temp folder on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from _index_helpers import BULK_BYTES, IndexServer, Release, build_index, isolated_pip_env, metadata_text
 
-from envdoctor import fetch, index, pipconfig
-from envdoctor.lockfile import parse_file
-from envdoctor.target import from_pins
+from envdoctor.env import fetch
+from envdoctor.env import index
+from envdoctor.env import pipconfig
+from envdoctor.env.lockfile import parse_file
+from envdoctor.env.target import from_pins
 
 RELEASES = [
     Release("alpha", "1.0", metadata_text("alpha", "1.0", ["beta>=2.0", 'gamma; extra == "fast"'], ">=3.9")),
@@ -244,7 +246,7 @@ def test_the_lock_files_own_index_options_are_honoured(served: IndexServer, tmp_
 
 
 def test_index_options_reader(tmp_path: Path) -> None:
-    from envdoctor.lockfile import index_options
+    from envdoctor.env.lockfile import index_options
 
     lock = tmp_path / "r.txt"
     lock.write_text("-i https://a.example/simple\n--extra-index-url https://b.example/simple \\\n\n"

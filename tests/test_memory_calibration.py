@@ -44,8 +44,8 @@ def test_weights_only_arithmetic_misses_by_far_more() -> None:
 
 
 def test_weights_arithmetic_matches_the_allocated_weights_after_a_fresh_load() -> None:
-    from envdoctor.memory import NF4_BYTES_PER_PARAM
-    from envdoctor.modelshape import shape_from_config
+    from envdoctor.memory.estimate import NF4_BYTES_PER_PARAM
+    from envdoctor.memory.shapes import shape_from_config
 
     for name, model in DATA["models"].items():
         shape = shape_from_config(model["config"], name)

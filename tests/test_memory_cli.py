@@ -72,7 +72,7 @@ def test_check_passes_when_it_fits_and_warns_when_tight(tmp_path: Path) -> None:
 
 def test_check_does_not_import_torch(tmp_path: Path) -> None:
     root = project(tmp_path, "  batch_size: 16\n")
-    code = ("import sys\nfrom envdoctor.cli import main\nsys.argv = ['envdoctor', 'check', '--gpu', 'T4', "
+    code = ("import sys\nfrom envdoctor.cli.app import main\nsys.argv = ['envdoctor', 'check', '--gpu', 'T4', "
             "'--select', 'ED7']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "heavy = [m for m in ('torch', 'transformers', 'bitsandbytes') if m in sys.modules]\n"
             "print('HEAVY', heavy)\n")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from envdoctor import engine, knowledge
-from envdoctor.checking import CheckRequest, build_context
+from envdoctor.engine import core as engine
+from envdoctor.engine import knowledge
+from envdoctor.engine.check import CheckRequest, build_context
 from envdoctor.findings import Finding, Severity
-from envdoctor.snapshot import GPU, Hardware, Snapshot
+from envdoctor.env.snapshot import GPU, Hardware, Snapshot
 
 from _memory_helpers import project
 

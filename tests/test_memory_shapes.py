@@ -8,7 +8,7 @@ import pytest
 
 from _memory_helpers import config
 from envdoctor.errors import InputError
-from envdoctor.modelshape import LINEAR_NAMES, resolve_targets, shape_from_config, shape_from_params
+from envdoctor.memory.shapes import LINEAR_NAMES, resolve_targets, shape_from_config, shape_from_params
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.config import DataConfig
+from envdoctor.project.config import DataConfig
 from envdoctor.errors import InputError
 from envdoctor.pipeline import data, sample_db
 
@@ -87,7 +87,7 @@ def test_database_without_rows_is_an_error(tmp_path: Path) -> None:
 
 
 def test_seed_column_typo_in_an_override_is_reported(db: Path, tmp_path: Path) -> None:
-    from envdoctor.pipeline.queries import builtin_queries
+    from envdoctor.project.queries import builtin_queries
 
     broken = builtin_queries()["news"].replace("ei.ret_post_15m", "ei.ret_post_15")
     with pytest.raises(InputError, match="no such column: ei.ret_post_15"):

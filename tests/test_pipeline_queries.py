@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.pipeline import queries, sample_db
+from envdoctor.pipeline import sample_db
+from envdoctor.project import queries
 
 
 def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:

@@ -18,7 +18,7 @@ import psutil
 import pytest
 from _pipeline_helpers import envdoctor_argv, make_project, read_json, run_cli, tree_digest
 
-from envdoctor import checking
+from envdoctor.engine import check as checking
 from envdoctor.pipeline import modeling, runner
 
 pytestmark = pytest.mark.slow

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor import engine, knowledge
-from envdoctor.engine import Context
-from envdoctor.probe import collect_distributions
-from envdoctor.snapshot import Hardware, Snapshot, from_probe
+from envdoctor.engine import core as engine
+from envdoctor.engine import knowledge
+from envdoctor.engine.core import Context
+from envdoctor.env.probe import collect_distributions
+from envdoctor.env.snapshot import Hardware, Snapshot, from_probe
 
 
 def make_dist(site: Path, name: str, version: str, files: list[str]) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.engine import Context, implements
+from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.snapshot import torch_build
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.env.snapshot import torch_build
 
 _CUDA_LIB = re.compile(r"libbitsandbytes_cuda(\d+)\.")
 

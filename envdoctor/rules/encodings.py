@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from envdoctor.encoding import EncodingFacts
-from envdoctor.engine import Context, implements
+from envdoctor.project.encoding import EncodingFacts
+from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
-from envdoctor.knowledge import RuleEntry
-from envdoctor.project import ProjectFacts, display_path
-from envdoctor.scan import MAX_READ_BYTES, ScannedFile
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.project.scan import MAX_READ_BYTES, ScannedFile
 
 
 @dataclass(frozen=True)

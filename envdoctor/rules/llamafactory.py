@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from envdoctor.engine import Context, implements, parse_version
+from envdoctor.engine.core import Context, implements, parse_version
 from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.probe import canonical_name
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.env.probe import canonical_name
 from envdoctor.rules.requirements import is_kept
 from envdoctor.rules.torch_stack import table_lookup
 

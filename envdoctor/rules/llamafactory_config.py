@@ -14,11 +14,11 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine import Context, implements, parse_version
+from envdoctor.engine.core import Context, implements, parse_version
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.modelfacts import LlamaFactoryFacts
-from envdoctor.project import ProjectFacts, display_path
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.project.models import LlamaFactoryFacts
+from envdoctor.project.facts import ProjectFacts, display_path
 
 ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
 OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning

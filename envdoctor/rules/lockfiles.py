@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from envdoctor.engine import Context, implements, parse_version
+from envdoctor.engine.core import Context, implements, parse_version
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, Finding, Fix, Location
-from envdoctor.kbconstraints import conflicts, floors
-from envdoctor.knowledge import RuleEntry
-from envdoctor.lockfile import Pin, parse_file
-from envdoctor.lockheader import LockHeader, input_digest, read_header
+from envdoctor.engine.constraints import conflicts, floors
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.env.lockfile import Pin, parse_file
+from envdoctor.lock.header import LockHeader, input_digest, read_header
 
 
 def lock_of(ctx: Context) -> tuple[Path, LockHeader] | None:

@@ -3,7 +3,7 @@
 Both read the project's ``envdoctor.yaml`` and the model's config.json values
 (``ctx.project``), the GPU named by ``--gpu`` (``ctx.extras["gpu_target"]``) or the
 live GPUs' free memory and available RAM (``ctx.snapshot.hardware``), and predict
-with :mod:`envdoctor.memory` (arithmetic, no torch).
+with :mod:`envdoctor.memory.estimate` (arithmetic, no torch).
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from envdoctor.engine import Context, implements
+from envdoctor.engine.core import Context, implements
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
-from envdoctor.headroom import WARN_SHARE, budget_for, config_changes, judge, plan_from_config, yaml_scalar
-from envdoctor.knowledge import RuleEntry
-from envdoctor.memory import TrainingPlan, host_ram
-from envdoctor.modelshape import ModelShape, shape_from_config
+from envdoctor.memory.headroom import WARN_SHARE, budget_for, config_changes, judge, plan_from_config, yaml_scalar
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.memory.estimate import TrainingPlan, host_ram
+from envdoctor.memory.shapes import ModelShape, shape_from_config
 
 SAFE_KEYS = {"train.gradient_checkpointing"}  # same result, only slower
 

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor.engine import Context, implements
+from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.modelfacts import ModelFolderFacts
-from envdoctor.project import ProjectFacts, display_path
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.project.models import ModelFolderFacts
+from envdoctor.project.facts import ProjectFacts, display_path
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
                    "sentencepiece.bpe.model", "qwen.tiktoken", "tokenizer.tiktoken")

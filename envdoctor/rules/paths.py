@@ -9,12 +9,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from envdoctor.config import TrainingConfig
-from envdoctor.engine import Context, implements
+from envdoctor.project.config import TrainingConfig
+from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location
-from envdoctor.knowledge import RuleEntry
-from envdoctor.locate import PathFacts
-from envdoctor.project import ProjectFacts, display_path
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.project.locate import PathFacts
+from envdoctor.project.facts import ProjectFacts, display_path
 
 MiB = 1 << 20
 GiB = 1 << 30

@@ -16,11 +16,11 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from envdoctor.engine import Context, implements, parse_version, pin_locations
+from envdoctor.engine.core import Context, implements, parse_version, pin_locations
 from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.probe import canonical_name
-from envdoctor.snapshot import Distribution, Snapshot
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.snapshot import Distribution, Snapshot
 
 # A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
 # read with a regular expression, so lines for extras nobody asked for are never parsed.
@@ -185,7 +185,7 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 
 @implements("ED005")
 def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
-    """A pinned version that none of the configured indexes lists (found by envdoctor.index)."""
+    """A pinned version that none of the configured indexes lists (found by envdoctor.env.index)."""
     snap = ctx.snapshot
     for name, version in sorted(snap.not_on_index.items()):
         yield Finding(

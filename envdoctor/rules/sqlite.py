@@ -1,6 +1,6 @@
 """The dataset builder's SQLite database and queries: ED220-ED223.
 
-Every fact comes from SQLite itself (see :mod:`envdoctor.database`): a query
+Every fact comes from SQLite itself (see :mod:`envdoctor.project.database`): a query
 that names a missing column fails here exactly as it would in the builder.
 """
 
@@ -10,12 +10,12 @@ import math
 import re
 from collections.abc import Iterator
 
-from envdoctor.config import TrainingConfig
-from envdoctor.database import DatabaseFacts, QueryFacts, UnknownName
-from envdoctor.engine import Context, implements
+from envdoctor.project.config import TrainingConfig
+from envdoctor.project.database import DatabaseFacts, QueryFacts, UnknownName
+from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
-from envdoctor.knowledge import RuleEntry
-from envdoctor.project import ProjectFacts, display_path
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.project.facts import ProjectFacts, display_path
 
 # SQLite's message → what it means for the user.
 DATABASE_ERRORS = (

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine import Context, implements, parse_version
+from envdoctor.engine.core import Context, implements, parse_version
 from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
-from envdoctor.knowledge import RuleEntry
-from envdoctor.probe import canonical_name
+from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.env.probe import canonical_name
 from envdoctor.rules.requirements import active_requirements
-from envdoctor.snapshot import Distribution, Snapshot, torch_build
+from envdoctor.env.snapshot import Distribution, Snapshot, torch_build
 
 
 def table_lookup(rows: list[dict[str, str]], key: str, version: str, value: str) -> str | None:

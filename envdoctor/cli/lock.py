@@ -1,0 +1,119 @@
+"""`envdoctor lock FILE.in` and `envdoctor lock verify`: the click commands over :mod:`envdoctor.lock.write`."""
+
+from __future__ import annotations
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+import click
+from envdoctor.engine import knowledge
+from envdoctor.engine import report
+from envdoctor.engine.check import render
+from envdoctor.errors import InputError
+from envdoctor.lock.header import LockHeader, input_digest, read_header
+from envdoctor.env.probe import marker_environment
+from envdoctor.fix.resolve import LockTarget, Resolved, lock
+from envdoctor.rules.requirements import is_kept
+from envdoctor.env.target import platform_names
+from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform
+
+
+class LockGroup(click.Group):
+    """`envdoctor lock FILE.in` runs the default `write` command; `verify` is a subcommand."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["write", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=LockGroup)
+def command() -> None:
+    """Write pinned, checked lockfiles (`envdoctor lock FILE.in`) or verify them (`envdoctor lock verify`)."""
+
+
+@command.command("write")
+@click.argument("in_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to write the lock (default: FILE.txt beside FILE.in).")
+@click.option("--python-version", metavar="X.Y", help="Lock for another Python (uses pip's resolver).")
+@click.option("--platform", type=click.Choice(platform_names()), help="Lock for another platform (uses pip's resolver).")
+@click.option("--cuda", metavar="X.Y", help="The target's CUDA version, recorded in the header and checked by rules.")
+@click.option("--generate-hashes", is_flag=True, help="Add --hash lines (pip's hash-checking mode).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave these packages out of the lock because the platform provides them (e.g. 'nvidia-*').")
+@click.option("--offline", is_flag=True, help="Check the result without fetching package metadata.")
+def write(in_file: Path, output: Path | None, python_version: str | None, platform: str | None,
+          cuda: str | None, generate_hashes: bool, exclude: tuple[str, ...], offline: bool) -> None:
+    """Resolve FILE.in into a pinned lock, check it with every rule, and write it only if it passes.
+
+    Exit codes: 0 written, 1 the resolution breaks a rule (nothing written), 2 bad input.
+    """
+    if not in_file.is_file():
+        raise InputError(f"{in_file}: no such file; pass a requirements .in file")
+    output = output or in_file.with_suffix(".txt")
+    target = LockTarget(python=python_version or marker_environment()["python_version"],
+                        platform=platform or native_platform(),
+                        cuda=cuda, foreign=bool(python_version or platform))
+    progress = sys.stderr.isatty()
+    if progress:
+        click.echo(f"… resolving {in_file} for Python {target.python} {target.platform}", err=True)
+    result = lock(in_file, target, generate_hashes, knowledge.load())
+    if result.resolved is None:
+        click.echo(report.render_text(result.findings, f"envdoctor lock · {in_file} · cannot satisfy the rules",
+                                      sys.executable))
+        sys.exit(1)
+    resolved = Resolved(pins=[p for p in result.resolved.pins if not is_kept(p[0], exclude)],
+                        made_with=result.resolved.made_with)
+    argv = ["envdoctor", "lock", str(in_file), "-o", str(output), *(f"--exclude={e}" for e in exclude)]
+    argv += [*(["--python-version", python_version] if python_version else []),
+             *(["--platform", platform] if platform else []), *(["--cuda", cuda] if cuda else []),
+             *(["--generate-hashes"] if generate_hashes else [])]
+    header = LockHeader(python=target.python, platform=target.platform, cuda=cuda,
+                        source=os.path.relpath(in_file, output.parent), digest=input_digest(in_file),
+                        made_with=resolved.made_with, command=shlex.join(argv),
+                        kb_constraints=", ".join(f.describe() for f in result.used),
+                        excluded=", ".join(exclude))
+    tmp = output.with_name(output.name + ".new")
+    tmp.write_text(lock_text(header, resolved, generate_hashes), encoding="utf-8")
+    try:
+        checked = check_lock(tmp, header, offline)
+        if report.exit_code(checked.findings) != 0:
+            click.echo(render(checked, "text", strict=False))
+            click.echo(f"{output}: not written; the resolution breaks the rules above")
+            sys.exit(1)
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    click.echo(f"wrote {output} ({len(resolved.pins)} pins; {resolved.made_with})")
+    if result.used:
+        click.echo(f"knowledge-base floors applied: {header.kb_constraints}")
+
+
+@command.command("verify")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--offline", is_flag=True, help="Use the knowledge base and metadata cache only; fetch nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def verify(paths: tuple[Path, ...], offline: bool, fmt: str) -> None:
+    """Check lock files (default: lockfiles/): pinned, hashed, current with their .in, and passing every rule.
+
+    Exit codes: 0 all pass, 1 findings, 2 bad input.
+    """
+    worst = 0
+    documents = []
+    for path in lock_files(paths or (Path("lockfiles"),)):
+        header = read_header(path)
+        if header is None:
+            raise InputError(f"{path}: no `# envdoctor lock:` header; make the lock with `envdoctor lock FILE.in`")
+        result = check_lock(path, header, offline)
+        code = report.exit_code(result.findings)
+        worst = max(worst, code)
+        if fmt == "json":
+            documents.append({"lock": str(path), "exit_code": code,
+                              "findings": [f.to_dict() for f in result.findings], "notes": result.notes})
+        else:
+            click.echo(render(result, "text", strict=False))
+    if fmt == "json":
+        click.echo(json.dumps(documents, indent=2))
+    sys.exit(worst)

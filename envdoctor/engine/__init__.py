@@ -1,0 +1,1 @@
+"""The rule engine: the knowledge base, rule selection and evaluation, reports, `check` itself."""

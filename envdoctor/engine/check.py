@@ -1,0 +1,117 @@
+"""`envdoctor check` as a function: target → snapshot → facts → rules → findings.
+
+The CLI, `explain`, `fix` and `run` all call :func:`run_check`, so every
+command sees the same findings for the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envdoctor.engine import core as engine
+from envdoctor.engine import knowledge
+from envdoctor.engine import report
+from envdoctor.engine.core import Context
+from envdoctor.findings import Finding
+from envdoctor.engine.knowledge import KnowledgeBase, RuleEntry
+from envdoctor.env.snapshot import Snapshot, torch_build
+from envdoctor.env.target import resolve
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """Everything `envdoctor check` can be asked."""
+
+    python: str | None = None
+    env_file: Path | None = None
+    python_version: str | None = None
+    platform: str | None = None
+    cuda: str | None = None
+    offline: bool = False
+    project_path: Path | None = None
+    config_file: Path | None = None
+    llamafactory_file: Path | None = None
+    gpu_target: str | None = None
+    include_project: bool = True
+    keep: Sequence[str] = ()
+    provided: Sequence[str] = ()
+    select: Sequence[str] = ()
+    ignore: Sequence[str] = ()
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Findings plus what they were computed from."""
+
+    findings: list[Finding]
+    snapshot: Snapshot
+    rules: list[RuleEntry]
+    notes: list[str] = field(default_factory=list)
+
+
+def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
+    """Facts about the project's files, data and configs (see envdoctor.project.facts)."""
+    if not request.include_project:
+        return None
+    from envdoctor.project import facts as project
+
+    return project.collect(request, snap)
+
+
+def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
+                  snap: Snapshot | None = None) -> Context:
+    """Resolve the target and gather every fact the rules read."""
+    kb = kb or knowledge.load()
+    if snap is None:
+        snap = resolve(request.python, request.env_file, request.python_version, request.platform, request.cuda)
+    if request.env_file is not None and any(not d.metadata_known for d in snap.distributions.values()):
+        from envdoctor.env import index
+
+        snap = index.fill_metadata(snap, offline=request.offline, quiet=request.quiet)
+    keep = frozenset(request.keep) | frozenset(kb.tables.get("platform_owned", {}).get(
+        "colab" if "colab" in snap.runtime else "any", []))
+    return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=keep,
+                   provided=frozenset(request.provided),
+                   offline=request.offline, extras={"gpu_target": request.gpu_target})
+
+
+def run_check(request: CheckRequest) -> CheckResult:
+    """Run the selected rules on the requested target."""
+    ctx = build_context(request)
+    selected = engine.select_rules(ctx.kb, request.select, request.ignore)
+    findings = engine.run(ctx, selected)
+    notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ()))
+    if request.offline:
+        notes.append("offline: used the metadata cache and the knowledge base only")
+    return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes)
+
+
+def describe_target(snap: Snapshot) -> dict[str, object]:
+    """The `target` object of the JSON output."""
+    kind, cuda = torch_build(snap)
+    return {"source": snap.source, "python": snap.python_version, "platform": f"{snap.system} {snap.machine}",
+            "packages": len(snap.distributions), "torch_build": kind, "torch_cuda": cuda,
+            "gpus": [g.name for g in snap.hardware.gpus], "nvml": snap.hardware.nvml,
+            "runtime": list(snap.runtime)}
+
+
+def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> str:
+    """Text, JSON or SARIF for a check result."""
+    snap = result.snapshot
+    if fmt == "json":
+        return report.render_json(result.findings, describe_target(snap), result.notes, strict)
+    if fmt == "sarif":
+        artifact = snap.source.split(":", 1)[1] if snap.source.startswith("file:") else "pyproject.toml"
+        return report.render_sarif(result.findings, result.rules, artifact)
+    kind, cuda = torch_build(snap)
+    gpus = ", ".join(g.name for g in snap.hardware.gpus) or f"no GPU ({snap.hardware.nvml})"
+    header = (f"envdoctor check · {snap.source} · Python {snap.python_version} · "
+              f"{len(snap.distributions)} packages · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
+    python = snap.executable or "python"
+    return report.render_text(result.findings, header, python, result.notes, color)
+
+
+exit_code = report.exit_code

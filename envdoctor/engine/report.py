@@ -1,0 +1,116 @@
+"""Render findings as text (for people), JSON (for tools) or SARIF (for code scanning)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from envdoctor import __version__
+from envdoctor.findings import Applicability, Finding, Severity
+from envdoctor.engine.knowledge import RuleEntry
+
+JSON_SCHEMA_VERSION = 1
+MARKS = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
+SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def exit_code(findings: Sequence[Finding], strict: bool = False) -> int:
+    """0 clean, 1 errors (or warnings with ``strict``), 2 internal error."""
+    if any(f.code == "ED000" for f in findings):
+        return 2
+    if any(f.severity is Severity.ERROR for f in findings):
+        return 1
+    if strict and any(f.severity is Severity.WARNING for f in findings):
+        return 1
+    return 0
+
+
+def _command_text(argv: Sequence[str], python: str) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a.replace("{python}", python)) for a in argv)
+
+
+def render_text(findings: Sequence[Finding], header: str, python: str, notes: Sequence[str] = (),
+                color: bool = False) -> str:
+    """The human report: a mark, the code and the message per finding, then its fixes."""
+    def style(text: str, **kw: Any) -> str:
+        return click.style(text, **kw) if color else text
+
+    lines = [style(header, bold=True)]
+    lines += [style(f"  note: {n}", dim=True) for n in notes]
+    for f in findings:
+        mark, colour = MARKS[f.severity]
+        lines.append(f"{style(mark, fg=colour, bold=True)} {style(f.code, bold=True)} {f.message}")
+        for loc in f.locations:
+            lines.append(f"    at {loc}")
+        for quote in f.quotes:
+            lines.append(f"    > {quote}")
+        for fix in f.fixes:
+            lines.append(f"    fix ({fix.applicability.value}): {fix.title}")
+            for cmd in fix.commands:
+                lines.append("      $ " + _command_text(cmd, python))
+            for key, value in sorted(fix.env.items()):
+                lines.append(f"      env {key}={value}")
+    counts = {s: sum(f.severity is s for f in findings) for s in Severity}
+    if not findings:
+        lines.append(style("✓ no problems found", fg="green", bold=True))
+    else:
+        summary = f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)"
+        safe = sum(any(x.applicability is Applicability.SAFE for x in f.fixes) for f in findings)
+        lines.append(style(summary, bold=True) + (
+            f"; {safe} with a safe fix: run `envdoctor fix` to see the plan, "
+            "`envdoctor fix --apply` to apply it" if safe else
+            "; read a rule with `envdoctor rules CODE`"))
+    return "\n".join(lines)
+
+
+def render_json(findings: Sequence[Finding], target: dict[str, Any], notes: Sequence[str] = (),
+                strict: bool = False) -> str:
+    """The JSON document described in README ('JSON output')."""
+    doc = {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "tool": {"name": "envdoctor", "version": __version__},
+        "target": target,
+        "notes": list(notes),
+        "summary": {s.value: sum(f.severity is s for f in findings) for s in Severity},
+        "exit_code": exit_code(findings, strict),
+        "findings": [f.to_dict() for f in findings],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str) -> str:
+    """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``."""
+    used = sorted({f.code for f in findings})
+    by_code = {r.code: r for r in rules}
+    descriptors = []
+    for code in used:
+        entry = by_code.get(code)
+        descriptors.append({
+            "id": code,
+            "name": entry.name if entry else "internal-error",
+            "shortDescription": {"text": entry.summary if entry else "a rule crashed"},
+            "fullDescription": {"text": entry.docs() if entry else "a rule crashed"},
+            "helpUri": entry.evidence[0] if entry and entry.evidence else None,
+        })
+    results = []
+    for f in findings:
+        locs = f.locations or ()
+        physical = [{"physicalLocation": {"artifactLocation": {"uri": loc.path},
+                                          **({"region": {"startLine": loc.line}} if loc.line else {})}}
+                    for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": artifact}}}]
+        results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.severity],
+                        "message": {"text": f.message}, "locations": physical})
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "envdoctor", "version": __version__,
+                                      "informationUri": "https://pypi.org/project/envdoctor/",
+                                      "rules": descriptors}},
+                  "results": results}],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)

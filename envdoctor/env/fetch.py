@@ -1,0 +1,147 @@
+"""Reading index pages and metadata over HTTP(S) or from ``file:`` URLs, with bounded time.
+
+Every request has a timeout and one retry on a network error; 404/410 is :class:`NotFound`.
+:func:`metadata_from_wheel` reads one member of a remote wheel through HTTP range requests
+(a server that ignores ``Range`` is hung up on before its body is read), never the whole file.
+"""
+
+from __future__ import annotations
+
+import io
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from envdoctor.env.pipconfig import redact
+
+TIMEOUT_S = 15
+ATTEMPTS = 2  # one retry
+RANGE_TAIL = 64 * 1024  # the end of a wheel read in one request: central directory and often METADATA
+USER_AGENT = "envdoctor (metadata fetcher; https://pypi.org/project/envdoctor/)"
+
+
+class NotFound(Exception):
+    """The index answered 404: no such project (or file)."""
+
+
+class FetchError(Exception):
+    """The index could not be reached (``unreachable``) or answered nonsense; the message says why."""
+
+    def __init__(self, message: str, unreachable: bool = False, reason: str = "") -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+        self.reason = reason or message
+
+
+def local_path(url: str) -> Path:
+    """The file a ``file:`` URL names."""
+    return Path(url2pathname(urlsplit(url).path))
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, int]:
+    """Body, content type and status of ``url`` (http(s) or file), retried once on a network error."""
+    if url.startswith("file:"):
+        path = local_path(url)
+        if path.is_dir():
+            path = path / "index.html"
+        try:
+            return path.read_bytes(), "text/html", 200
+        except FileNotFoundError:
+            raise NotFound(url)
+        except OSError as exc:
+            raise FetchError(f"{path}: {exc.strerror}")
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    last, unreachable = "", False
+    for _ in range(ATTEMPTS):
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                return response.read(), response.headers.get("Content-Type", ""), response.status
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFound(url)
+            last, unreachable = f"HTTP {exc.code}", False
+            if exc.code < 500:
+                break
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            last, unreachable = str(reason) or type(exc).__name__, True
+    raise FetchError(f"{redact(url)}: {last}", unreachable, last)
+
+
+def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
+    """Bytes ``first..last`` of ``url`` (the last ``last`` bytes when ``first`` is None) and the
+    file's size; a server that ignores ``Range`` is closed before its body is read."""
+    spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": spec})
+    problem = ""
+    for _ in range(ATTEMPTS):
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
+                if response.status != 206 or not total.isdigit():
+                    raise FetchError(f"{redact(url)}: the server does not answer range requests")
+                return response.read(), int(total)
+        except urllib.error.HTTPError as exc:
+            if exc.code in (404, 410):
+                raise NotFound(url)
+            problem = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            problem = str(getattr(exc, "reason", exc))
+    raise FetchError(f"{redact(url)}: {problem}")
+
+
+class _RangeFile(io.RawIOBase):
+    """A read-only remote file read by HTTP range requests: enough for :mod:`zipfile`
+    to read one member without downloading the archive."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        tail, self.size = _range_get(url, None, RANGE_TAIL)
+        self.blocks: dict[int, bytes] = {self.size - len(tail): tail}
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size < 0 else min(self.size, self.pos + size)
+        if end <= self.pos:
+            return b""
+        for start, block in self.blocks.items():
+            if start <= self.pos and end <= start + len(block):
+                data = block[self.pos - start:end - start]
+                break
+        else:
+            data, _ = _range_get(self.url, self.pos, end - 1)
+            self.blocks[self.pos] = data
+        self.pos += len(data)
+        return data
+
+
+def metadata_from_wheel(url: str) -> str:
+    """The ``*.dist-info/METADATA`` text of a remote (range requests) or local wheel."""
+    handle: io.RawIOBase | Path = local_path(url) if url.startswith("file:") else _RangeFile(url)
+    try:
+        with zipfile.ZipFile(handle) as wheel:  # type: ignore[arg-type]
+            member = next((n for n in wheel.namelist()
+                           if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+            if member is None:
+                raise FetchError(f"{url.rsplit('/', 1)[-1]}: no .dist-info/METADATA in the wheel")
+            return wheel.read(member).decode("utf-8")
+    except (zipfile.BadZipFile, UnicodeDecodeError, OSError) as exc:
+        raise FetchError(f"{url.rsplit('/', 1)[-1]}: unreadable wheel ({exc})")

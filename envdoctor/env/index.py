@@ -1,0 +1,395 @@
+"""Fill in the declared requirements of a lock file's pins from the package index.
+
+For each ``name==version`` pin whose metadata is unknown, this asks the indexes
+pip is configured with (:mod:`envdoctor.env.pipconfig`) for the project's files
+through the simple API (PEP 691 JSON, else PEP 503 HTML; ``file://`` indexes
+too), picks a file of that exact version (a wheel for the target's Python and
+platform when there is one), and reads only its core metadata: the PEP 658/714
+``.metadata`` file, else the wheel's ``*.dist-info/METADATA`` member through
+HTTP range requests (or straight from a local wheel; see :mod:`envdoctor.env.fetch`) — never a whole wheel.
+Results are cached on disk; ``--offline`` reads the cache only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from packaging import tags
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.env import fetch
+from envdoctor.env import pipconfig
+from envdoctor.errors import InputError
+from envdoctor.findings import brief_list
+from envdoctor.env.lockfile import index_options
+from envdoctor.env.probe import canonical_name, parse_metadata_text
+from envdoctor.env.snapshot import Distribution, Snapshot
+
+WORKERS = 8
+ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+          "text/html;q=0.01")
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+METADATA_KEYS = ("core-metadata", "dist-info-metadata", "data-core-metadata", "data-dist-info-metadata")
+
+
+@dataclass(frozen=True)
+class IndexFile:
+    """One file listed on a project page."""
+
+    filename: str
+    url: str
+    metadata: bool | str  # False, True, or "sha256=<hex>" to verify against
+    yanked: bool = False
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """The fields of a pin's core metadata that rules read."""
+
+    requires: tuple[str, ...]
+    requires_python: str | None
+    source: str  # the file it was read from
+
+    def to_json(self) -> dict[str, object]:
+        """The cache file's content."""
+        return {"requires": list(self.requires), "requires_python": self.requires_python, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What fetching one pin's metadata gave: metadata, or a reason in ``problem``."""
+
+    name: str
+    version: str
+    metadata: Metadata | None = None
+    problem: str | None = None
+    not_on_index: bool = False
+
+
+@dataclass
+class _Progress:
+    """``fetching metadata 12/40`` on a TTY's stderr; silent otherwise."""
+
+    total: int
+    enabled: bool
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def step(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.enabled:
+                sys.stderr.write(f"\rfetching metadata {self.done}/{self.total}")
+                sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.total:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+            sys.stderr.flush()
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+def cache_dir() -> Path:
+    """``$ENVDOCTOR_CACHE_DIR/metadata``, else ``$XDG_CACHE_HOME/envdoctor/metadata`` (~/.cache)."""
+    root = os.environ.get("ENVDOCTOR_CACHE_DIR")
+    if root:
+        return Path(root) / "metadata"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg) / "envdoctor" / "metadata"
+
+
+def _cache_path(name: str, version: str) -> Path:
+    return cache_dir() / f"{name}-{version.replace('/', '_')}.json"
+
+
+def cache_read(name: str, version: str) -> Metadata | None:
+    """Cached metadata of ``name==version``, or None (a corrupt entry counts as absent)."""
+    try:
+        data = json.loads(_cache_path(name, version).read_text(encoding="utf-8"))
+        return Metadata(requires=tuple(data["requires"]), requires_python=data["requires_python"],
+                        source=data["source"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def cache_write(name: str, version: str, meta: Metadata) -> None:
+    """Store ``meta`` atomically; a read-only cache is not an error."""
+    path = _cache_path(name, version)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(meta.to_json(), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+# --- simple API ------------------------------------------------------------------------------
+
+class _LinkParser(HTMLParser):
+    """Anchors of a PEP 503 project page, with their data-* attributes."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = base
+        self.files: list[IndexFile] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "base" and values.get("href"):
+            self.base = urljoin(self.base, values["href"] or "")
+        if tag != "a" or not values.get("href"):
+            return
+        url = urljoin(self.base, values["href"] or "")
+        filename = urlsplit(url).path.rsplit("/", 1)[-1]
+        marker = next((values[k] for k in METADATA_KEYS if k in values), None)
+        metadata: bool | str = False if marker is None or marker == "false" else (
+            marker if marker and "=" in marker else True)
+        self.files.append(IndexFile(filename=filename, url=url, metadata=metadata,
+                                    yanked="data-yanked" in values))
+
+
+def _json_files(doc: dict, page: str) -> list[IndexFile]:
+    files = []
+    for item in doc.get("files", []):
+        marker = next((item[k] for k in METADATA_KEYS if k in item), False)
+        if isinstance(marker, dict):
+            marker = f"sha256={marker['sha256']}" if "sha256" in marker else bool(marker)
+        files.append(IndexFile(filename=item["filename"], url=urljoin(page, item["url"]),
+                               metadata=bool(marker) if not isinstance(marker, str) else marker,
+                               yanked=bool(item.get("yanked"))))
+    return files
+
+
+def project_files(index_url: str, name: str) -> list[IndexFile]:
+    """Files of project ``name`` on one index (PEP 691 JSON, else PEP 503 HTML)."""
+    page = index_url.rstrip("/") + "/" + canonical_name(name) + "/"
+    body, content_type, _ = fetch.get(page, {"Accept": ACCEPT})
+    if content_type.split(";")[0].strip() == JSON_TYPE:
+        try:
+            return _json_files(json.loads(body), page)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise fetch.FetchError(f"{pipconfig.redact(page)}: malformed JSON project page ({exc})")
+    parser = _LinkParser(page)
+    parser.feed(body.decode("utf-8", errors="replace"))
+    return parser.files
+
+
+def target_tags(snap: Snapshot) -> list[tags.Tag]:
+    """Wheel tags the target accepts, best first (CPython on the snapshot's platform)."""
+    major, minor = (int(p) for p in snap.python_version.split(".")[:2])
+    arch = snap.machine.lower()
+    if snap.system == "Linux":
+        platforms = [f"manylinux_2_{glibc}_{arch}" for glibc in range(40, 16, -1)]
+        platforms += [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}",
+                      f"musllinux_1_2_{arch}", f"linux_{arch}"]
+    elif snap.system == "Darwin":
+        platforms = list(tags.mac_platforms((14, 0), "arm64" if arch in ("arm64", "aarch64") else "x86_64"))
+    elif snap.system == "Windows":
+        platforms = ["win_arm64" if arch == "arm64" else "win_amd64"]
+    else:
+        platforms = []
+    return [*tags.cpython_tags((major, minor), platforms=platforms),
+            *tags.compatible_tags((major, minor), platforms=platforms)]
+
+
+def pick_file(files: Iterable[IndexFile], version: str, ranking: dict[tags.Tag, int]) -> IndexFile | None:
+    """The best file of exactly ``version``: a compatible wheel, else any wheel, else an sdist.
+
+    Files with a metadata file beat those without; yanked files come last.
+    """
+    wanted = Version(version)
+    best: tuple[tuple[int, int, int], IndexFile] | None = None
+    for item in files:
+        try:
+            if item.filename.endswith(".whl"):
+                _, file_version, _, file_tags = parse_wheel_filename(item.filename)
+                rank = min((ranking.get(t, len(ranking)) for t in file_tags), default=len(ranking))
+            else:
+                _, file_version = parse_sdist_filename(item.filename)
+                rank = len(ranking) + 1
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        if file_version != wanted:
+            continue
+        key = (int(item.yanked), int(not item.metadata), rank)
+        if best is None or key < best[0]:
+            best = (key, item)
+    return best[1] if best else None
+
+
+def _read_metadata_of(item: IndexFile) -> str:
+    """Core-metadata text of ``item``: its metadata file, else the wheel's member."""
+    if item.metadata:
+        url = item.url.split("#", 1)[0] + ".metadata"
+        body, _, _ = fetch.get(url)
+        wanted = item.metadata.split("=", 1)[1] if isinstance(item.metadata, str) else None
+        if wanted is not None and item.metadata.startswith("sha256=") and hashlib.sha256(body).hexdigest() != wanted:
+            raise fetch.FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
+        return body.decode("utf-8")
+    if item.filename.endswith(".whl"):
+        return fetch.metadata_from_wheel(item.url.split("#", 1)[0])
+    raise fetch.FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
+
+
+def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
+              unreachable: dict[str, str] | None = None) -> Outcome:
+    """Metadata of ``name==version`` from the first index listing that version.
+
+    Indexes in ``unreachable`` are skipped, and an index that cannot be reached is added to it,
+    so a dead index costs one timeout per run rather than one per pin.
+    """
+    unreachable = {} if unreachable is None else unreachable
+    searched, errors = [], []
+    for index_url in index_urls:
+        if index_url in unreachable:
+            errors.append(f"{pipconfig.redact(index_url)} is unreachable ({unreachable[index_url]})")
+            continue
+        try:
+            item = pick_file(project_files(index_url, name), version, ranking)
+        except fetch.NotFound:
+            item = None
+        except fetch.FetchError as exc:
+            if exc.unreachable:
+                unreachable.setdefault(index_url, exc.reason)
+                errors.append(f"{pipconfig.redact(index_url)} is unreachable ({exc.reason})")
+            else:
+                errors.append(str(exc))
+            continue
+        searched.append(pipconfig.redact(index_url))
+        if item is None:
+            continue
+        try:
+            text = _read_metadata_of(item)
+        except (fetch.FetchError, fetch.NotFound, UnicodeDecodeError) as exc:
+            return Outcome(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
+        parsed = parse_metadata_text(text)
+        if parsed is None:
+            return Outcome(name, version, problem=f"{item.filename}: metadata has no Name/Version")
+        _, _, requires, requires_python = parsed
+        return Outcome(name, version, Metadata(tuple(requires), requires_python, item.filename))
+    if errors:
+        return Outcome(name, version, problem="; ".join(errors))
+    return Outcome(name, version, problem=f"no {name}=={version} on {', '.join(searched) or 'any index'}",
+                   not_on_index=True)
+
+
+def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
+              on_done: Callable[[], None] = lambda: None) -> list[Outcome]:
+    """Fetch every pin's metadata with a pool of :data:`WORKERS` threads, in input order."""
+    unreachable: dict[str, str] = {}
+
+    def task(pin: tuple[str, str]) -> Outcome:
+        name, version = pin
+        try:
+            outcome = fetch_one(name, version, index_urls, ranking, unreachable)
+            public = Version(version).public
+            if outcome.not_on_index and public != version:
+                # 2.6.0+cu124 lives on the PyTorch index; the public release declares the same requirements
+                fallback = fetch_one(name, public, index_urls, ranking, unreachable)
+                if fallback.metadata is not None:
+                    return Outcome(name, version, fallback.metadata)
+            return outcome
+        except InvalidVersion:
+            return Outcome(name, version, problem="not a PEP 440 version")
+        finally:
+            on_done()
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(task, pins))
+
+
+# --- entry point -----------------------------------------------------------------------------
+
+def _with_metadata(dist: Distribution, meta: Metadata) -> Distribution:
+    return replace(dist, requires=meta.requires, requires_python=meta.requires_python, metadata_known=True)
+
+
+def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
+    """pip's configured indexes, with the lock file's own index options applied."""
+    config = pipconfig.read()
+    path = Path(snap.source.removeprefix("file:"))
+    if not snap.source.startswith("file:") or not path.is_file():
+        return config
+    try:
+        return pipconfig.with_lock_options(config, *index_options(path), source=str(path))
+    except InputError:
+        return config
+
+
+def tag_ranking(snap: Snapshot) -> dict[tags.Tag, int]:
+    """Each wheel tag the target accepts and its rank (0 = best)."""
+    ranking: dict[tags.Tag, int] = {}
+    for rank, tag in enumerate(target_tags(snap)):
+        ranking.setdefault(tag, rank)
+    return ranking
+
+
+def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], quiet: bool,
+           not_on_index: dict[str, str]) -> list[str]:
+    """Fetch ``missing`` pins into ``dists`` (and the cache); return notes on what stayed unknown."""
+    config = _index_config(snap)
+    if not config.urls:
+        return [f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} pinned "
+                "packages not fetched; declared requirements not checked for them"]
+    progress = _Progress(total=len(missing), enabled=not quiet and sys.stderr.isatty())
+    try:
+        outcomes = fetch_all([(n, dists[n].version) for n in missing], config.urls, tag_ranking(snap),
+                             progress.step)
+    finally:
+        progress.close()
+    notes: list[str] = []
+    failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
+    for outcome in outcomes:
+        if outcome.metadata is not None:
+            cache_write(outcome.name, outcome.version, outcome.metadata)
+            dists[outcome.name] = _with_metadata(dists[outcome.name], outcome.metadata)
+        elif outcome.not_on_index:
+            not_on_index[outcome.name] = outcome.version
+            notes.append(f"{outcome.problem}; declared requirements not checked for it")
+        else:
+            failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
+    for problem, pins in failures.items():
+        shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
+        notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "
+                     f"{'it' if len(pins) == 1 else 'them'}")
+    return notes
+
+
+def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
+    """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown.
+
+    Reads the cache first; unless ``offline``, fetches the rest from the
+    configured indexes (progress on a terminal's stderr unless ``quiet``).
+    Every pin left unknown is explained in the notes; pins the index does not
+    list go to ``Snapshot.not_on_index`` (rule ED005).
+    """
+    dists = dict(snap.distributions)
+    missing: list[str] = []
+    for name in sorted(d.name for d in dists.values() if not d.metadata_known):
+        cached = cache_read(name, dists[name].version)
+        if cached is not None:
+            dists[name] = _with_metadata(dists[name], cached)
+        else:
+            missing.append(name)
+    notes = list(snap.notes)
+    not_on_index = dict(snap.not_on_index)
+    if missing and offline:
+        notes.append(f"offline: metadata for {len(missing)} pinned packages not in the cache; declared "
+                     f"requirements not checked for them ({brief_list(missing)}); run once online to fill "
+                     f"the cache ({cache_dir()})")
+    elif missing:
+        notes += _fetch(snap, dists, missing, quiet, not_on_index)
+    return snap.with_changes(distributions=dists, notes=tuple(notes), not_on_index=not_on_index)

@@ -1,0 +1,192 @@
+"""Read pip-freeze and requirements-style lock files into pins.
+
+Handles ``name==version`` (local labels such as ``2.3.1+cu121`` included),
+``--hash`` options, environment markers, comments, line continuations,
+``-r``/``-c`` includes and the pip options that may appear in a lock.
+A malformed line is an :class:`InputError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from envdoctor.errors import InputError
+from envdoctor.env.probe import canonical_name
+
+# pip options that may stand on their own line of a requirements file.
+OPTION_LINES = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",
+                "--pre", "--prefer-binary", "--only-binary", "--no-binary", "--trusted-host",
+                "--use-feature", "--require-hashes")
+BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+MAX_INCLUDE_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One requirement line of a lock file."""
+
+    requirement: Requirement
+    source: str
+    line: int
+    hashes: tuple[str, ...] = ()
+    constraint: bool = False
+    editable: bool = False
+
+    @property
+    def name(self) -> str:
+        """Canonical project name."""
+        return canonical_name(self.requirement.name)
+
+    @property
+    def exact_version(self) -> str | None:
+        """The version of an ``==``/``===`` pin without wildcards, else None."""
+        specs = list(self.requirement.specifier)
+        if len(specs) == 1 and specs[0].operator in ("==", "===") and not specs[0].version.endswith("*"):
+            return specs[0].version
+        return None
+
+
+def decode_bytes(data: bytes, path: str) -> str:
+    """Decode a lock file the way pip does (BOM-aware, else UTF-8); binary data is an error."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if b"\x00" in data:
+        raise InputError(f"{path}: contains NUL bytes (UTF-16 without a BOM, or a binary file); "
+                         "re-save it as UTF-8 (`envdoctor check --path` finds and fixes such files)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8")
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Join backslash continuations; drop comments; keep the first physical line number."""
+    out: list[tuple[int, str]] = []
+    buffer, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+        line = raw
+        if line.lstrip().startswith("#"):
+            line = ""
+        elif " #" in line or "\t#" in line:
+            line = line[: min(i for i in (line.find(" #"), line.find("\t#")) if i >= 0)]
+        if line.endswith("\\"):
+            buffer += line[:-1] + " "
+            continue
+        buffer += line
+        if buffer.strip():
+            out.append((start, buffer.strip()))
+        buffer = ""
+    if buffer.strip():
+        out.append((start, buffer.strip()))
+    return out
+
+
+def _include(words: list[str]) -> tuple[str, bool] | None:
+    """(file, is_constraint) for a ``-r``/``-c`` line, else None."""
+    head = words[0]
+    for flag, is_constraint in (("--requirement", False), ("--constraint", True), ("-r", False), ("-c", True)):
+        if head == flag:
+            return (words[1] if len(words) > 1 else "", is_constraint)
+        if head.startswith(flag + "="):
+            return head[len(flag) + 1:], is_constraint
+        if len(flag) == 2 and head.startswith(flag):
+            return head[2:], is_constraint
+    return None
+
+
+def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
+    """The ``--index-url``, ``--extra-index-url`` and ``--no-index`` options of a requirements file
+    (pip applies them like command-line options when installing it); includes are not followed."""
+    index_url: str | None = None
+    extras: list[str] = []
+    no_index = False
+    for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
+        if not line.startswith("-"):
+            continue
+        try:
+            words = shlex.split(line, posix=True)
+        except ValueError:
+            continue  # parse_file reports it
+        flag, _, value = words[0].partition("=")
+        value = value or (words[1] if len(words) > 1 else "")
+        if flag in ("-i", "--index-url") and value:
+            index_url = value
+        elif flag == "--extra-index-url" and value:
+            extras.append(value)
+        elif flag == "--no-index":
+            no_index = True
+    return index_url, tuple(extras), no_index
+
+
+def _split_options(line: str) -> tuple[str, list[str]]:
+    """A requirement line's specifier and its per-requirement options (``--hash=...``), the way pip
+    splits it: options start at the first word beginning with ``-``.  Quotes in markers are kept."""
+    words = line.split()
+    first_option = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    return " ".join(words[:first_option]), words[first_option:]
+
+
+def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pin]:
+    """Every requirement in ``path`` and the files it includes, in order."""
+    if _depth > MAX_INCLUDE_DEPTH:
+        raise InputError(f"{path}: -r/-c includes nest deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; pass a requirements or freeze file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read it ({exc.strerror})")
+    text = decode_bytes(data, str(path))
+    pins: list[Pin] = []
+    for number, line in _logical_lines(text):
+        where = f"{path}:{number}"
+        if line.startswith("-"):
+            try:
+                words = shlex.split(line, posix=True)
+            except ValueError as exc:
+                raise InputError(f"{where}: cannot split the line ({exc})")
+            include = _include(words)
+            if include is not None:
+                target, is_constraint = include
+                if not target:
+                    raise InputError(f"{where}: {words[0]} needs a file name")
+                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1)
+                continue
+            if words[0].split("=", 1)[0] in OPTION_LINES:
+                continue
+            if words[0] not in ("-e", "--editable"):
+                raise InputError(f"{where}: unknown option {words[0]!r} in a requirements file")
+            if len(words) < 2:
+                raise InputError(f"{where}: -e needs a path or URL")
+            spec, options, editable = words[1], words[2:], True
+            if ("/" in spec or spec.startswith(".")) and "#egg=" not in spec:
+                continue  # a local editable project: nothing to pin
+            spec = spec.split("#egg=", 1)[1] if "#egg=" in spec else spec
+        else:
+            spec, options, editable = *_split_options(line), False
+        stray = [w for w in options if not w.startswith("-")]
+        if stray:
+            raise InputError(f"{where}: unexpected {stray[0]!r} among the options of a requirement")
+        hashes = tuple(w.split("=", 1)[1] if "=" in w else "" for w in options if w.startswith("--hash"))
+        if any(not h or ":" not in h for h in hashes):
+            raise InputError(f"{where}: malformed --hash (expected --hash=sha256:HEX)")
+        try:
+            req = Requirement(spec)
+        except InvalidRequirement as exc:
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{where}: not a requirement: {spec!r} ({first})")
+        pins.append(Pin(requirement=req, source=str(path), line=number, hashes=hashes,
+                        constraint=constraint, editable=editable))
+    return pins

@@ -1,0 +1,1 @@
+"""`envdoctor explain`: read an error log and name the rule, the cause and the fix."""

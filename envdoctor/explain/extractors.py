@@ -1,0 +1,269 @@
+"""Match log lines against the knowledge base's error signatures, in one pass.
+
+Every rule entry carries ``signatures`` (regular expressions for the texts its
+cause prints).  :meth:`Scanner.scan` runs all of them over batches of log lines
+(each pattern behind a cheap substring pre-test derived from the pattern
+itself), groups repeated errors, keeps the lines before the first occurrence
+(the traceback that led to it) and collects facts the explanations need later
+(model size, number of ranks, whether LLaMA-Factory is involved).  Memory stays
+bounded whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+try:  # the regular-expression parser, to derive each signature's pre-test (see _gate)
+    from re import _constants as sre_constants, _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants
+    import sre_parse
+
+from envdoctor.engine.knowledge import KnowledgeBase
+from envdoctor.explain.logscan import LogLine
+
+# When several rules match one line only the most specific tier is kept: rules with their own
+# check (tier 0) before log-only rules (tier 1, check = "log") before the generic fallbacks.
+FALLBACK_CODES = frozenset({"ED001", "ED601"})
+# How occurrences are grouped into findings: one per rule (one cause per run), one per signature
+# (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
+# a state of the environment, so all its lines form one finding too.
+GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature"}
+CONTEXT_LINES = 12
+MAX_GROUPS = 200
+MAX_OCCURRENCES = 3
+
+# Facts gathered from any line: "ChatTS-14B" (model size), ranks and RAM, the launcher.
+_PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])", re.MULTILINE)
+_RANK_COUNTS = re.compile(r"(?:--nproc[_-]per[_-]node|num_local_procs|--num_gpus|world[_ ]size|WORLD_SIZE)"
+                          r"\s*[= :]\s*(\d+)")
+_RANK_INDEX = re.compile(r"\[rank(\d+)\]")
+_GPU_COUNT = re.compile(r"\b(\d+) ?x ?(?:NVIDIA|GPU)")
+_RAM = re.compile(r"(\d+(?:\.\d+)?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
+# LLaMA-Factory by name, or by the hint its check_version() prints under the ImportError.
+LLAMAFACTORY = re.compile(r"llama[-_ ]?factory|DISABLE_VERSION_CHECK|^To fix: (?:run `)?pip install",
+                          re.IGNORECASE | re.MULTILINE)
+# Each fact pattern runs only on batches holding one of its words (a fast substring test).
+_FACTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (_PARAMS, tuple(f"{digit}{b}" for digit in "0123456789" for b in "bB")),
+    (_RANK_COUNTS, ("nproc", "num_local_procs", "num_gpus", "world", "WORLD_SIZE")),
+    (_RANK_INDEX, ("[rank",)),
+    (_GPU_COUNT, ("NVIDIA", "GPU")),
+    (_RAM, ("RAM", "memory")),
+    (LLAMAFACTORY, ("llama", "Llama", "LLaMA", "LLAMA", "DISABLE_VERSION_CHECK", "To fix:")),
+)
+BATCH_LINES = 4096
+_NEWLINE = re.compile("\n")
+
+
+@dataclass
+class Occurrence:
+    """One matched line: where it is and the text to quote."""
+
+    where: str
+    number: int
+    text: str
+
+
+@dataclass
+class HitGroup:
+    """Every occurrence of one error (same rule, same matched text) in the log."""
+
+    code: str
+    groups: dict[str, str]
+    matched: str
+    occurrences: list[Occurrence] = field(default_factory=list)
+    count: int = 0
+    context: tuple[str, ...] = ()
+
+
+@dataclass
+class LogFacts:
+    """Facts read from anywhere in the log, used by the explanations."""
+
+    params_billion: float | None = None
+    ranks: int | None = None
+    ram_gb: float | None = None
+    llamafactory: bool = False
+
+    def observe(self, text: str) -> None:
+        """Update the facts from one line."""
+        for match in _PARAMS.finditer(text):
+            value = float(match.group(1))
+            if 0.1 <= value <= 1000 and value > (self.params_billion or 0):
+                self.params_billion = value
+        counts = [int(m.group(1)) for m in _RANK_COUNTS.finditer(text)]
+        counts += [int(m.group(1)) + 1 for m in _RANK_INDEX.finditer(text)]
+        counts += [int(m.group(1)) for m in _GPU_COUNT.finditer(text)]
+        if counts:
+            self.ranks = max(self.ranks or 0, *counts)
+        if match := _RAM.search(text):
+            self.ram_gb = float(match.group(1))
+        if LLAMAFACTORY.search(text):
+            self.llamafactory = True
+
+
+@dataclass
+class ScanResult:
+    """What one pass over the log found."""
+
+    groups: list[HitGroup]
+    facts: LogFacts
+    dropped_groups: int = 0
+
+
+@dataclass(frozen=True)
+class _Signature:
+    code: str
+    pattern: re.Pattern[str]
+
+
+class Scanner:
+    """All signatures of a knowledge base, compiled once.
+
+    A batch of lines is searched with each pattern on its own (one C-level scan per pattern,
+    which keeps the regex engine's literal-prefix search); only the lines where something
+    matched are then examined one by one.
+    """
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.signatures = [_Signature(entry.code, pattern)
+                           for entry in sorted(kb.rules.values(), key=lambda e: e.code)
+                           for pattern in entry.signatures]
+        self.tiers = {code: 2 if code in FALLBACK_CODES else 1 if entry.check == "log" else 0
+                      for code, entry in kb.rules.items()}
+        self.grouping = {code: GROUP_BY.get(code, "rule" if entry.check == "declarative" else "text")
+                         for code, entry in kb.rules.items()}
+        self.searchers = [(re.compile(s.pattern.pattern, s.pattern.flags | re.MULTILINE), _gate(s.pattern))
+                          for s in self.signatures]
+        self.searchers += [(pattern, (words, False)) for pattern, words in _FACTS]
+
+    def matches(self, text: str) -> list[tuple[str, str, re.Match[str]]]:
+        """(code, group key, match) per rule of the most specific tier whose signature matches ``text``."""
+        found: dict[str, tuple[str, re.Match[str]]] = {}
+        for index, sig in enumerate(self.signatures):
+            if sig.code not in found and (m := sig.pattern.search(text)):
+                grouping = self.grouping[sig.code]
+                key = "" if grouping == "rule" else str(index) if grouping == "signature" else m.group(0)
+                found[sig.code] = (key, m)
+        best = min((self.tiers[code] for code in found), default=0)
+        return [(code, key, m) for code, (key, m) in found.items() if self.tiers[code] == best]
+
+    def candidates(self, batch: list[LogLine]) -> list[int]:
+        """Indexes of the lines of ``batch`` that some signature or fact pattern matches."""
+        text = "\n".join(line.text for line in batch)
+        starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        found: set[int] = set()
+        ascii_only = text.isascii()
+        for searcher, (words, non_ascii) in self.searchers:
+            if (non_ascii and ascii_only) or (words and not any(word in text for word in words)):
+                continue
+            position = 0
+            while match := searcher.search(text, position):
+                index = bisect_right(starts, match.start()) - 1
+                found.add(index)
+                if index + 1 == len(starts):
+                    break
+                position = starts[index + 1]  # a match may run across lines: restart on the next one
+        return sorted(found)
+
+    def scan(self, lines: Iterable[LogLine]) -> ScanResult:
+        """One pass over ``lines``: grouped hits with their first context, and log-wide facts."""
+        result = ScanResult(groups=[], facts=LogFacts())
+        groups: dict[tuple[str, str], HitGroup] = {}
+        previous: list[LogLine] = []
+        for batch in _batches(lines):
+            window = previous + batch
+            for index in self.candidates(batch):
+                line = batch[index]
+                result.facts.observe(line.text)
+                at = len(previous) + index
+                context = tuple(item.text for item in window[max(0, at - CONTEXT_LINES):at])
+                for code, group_key, match in self.matches(line.text):
+                    group = groups.get((code, group_key))
+                    if group is None:
+                        if len(groups) >= MAX_GROUPS:
+                            result.dropped_groups += 1
+                            continue
+                        group = groups[(code, group_key)] = HitGroup(
+                            code=code, groups={k: v for k, v in match.groupdict().items() if v is not None},
+                            matched=match.group(0), context=context)
+                    group.count += 1
+                    if len(group.occurrences) < MAX_OCCURRENCES:
+                        group.occurrences.append(Occurrence(line.where, line.number, line.text))
+            previous = batch[-CONTEXT_LINES:]
+        result.groups = list(groups.values())
+        return result
+
+
+Gate = tuple[tuple[str, ...], bool]
+
+
+def _gate(pattern: re.Pattern[str]) -> Gate:
+    """A cheap pre-test for ``pattern``: a literal every match contains, or that it needs non-ASCII text.
+
+    Derived from the parsed pattern; anything unusual (or IGNORECASE) gives no gate, which is
+    always correct, only slower.
+    """
+    if pattern.flags & re.IGNORECASE:
+        return (), False
+    try:
+        tree = list(sre_parse.parse(pattern.pattern, pattern.flags))
+    except Exception:  # a parser detail changed: search without a gate
+        return (), False
+    runs: list[str] = []
+    current: list[str] = []
+    _literal_runs(tree, runs, current)
+    runs.append("".join(current))
+    longest = max(runs, key=len)
+    if len(longest) >= 3:
+        return (longest,), False
+    first = _first_chars(tree)
+    return (), bool(first) and all(ord(char) > 127 for char in first)
+
+
+def _literal_runs(items: list, runs: list[str], current: list[str]) -> None:
+    """Runs of consecutive mandatory literal characters (groups are entered, anything else ends a run)."""
+    for op, arg in items:
+        if op is sre_constants.LITERAL:
+            current.append(chr(arg))
+        elif op is sre_constants.SUBPATTERN:
+            _literal_runs(list(arg[-1]), runs, current)
+        else:
+            runs.append("".join(current))
+            current.clear()
+
+
+def _first_chars(items: list) -> set[str]:
+    """Characters a match can start with, when the pattern starts with literals, classes or branches of them."""
+    if not items:
+        return set()
+    op, arg = items[0]
+    if op is sre_constants.LITERAL:
+        return {chr(arg)}
+    if op is sre_constants.SUBPATTERN:
+        return _first_chars(list(arg[-1]))
+    if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and arg[0] >= 1:
+        return _first_chars(list(arg[2]))
+    if op is sre_constants.BRANCH:
+        firsts = [_first_chars(list(branch)) for branch in arg[1]]
+        return set().union(*firsts) if all(firsts) else set()
+    if op is sre_constants.IN and all(kind in (sre_constants.LITERAL, sre_constants.RANGE) for kind, _ in arg):
+        low = min(value if kind is sre_constants.LITERAL else value[0] for kind, value in arg)
+        return {chr(low)}
+    return set()
+
+
+def _batches(lines: Iterable[LogLine]) -> Iterator[list[LogLine]]:
+    """``lines`` in lists of BATCH_LINES."""
+    batch: list[LogLine] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == BATCH_LINES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,1 @@
+"""`envdoctor fix`: plans, transactions with a way back, and version resolution."""

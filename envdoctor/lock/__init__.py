@@ -1,0 +1,1 @@
+"""`envdoctor lock`: write and verify pinned, hashed lockfiles."""

@@ -1,0 +1,64 @@
+"""`envdoctor lock FILE.in` writes a checked lock; `envdoctor lock verify [FILES]` checks locks.
+
+Writing: resolve (see :mod:`envdoctor.fix.resolve`), write the lock with its header
+(:mod:`envdoctor.lock.header`) to a temporary file beside the target, check it
+with the same engine as `envdoctor check --env`, and only then move it into place.
+Verifying: the target comes from each lock's header; the findings are those of
+`envdoctor check --env LOCK` (declared requirements, version rules) plus the
+lock rules ED401-ED404.  Both work offline from the knowledge base; package
+metadata is used where the metadata fetcher can get it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+from envdoctor.engine.check import CheckRequest, CheckResult, run_check
+from envdoctor.errors import InputError
+from envdoctor.lock.header import LockHeader
+from envdoctor.env.probe import marker_environment
+from envdoctor.fix.resolve import Resolved
+from envdoctor.env.target import PLATFORMS
+
+
+def native_platform() -> str:
+    """The ``--platform`` name of the running machine (what pip-compile resolves for)."""
+    env = marker_environment()
+    return next((name for name, (system, _, machine) in sorted(PLATFORMS.items())
+                 if (system, machine) == (env["platform_system"], env["platform_machine"])), "linux_x86_64")
+
+
+def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:
+    """The lock: header, then one ``name==version`` line per package (with ``--hash`` lines)."""
+    lines = [header.render().rstrip("\n")]
+    for name, version, digests in sorted(resolved.pins):
+        if hashes and digests:
+            lines.append(f"{name}=={version} \\")
+            lines += [f"    --hash={d}" + (" \\" if i < len(digests) - 1 else "") for i, d in enumerate(digests)]
+        else:
+            lines.append(f"{name}=={version}")
+    return "\n".join(lines) + "\n"
+
+
+def check_lock(path: Path, header: LockHeader, offline: bool) -> CheckResult:
+    """The findings of `envdoctor check --env path` for the lock's own target."""
+    return run_check(CheckRequest(env_file=path, python_version=header.python or None,
+                                  platform=header.platform or None, cuda=header.cuda, offline=offline,
+                                  provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
+                                  include_project=False, quiet=True))
+
+
+def lock_files(paths: tuple[Path, ...]) -> list[Path]:
+    """Files to verify: given files, and in given folders every ``X.txt`` that has an ``X.in``."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.glob("*.txt") if p.with_suffix(".in").is_file())
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder; pass lock files or a folder of them")
+    if not found:
+        raise InputError(f"{', '.join(map(str, paths))}: no lock files (X.txt beside X.in) to verify")
+    return found

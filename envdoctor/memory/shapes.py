@@ -1,0 +1,184 @@
+"""A decoder model's shape and parameter counts, from its config.json alone (no weights, no torch).
+
+The counts are exact for dense Llama-family decoders (llama, mistral, qwen2,
+qwen3, deepseek-llm, ...): embeddings, per-layer attention and gated MLP
+projections, norms and biases, tied or untied lm_head.  When only a name is
+known, ``--params 7B`` gives an approximate shape (Llama proportions).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envdoctor.errors import InputError
+from envdoctor.project.builtin_models import BUILTIN_PREFIX, builtin_config
+
+LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MOE_KEYS = ("num_local_experts", "n_routed_experts", "num_experts", "moe_intermediate_size")
+_PARAMS_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bBmM])\s*$")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What the memory estimator needs to know about a model.
+
+    ``exact`` is False when the shape was guessed from a parameter count.
+    """
+
+    name: str
+    vocab: int
+    hidden: int
+    layers: int
+    intermediate: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    tied_embeddings: bool
+    attention_bias: bool = False
+    qk_norm: bool = False
+    exact: bool = True
+
+    def linear_dims(self) -> dict[str, tuple[int, int]]:
+        """(in, out) features of each 4-bit projection in one decoder layer."""
+        q, kv = self.heads * self.head_dim, self.kv_heads * self.head_dim
+        return {"q_proj": (self.hidden, q), "k_proj": (self.hidden, kv), "v_proj": (self.hidden, kv),
+                "o_proj": (q, self.hidden), "gate_proj": (self.hidden, self.intermediate),
+                "up_proj": (self.hidden, self.intermediate), "down_proj": (self.intermediate, self.hidden)}
+
+    @property
+    def quantized_params(self) -> int:
+        """Weights of the decoder projections, which load in 4-bit."""
+        return self.layers * sum(i * o for i, o in self.linear_dims().values())
+
+    @property
+    def embedding_params(self) -> int:
+        """Input embeddings plus an untied lm_head: kept in 16-bit (never quantized)."""
+        return self.vocab * self.hidden * (1 if self.tied_embeddings else 2)
+
+    @property
+    def other_params(self) -> int:
+        """Norms, q/k norms and attention biases: small, never quantized."""
+        per_layer = 2 * self.hidden
+        if self.qk_norm:
+            per_layer += 2 * self.head_dim
+        if self.attention_bias:
+            dims = self.linear_dims()
+            per_layer += dims["q_proj"][1] + dims["k_proj"][1] + dims["v_proj"][1]
+        return self.layers * per_layer + self.hidden
+
+    @property
+    def total_params(self) -> int:
+        """Every parameter, counted as a meta-device build of the config counts them."""
+        return self.quantized_params + self.embedding_params + self.other_params
+
+    def lora_params(self, r: int, targets: tuple[str, ...]) -> int:
+        """Trainable LoRA parameters (A and B) for rank ``r`` on the named projections."""
+        dims = self.linear_dims()
+        return self.layers * sum(r * (dims[t][0] + dims[t][1]) for t in targets)
+
+    def lora_input_width(self, targets: tuple[str, ...]) -> int:
+        """Sum of the input widths of the targeted projections (what LoRA dropout copies per token)."""
+        dims = self.linear_dims()
+        return sum(dims[t][0] for t in targets)
+
+
+def resolve_targets(target_modules: tuple[str, ...] | list[str] | str) -> tuple[str, ...]:
+    """LoRA target names as projections of :data:`LINEAR_NAMES` ("all-linear" means all seven)."""
+    if isinstance(target_modules, str):
+        if target_modules == "all-linear":
+            return LINEAR_NAMES
+        target_modules = [target_modules]
+    unknown = [t for t in target_modules if t not in LINEAR_NAMES]
+    if unknown:
+        raise InputError(f"LoRA target {unknown[0]!r} is not a projection the estimator knows "
+                         f"({', '.join(LINEAR_NAMES)} or all-linear)")
+    return tuple(dict.fromkeys(target_modules))
+
+
+def shape_from_config(config: dict[str, Any], name: str) -> ModelShape:
+    """The shape of a dense decoder from its config.json dict; InputError for what it cannot model."""
+    text = config.get("text_config")
+    if isinstance(text, dict):  # multimodal wrappers keep the language model's config inside
+        config = {**text, "tie_word_embeddings": config.get("tie_word_embeddings", text.get("tie_word_embeddings"))}
+    if any(config.get(key) for key in MOE_KEYS):
+        raise InputError(f"{name}: mixture-of-experts configs are not modelled; pass --params with the "
+                         f"total parameter count for an approximate estimate")
+    try:
+        hidden = int(config["hidden_size"])
+        heads = int(config["num_attention_heads"])
+        model_type = str(config.get("model_type", ""))
+        return ModelShape(
+            name=name, vocab=int(config["vocab_size"]), hidden=hidden, layers=int(config["num_hidden_layers"]),
+            intermediate=int(config["intermediate_size"]), heads=heads,
+            kv_heads=int(config.get("num_key_value_heads") or heads),
+            head_dim=int(config.get("head_dim") or hidden // heads),
+            tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+            attention_bias=bool(config.get("attention_bias", model_type == "qwen2")),
+            qk_norm=model_type.startswith("qwen3"))
+    except KeyError as exc:
+        raise InputError(f"{name}: config has no {exc.args[0]!r}; is it a decoder-only model's config.json?")
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: a size in the config is not a number ({exc})")
+
+
+def shape_from_params(count: str) -> ModelShape:
+    """An approximate Llama-proportioned shape for a parameter count like ``7B`` or ``500M``."""
+    m = _PARAMS_RE.match(count)
+    if not m:
+        raise InputError(f"--params {count!r}: expected a count like 7B, 1.5B or 500M")
+    total = float(m.group(1)) * (1e9 if m.group(2) in "bB" else 1e6)
+    if total <= 0:
+        raise InputError(f"--params {count!r}: must be positive")
+    vocab = 32000 if total < 3e9 else 128000
+    best: ModelShape | None = None
+    for hidden in range(512, 16385, 128):  # Llama proportions: intermediate ~2.7 x hidden, 128-wide heads
+        intermediate = int(hidden * 8 / 3 + 255) // 256 * 256
+        per_layer = 4 * hidden * hidden + 3 * hidden * intermediate
+        layers = round((total - 2 * vocab * hidden) / per_layer)
+        if layers < 1 or not 16 <= hidden / max(layers, 1) <= 160:
+            continue
+        shape = ModelShape(name=f"~{count} (approximate)", vocab=vocab, hidden=hidden, layers=layers,
+                           intermediate=intermediate, heads=max(1, hidden // 128), kv_heads=max(1, hidden // 128),
+                           head_dim=128, tied_embeddings=False, exact=False)
+        if best is None or abs(shape.total_params - total) < abs(best.total_params - total):
+            best = shape
+    if best is None:
+        raise InputError(f"--params {count!r}: too small to shape a decoder; pass --model with a config.json")
+    return best
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """config.json at ``path`` (a file or a model folder), as a dict."""
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{file}: no such file; pass a model folder with config.json, a config.json, "
+                         f"a builtin: name, or --params")
+    except UnicodeDecodeError:
+        raise InputError(f"{file}: not UTF-8 JSON")
+    except ValueError as exc:
+        raise InputError(f"{file}:{getattr(exc, 'lineno', '?')}: invalid JSON")
+    if not isinstance(data, dict):
+        raise InputError(f"{file}: expected a JSON object")
+    return data
+
+
+def load_shape(model: str, base: Path | None = None) -> ModelShape:
+    """The shape of ``model``: a ``builtin:`` name, a config.json, or a local model folder.
+
+    A hub id that is not on disk cannot be read offline: InputError asking for --params.
+    """
+    if model.startswith(BUILTIN_PREFIX):
+        return shape_from_config(builtin_config(model), model)
+    path = Path(model).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    if not path.exists():
+        raise InputError(f"{model}: not a local folder or config.json (hub models are not downloaded); "
+                         f"pass --params with its size, e.g. --params 7B")
+    return shape_from_config(read_config_file(path), model)

@@ -1,0 +1,1 @@
+"""Facts about the user's project: files, encodings, databases, configs, model folders."""
