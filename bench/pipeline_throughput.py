@@ -35,8 +35,8 @@ from typing import Any
 import torch
 
 from envdoctor.pipeline import batching, modeling, training
-from envdoctor.project.builtin_models import builtin_config
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.project.builtin_models import builtin_config
 
 BATCH, MAX_LENGTH, LR, PAD_ID = 4, 512, 2e-4, 0
 MODELS: dict[str, dict[str, Any]] = {

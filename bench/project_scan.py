@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from envdoctor.project import facts as project
 from envdoctor.engine.check import CheckRequest
 from envdoctor.env.snapshot import Snapshot
+from envdoctor.project import facts as project
 
 RUNS = 5
 SQL = "SELECT n.id, ei.ret_post_15 FROM news n JOIN event_impacts ei ON ei.news_id = n.id"

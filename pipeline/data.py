@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envdoctor.project.config import DataConfig
 from envdoctor.errors import InputError
 from envdoctor.pipeline import sample_db
 from envdoctor.project import queries
+from envdoctor.project.config import DataConfig
 
 INSTRUCTIONS = {
     "news": "分析以下财经快讯对市场的影响",

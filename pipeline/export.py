@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor import __version__
+from envdoctor.env.snapshot import Snapshot, utc_now
 from envdoctor.errors import InputError
 from envdoctor.pipeline.plan import Plan, config_to_dict
-from envdoctor.env.snapshot import Snapshot, utc_now
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 INFO_FILE = "training_info.json"

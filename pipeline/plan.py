@@ -13,8 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envdoctor.project.config import (DataConfig, LaunchConfig, LoraConfig, ModelConfig, TrainConfig,
-                              TrainingConfig)
+from envdoctor.project.config import (
+    DataConfig,
+    LaunchConfig,
+    LoraConfig,
+    ModelConfig,
+    TrainConfig,
+    TrainingConfig,
+)
 
 PLAN_FILE = "plan.json"
 

@@ -17,13 +17,19 @@ from typing import Any
 import click
 
 from envdoctor.engine import check as checking
-from envdoctor.project.config import DEFAULT_FILE, DataConfig, TrainConfig, TrainingConfig, load_config
+from envdoctor.env.snapshot import Snapshot
+from envdoctor.env.target import resolve
 from envdoctor.errors import ExitCode, InputError
 from envdoctor.findings import Severity
 from envdoctor.pipeline import data, export, launch, sample_db
 from envdoctor.pipeline import plan as plan_mod
-from envdoctor.env.snapshot import Snapshot
-from envdoctor.env.target import resolve
+from envdoctor.project.config import (
+    DEFAULT_FILE,
+    DataConfig,
+    TrainConfig,
+    TrainingConfig,
+    load_config,
+)
 
 STAGES = ("data", "train", "eval", "export")
 TRAIN_PACKAGES = ("envdoctor", "torch", "transformers", "peft", "bitsandbytes", "accelerate", "matplotlib")

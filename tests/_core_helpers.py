@@ -9,11 +9,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
-from envdoctor.engine.core import Context
-from envdoctor.findings import Finding
-from envdoctor.engine.knowledge import KnowledgeBase
 from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot
+from envdoctor.findings import Finding
+from envdoctor.knowledge import base as knowledge
+from envdoctor.knowledge.base import KnowledgeBase
+from envdoctor.rules.base import Context
 
 LINUX_311 = {
     "implementation_name": "cpython", "implementation_version": "3.11.7", "os_name": "posix",

@@ -6,10 +6,10 @@ import sqlite3
 from pathlib import Path
 
 from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
 from envdoctor.engine.check import CheckRequest, build_context
-from envdoctor.findings import Finding
 from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.findings import Finding
+from envdoctor.knowledge import base as knowledge
 
 SEED_SCHEMA = """
 CREATE TABLE news (id INTEGER PRIMARY KEY, title TEXT NOT NULL, content TEXT, published_at TEXT, source TEXT);

@@ -8,11 +8,11 @@ import random
 from _core_helpers import dist, kb, snap
 
 from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
 from envdoctor.engine import report
 from envdoctor.engine.check import CheckResult, describe_target, render
-from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Finding, Location, Severity
+from envdoctor.knowledge import base as knowledge
+from envdoctor.rules.base import Context, implements
 
 CRASHY = '''
 [[rule]]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.engine import knowledge
 from envdoctor.errors import InputError
+from envdoctor.knowledge import base as knowledge
 
 GOOD = '''
 [[rule]]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.errors import InputError
 from envdoctor.env.lockfile import parse_file
+from envdoctor.errors import InputError
 
 
 def write(tmp_path: Path, text: str, name: str = "requirements.txt") -> Path:

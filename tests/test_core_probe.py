@@ -8,8 +8,8 @@ from _core_helpers import LINUX_311, NO_GPU, kb, write_dist_info
 
 from envdoctor.engine import core as engine
 from envdoctor.env import probe
-from envdoctor.engine.core import Context
 from envdoctor.env.snapshot import from_probe
+from envdoctor.rules.base import Context
 
 MISC_PY = '''
 def check_dependencies() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from _core_helpers import NO_GPU, dist, gpu_hardware, kb, run_rule, snap
 
-from envdoctor.findings import Applicability, Severity
 from envdoctor.env.snapshot import Hardware
+from envdoctor.findings import Applicability, Severity
 
 TESTS = Path(__file__).parent
 

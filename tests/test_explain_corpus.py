@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _explain_helpers import DATA, explain_text
-from envdoctor.engine import knowledge
+
+from envdoctor.knowledge import base as knowledge
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from _explain_helpers import explain_text, run_cli
 
 OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 MiB. GPU 0 has a total capacity of 14.74 GiB"

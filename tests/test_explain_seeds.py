@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from _explain_helpers import freeze
+
 from envdoctor.explain.command import explain_log
 from envdoctor.findings import Severity
 

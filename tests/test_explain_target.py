@@ -12,8 +12,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from _explain_helpers import explain_text, freeze, make_venv, run_cli
+
 from envdoctor.engine.check import CheckRequest
 from envdoctor.findings import Applicability, Severity
 

@@ -8,8 +8,13 @@ import pytest
 from click.testing import CliRunner
 
 from envdoctor.cli.init import init_command
-from envdoctor.project.config import TrainingConfig, load_config, parse_config, starter_text
 from envdoctor.errors import InputError
+from envdoctor.project.config import (
+    TrainingConfig,
+    load_config,
+    parse_config,
+    starter_text,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:

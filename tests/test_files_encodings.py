@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.project.encoding import analyse
 from envdoctor.findings import Applicability, Severity
+from envdoctor.project.encoding import analyse
 from envdoctor.project.scan import MAX_FILES, file_kind, scan
 from tests._files_helpers import codes, run_rules
 

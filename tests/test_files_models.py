@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability
 from envdoctor.project.models import known_model_types
-from envdoctor.env.snapshot import Distribution, Snapshot
 from tests._files_helpers import codes, run_rules, snapshot, write_config
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,

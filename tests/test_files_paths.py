@@ -10,12 +10,16 @@ from pathlib import Path
 import pytest
 
 from envdoctor.engine.check import CheckRequest, build_context
-from envdoctor.project.config import parse_config
-from envdoctor.engine.core import Context
 from envdoctor.findings import Applicability
-from envdoctor.project.locate import find_nearby, probe
+from envdoctor.project.config import parse_config
 from envdoctor.project.facts import ProjectFacts
-from envdoctor.rules.paths import adapter_parameters, checkpoint_bytes, output_disk_space
+from envdoctor.project.locate import find_nearby, probe
+from envdoctor.rules.base import Context
+from envdoctor.rules.paths import (
+    adapter_parameters,
+    checkpoint_bytes,
+    output_disk_space,
+)
 from tests._files_helpers import KB, codes, run_rules, seed_db, snapshot, write_config
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.project.database import connect_read_only, inspect
 from envdoctor.findings import Applicability, Severity
+from envdoctor.project.database import connect_read_only, inspect
 from envdoctor.project.queries import builtin_queries
 from tests._files_helpers import BAD_NEWS_SQL, codes, run_rules, seed_db, write_config
 

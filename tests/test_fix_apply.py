@@ -6,10 +6,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from _fix_helpers import build_seed_wheels, build_wheel, copy_venv, envdoctor, freeze, make_venv, pip, pip_env
+from _fix_helpers import (
+    build_seed_wheels,
+    build_wheel,
+    copy_venv,
+    envdoctor,
+    freeze,
+    make_venv,
+    pip,
+    pip_env,
+)
 
-from envdoctor.fix import transaction
 from envdoctor.findings import FileEdit
+from envdoctor.fix import transaction
 from envdoctor.fix.plan import Plan
 
 

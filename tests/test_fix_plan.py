@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envdoctor.engine import knowledge
-from envdoctor.engine.core import Context, run, select_rules
-from envdoctor.findings import Applicability, Finding, Severity, pip_install_fix
 from envdoctor.engine.constraints import floors
-from envdoctor.fix.plan import from_findings
+from envdoctor.engine.core import run, select_rules
 from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.findings import Applicability, Finding, Severity, pip_install_fix
+from envdoctor.fix.plan import from_findings
+from envdoctor.knowledge import base as knowledge
+from envdoctor.rules.base import Context
 
 
 def snapshot(**versions: str) -> Snapshot:

@@ -7,11 +7,16 @@ import socket
 from pathlib import Path
 
 import pytest
-from _index_helpers import BULK_BYTES, IndexServer, Release, build_index, isolated_pip_env, metadata_text
+from _index_helpers import (
+    BULK_BYTES,
+    IndexServer,
+    Release,
+    build_index,
+    isolated_pip_env,
+    metadata_text,
+)
 
-from envdoctor.env import fetch
-from envdoctor.env import index
-from envdoctor.env import pipconfig
+from envdoctor.env import fetch, index, pipconfig
 from envdoctor.env.lockfile import parse_file
 from envdoctor.env.target import from_pins
 

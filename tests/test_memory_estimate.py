@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-
 from _memory_helpers import config
+
+from envdoctor.env.snapshot import GPU
 from envdoctor.errors import InputError
+from envdoctor.memory.estimate import TrainingPlan, estimate, fitting_options, host_ram
 from envdoctor.memory.gpus import find_gpu, supports_bf16
 from envdoctor.memory.headroom import Budget, budget_for, judge, precision_for
-from envdoctor.memory.estimate import TrainingPlan, estimate, fitting_options, host_ram
 from envdoctor.memory.shapes import shape_from_config, shape_from_params
-from envdoctor.env.snapshot import GPU
 
 SHAPE = shape_from_config(config("deepseek-llm-7b"), "deepseek-llm-7b")
 SEED = TrainingPlan(batch_size=4, max_length=512, lora_r=8, style="seed", precision="fp16")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
-from envdoctor.engine.check import CheckRequest, build_context
-from envdoctor.findings import Finding, Severity
-from envdoctor.env.snapshot import GPU, Hardware, Snapshot
-
 from _memory_helpers import project
+
+from envdoctor.engine import core as engine
+from envdoctor.engine.check import CheckRequest, build_context
+from envdoctor.env.snapshot import GPU, Hardware, Snapshot
+from envdoctor.findings import Finding, Severity
+from envdoctor.knowledge import base as knowledge
 
 KB = knowledge.load()
 # A dense 14B decoder (Qwen2.5-14B's shape), as the seed's ChatTS-14B: 29.5 GB in bf16.

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from _memory_helpers import config
+
 from envdoctor.errors import InputError
-from envdoctor.memory.shapes import LINEAR_NAMES, resolve_targets, shape_from_config, shape_from_params
+from envdoctor.memory.shapes import (
+    LINEAR_NAMES,
+    resolve_targets,
+    shape_from_config,
+    shape_from_params,
+)
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")

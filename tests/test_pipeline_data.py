@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.project.config import DataConfig
 from envdoctor.errors import InputError
 from envdoctor.pipeline import data, sample_db
+from envdoctor.project.config import DataConfig
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import psutil
 import pytest
-from _pipeline_helpers import envdoctor_argv, make_project, read_json, run_cli, tree_digest
+from _pipeline_helpers import (
+    envdoctor_argv,
+    make_project,
+    read_json,
+    run_cli,
+    tree_digest,
+)
 
 from envdoctor.engine import check as checking
 from envdoctor.pipeline import modeling, runner

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
-from envdoctor.engine.core import Context
 from envdoctor.env.probe import collect_distributions
 from envdoctor.env.snapshot import Hardware, Snapshot, from_probe
+from envdoctor.knowledge import base as knowledge
+from envdoctor.rules.base import Context
 
 
 def make_dist(site: Path, name: str, version: str, files: list[str]) -> None:

@@ -1,9 +1,12 @@
 """`envdoctor check`: the environment and project against every rule."""
 
 from __future__ import annotations
+
 import sys
 from pathlib import Path
+
 import click
+
 from envdoctor.cli.options import target_options
 
 

@@ -1,13 +1,27 @@
 """`envdoctor estimate`: the click command over :mod:`envdoctor.memory.estimate`."""
 
 from __future__ import annotations
+
 import json
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
 from envdoctor.errors import InputError
-from envdoctor.memory.estimate import ATTENTIONS, OPTIMIZERS, PRECISIONS, STRATEGIES, STYLES, TrainingPlan, WEIGHT_FORMATS, _plan_from_flags, estimate, host_ram, render_text
+from envdoctor.memory.estimate import (
+    ATTENTIONS,
+    OPTIMIZERS,
+    PRECISIONS,
+    STRATEGIES,
+    STYLES,
+    WEIGHT_FORMATS,
+    TrainingPlan,
+    _plan_from_flags,
+    estimate,
+    host_ram,
+    render_text,
+)
 
 
 def _command_options(func: Any) -> Any:
@@ -68,7 +82,12 @@ def _run_estimate(config_file: Path | None, model: str | None, params: str | Non
     import click
 
     from envdoctor.env.hardware import probe_hardware
-    from envdoctor.memory.headroom import budget_for, judge, plan_from_config, precision_for
+    from envdoctor.memory.headroom import (
+        budget_for,
+        judge,
+        plan_from_config,
+        precision_for,
+    )
 
     shape, config = _load_inputs(config_file, model, params)
     hardware = probe_hardware()

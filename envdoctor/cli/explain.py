@@ -1,12 +1,15 @@
 """`envdoctor explain [FILE|-]`: the click command over :mod:`envdoctor.explain.command`."""
 
 from __future__ import annotations
+
 import sys
 from pathlib import Path
+
 import click
+
+from envdoctor.cli.options import target_options
 from envdoctor.engine import check as checking
 from envdoctor.engine import report
-from envdoctor.cli.options import target_options
 from envdoctor.errors import InputError
 from envdoctor.explain.command import explain_log, render
 

@@ -1,18 +1,21 @@
 """`envdoctor fix` and `envdoctor rollback`: the click commands over :mod:`envdoctor.fix.apply`."""
 
 from __future__ import annotations
+
 import json
 import os
 import shlex
 import shutil
 import sys
 from pathlib import Path
+
 import click
+
 from envdoctor.engine.check import CheckRequest, build_context, run_check
 from envdoctor.errors import InputError
+from envdoctor.fix.apply import render_outcome, render_plan
 from envdoctor.fix.plan import from_findings, from_lock
 from envdoctor.fix.transaction import APPLIED, Progress, apply, latest_applied
-from envdoctor.fix.apply import render_outcome, render_plan
 
 
 def _progress(enabled: bool) -> Progress:

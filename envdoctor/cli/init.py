@@ -1,10 +1,24 @@
 """`envdoctor init`: write a commented starter envdoctor.yaml."""
 
 from __future__ import annotations
+
 from pathlib import Path
+
 import click
+
 from envdoctor.errors import InputError
-from envdoctor.project.config import DEFAULT_FILE, DataConfig, LaunchConfig, LoraConfig, ModelConfig, TrainConfig, TrainingConfig, load_config, parse_config, starter_text
+from envdoctor.project.config import (
+    DEFAULT_FILE,
+    DataConfig,
+    LaunchConfig,
+    LoraConfig,
+    ModelConfig,
+    TrainConfig,
+    TrainingConfig,
+    load_config,
+    parse_config,
+    starter_text,
+)
 
 
 @click.command("init")

@@ -1,21 +1,24 @@
 """`envdoctor lock FILE.in` and `envdoctor lock verify`: the click commands over :mod:`envdoctor.lock.write`."""
 
 from __future__ import annotations
+
 import json
 import os
 import shlex
 import sys
 from pathlib import Path
+
 import click
-from envdoctor.engine import knowledge
+
 from envdoctor.engine import report
 from envdoctor.engine.check import render
-from envdoctor.errors import InputError
-from envdoctor.lock.header import LockHeader, input_digest, read_header
 from envdoctor.env.probe import marker_environment
-from envdoctor.fix.resolve import LockTarget, Resolved, lock
-from envdoctor.rules.requirements import is_kept
+from envdoctor.env.requirements import is_kept
 from envdoctor.env.target import platform_names
+from envdoctor.errors import InputError
+from envdoctor.fix.resolve import LockTarget, Resolved, lock
+from envdoctor.knowledge import base as knowledge
+from envdoctor.lock.header import LockHeader, input_digest, read_header
 from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform
 
 

@@ -1,9 +1,11 @@
 """Click options shared by several commands."""
 
 from __future__ import annotations
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
 import click
 
 

@@ -1,8 +1,11 @@
 """`envdoctor rules [CODE]`: list the rules or print one rule's documentation."""
 
 from __future__ import annotations
+
 import json
+
 import click
+
 from envdoctor.errors import InputError
 
 
@@ -11,7 +14,7 @@ from envdoctor.errors import InputError
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules(rule: str | None, fmt: str) -> None:
     """List every rule, or print one rule's documentation (by code or name)."""
-    from envdoctor.engine import knowledge
+    from envdoctor.knowledge import base as knowledge
 
     kb = knowledge.load()
     if rule is not None:

@@ -1,13 +1,16 @@
 """`envdoctor snapshot` and `envdoctor diff`: record an environment and compare two."""
 
 from __future__ import annotations
+
 import json
 import sys
 from pathlib import Path
 from typing import Any
+
 import click
-from envdoctor.errors import InputError
+
 from envdoctor.cli.options import target_options
+from envdoctor.errors import InputError
 
 
 @click.command()

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.engine import core as engine
-from envdoctor.engine import knowledge
 from envdoctor.engine import report
-from envdoctor.engine.core import Context
-from envdoctor.findings import Finding
-from envdoctor.engine.knowledge import KnowledgeBase, RuleEntry
 from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.env.target import resolve
+from envdoctor.findings import Finding
+from envdoctor.knowledge import base as knowledge
+from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+from envdoctor.rules.base import Context
 
 
 @dataclass(frozen=True)

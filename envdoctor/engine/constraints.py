@@ -18,10 +18,11 @@ from dataclasses import dataclass
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine.core import Context, condition_holds
-from envdoctor.findings import Applicability, Finding, Location, Severity
-from envdoctor.engine.knowledge import Condition, KnowledgeBase
+from envdoctor.engine.core import condition_holds
 from envdoctor.env.lockfile import Pin
+from envdoctor.findings import Applicability, Finding, Location, Severity
+from envdoctor.knowledge.base import Condition, KnowledgeBase
+from envdoctor.rules.base import Context
 
 CONFLICT_CODE = "ED401"
 

@@ -11,50 +11,16 @@ from __future__ import annotations
 
 import importlib
 import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
-from packaging.version import InvalidVersion, Version
-
-from envdoctor.findings import Finding, Location, Severity
-from envdoctor.engine.knowledge import Case, Condition, KnowledgeBase, RuleEntry
-from envdoctor.env.snapshot import Snapshot, torch_build
+from envdoctor.env.requirements import parse_version
+from envdoctor.env.snapshot import torch_build
+from envdoctor.findings import Finding, Severity
+from envdoctor.knowledge.base import Case, Condition, KnowledgeBase, RuleEntry
+from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, pin_locations
 
 INTERNAL_ERROR_CODE = "ED000"
 GENERIC_REQUIREMENT_CODE = "ED001"
-
-
-@dataclass(frozen=True)
-class Context:
-    """What rules read.  ``project`` holds facts about files, data and configs
-    (collected by the CLI before rules run); ``keep`` names packages the user or
-    platform owns, which fixes must not move; ``provided`` names package patterns
-    the platform supplies outside a lock file (a lock need not pin them)."""
-
-    snapshot: Snapshot
-    kb: KnowledgeBase
-    project: Any = None
-    keep: frozenset[str] = frozenset()
-    provided: frozenset[str] = frozenset()
-    offline: bool = False
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-RuleImpl = Callable[[Context, RuleEntry], Iterable[Finding]]
-_IMPLEMENTATIONS: dict[str, RuleImpl] = {}
-
-
-def implements(code: str) -> Callable[[RuleImpl], RuleImpl]:
-    """Register a Python implementation for the knowledge-base rule ``code``."""
-
-    def register(func: RuleImpl) -> RuleImpl:
-        if code in _IMPLEMENTATIONS:
-            raise RuntimeError(f"two implementations for {code}")
-        _IMPLEMENTATIONS[code] = func
-        return func
-
-    return register
 
 
 def implementation(entry: RuleEntry) -> RuleImpl:
@@ -65,7 +31,7 @@ def implementation(entry: RuleEntry) -> RuleImpl:
         return no_findings
     importlib.import_module(f"envdoctor.rules.{entry.module}")  # registers the module's rules
     try:
-        return _IMPLEMENTATIONS[entry.code]
+        return IMPLEMENTATIONS[entry.code]
     except KeyError:
         raise RuntimeError(f"{entry.code} ({entry.source}): envdoctor.rules.{entry.module} does not implement it")
 
@@ -73,16 +39,6 @@ def implementation(entry: RuleEntry) -> RuleImpl:
 def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
     """A log rule (``check = "log"``) needs an error log: only `envdoctor explain` reports it."""
     return ()
-
-
-def parse_version(text: str | None) -> Version | None:
-    """A PEP 440 version, or None when absent or not PEP 440."""
-    if text is None:
-        return None
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 def condition_holds(cond: Condition, ctx: Context) -> bool:
@@ -105,7 +61,8 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
     if cond.gpu is not None and bool(gpus) != cond.gpu:
         return False
     if cond.gpu_capability is not None and not any(
-            g.capability and cond.gpu_capability.contains(g.capability) for g in gpus):
+        g.capability and cond.gpu_capability.contains(g.capability) for g in gpus
+    ):
         return False
     kind, cuda = torch_build(snap)
     if cond.torch_build and kind not in cond.torch_build:
@@ -117,28 +74,18 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
     return True
 
 
-def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
-    """The lock-file lines that pin ``names`` (empty for an installed environment)."""
-    if not snap.source.startswith("file:"):
-        return ()
-    found = []
-    for name in names:
-        dist = snap.distributions.get(name)
-        if dist is not None and dist.location:
-            path, _, line = dist.location.rpartition(":")
-            if line.isdigit():
-                found.append(Location(path, int(line)))
-    return tuple(found)
-
-
 def _fill(template: str, case: Case, ctx: Context) -> str:
     """Replace ``{package}`` placeholders with installed versions (and {python}, {cuda})."""
-    values = {name: ctx.snapshot.version_of(name) or "?" for name in
-              (*case.when.packages, *(p for pair in case.covers for p in pair))}
+    values = {
+        name: ctx.snapshot.version_of(name) or "?"
+        for name in (*case.when.packages, *(p for pair in case.covers for p in pair))
+    }
     values["python"] = ctx.snapshot.python_version
     values["torch_cuda"] = torch_build(ctx.snapshot)[1] or "none"
-    values["gpu"] = ", ".join(f"{g.name} (sm_{(g.capability or '?').replace('.', '')})"
-                              for g in ctx.snapshot.hardware.gpus) or "no GPU"
+    values["gpu"] = (
+        ", ".join(f"{g.name} (sm_{(g.capability or '?').replace('.', '')})" for g in ctx.snapshot.hardware.gpus)
+        or "no GPU"
+    )
     for key, value in values.items():
         template = template.replace("{" + key + "}", value)
     return template
@@ -149,10 +96,13 @@ def evaluate_declarative(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
     for case in entry.cases:
         if condition_holds(case.when, ctx):
             packages = tuple(sorted({*case.when.packages, *(p for pair in case.covers for p in pair)}))
-            yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                          message=_fill(case.message, case, ctx), packages=packages,
-                          locations=pin_locations(ctx.snapshot, packages),
-                          evidence=entry.evidence, fixes=case.fixes, covers=case.covers)
+            yield entry.finding(
+                _fill(case.message, case, ctx),
+                packages=packages,
+                locations=pin_locations(ctx.snapshot, packages),
+                fixes=case.fixes,
+                covers=case.covers,
+            )
 
 
 def select_rules(kb: KnowledgeBase, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[RuleEntry]:
@@ -163,15 +113,13 @@ def select_rules(kb: KnowledgeBase, select: Iterable[str] = (), ignore: Iterable
 
     chosen = {k for k in select}
     dropped = {k for k in ignore}
-    return [e for code, e in sorted(kb.rules.items())
-            if (not chosen or matches(e, chosen)) and not matches(e, dropped)]
+    return [e for code, e in sorted(kb.rules.items()) if (not chosen or matches(e, chosen)) and not matches(e, dropped)]
 
 
 def _drop_covered(findings: list[Finding]) -> list[Finding]:
     """Remove generic unmet-requirement findings that a specific rule already explains."""
     covered = {pair for f in findings if f.code != GENERIC_REQUIREMENT_CODE for pair in f.covers}
-    return [f for f in findings if f.code != GENERIC_REQUIREMENT_CODE
-            or not set(f.covers) <= covered or not f.covers]
+    return [f for f in findings if f.code != GENERIC_REQUIREMENT_CODE or not set(f.covers) <= covered or not f.covers]
 
 
 def needs_met(entry: RuleEntry, ctx: Context) -> bool:
@@ -191,11 +139,18 @@ def run(ctx: Context, rules: Iterable[RuleEntry]) -> list[Finding]:
             findings.extend(implementation(entry)(ctx, entry))
         except Exception as exc:  # a broken rule must never pass silently
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            findings.append(Finding(
-                code=INTERNAL_ERROR_CODE, name="internal-error", severity=Severity.ERROR,
-                message=(f"rule {entry.code} {entry.name} crashed: {type(exc).__name__}: {exc} "
-                         f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}); "
-                         "please report it with `envdoctor snapshot` output"),
-                evidence=entry.evidence))
+            findings.append(
+                Finding(
+                    code=INTERNAL_ERROR_CODE,
+                    name="internal-error",
+                    severity=Severity.ERROR,
+                    message=(
+                        f"rule {entry.code} {entry.name} crashed: {type(exc).__name__}: {exc} "
+                        f"(at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}); "
+                        "please report it with `envdoctor snapshot` output"
+                    ),
+                    evidence=entry.evidence,
+                )
+            )
     unique = list(dict.fromkeys(_drop_covered(findings)))
     return sorted(unique, key=Finding.sort_key)

@@ -10,7 +10,7 @@ import click
 
 from envdoctor import __version__
 from envdoctor.findings import Applicability, Finding, Severity
-from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.knowledge.base import RuleEntry
 
 JSON_SCHEMA_VERSION = 1
 MARKS = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}

@@ -25,16 +25,20 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from packaging import tags
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.env import fetch
-from envdoctor.env import pipconfig
-from envdoctor.errors import InputError
-from envdoctor.findings import brief_list
+from envdoctor.env import fetch, pipconfig
 from envdoctor.env.lockfile import index_options
 from envdoctor.env.probe import canonical_name, parse_metadata_text
 from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.errors import InputError
+from envdoctor.findings import brief_list
 
 WORKERS = 8
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from envdoctor.errors import InputError
 from envdoctor.env.probe import canonical_name
+from envdoctor.errors import InputError
 
 # pip options that may stand on their own line of a requirements file.
 OPTION_LINES = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-index",

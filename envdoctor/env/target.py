@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from envdoctor.env import snapshot as snapshot_mod
-from envdoctor.errors import InputError
 from envdoctor.env.hardware import probe_hardware
 from envdoctor.env.lockfile import Pin, parse_file
 from envdoctor.env.probe import marker_environment
 from envdoctor.env.snapshot import Distribution, Hardware, Snapshot
+from envdoctor.errors import InputError
 
 PLATFORMS = {
     # --platform value: (platform_system, sys_platform, platform_machine)

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-
 from envdoctor.engine import check as checking
-from envdoctor.engine import knowledge
 from envdoctor.engine import report
 from envdoctor.explain.extractors import Scanner
-from envdoctor.findings import Finding
 from envdoctor.explain.interpret import Evidence, explain_groups
 from envdoctor.explain.logscan import LogInfo, read_log
+from envdoctor.findings import Finding
+from envdoctor.knowledge import base as knowledge
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 try:  # the regular-expression parser, to derive each signature's pre-test (see _gate)
-    from re import _constants as sre_constants, _parser as sre_parse  # type: ignore[attr-defined]
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse
 except ImportError:  # Python 3.10
     import sre_constants
     import sre_parse
 
-from envdoctor.engine.knowledge import KnowledgeBase
 from envdoctor.explain.logscan import LogLine
+from envdoctor.knowledge.base import KnowledgeBase
 
 # When several rules match one line only the most specific tier is kept: rules with their own
 # check (tier 0) before log-only rules (tier 1, check = "log") before the generic fallbacks.

@@ -23,16 +23,23 @@ import ftfy
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.project import database
-from envdoctor.project import locate
+from envdoctor.engine.core import implementation
 from envdoctor.env import owners
-from envdoctor.engine.core import Context, implementation, parse_version
-from envdoctor.explain.extractors import LLAMAFACTORY, HitGroup, LogFacts
-from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, pip_install_fix
-from envdoctor.engine.knowledge import KnowledgeBase, RuleEntry
 from envdoctor.env.probe import canonical_name
-from envdoctor.rules.requirements import is_kept, parse_requirement
-from envdoctor.rules.torch_stack import built_for_torch, table_lookup
+from envdoctor.env.requirements import is_kept, parse_requirement, parse_version
+from envdoctor.env.torch_build import built_for_torch, table_lookup
+from envdoctor.explain.extractors import LLAMAFACTORY, HitGroup, LogFacts
+from envdoctor.findings import (
+    Applicability,
+    Finding,
+    Fix,
+    Location,
+    Severity,
+    pip_install_fix,
+)
+from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+from envdoctor.project import database, locate
+from envdoctor.rules.base import Context
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 QUOTE_CHARS = 300
@@ -93,10 +100,12 @@ _EXPLAINERS: dict[str, Explainer] = {}
 
 def explains(*codes: str) -> Callable[[Explainer], Explainer]:
     """Register the explanation of the log rules ``codes``."""
+
     def register(func: Explainer) -> Explainer:
         for code in codes:
             _EXPLAINERS[code] = func
         return func
+
     return register
 
 
@@ -109,9 +118,12 @@ def explain_groups(groups: Iterable[HitGroup], ev: Evidence) -> list[Finding]:
             verdict = _EXPLAINERS.get(group.code, by_rule)(group, entry, ev)
             entry = ev.kb.rules[verdict.rule] if verdict.rule else entry
         except Exception as exc:  # a broken explanation must be visible, never a traceback
-            verdict = Verdict(message=f"explaining this line crashed ({type(exc).__name__}: {exc}); "
-                                      "please report it with the log line", confidence=LOW,
-                              severity=Severity.ERROR)
+            verdict = Verdict(
+                message=f"explaining this line crashed ({type(exc).__name__}: {exc}); "
+                "please report it with the log line",
+                confidence=LOW,
+                severity=Severity.ERROR,
+            )
             entry = replace(entry, code="ED000", name="internal-error")
         findings.append(to_finding(group, entry, verdict))
     return sorted(findings, key=Finding.sort_key)
@@ -123,11 +135,15 @@ def to_finding(group: HitGroup, entry: RuleEntry, verdict: Verdict) -> Finding:
     if group.count > len(group.occurrences):
         message += f" ({group.count} times in the log)"
     severity = verdict.severity or (Severity.INFO if verdict.confidence == LOW else entry.severity)
-    return Finding(code=entry.code, name=entry.name, severity=severity, message=message,
-                   packages=verdict.packages,
-                   locations=tuple(Location(o.where, o.number) for o in group.occurrences),
-                   evidence=entry.evidence, fixes=verdict.fixes, confidence=verdict.confidence,
-                   quotes=tuple(_quote(o.text) for o in group.occurrences))
+    return entry.finding(
+        message,
+        severity=severity,
+        packages=verdict.packages,
+        locations=tuple(Location(o.where, o.number) for o in group.occurrences),
+        fixes=verdict.fixes,
+        confidence=verdict.confidence,
+        quotes=tuple(_quote(o.text) for o in group.occurrences),
+    )
 
 
 def _quote(text: str) -> str:
@@ -136,8 +152,10 @@ def _quote(text: str) -> str:
 
 
 def _stale(what: str) -> str:
-    return (f"{what}: the log is stale (it predates a change) or comes from another environment; "
-            "re-run to see the current error")
+    return (
+        f"{what}: the log is stale (it predates a change) or comes from another environment; "
+        "re-run to see the current error"
+    )
 
 
 def _say(*options: str) -> Fix:
@@ -148,26 +166,32 @@ def _say(*options: str) -> Fix:
 # ---------------------------------------------------------------------------------------------
 # Rules with their own check: evaluate the rule on the target, like `envdoctor check` does.
 
+
 def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """Confirm a rule's cause with its own check on the target, or say it is ruled out."""
     case_fixes = tuple(dict.fromkeys(fix for case in entry.cases for fix in case.fixes))
     if ev.ctx is None:
-        return Verdict(f"{entry.summary} (from the log text alone; `envdoctor rules {entry.code}` explains it)",
-                       MEDIUM, case_fixes)
+        return Verdict(
+            f"{entry.summary} (from the log text alone; `envdoctor rules {entry.code}` explains it)", MEDIUM, case_fixes
+        )
     found = list(implementation(entry)(ev.ctx, entry))
     if found:
         return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
     names = list(dict.fromkeys(n for case in entry.cases for n in case.when.packages))
     names += [canonical_name(group.groups["package"])] if "package" in group.groups else []
     if not names:  # nothing to compare: the rule's own check did not see the cause in the target
-        return Verdict(f"{entry.summary} (`envdoctor check` does not see it in this project and environment "
-                       "now)", MEDIUM, case_fixes)
+        return Verdict(
+            f"{entry.summary} (`envdoctor check` does not see it in this project and environment now)",
+            MEDIUM,
+            case_fixes,
+        )
     state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names)
     return Verdict(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
 
 
 # ---------------------------------------------------------------------------------------------
 # Imports and versions.
+
 
 def _importer(context: Sequence[str], ev: Evidence) -> str | None:
     """The distribution whose code raised the import error: the last site-packages frame before it."""
@@ -201,32 +225,58 @@ def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     importer = _importer(group.context, ev)
     importer_version = ev.installed(importer) if importer else None
     by = f" (imported by {importer}{' ' + importer_version if importer_version else ''})" if importer else ""
-    install = pip_install_fix(f"install {dist} (the distribution that provides `{module.split('.')[0]}`)",
-                              {dist: ""}, Applicability.UNSAFE)
+    install = pip_install_fix(
+        f"install {dist} (the distribution that provides `{module.split('.')[0]}`)", {dist: ""}, Applicability.UNSAFE
+    )
     if ev.ctx is None:
         if name:
-            return Verdict(f"`{module}` has no `{name}`: the importing code expects another release of {dist}{by}",
-                           MEDIUM, (_say(f"install the {dist} release the importer supports",
-                                         "`envdoctor check` shows which pins conflict"),), (dist,))
-        return Verdict(f"`{module}` is not importable: {dist} is missing or is a release without it{by}",
-                       MEDIUM, (install,), (dist,))
+            return Verdict(
+                f"`{module}` has no `{name}`: the importing code expects another release of {dist}{by}",
+                MEDIUM,
+                (
+                    _say(
+                        f"install the {dist} release the importer supports",
+                        "`envdoctor check` shows which pins conflict",
+                    ),
+                ),
+                (dist,),
+            )
+        return Verdict(
+            f"`{module}` is not importable: {dist} is missing or is a release without it{by}",
+            MEDIUM,
+            (install,),
+            (dist,),
+        )
     version = ev.installed(dist)
     if version is None:
-        return Verdict(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
-                       (install,), (dist,))
+        return Verdict(
+            f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH, (install,), (dist,)
+        )
     if name:
-        return Verdict(f"`{module}` comes from {dist} {version}, which has no `{name}`: the importing code "
-                       f"was written for another {dist} release{by}", MEDIUM,
-                       (_say(f"install the {dist} release the importer supports (or upgrade the importer)",
-                             "`envdoctor check` shows which pins conflict"),), (dist,))
+        return Verdict(
+            f"`{module}` comes from {dist} {version}, which has no `{name}`: the importing code "
+            f"was written for another {dist} release{by}",
+            MEDIUM,
+            (
+                _say(
+                    f"install the {dist} release the importer supports (or upgrade the importer)",
+                    "`envdoctor check` shows which pins conflict",
+                ),
+            ),
+            (dist,),
+        )
     present = _module_present(ev.ctx.snapshot.distributions[dist].location, module) if "." in module else True
     if present:
         return Verdict(_stale(f"`{module}` is importable from {dist} {version} now"), LOW, (), (dist,))
     if present is None:
         return Verdict(f"`{module}` is missing although {dist} {version} is installed{by}", MEDIUM, (), (dist,))
-    return Verdict(f"{dist} {version} has no module `{module}` (removed or renamed in this release): "
-                   f"the importing code{by or ''} expects another {dist} release", HIGH,
-                   (_say(f"install the {dist} release the importer supports, or upgrade the importer"),), (dist,))
+    return Verdict(
+        f"{dist} {version} has no module `{module}` (removed or renamed in this release): "
+        f"the importing code{by or ''} expects another {dist} release",
+        HIGH,
+        (_say(f"install the {dist} release the importer supports, or upgrade the importer"),),
+        (dist,),
+    )
 
 
 def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | None]:
@@ -253,13 +303,26 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
     symbol = m.group("symbol") if (m := _SYMBOL.search(text)) else ""
     against = "torch (the symbol is from c10/ATen)" if _TORCH_SYMBOL.match(symbol) else "torch"
     what = f"{dist}'s compiled module{f' ({path})' if path else ''}" if dist else "a compiled extension"
-    uninstall = (pip_install_fix(f"uninstall {dist} if this run does not use it (training does not need vllm)",
-                                 {}, Applicability.UNSAFE, uninstall=(dist,)),) if dist else ()
+    uninstall = (
+        (
+            pip_install_fix(
+                f"uninstall {dist} if this run does not use it (training does not need vllm)",
+                {},
+                Applicability.UNSAFE,
+                uninstall=(dist,),
+            ),
+        )
+        if dist
+        else ()
+    )
     if ev.ctx is None:
-        return Verdict(f"{what} was built against another {against} than the one installed: install the "
-                       f"{dist or 'extension'} build for your torch, or uninstall it", MEDIUM,
-                       (_say("install the build made for the installed torch (same torch major.minor)"),
-                        *uninstall), (dist,) if dist else ())
+        return Verdict(
+            f"{what} was built against another {against} than the one installed: install the "
+            f"{dist or 'extension'} build for your torch, or uninstall it",
+            MEDIUM,
+            (_say("install the build made for the installed torch (same torch major.minor)"), *uninstall),
+            (dist,) if dist else (),
+        )
     if dist is None:
         return Verdict(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
     found = [f for f in implementation(entry)(ev.ctx, entry) if dist in f.packages]
@@ -268,23 +331,39 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
     snap = ev.ctx.snapshot
     version, torch = ev.installed(dist), ev.installed("torch")
     if version is None:
-        return Verdict(_stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW,
-                       (), (dist,))
-    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.ctx)
+        return Verdict(
+            _stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
+        )
+    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.kb)
     torch_version = parse_version(torch.split("+")[0]) if torch else None
     if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
-        return Verdict(_stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is "
-                              "installed"), LOW, (), (dist, "torch"))
-    return Verdict(f"{dist} {version}'s compiled module was built against another {against} than torch "
-                   f"{torch or '(not installed)'}: importing it fails with `undefined symbol`", MEDIUM,
-                   (_say(f"reinstall {dist} built for torch {torch} (`pip install --force-reinstall "
-                         f"--no-cache-dir {dist}` builds or fetches one); keep torch"), *uninstall),
-                   (dist, "torch"))
+        return Verdict(
+            _stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is installed"),
+            LOW,
+            (),
+            (dist, "torch"),
+        )
+    return Verdict(
+        f"{dist} {version}'s compiled module was built against another {against} than torch "
+        f"{torch or '(not installed)'}: importing it fails with `undefined symbol`",
+        MEDIUM,
+        (
+            _say(
+                f"reinstall {dist} built for torch {torch} (`pip install --force-reinstall "
+                f"--no-cache-dir {dist}` builds or fetches one); keep torch"
+            ),
+            *uninstall,
+        ),
+        (dist, "torch"),
+    )
 
 
 def _llamafactory_involved(group: HitGroup, ev: Evidence) -> bool:
-    return (ev.facts.llamafactory or any(LLAMAFACTORY.search(line) for line in group.context)
-            or ev.installed("llamafactory") is not None)
+    return (
+        ev.facts.llamafactory
+        or any(LLAMAFACTORY.search(line) for line in group.context)
+        or ev.installed("llamafactory") is not None
+    )
 
 
 def _requirement_text(text: str | None) -> str:
@@ -305,15 +384,31 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
     logged = group.groups.get("installed")
     lf = _llamafactory_involved(group, ev)
     who = "LLaMA-Factory checks" if lf else "a runtime version check (transformers' require_version) needs"
-    bypass = (Fix(title="or skip LLaMA-Factory's check (untested combination)", applicability=Applicability.UNSAFE,
-                  env={"DISABLE_VERSION_CHECK": "1"}),) if lf else ()
-    pin = (pip_install_fix(f"pin {package} into the checked range", {package: str(req.specifier)},
-                           Applicability.UNSAFE),) if req is not None and req.specifier else ()
+    bypass = (
+        (
+            Fix(
+                title="or skip LLaMA-Factory's check (untested combination)",
+                applicability=Applicability.UNSAFE,
+                env={"DISABLE_VERSION_CHECK": "1"},
+            ),
+        )
+        if lf
+        else ()
+    )
+    pin = (
+        (pip_install_fix(f"pin {package} into the checked range", {package: str(req.specifier)}, Applicability.UNSAFE),)
+        if req is not None and req.specifier
+        else ()
+    )
     if "requirement" not in group.groups:
-        chain = (f"{who} transformers, datasets, accelerate, peft and trl at import; this one is {package}. "
-                 "Fixing them one at a time pulls the next out of range")
-        rebuild = _say("install the set its release pins in a fresh environment (its requirements file), "
-                       "then run `envdoctor check`")
+        chain = (
+            f"{who} transformers, datasets, accelerate, peft and trl at import; this one is {package}. "
+            "Fixing them one at a time pulls the next out of range"
+        )
+        rebuild = _say(
+            "install the set its release pins in a fresh environment (its requirements file), "
+            "then run `envdoctor check`"
+        )
         if ev.ctx is None or not lf:
             return Verdict(chain, MEDIUM, (rebuild, *bypass), (package,))
         return _llamafactory_state(group, entry, ev, package, chain, (rebuild, *bypass))
@@ -326,8 +421,9 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
     return replace(_requirement_state(ev, req, f"{who} {said_req}", pin), rule=rule)
 
 
-def _llamafactory_state(group: HitGroup, entry: RuleEntry, ev: Evidence, package: str, said: str,
-                        fixes: tuple[Fix, ...]) -> Verdict:
+def _llamafactory_state(
+    group: HitGroup, entry: RuleEntry, ev: Evidence, package: str, said: str, fixes: tuple[Fix, ...]
+) -> Verdict:
     """ED110's own check on the target for ``package``: confirmed, or ruled out."""
     assert ev.ctx is not None
     lf = ev.installed("llamafactory")
@@ -336,8 +432,15 @@ def _llamafactory_state(group: HitGroup, entry: RuleEntry, ev: Evidence, package
     found = [f for f in implementation(entry)(ev.ctx, entry) if package in f.packages]
     if found:
         return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
-    return Verdict(_stale(f"{said}; llamafactory {lf}'s import-time check passes for {package} "
-                          f"{ev.installed(package) or '(not installed)'} now"), LOW, (), ("llamafactory", package))
+    return Verdict(
+        _stale(
+            f"{said}; llamafactory {lf}'s import-time check passes for {package} "
+            f"{ev.installed(package) or '(not installed)'} now"
+        ),
+        LOW,
+        (),
+        ("llamafactory", package),
+    )
 
 
 def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[Fix, ...]) -> Verdict:
@@ -345,15 +448,22 @@ def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[F
     package = canonical_name(req.name)
     now = ev.installed(package)
     if now is None:
-        return Verdict(f"{said}, and {package} is not installed in the target", HIGH,
-                       (pip_install_fix(f"install {req}", {package: str(req.specifier)}, Applicability.SAFE),),
-                       (package,))
+        return Verdict(
+            f"{said}, and {package} is not installed in the target",
+            HIGH,
+            (pip_install_fix(f"install {req}", {package: str(req.specifier)}, Applicability.SAFE),),
+            (package,),
+        )
     version = parse_version(now)
     if version is not None and req.specifier.contains(version, prereleases=True):
         return Verdict(_stale(f"{said}; {package} {now} is installed now and satisfies it"), LOW, (), (package,))
     if ev.ctx is not None and is_kept(package, ev.ctx.keep):
-        fixes = (_say(f"keep {package} {now} (the platform owns it) and move the package that requires "
-                      f"{req.specifier} instead"),)
+        fixes = (
+            _say(
+                f"keep {package} {now} (the platform owns it) and move the package that requires "
+                f"{req.specifier} instead"
+            ),
+        )
     return Verdict(f"{said}, but {package} {now} is installed", HIGH, fixes, (package,))
 
 
@@ -365,12 +475,16 @@ def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ver
     if req is None:
         return Verdict(f"{requirer}'s requirement `{group.groups['requirement']}` is not met", MEDIUM)
     package = canonical_name(req.name)
-    pin = pip_install_fix(f"move {package} into {requirer}'s range {req.specifier}" if req.specifier
-                          else f"install {package}", {package: str(req.specifier)}, Applicability.UNSAFE)
+    pin = pip_install_fix(
+        f"move {package} into {requirer}'s range {req.specifier}" if req.specifier else f"install {package}",
+        {package: str(req.specifier)},
+        Applicability.UNSAFE,
+    )
     said = f"{requirer} requires {req}"
     if ev.ctx is None:
-        return Verdict(f"{said}, which pip could not satisfy (from the log text alone)", MEDIUM, (pin,),
-                       (requirer, package))
+        return Verdict(
+            f"{said}, which pip could not satisfy (from the log text alone)", MEDIUM, (pin,), (requirer, package)
+        )
     if ev.installed(requirer) is None:
         return Verdict(_stale(f"{said}, but {requirer} is not installed in the target"), LOW, (), (requirer,))
     found = [f for f in implementation(entry)(ev.ctx, entry) if (requirer, package) in f.covers]
@@ -387,19 +501,35 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     req = _requirement(text)
     package = canonical_name(req.name) if req else text
     versions = group.groups.get("versions")
-    where = (f"Python {ev.ctx.snapshot.python_version} on {ev.ctx.snapshot.system} {ev.ctx.snapshot.machine}"
-             if ev.ctx else "the Python and platform that ran pip")
-    listed = (" (none at all: this project has no wheels for it)" if versions == "none"
-              else f" (it offers {versions})" if versions else "")
+    where = (
+        f"Python {ev.ctx.snapshot.python_version} on {ev.ctx.snapshot.system} {ev.ctx.snapshot.machine}"
+        if ev.ctx
+        else "the Python and platform that ran pip"
+    )
+    listed = (
+        " (none at all: this project has no wheels for it)"
+        if versions == "none"
+        else f" (it offers {versions})"
+        if versions
+        else ""
+    )
     message = f"pip has no release matching `{text}` for {where}{listed}"
-    fixes: list[Fix] = [_say(f"pick a {package} release that has a wheel for this Python and platform",
-                             "or remove the pin and let pip choose")]
+    fixes: list[Fix] = [
+        _say(
+            f"pick a {package} release that has a wheel for this Python and platform",
+            "or remove the pin and let pip choose",
+        )
+    ]
     torch = ev.installed("torch")
     if package == "triton":
-        pin = table_lookup(ev.kb.tables["torch_triton"]["rows"], "torch", torch.split("+")[0], "triton") \
-            if torch else None
-        message += ("; for triton never pin an older release: torch pins its own triton (ED102)"
-                    + (f", triton{pin} for torch {torch}" if pin else ""))
+        pin = (
+            table_lookup(ev.kb.tables["torch_triton"]["rows"], "torch", torch.split("+")[0], "triton")
+            if torch
+            else None
+        )
+        message += "; for triton never pin an older release: torch pins its own triton (ED102)" + (
+            f", triton{pin} for torch {torch}" if pin else ""
+        )
         if pin:
             fixes = [pip_install_fix(f"install the triton torch {torch} pins", {"triton": pin}, Applicability.SAFE)]
     return Verdict(message, MEDIUM, tuple(fixes), (package,))
@@ -408,6 +538,7 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 # ---------------------------------------------------------------------------------------------
 # Files, data and memory.
 
+
 @explains("ED221")
 def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """`no such column/table`: the closest names in the database, opened read-only."""
@@ -415,57 +546,86 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     kind = "column" if column else "table"
     missing = column or table or "?"
     bare = missing.split(".")[-1]
-    ask = _say("list the real names (`sqlite3 DB '.schema'`, or `PRAGMA table_info(TABLE)`) and fix the query",
-               "name the database in envdoctor.yaml (data.db) or pass --db so explain can suggest names")
+    ask = _say(
+        "list the real names (`sqlite3 DB '.schema'`, or `PRAGMA table_info(TABLE)`) and fix the query",
+        "name the database in envdoctor.yaml (data.db) or pass --db so explain can suggest names",
+    )
     if ev.db is None or not ev.local:
         return Verdict(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
     try:
         with closing(database.connect_read_only(ev.db)) as conn:
             tables, _ = database.read_schema(conn)
     except sqlite3.Error as exc:
-        return Verdict(f"the query names {kind} `{missing}`, which the database does not have "
-                       f"({ev.db} could not be read: {exc})", MEDIUM, (ask,))
-    owner = {name: name for name in tables} if kind == "table" else \
-        {col: name for name, cols in tables.items() for col in cols}
+        return Verdict(
+            f"the query names {kind} `{missing}`, which the database does not have ({ev.db} could not be read: {exc})",
+            MEDIUM,
+            (ask,),
+        )
+    owner = (
+        {name: name for name in tables}
+        if kind == "table"
+        else {col: name for name, cols in tables.items() for col in cols}
+    )
     if bare.lower() in {name.lower() for name in owner}:
         return Verdict(_stale(f"{ev.db} has {kind} `{bare}` now"), LOW)
     close = database.closest_names(bare, list(owner))
     if not close:
         return Verdict(f"{ev.db} has no {kind} `{bare}` and nothing close to it", HIGH, (ask,))
     shown = [f"{owner[c]}.{c}" if kind == "column" else c for c in close]
-    return Verdict(f"{ev.db} has no {kind} `{bare}`; the closest: {', '.join(shown)}", HIGH,
-                   (_say(f"use `{missing[:-len(bare)]}{close[0]}` instead of `{missing}` in the query"),))
+    return Verdict(
+        f"{ev.db} has no {kind} `{bare}`; the closest: {', '.join(shown)}",
+        HIGH,
+        (_say(f"use `{missing[: -len(bare)]}{close[0]}` instead of `{missing}` in the query"),),
+    )
 
 
 @explains("ED210", "ED603")
 def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """A path that did not exist: does it now, and where is a file with its name (envdoctor.project.locate)?"""
     if "path" not in group.groups:
-        return Verdict("a file the command opens does not exist (SQLite says so when its folder is missing)",
-                       MEDIUM, (_say("check the path in the command or in envdoctor.yaml (data.db)"),))
+        return Verdict(
+            "a file the command opens does not exist (SQLite says so when its folder is missing)",
+            MEDIUM,
+            (_say("check the path in the command or in envdoctor.yaml (data.db)"),),
+        )
     path = Path(group.groups["path"])
-    drive = (" (is Google Drive mounted? `from google.colab import drive; drive.mount('/content/drive')`)"
-             if str(path).startswith("/content/drive") else "")
+    drive = (
+        " (is Google Drive mounted? `from google.colab import drive; drive.mount('/content/drive')`)"
+        if str(path).startswith("/content/drive")
+        else ""
+    )
     if not ev.local:
-        return Verdict(f"`{path}` did not exist when the command ran{drive}", MEDIUM,
-                       (_say("check the path: the folder layout, 'MyDrive' vs 'My Drive', the working folder"),))
+        return Verdict(
+            f"`{path}` did not exist when the command ran{drive}",
+            MEDIUM,
+            (_say("check the path: the folder layout, 'MyDrive' vs 'My Drive', the working folder"),),
+        )
     if path.exists():
         return Verdict(_stale(f"`{path}` exists now"), LOW)
     anchor = locate.nearest_existing(path.parent)
     if anchor is None or anchor == Path(path.anchor):
-        return Verdict(f"`{path}` does not exist, nor do its folders on this machine: the log comes from another "
-                       f"machine{drive}", MEDIUM, (_say("check the path on the machine that ran the command"),))
+        return Verdict(
+            f"`{path}` does not exist, nor do its folders on this machine: the log comes from another machine{drive}",
+            MEDIUM,
+            (_say("check the path on the machine that ran the command"),),
+        )
     try:
         found, bound = locate.find_nearby(path)
     except OSError as exc:  # a folder the search may not read (e.g. under /proc)
         found, bound = (), f"stopped at {exc.filename or 'an unreadable folder'} ({exc.strerror})"
     if found:
         listed = ", ".join(f"`{p}`" for p in found)
-        return Verdict(f"`{path}` does not exist; a file with that name is at {listed}", HIGH,
-                       (_say(f"use `{found[0]}` (or copy it to `{path}`)"),))
+        return Verdict(
+            f"`{path}` does not exist; a file with that name is at {listed}",
+            HIGH,
+            (_say(f"use `{found[0]}` (or copy it to `{path}`)"),),
+        )
     searched = f"; the search {bound}" if bound else ""
-    return Verdict(f"`{path}` does not exist and no `{path.name}` is near `{anchor}`{searched}{drive}", MEDIUM,
-                   (_say(f"put `{path.name}` at that path or fix the path"),))
+    return Verdict(
+        f"`{path}` does not exist and no `{path.name}` is near `{anchor}`{searched}{drive}",
+        MEDIUM,
+        (_say(f"put `{path.name}` at that path or fix the path"),),
+    )
 
 
 def _gib(number: str, unit: str) -> float:
@@ -486,13 +646,20 @@ def cuda_out_of_memory(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdi
     if ev.ctx is not None and ev.ctx.snapshot.hardware.gpus:
         gpu = ev.ctx.snapshot.hardware.gpus[0]
         parts.append(f"(this machine: {gpu.name}, {gpu.memory_total_mib / 1024:.1f} GiB)")
-    fixes = (_say(ESTIMATE_HINT),
-             _say("halve train.batch_size and double gradient_accumulation (same effective batch)",
-                  "lower max_length (512 → 256)"),
-             _say("enable gradient checkpointing (train.gradient_checkpointing: true)"),
-             _say("use a paged 8-bit optimizer (train.optimizer: paged_adamw_8bit)"),
-             Fix(title="if the message says reserved-but-unallocated memory is large, reduce fragmentation",
-                 applicability=Applicability.DISPLAY_ONLY, env={"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"}))
+    fixes = (
+        _say(ESTIMATE_HINT),
+        _say(
+            "halve train.batch_size and double gradient_accumulation (same effective batch)",
+            "lower max_length (512 → 256)",
+        ),
+        _say("enable gradient checkpointing (train.gradient_checkpointing: true)"),
+        _say("use a paged 8-bit optimizer (train.optimizer: paged_adamw_8bit)"),
+        Fix(
+            title="if the message says reserved-but-unallocated memory is large, reduce fragmentation",
+            applicability=Applicability.DISPLAY_ONLY,
+            env={"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
+        ),
+    )
     return Verdict(" ".join(parts), MEDIUM, fixes)
 
 
@@ -504,58 +671,106 @@ def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     facts = ev.facts
     ram_mib = ev.ctx.snapshot.hardware.ram_total_mib if ev.ctx else None
     # The RAM the log states is the crashed machine's; else the target's (the snapshot's).
-    ram_gb, ram_from = ((facts.ram_gb, "the log") if facts.ram_gb else
-                        (ram_mib * 2**20 / 1e9, "this machine") if ram_mib else (None, ""))
-    fixes = (_say(ESTIMATE_HINT),
-             _say("load the model once: one process with 4-bit QLoRA (bitsandbytes NF4) instead of several ranks "
-                  "each loading 16-bit weights"),
-             _say("fewer ranks (--nproc_per_node / --num_gpus), low_cpu_mem_usage=True, or more RAM / swap"))
+    ram_gb, ram_from = (
+        (facts.ram_gb, "the log")
+        if facts.ram_gb
+        else (ram_mib * 2**20 / 1e9, "this machine")
+        if ram_mib
+        else (None, "")
+    )
+    fixes = (
+        _say(ESTIMATE_HINT),
+        _say(
+            "load the model once: one process with 4-bit QLoRA (bitsandbytes NF4) instead of several ranks "
+            "each loading 16-bit weights"
+        ),
+        _say("fewer ranks (--nproc_per_node / --num_gpus), low_cpu_mem_usage=True, or more RAM / swap"),
+    )
     if facts.params_billion is None or ram_gb is None:
         known = f"{ram_gb:.0f} GB RAM ({ram_from})" if ram_gb else "the model size and RAM are not in the log"
-        return Verdict(f"{killed}: the kernel's OOM killer ends a process that exhausts host RAM, usually while "
-                       f"loading the model ({known})", MEDIUM, fixes)
+        return Verdict(
+            f"{killed}: the kernel's OOM killer ends a process that exhausts host RAM, usually while "
+            f"loading the model ({known})",
+            MEDIUM,
+            fixes,
+        )
     ranks = facts.ranks or 1
     model_gb = facts.params_billion * 2
     need = ranks * model_gb
-    arithmetic = (f"{ranks} process{'es' if ranks > 1 else ''} × {model_gb:.1f} GB "
-                  f"({facts.params_billion:g}B parameters × 2 bytes in 16-bit) = {need:.1f} GB")
+    arithmetic = (
+        f"{ranks} process{'es' if ranks > 1 else ''} × {model_gb:.1f} GB "
+        f"({facts.params_billion:g}B parameters × 2 bytes in 16-bit) = {need:.1f} GB"
+    )
     if need > ram_gb * 0.9:
-        return Verdict(f"{killed}: host RAM ran out while loading: {arithmetic} > {ram_gb:.0f} GB RAM ({ram_from})",
-                       HIGH, fixes)
-    return Verdict(f"{killed}: {arithmetic} fits in {ram_gb:.0f} GB RAM ({ram_from}), so the load alone does not "
-                   "explain it; watch RAM (`free -h`) while it runs", MEDIUM, fixes)
+        return Verdict(
+            f"{killed}: host RAM ran out while loading: {arithmetic} > {ram_gb:.0f} GB RAM ({ram_from})", HIGH, fixes
+        )
+    return Verdict(
+        f"{killed}: {arithmetic} fits in {ram_gb:.0f} GB RAM ({ram_from}), so the load alone does not "
+        "explain it; watch RAM (`free -h`) while it runs",
+        MEDIUM,
+        fixes,
+    )
 
 
 @explains("ED201", "ED203", "ED204", "ED606")
 def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """Which encoding mix-up the line shows: locale codec, UTF-16 file, legacy file, or mojibake."""
     text = group.occurrences[0].text
-    resave = _say("re-save the file as UTF-8 (`envdoctor check` finds such files in the project; in PowerShell "
-                  "write files with `-Encoding utf8`)")
+    resave = _say(
+        "re-save the file as UTF-8 (`envdoctor check` finds such files in the project; in PowerShell "
+        "write files with `-Encoding utf8`)"
+    )
     if codec := group.groups.get("codec"):
-        utf8_default = Fix(title="make UTF-8 Python's default text encoding (PEP 540), or pass encoding='utf-8' "
-                                 "to open()", applicability=Applicability.SAFE, env={"PYTHONUTF8": "1"})
+        utf8_default = Fix(
+            title="make UTF-8 Python's default text encoding (PEP 540), or pass encoding='utf-8' to open()",
+            applicability=Applicability.SAFE,
+            env={"PYTHONUTF8": "1"},
+        )
         if ev.ctx is not None and ev.ctx.snapshot.environ.get("PYTHONUTF8") == "1":
-            return Verdict(_stale(f"Python read a UTF-8 file with the locale codec {codec}; PYTHONUTF8=1 is set "
-                                  "in the target now"), LOW)
+            return Verdict(
+                _stale(
+                    f"Python read a UTF-8 file with the locale codec {codec}; PYTHONUTF8=1 is set in the target now"
+                ),
+                LOW,
+            )
         windows = ev.ctx is not None and ev.ctx.snapshot.system == "Windows"
-        return Verdict(f"Python read a UTF-8 file with the locale's '{codec}' codec (the default of open() on a "
-                       "Chinese-locale Windows)", HIGH if windows else MEDIUM, (utf8_default,))
+        return Verdict(
+            f"Python read a UTF-8 file with the locale's '{codec}' codec (the default of open() on a "
+            "Chinese-locale Windows)",
+            HIGH if windows else MEDIUM,
+            (utf8_default,),
+        )
     if entry.code == "ED204":
         reading = ftfy.fix_encoding(text)
-        return Verdict("this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
-                       f"(line {group.occurrences[0].number} reads “{reading[:60]}”); read the original as UTF-8",
-                       MEDIUM, (_say("re-export the document as UTF-8 from its source"),), severity=Severity.WARNING)
+        return Verdict(
+            "this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
+            f"(line {group.occurrences[0].number} reads “{reading[:60]}”); read the original as UTF-8",
+            MEDIUM,
+            (_say("re-export the document as UTF-8 from its source"),),
+            severity=Severity.WARNING,
+        )
     if m := _UTF8_DECODE.search(text):
         if m.group("byte") in ("ff", "fe") and m.group("position") == "0":
-            return Verdict(f"the file starts with a UTF-16 byte-order mark (0x{m.group('byte')}): it is UTF-16, "
-                           "not UTF-8 (PowerShell's `>` writes UTF-16)", HIGH, (resave,), rule="ED201")
-        return Verdict(f"the file is not UTF-8 (byte 0x{m.group('byte')}): it was saved in a legacy encoding such "
-                       "as GBK", MEDIUM, (resave,))
+            return Verdict(
+                f"the file starts with a UTF-16 byte-order mark (0x{m.group('byte')}): it is UTF-16, "
+                "not UTF-8 (PowerShell's `>` writes UTF-16)",
+                HIGH,
+                (resave,),
+                rule="ED201",
+            )
+        return Verdict(
+            f"the file is not UTF-8 (byte 0x{m.group('byte')}): it was saved in a legacy encoding such as GBK",
+            MEDIUM,
+            (resave,),
+        )
     if entry.code == "ED201":
         shown = " shown as 8-bit text (letters separated by spaces)" if _UTF16_AS_BYTES.search(text) else ""
-        return Verdict(f"a UTF-16 file{shown}: pip and Python read UTF-8, so a UTF-16 requirements file or script "
-                       "fails", HIGH, (resave,))
+        return Verdict(
+            f"a UTF-16 file{shown}: pip and Python read UTF-8, so a UTF-16 requirements file or script fails",
+            HIGH,
+            (resave,),
+        )
     return Verdict("a file is in a legacy encoding where UTF-8 is expected", MEDIUM, (resave,))
 
 
@@ -567,30 +782,46 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     choices = group.groups.get("choices")
     flash = "flash_attn" in option or "attention" in group.occurrences[0].text
     if not flash:
-        return Verdict(f"{option} does not accept '{value}'" + (f"; it takes one of {choices}" if choices else ""),
-                       HIGH, (_say(f"pass one of {choices} to {option}" if choices else f"fix the value of {option}"),))
-    old_gpu = ev.ctx is not None and any(g.capability and parse_version(g.capability) is not None
-                                         and parse_version(g.capability) < parse_version("8.0")
-                                         for g in ev.ctx.snapshot.hardware.gpus)
+        return Verdict(
+            f"{option} does not accept '{value}'" + (f"; it takes one of {choices}" if choices else ""),
+            HIGH,
+            (_say(f"pass one of {choices} to {option}" if choices else f"fix the value of {option}"),),
+        )
+    old_gpu = ev.ctx is not None and any(
+        g.capability and parse_version(g.capability) is not None and parse_version(g.capability) < parse_version("8.0")
+        for g in ev.ctx.snapshot.hardware.gpus
+    )
     if value.lower() == "true":
         name = "sdpa" if old_gpu else "fa2"
-        why = (" (FlashAttention-2 needs an Ampere or newer GPU; this one is older, so sdpa)" if old_gpu
-               else " (FlashAttention-2; needs an Ampere or newer GPU, else use sdpa)")
+        why = (
+            " (FlashAttention-2 needs an Ampere or newer GPU; this one is older, so sdpa)"
+            if old_gpu
+            else " (FlashAttention-2; needs an Ampere or newer GPU, else use sdpa)"
+        )
     else:
         name, why = "disabled", ""
     lf = ev.installed("llamafactory")
     takes = f"llamafactory {lf} takes" if lf else "LLaMA-Factory (0.8.3+) takes"
-    return Verdict(f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (fa3 from 0.9.4); "
-                   f"'{value}' means `{name}`{why}", HIGH,
-                   (_say(f"pass `--flash_attn {name}` (YAML: `flash_attn: {name}`)"),))
+    return Verdict(
+        f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (fa3 from 0.9.4); "
+        f"'{value}' means `{name}`{why}",
+        HIGH,
+        (_say(f"pass `--flash_attn {name}` (YAML: `flash_attn: {name}`)"),),
+    )
 
 
 @explains("ED230")
 def trust_remote_code(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     """The model repository ships its own modeling code; loading it needs trust_remote_code=True."""
-    return Verdict("the model's repository ships custom modeling code and the run did not allow it "
-                   "(trust_remote_code=True)", HIGH,
-                   (_say("LLaMA-Factory: `--trust_remote_code true`; transformers: "
-                         "`from_pretrained(..., trust_remote_code=True)`; envdoctor.yaml: "
-                         "`model.trust_remote_code: true`",
-                         "it runs the repository's Python code: read it and pin `model.revision` first"),))
+    return Verdict(
+        "the model's repository ships custom modeling code and the run did not allow it (trust_remote_code=True)",
+        HIGH,
+        (
+            _say(
+                "LLaMA-Factory: `--trust_remote_code true`; transformers: "
+                "`from_pretrained(..., trust_remote_code=True)`; envdoctor.yaml: "
+                "`model.trust_remote_code: true`",
+                "it runs the repository's Python code: read it and pin `model.revision` first",
+            ),
+        ),
+    )

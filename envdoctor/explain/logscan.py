@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from envdoctor.errors import InputError
 from envdoctor.env.lockfile import BOMS
+from envdoctor.errors import InputError
 
 CHUNK_BYTES = 1 << 20
 SAMPLE_BYTES = 64 * 1024

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-
 from envdoctor.fix.plan import Plan
 from envdoctor.fix.transaction import APPLIED, Outcome
 

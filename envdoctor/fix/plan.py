@@ -21,12 +21,11 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine.core import parse_version
+from envdoctor.env.lockfile import parse_file
+from envdoctor.env.requirements import is_kept, parse_version
+from envdoctor.env.snapshot import Snapshot
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix
-from envdoctor.env.lockfile import parse_file
-from envdoctor.rules.requirements import is_kept
-from envdoctor.env.snapshot import Snapshot
 
 # Never uninstalled by `fix --to --unsafe`, whatever the lock says: the tools doing the work.
 TOOLING = frozenset({"pip", "setuptools", "wheel", "envdoctor"})

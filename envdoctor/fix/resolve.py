@@ -35,16 +35,22 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from envdoctor.engine.core import Context
-from envdoctor.errors import InputError
-from envdoctor.findings import Finding
-from envdoctor.engine.constraints import CONFLICT_CODE, Floor, conflicts, floors, violated
-from envdoctor.engine.knowledge import KnowledgeBase
+from envdoctor.engine.constraints import (
+    CONFLICT_CODE,
+    Floor,
+    conflicts,
+    floors,
+    violated,
+)
 from envdoctor.env.lockfile import Pin, parse_file
 from envdoctor.env.probe import canonical_name
-from envdoctor.rules.requirements import active_requirements
+from envdoctor.env.requirements import active_requirements
 from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.env.target import from_pins
+from envdoctor.errors import InputError
+from envdoctor.findings import Finding
+from envdoctor.knowledge.base import KnowledgeBase
+from envdoctor.rules.base import Context
 
 MAX_ROUNDS = 8
 GLIBC_MINORS = range(35, 16, -1)  # manylinux_2_35 (Ubuntu 22.04, Colab) down to manylinux_2_17

@@ -38,10 +38,10 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from envdoctor.env.snapshot import Snapshot
 from envdoctor.errors import InputError
 from envdoctor.findings import FileEdit, Finding, Severity
 from envdoctor.fix.plan import Plan
-from envdoctor.env.snapshot import Snapshot
 
 Progress = Callable[[str], None]
 JOURNAL = "journal.json"

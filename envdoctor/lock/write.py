@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from envdoctor.engine.check import CheckRequest, CheckResult, run_check
-from envdoctor.errors import InputError
-from envdoctor.lock.header import LockHeader
 from envdoctor.env.probe import marker_environment
-from envdoctor.fix.resolve import Resolved
 from envdoctor.env.target import PLATFORMS
+from envdoctor.errors import InputError
+from envdoctor.fix.resolve import Resolved
+from envdoctor.lock.header import LockHeader
 
 
 def native_platform() -> str:

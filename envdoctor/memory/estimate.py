@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-
 MIB = 2**20
 # NF4 codes (0.5 B) + an 8-bit absmax per 64 weights + an fp32 absmax per 256 of those (double quantization).
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)

@@ -10,8 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from envdoctor.memory.estimate import (
+    Estimate,
+    Option,
+    TrainingPlan,
+    estimate,
+    fitting_options,
+)
 from envdoctor.memory.gpus import GpuSpec, find_gpu, spec_for_live, supports_bf16
-from envdoctor.memory.estimate import Estimate, Option, TrainingPlan, estimate, fitting_options
 from envdoctor.memory.shapes import resolve_targets
 
 # Warn when the predicted peak uses more than this share of the budget: the estimator's

@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.engine.check import CheckRequest
+from envdoctor.env.snapshot import Snapshot
+from envdoctor.errors import InputError
+from envdoctor.project.builtin_models import builtin_config
 from envdoctor.project.config import DEFAULT_FILE, TrainingConfig, load_config
 from envdoctor.project.database import DatabaseFacts, inspect
-from envdoctor.errors import InputError
 from envdoctor.project.locate import PathFacts, probe
-from envdoctor.project.models import LlamaFactoryFacts, ModelFolderFacts, llamafactory_yaml, model_folder
-from envdoctor.project.builtin_models import builtin_config
+from envdoctor.project.models import (
+    LlamaFactoryFacts,
+    ModelFolderFacts,
+    llamafactory_yaml,
+    model_folder,
+)
 from envdoctor.project.scan import ScanResult, scan
-from envdoctor.env.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

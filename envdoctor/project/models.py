@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from envdoctor.errors import InputError, read_user_text
 from envdoctor.env.snapshot import Snapshot
+from envdoctor.errors import InputError, read_user_text
 
 MAX_FOLDER_ENTRIES = 500
 MAX_CODE_BYTES = 1 << 20

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from envdoctor.engine.core import Context, implements
-from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
 from envdoctor.env.snapshot import torch_build
+from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.rules.base import Context, implements
 
 _CUDA_LIB = re.compile(r"libbitsandbytes_cuda(\d+)\.")
 
@@ -35,31 +35,49 @@ def bitsandbytes_no_binary_for_torch_cuda(ctx: Context, entry: RuleEntry) -> Ite
         return  # metadata only (a lock file): the libraries are unknown
     listed = ", ".join(f"{a}.{b}" for a, b in shipped)
     override = snap.environ.get("BNB_CUDA_VERSION")
-    wanted = _as_version(override) if override and override.isdigit() and len(override) >= 2 else \
-        tuple(int(x) for x in cuda.split(".")[:2])
+    wanted = (
+        _as_version(override)
+        if override and override.isdigit() and len(override) >= 2
+        else tuple(int(x) for x in cuda.split(".")[:2])
+    )
     if wanted in shipped:
         return
     same_major = [v for v in shipped if v[0] == wanted[0]]
     label = f"BNB_CUDA_VERSION={override}" if override else f"torch's CUDA {cuda}"
-    upgrade = pip_install_fix("upgrade bitsandbytes to a release built for this CUDA", {"bitsandbytes": f">{bnb.version}"},
-                              Applicability.UNSAFE)
+    upgrade = pip_install_fix(
+        "upgrade bitsandbytes to a release built for this CUDA",
+        {"bitsandbytes": f">{bnb.version}"},
+        Applicability.UNSAFE,
+    )
     if same_major and not override:
         nearest = max((v for v in same_major if v <= wanted), default=min(same_major))
-        yield Finding(
-            code=entry.code, name=entry.name, severity=Severity.WARNING,
-            message=(f"bitsandbytes {bnb.version} has no binary for {label} (it ships CUDA {listed}); "
-                     f"recent releases load the nearest CUDA {wanted[0]}.x build, older ones fail with "
-                     "'CUDA Setup failed'"),
-            packages=("bitsandbytes", "torch"), evidence=entry.evidence,
-            fixes=(Fix(title=f"load the CUDA {nearest[0]}.{nearest[1]} build explicitly",
-                       applicability=Applicability.UNSAFE, env={"BNB_CUDA_VERSION": f"{nearest[0]}{nearest[1]}"}),
-                   upgrade))
+        yield entry.finding(
+            f"bitsandbytes {bnb.version} has no binary for {label} (it ships CUDA {listed}); "
+            f"recent releases load the nearest CUDA {wanted[0]}.x build, older ones fail with "
+            "'CUDA Setup failed'",
+            severity=Severity.WARNING,
+            packages=("bitsandbytes", "torch"),
+            fixes=(
+                Fix(
+                    title=f"load the CUDA {nearest[0]}.{nearest[1]} build explicitly",
+                    applicability=Applicability.UNSAFE,
+                    env={"BNB_CUDA_VERSION": f"{nearest[0]}{nearest[1]}"},
+                ),
+                upgrade,
+            ),
+        )
         return
-    yield Finding(
-        code=entry.code, name=entry.name, severity=entry.severity,
-        message=(f"bitsandbytes {bnb.version} has no binary for {label} (it ships CUDA {listed}): "
-                 "loading its native library fails and 4-bit layers cannot run"),
-        packages=("bitsandbytes", "torch"), evidence=entry.evidence,
-        fixes=(upgrade,) if not override else
-        (Fix(title="unset BNB_CUDA_VERSION so bitsandbytes picks the build matching torch",
-             applicability=Applicability.SAFE), upgrade))
+    yield entry.finding(
+        f"bitsandbytes {bnb.version} has no binary for {label} (it ships CUDA {listed}): "
+        "loading its native library fails and 4-bit layers cannot run",
+        packages=("bitsandbytes", "torch"),
+        fixes=(upgrade,)
+        if not override
+        else (
+            Fix(
+                title="unset BNB_CUDA_VERSION so bitsandbytes picks the build matching torch",
+                applicability=Applicability.SAFE,
+            ),
+            upgrade,
+        ),
+    )

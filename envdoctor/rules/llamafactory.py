@@ -11,12 +11,12 @@ from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from envdoctor.engine.core import Context, implements, parse_version
-from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
 from envdoctor.env.probe import canonical_name
-from envdoctor.rules.requirements import is_kept
-from envdoctor.rules.torch_stack import table_lookup
+from envdoctor.env.requirements import is_kept, parse_version
+from envdoctor.env.torch_build import table_lookup
+from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.rules.base import Context, implements
 
 BYPASS_VALUES = ("1", "true", "y")
 
@@ -50,24 +50,35 @@ def llamafactory_runtime_bounds(ctx: Context, entry: RuleEntry) -> Iterator[Find
         version = parse_version(installed)
         if version is None or req.specifier.contains(version, prereleases=True):
             continue
-        quote = (f"{text} is required for a normal functioning of this module, "
-                 f"but found {name}=={installed}.")
+        quote = f"{text} is required for a normal functioning of this module, but found {name}=={installed}."
         if bypass:
-            yield Finding(code=entry.code, name=entry.name, severity=Severity.WARNING,
-                          message=(f"DISABLE_VERSION_CHECK is set, so LLaMA-Factory {lf.version} will not stop on "
-                                   f"{name} {installed}, which is outside its tested range {req.specifier}"),
-                          packages=("llamafactory", name), covers=(("llamafactory", name),),
-                          evidence=entry.evidence)
+            yield entry.finding(
+                f"DISABLE_VERSION_CHECK is set, so LLaMA-Factory {lf.version} will not stop on "
+                f"{name} {installed}, which is outside its tested range {req.specifier}",
+                severity=Severity.WARNING,
+                packages=("llamafactory", name),
+                covers=(("llamafactory", name),),
+            )
             continue
         fixes = []
         if not is_kept(name, ctx.keep):
-            fixes.append(pip_install_fix(f"pin {name} into LLaMA-Factory's runtime range", {name: str(req.specifier)},
-                                         Applicability.UNSAFE))
-        fixes.append(Fix(title=f"or skip LLaMA-Factory's check (keeps {name} {installed}; untested by LLaMA-Factory)",
-                         applicability=Applicability.UNSAFE, env={"DISABLE_VERSION_CHECK": "1"}))
-        yield Finding(
-            code=entry.code, name=entry.name, severity=entry.severity,
-            message=(f"llamafactory {lf.version} checks {name}{req.specifier} at import ({origin}), but {name} "
-                     f"{installed} is installed: `llamafactory-cli` stops with this ImportError"),
-            packages=("llamafactory", name), covers=(("llamafactory", name),), evidence=entry.evidence,
-            quotes=(quote,), fixes=tuple(fixes))
+            fixes.append(
+                pip_install_fix(
+                    f"pin {name} into LLaMA-Factory's runtime range", {name: str(req.specifier)}, Applicability.UNSAFE
+                )
+            )
+        fixes.append(
+            Fix(
+                title=f"or skip LLaMA-Factory's check (keeps {name} {installed}; untested by LLaMA-Factory)",
+                applicability=Applicability.UNSAFE,
+                env={"DISABLE_VERSION_CHECK": "1"},
+            )
+        )
+        yield entry.finding(
+            f"llamafactory {lf.version} checks {name}{req.specifier} at import ({origin}), but {name} "
+            f"{installed} is installed: `llamafactory-cli` stops with this ImportError",
+            packages=("llamafactory", name),
+            covers=(("llamafactory", name),),
+            quotes=(quote,),
+            fixes=tuple(fixes),
+        )

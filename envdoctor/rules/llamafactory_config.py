@@ -14,11 +14,19 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine.core import Context, implements, parse_version
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
-from envdoctor.project.models import LlamaFactoryFacts
+from envdoctor.env.requirements import parse_version
+from envdoctor.findings import (
+    Applicability,
+    FileEdit,
+    Finding,
+    Fix,
+    Location,
+    pip_install_fix,
+)
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.project.models import LlamaFactoryFacts
+from envdoctor.rules.base import Context, implements
 
 ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
 OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
@@ -49,7 +57,12 @@ def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability:
     _, text = line
     head = text.split(":", 1)[0]
     comment = re.search(r"\s+#.*$", text)
-    edit = FileEdit(path=str(lf.path.resolve()), action="replace", old=text, new=f"{head}: {new_value}{comment.group(0) if comment else ''}")
+    edit = FileEdit(
+        path=str(lf.path.resolve()),
+        action="replace",
+        old=text,
+        new=f"{head}: {new_value}{comment.group(0) if comment else ''}",
+    )
     return Fix(title=title, applicability=applicability, edits=(edit,))
 
 
@@ -69,9 +82,11 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if isinstance(value, bool):
         replacement = row["on"] if value else row["off"]
         applicability = Applicability.SAFE
-        failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
-                   f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
-                   f"\"invalid choice: '{value}'\")")
+        failure = (
+            f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
+            f'with "NotImplementedError: Unknown attention type: {value}" (on the command line: '
+            f"\"invalid choice: '{value}'\")"
+        )
     elif value in OFF_WORDS:
         replacement = row["off"]
         applicability = Applicability.SAFE
@@ -82,12 +97,12 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         applicability = Applicability.UNSAFE
         failure = f"the argument parser rejects it (\"invalid choice: '{value}'\")"
     line = lf.lines.get("flash_attn", (None, ""))[0]
-    yield Finding(
-        code=entry.code, name=entry.name, severity=entry.severity,
-        message=f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
-        packages=("llamafactory",), locations=(Location(display_path(lf.path), line),), evidence=entry.evidence,
-        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability,
-                            f"set flash_attn: {replacement}"),))
+    yield entry.finding(
+        f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
+        packages=("llamafactory",),
+        locations=(Location(display_path(lf.path), line),),
+        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),),
+    )
 
 
 @implements("ED241")
@@ -102,12 +117,22 @@ def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     where = (Location(display_path(lf.path), lf.lines.get("quantization_bit", (None, ""))[0]),)
     if bits != 4:
         quote = "Only 4-bit quantized model can use fsdp+qlora or auto device map."
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                      message=(f"quantization_bit: {bits} with DeepSpeed ZeRO-3 ({lf.values.get('deepspeed')}): "
-                               f"LLaMA-Factory stops with \"ValueError: {quote}\""),
-                      packages=("llamafactory",), locations=where, evidence=entry.evidence, quotes=(quote,),
-                      fixes=(_replace_fix(lf, "quantization_bit", "4", Applicability.UNSAFE,
-                                          "use quantization_bit: 4 (QLoRA) with ZeRO-3, or drop ZeRO-3"),))
+        yield entry.finding(
+            f"quantization_bit: {bits} with DeepSpeed ZeRO-3 ({lf.values.get('deepspeed')}): "
+            f'LLaMA-Factory stops with "ValueError: {quote}"',
+            packages=("llamafactory",),
+            locations=where,
+            quotes=(quote,),
+            fixes=(
+                _replace_fix(
+                    lf,
+                    "quantization_bit",
+                    "4",
+                    Applicability.UNSAFE,
+                    "use quantization_bit: 4 (QLoRA) with ZeRO-3, or drop ZeRO-3",
+                ),
+            ),
+        )
         return
     installed = ctx.snapshot.version_of("bitsandbytes")
     version = parse_version(installed)
@@ -115,10 +140,17 @@ def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     found = f"bitsandbytes=={installed}" if installed else "no bitsandbytes"
     quote = f"bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR} is required for a normal functioning of this module"
-    yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                  message=(f"4-bit quantization with DeepSpeed ZeRO-3 needs bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR} "
-                           f"(a check DISABLE_VERSION_CHECK cannot skip), but the target has {found}"),
-                  packages=("bitsandbytes", "llamafactory"), locations=where, evidence=entry.evidence,
-                  quotes=(quote,),
-                  fixes=(pip_install_fix(f"install bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR}",
-                                         {"bitsandbytes": f">={ZERO3_BITSANDBYTES_FLOOR}"}, Applicability.UNSAFE),))
+    yield entry.finding(
+        f"4-bit quantization with DeepSpeed ZeRO-3 needs bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR} "
+        f"(a check DISABLE_VERSION_CHECK cannot skip), but the target has {found}",
+        packages=("bitsandbytes", "llamafactory"),
+        locations=where,
+        quotes=(quote,),
+        fixes=(
+            pip_install_fix(
+                f"install bitsandbytes>={ZERO3_BITSANDBYTES_FLOOR}",
+                {"bitsandbytes": f">={ZERO3_BITSANDBYTES_FLOOR}"},
+                Applicability.UNSAFE,
+            ),
+        ),
+    )

@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from envdoctor.engine.core import Context, implements, parse_version
+from envdoctor.engine.constraints import conflicts, floors
+from envdoctor.env.lockfile import Pin, parse_file
+from envdoctor.env.requirements import parse_version
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, Finding, Fix, Location
-from envdoctor.engine.constraints import conflicts, floors
-from envdoctor.engine.knowledge import RuleEntry
-from envdoctor.env.lockfile import Pin, parse_file
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.lock.header import LockHeader, input_digest, read_header
+from envdoctor.rules.base import Context, implements
 
 
 def lock_of(ctx: Context) -> tuple[Path, LockHeader] | None:
@@ -24,7 +25,7 @@ def lock_of(ctx: Context) -> tuple[Path, LockHeader] | None:
     source = ctx.snapshot.source
     if not source.startswith("file:"):
         return None
-    path = Path(source[len("file:"):])
+    path = Path(source[len("file:") :])
     header = read_header(path)
     return (path, header) if header is not None else None
 
@@ -35,15 +36,15 @@ def source_of(path: Path, header: LockHeader) -> Path | None:
 
 
 def _relock(header: LockHeader) -> Fix:
-    return Fix(title=f"re-make the lock: {header.command or 'envdoctor lock FILE.in'}",
-               applicability=Applicability.DISPLAY_ONLY)
+    return Fix(
+        title=f"re-make the lock: {header.command or 'envdoctor lock FILE.in'}",
+        applicability=Applicability.DISPLAY_ONLY,
+    )
 
 
 def _finding(entry: RuleEntry, message: str, pin: Pin | None, fix: Fix, packages: tuple[str, ...] = ()) -> Finding:
     where = (Location(pin.source, pin.line),) if pin is not None else ()
-    return Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
-                   packages=packages or ((pin.name,) if pin else ()), locations=where,
-                   evidence=entry.evidence, fixes=(fix,))
+    return entry.finding(message, packages=packages or ((pin.name,) if pin else ()), locations=where, fixes=(fix,))
 
 
 def _lock_pins(path: Path) -> list[Pin]:
@@ -56,8 +57,7 @@ def lock_input_conflicts_with_rule(ctx: Context, entry: RuleEntry) -> Iterator[F
     found = lock_of(ctx)
     if found is None or (source := source_of(*found)) is None or not source.is_file():
         return
-    yield from conflicts(floors(ctx.kb), ctx, parse_file(source), entry.name, entry.evidence,
-                         only_requested=True)
+    yield from conflicts(floors(ctx.kb), ctx, parse_file(source), entry.name, entry.evidence, only_requested=True)
 
 
 @implements("ED402")
@@ -68,8 +68,13 @@ def lock_line_not_pinned(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     for pin in _lock_pins(found[0]):
         if pin.exact_version is None or pin.editable:
-            yield _finding(entry, f"{pin.requirement} is not pinned to one version with ==: installs "
-                                  "from this lock will differ from day to day", pin, _relock(found[1]))
+            yield _finding(
+                entry,
+                f"{pin.requirement} is not pinned to one version with ==: installs "
+                "from this lock will differ from day to day",
+                pin,
+                _relock(found[1]),
+            )
 
 
 @implements("ED403")
@@ -83,8 +88,13 @@ def lock_hash_missing(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     for pin in pins:
         if not pin.hashes:
-            yield _finding(entry, f"{pin.requirement} has no --hash while other lines do: pip's "
-                                  "hash-checking mode refuses to install the whole file", pin, _relock(found[1]))
+            yield _finding(
+                entry,
+                f"{pin.requirement} has no --hash while other lines do: pip's "
+                "hash-checking mode refuses to install the whole file",
+                pin,
+                _relock(found[1]),
+            )
 
 
 @implements("ED404")
@@ -97,8 +107,13 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     fix = _relock(header)
     source = source_of(path, header)
     if source is None or not source.is_file():
-        yield _finding(entry, f"{path}: its header names no readable source .in "
-                              f"({header.source or 'none'}), so nobody can tell whether it is current", None, fix)
+        yield _finding(
+            entry,
+            f"{path}: its header names no readable source .in "
+            f"({header.source or 'none'}), so nobody can tell whether it is current",
+            None,
+            fix,
+        )
         return
     try:
         digest = input_digest(source)
@@ -107,8 +122,13 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         yield _finding(entry, f"{source}: cannot read it ({exc})", None, fix)
         return
     if digest != header.digest:
-        yield _finding(entry, f"{source} changed since {path.name} was made (sha256 {digest[:12]}… "
-                              f"vs {str(header.digest)[:12]}… in the header)", None, fix)
+        yield _finding(
+            entry,
+            f"{source} changed since {path.name} was made (sha256 {digest[:12]}… "
+            f"vs {str(header.digest)[:12]}… in the header)",
+            None,
+            fix,
+        )
     snap = ctx.snapshot
     for pin in requested:
         req = pin.requirement
@@ -121,4 +141,3 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             have = f"{pin.name} {snap.version_of(pin.name)}" if version else f"no {pin.name}"
             kind = "constrains" if pin.constraint else "asks for"
             yield _finding(entry, f"{pin.source}:{pin.line} {kind} {req}, but {path.name} pins {have}", pin, fix)
-

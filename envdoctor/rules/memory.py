@@ -12,13 +12,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from envdoctor.engine.core import Context, implements
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
-from envdoctor.memory.headroom import WARN_SHARE, budget_for, config_changes, judge, plan_from_config, yaml_scalar
-from envdoctor.engine.knowledge import RuleEntry
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.memory.estimate import TrainingPlan, host_ram
+from envdoctor.memory.headroom import (
+    WARN_SHARE,
+    budget_for,
+    config_changes,
+    judge,
+    plan_from_config,
+    yaml_scalar,
+)
 from envdoctor.memory.shapes import ModelShape, shape_from_config
+from envdoctor.rules.base import Context, implements
 
 SAFE_KEYS = {"train.gradient_checkpointing"}  # same result, only slower
 
@@ -68,18 +75,24 @@ def _edits(config: Any, changes: dict[str, Any]) -> tuple[FileEdit, ...]:
         if sibling is None:
             continue
         anchor = config.line_text(sibling)
-        indent = anchor[:len(anchor) - len(anchor.lstrip())]
+        indent = anchor[: len(anchor) - len(anchor.lstrip())]
         lines[anchor] = lines.get(anchor, anchor) + f"\n{indent}{leaf}: {yaml_scalar(value)}"
-    return tuple(FileEdit(path=str(config.source), action="replace", old=old, new=new)
-                 for old, new in lines.items() if old != new)
+    return tuple(
+        FileEdit(path=str(config.source), action="replace", old=old, new=new)
+        for old, new in lines.items()
+        if old != new
+    )
 
 
 def _fix(config: Any, title: str, old: TrainingPlan, new: TrainingPlan) -> Fix:
     changes = config_changes(old, new)
     keys = ", ".join(f"{key}: {yaml_scalar(value)}" for key, value in changes.items())
     safe = set(changes) <= SAFE_KEYS
-    return Fix(title=f"{title} [{keys}]", applicability=Applicability.SAFE if safe else Applicability.UNSAFE,
-               edits=_edits(config, changes))
+    return Fix(
+        title=f"{title} [{keys}]",
+        applicability=Applicability.SAFE if safe else Applicability.UNSAFE,
+        edits=_edits(config, changes),
+    )
 
 
 @implements("ED700")
@@ -97,18 +110,25 @@ def gpu_memory_headroom(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if verdict.fits and not verdict.tight:
         return
     parts = ", ".join(f"{c.name} {c.mib / 1024:.1f}" for c in verdict.estimate.components if c.mib >= 51.2)
-    fixes = tuple(_fix(config, f"{o.title}: predicted peak {o.peak_mib / 1024:.1f} GiB", plan, o.plan)
-                  for o in verdict.options)
+    fixes = tuple(
+        _fix(config, f"{o.title}: predicted peak {o.peak_mib / 1024:.1f} GiB", plan, o.plan) for o in verdict.options
+    )
     if not fixes:
-        fixes = (Fix(title=f"no single change fits {budget.label}: use a GPU with more memory",
-                     applicability=Applicability.DISPLAY_ONLY),)
-    yield Finding(
-        code=entry.code, name=entry.name, severity=Severity.ERROR if not verdict.fits else Severity.WARNING,
-        message=(f"{config.model.name_or_path} with batch_size {plan.batch_size} x max_length {plan.max_length}, "
-                 f"LoRA r={plan.lora_r}, {plan.optimizer}, {plan.style} style {verdict.summary()} "
-                 f"(GiB: {parts})"),
-        locations=_location(config, "train.batch_size"), evidence=entry.evidence, fixes=fixes,
-        confidence="approximate" if not shape.exact else None)
+        fixes = (
+            Fix(
+                title=f"no single change fits {budget.label}: use a GPU with more memory",
+                applicability=Applicability.DISPLAY_ONLY,
+            ),
+        )
+    yield entry.finding(
+        f"{config.model.name_or_path} with batch_size {plan.batch_size} x max_length {plan.max_length}, "
+        f"LoRA r={plan.lora_r}, {plan.optimizer}, {plan.style} style {verdict.summary()} "
+        f"(GiB: {parts})",
+        severity=Severity.ERROR if not verdict.fits else Severity.WARNING,
+        locations=_location(config, "train.batch_size"),
+        fixes=fixes,
+        confidence="approximate" if not shape.exact else None,
+    )
 
 
 @implements("ED701")
@@ -126,15 +146,22 @@ def host_ram_headroom(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     fixes = []
     if plan.processes > 1:
         single = replace(plan, processes=1, strategy="none")
-        fixes.append(Fix(
-            title=(f"train single-process QLoRA (launch.processes: 1, strategy: none): predicted host RAM "
-                   f"{host_ram(shape, single).peak_mib / 1024:.1f} GiB"),
-            applicability=Applicability.UNSAFE,
-            edits=_edits(config, {"launch.processes": 1, "launch.strategy": "none"})))
+        fixes.append(
+            Fix(
+                title=(
+                    f"train single-process QLoRA (launch.processes: 1, strategy: none): predicted host RAM "
+                    f"{host_ram(shape, single).peak_mib / 1024:.1f} GiB"
+                ),
+                applicability=Applicability.UNSAFE,
+                edits=_edits(config, {"launch.processes": 1, "launch.strategy": "none"}),
+            )
+        )
     fits = need.peak_mib <= available
-    yield Finding(
-        code=entry.code, name=entry.name, severity=Severity.WARNING if fits else Severity.ERROR,
-        message=(f"loading {config.model.name_or_path} needs about {need.peak_mib / 1024:.1f} GiB of host RAM "
-                 f"({need.detail}); {available / 1024:.1f} GiB is available"
-                 + ("" if fits else ": the kernel will kill the process (exit code -9/247, often no log)")),
-        locations=_location(config, "launch.processes"), evidence=entry.evidence, fixes=tuple(fixes))
+    yield entry.finding(
+        f"loading {config.model.name_or_path} needs about {need.peak_mib / 1024:.1f} GiB of host RAM "
+        f"({need.detail}); {available / 1024:.1f} GiB is available"
+        + ("" if fits else ": the kernel will kill the process (exit code -9/247, often no log)"),
+        severity=Severity.WARNING if fits else Severity.ERROR,
+        locations=_location(config, "launch.processes"),
+        fixes=tuple(fixes),
+    )

@@ -11,14 +11,29 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor.engine.core import Context, implements
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
-from envdoctor.project.models import ModelFolderFacts
+from envdoctor.findings import (
+    Applicability,
+    FileEdit,
+    Finding,
+    Fix,
+    Location,
+    pip_install_fix,
+)
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.project.models import ModelFolderFacts
+from envdoctor.rules.base import Context, implements
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
-                   "sentencepiece.bpe.model", "qwen.tiktoken", "tokenizer.tiktoken")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "vocab.json",
+    "vocab.txt",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "qwen.tiktoken",
+    "tokenizer.tiktoken",
+)
 # Tokenizer packages the folder's files or code need, by import name and distribution.
 TOKENIZER_PACKAGES = (("sentencepiece", "sentencepiece"), ("tiktoken", "tiktoken"))
 SENTENCEPIECE_FILES = ("tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
@@ -42,14 +57,25 @@ def model_uses(project: ProjectFacts | None) -> Iterator[ModelUse]:
         return
     config = project.config
     if project.model is not None and config is not None and config.source is not None:
-        yield ModelUse(project.model, config.source, config.model.trust_remote_code,
-                       config.line_of("model.trust_remote_code"), config.line_text("model.trust_remote_code"),
-                       config.line_of("model.name_or_path"))
+        yield ModelUse(
+            project.model,
+            config.source,
+            config.model.trust_remote_code,
+            config.line_of("model.trust_remote_code"),
+            config.line_text("model.trust_remote_code"),
+            config.line_of("model.name_or_path"),
+        )
     lf = project.llamafactory
     if lf is not None and lf.model is not None:
         line, text = lf.lines.get("trust_remote_code", (None, None))
-        yield ModelUse(lf.model, lf.path.resolve(), lf.values.get("trust_remote_code") is True, line, text,
-                       lf.lines.get("model_name_or_path", (None, None))[0])
+        yield ModelUse(
+            lf.model,
+            lf.path.resolve(),
+            lf.values.get("trust_remote_code") is True,
+            line,
+            text,
+            lf.lines.get("model_name_or_path", (None, None))[0],
+        )
 
 
 def custom_code(model: ModelFolderFacts) -> list[str]:
@@ -80,13 +106,13 @@ def model_remote_code_untrusted(ctx: Context, entry: RuleEntry) -> Iterator[Find
         if not places or use.trusted:
             continue
         architecture = (use.model.config or {}).get("model_type") or use.model.path.name
-        yield Finding(
-            code=entry.code, name=entry.name, severity=entry.severity,
-            message=(f"{use.model.path} ({architecture}) ships custom code ({', '.join(places)}) but {display_path(use.source)} "
-                     "does not set trust_remote_code: true: loading stops with \"... contains custom code which "
-                     "must be executed to correctly load the model\""),
-            locations=(Location(display_path(use.source), use.trust_line or use.key_line),), evidence=entry.evidence,
-            fixes=(_trust_fix(use),))
+        yield entry.finding(
+            f"{use.model.path} ({architecture}) ships custom code ({', '.join(places)}) but {display_path(use.source)} "
+            'does not set trust_remote_code: true: loading stops with "... contains custom code which '
+            'must be executed to correctly load the model"',
+            locations=(Location(display_path(use.source), use.trust_line or use.key_line),),
+            fixes=(_trust_fix(use),),
+        )
 
 
 @implements("ED231")
@@ -103,14 +129,25 @@ def model_type_unknown(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         if not isinstance(model_type, str):
             message = f"{model.path}/config.json has no model_type: AutoConfig cannot tell which class to build"
         else:
-            message = (f"{model.path}/config.json has model_type {model_type!r}, which transformers "
-                       f"{model.transformers_version} does not know: loading stops with \"... has model type "
-                       f"`{model_type}` but Transformers does not recognize this architecture\"")
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
-                      locations=(where,), packages=("transformers",), evidence=entry.evidence,
-                      fixes=(Fix(title=("upgrade transformers to a release that has this architecture (see its "
-                                        "model docs), or use the model's own code with trust_remote_code"),
-                                 applicability=Applicability.DISPLAY_ONLY),))
+            message = (
+                f"{model.path}/config.json has model_type {model_type!r}, which transformers "
+                f'{model.transformers_version} does not know: loading stops with "... has model type '
+                f'`{model_type}` but Transformers does not recognize this architecture"'
+            )
+        yield entry.finding(
+            message,
+            locations=(where,),
+            packages=("transformers",),
+            fixes=(
+                Fix(
+                    title=(
+                        "upgrade transformers to a release that has this architecture (see its "
+                        "model docs), or use the model's own code with trust_remote_code"
+                    ),
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )
 
 
 def _needed_packages(model: ModelFolderFacts) -> list[tuple[str, str]]:
@@ -137,21 +174,28 @@ def tokenizer_files_missing(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
             continue
         where = (Location(display_path(model.path)),)
         if not any(f in TOKENIZER_FILES or f.endswith(".tiktoken") for f in model.files):
-            yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                          message=(f"{model.path} has no tokenizer files (none of {', '.join(TOKENIZER_FILES[:4])}"
-                                   ", ...): AutoTokenizer.from_pretrained fails"),
-                          locations=where, evidence=entry.evidence,
-                          fixes=(Fix(title="copy the tokenizer files from the model's original repository into "
-                                           "the folder", applicability=Applicability.DISPLAY_ONLY),))
+            yield entry.finding(
+                f"{model.path} has no tokenizer files (none of {', '.join(TOKENIZER_FILES[:4])}"
+                ", ...): AutoTokenizer.from_pretrained fails",
+                locations=where,
+                fixes=(
+                    Fix(
+                        title="copy the tokenizer files from the model's original repository into the folder",
+                        applicability=Applicability.DISPLAY_ONLY,
+                    ),
+                ),
+            )
             continue
         for dist, reason in _needed_packages(model):
             if ctx.snapshot.version_of(dist) is not None:
                 continue
-            yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                          message=(f"{model.path}: {reason}, but {dist} is not installed: loading the tokenizer "
-                                   f"stops with \"requires the {dist} library but it was not found\""),
-                          locations=where, packages=(dist,), evidence=entry.evidence,
-                          fixes=(pip_install_fix(f"install {dist}", {dist: ""}, Applicability.SAFE),))
+            yield entry.finding(
+                f"{model.path}: {reason}, but {dist} is not installed: loading the tokenizer "
+                f'stops with "requires the {dist} library but it was not found"',
+                locations=where,
+                packages=(dist,),
+                fixes=(pip_install_fix(f"install {dist}", {dist: ""}, Applicability.SAFE),),
+            )
 
 
 @implements("ED233")
@@ -160,8 +204,14 @@ def model_config_unreadable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
     for use in model_uses(ctx.project):
         if use.model.error is None:
             continue
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                      message=f"{use.model.path}: {use.model.error}, so no model can be built from it",
-                      locations=(Location(display_path(use.source), use.key_line),), evidence=entry.evidence,
-                      fixes=(Fix(title="point the config at the folder that holds config.json (the snapshot "
-                                       "folder of a hub download)", applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"{use.model.path}: {use.model.error}, so no model can be built from it",
+            locations=(Location(display_path(use.source), use.key_line),),
+            fixes=(
+                Fix(
+                    title="point the config at the folder that holds config.json (the snapshot "
+                    "folder of a hub download)",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )

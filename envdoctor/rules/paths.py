@@ -9,18 +9,23 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from envdoctor.project.config import TrainingConfig
-from envdoctor.engine.core import Context, implements
 from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location
-from envdoctor.engine.knowledge import RuleEntry
-from envdoctor.project.locate import PathFacts
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.project.config import TrainingConfig
 from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.project.locate import PathFacts
+from envdoctor.rules.base import Context, implements
 
 MiB = 1 << 20
 GiB = 1 << 30
 # A 7B LLaMA-class shape, used when the model's config.json is not at hand (a hub id).
-FALLBACK_SHAPE = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-                  "num_attention_heads": 32, "num_key_value_heads": 32}
+FALLBACK_SHAPE = {
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+}
 ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Per checkpoint: fp32 adapter weights (4 bytes) plus Adam's two fp32 moments (8 bytes) per parameter.
 BYTES_PER_ADAPTER_PARAM = 12
@@ -53,8 +58,12 @@ def _use_found_fix(facts: PathFacts, found: Path, config: TrainingConfig) -> Fix
     title = f"set {facts.key}: {new_value} (a file of the same name found there; check it is the right one)"
     if config.source is None or facts.line_text is None or not facts.written or facts.written not in facts.line_text:
         return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
-    edit = FileEdit(path=str(config.source), action="replace", old=facts.line_text,
-                    new=facts.line_text.replace(facts.written, new_value, 1))
+    edit = FileEdit(
+        path=str(config.source),
+        action="replace",
+        old=facts.line_text,
+        new=facts.line_text.replace(facts.written, new_value, 1),
+    )
     return Fix(title=title, applicability=Applicability.UNSAFE, edits=(edit,))
 
 
@@ -77,11 +86,13 @@ def config_path_missing(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             message += " and no file of that name is nearby"
         if facts.search_note:
             message += f" (search {facts.search_note})"
-        fixes.append(Fix(title=f"copy the {what} to {facts.path}, or point {facts.key} at where it is",
-                         applicability=Applicability.DISPLAY_ONLY))
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
-                      locations=_config_location(project.config, facts), evidence=entry.evidence,
-                      fixes=tuple(fixes))
+        fixes.append(
+            Fix(
+                title=f"copy the {what} to {facts.path}, or point {facts.key} at where it is",
+                applicability=Applicability.DISPLAY_ONLY,
+            )
+        )
+        yield entry.finding(message, locations=_config_location(project.config, facts), fixes=tuple(fixes))
 
 
 def _unusable(facts: PathFacts) -> str | None:
@@ -113,11 +124,16 @@ def config_path_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         problem = _unusable(facts)
         if problem is None:
             continue
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                      message=f"{facts.key}: {facts.path} {problem}",
-                      locations=_config_location(project.config, facts), evidence=entry.evidence,
-                      fixes=(Fix(title=f"point {facts.key} at a path the run can use, or fix its permissions",
-                                 applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"{facts.key}: {facts.path} {problem}",
+            locations=_config_location(project.config, facts),
+            fixes=(
+                Fix(
+                    title=f"point {facts.key} at a path the run can use, or fix its permissions",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )
 
 
 def _dimension(shape: Mapping[str, Any], key: str) -> int:
@@ -132,9 +148,15 @@ def adapter_parameters(shape: Mapping[str, Any], r: int, target_modules: tuple[s
     heads = _dimension(shape, "num_attention_heads")
     kv = int(shape.get("num_key_value_heads") or heads)
     kv_width = hidden // heads * kv
-    sizes = {"q_proj": (hidden, hidden), "k_proj": (hidden, kv_width), "v_proj": (hidden, kv_width),
-             "o_proj": (hidden, hidden), "gate_proj": (hidden, inner), "up_proj": (hidden, inner),
-             "down_proj": (inner, hidden)}
+    sizes = {
+        "q_proj": (hidden, hidden),
+        "k_proj": (hidden, kv_width),
+        "v_proj": (hidden, kv_width),
+        "o_proj": (hidden, hidden),
+        "gate_proj": (hidden, inner),
+        "up_proj": (hidden, inner),
+        "down_proj": (inner, hidden),
+    }
     modules = ALL_LINEAR if target_modules == "all-linear" else tuple(target_modules)
     per_layer = sum(r * sum(sizes.get(m, (hidden, hidden))) for m in modules)
     return per_layer * _dimension(shape, "num_hidden_layers")
@@ -164,13 +186,18 @@ def output_disk_space(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if facts.free_bytes >= need:
         return
     assumed = "" if project.model_shape else " (assuming a 7B LLaMA-class shape: the model's config.json is not local)"
-    yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                  message=(f"train.output_dir: {facts.path} has {_size(facts.free_bytes)} free, but "
-                           f"{project.config.train.epochs + 1} checkpoints of the LoRA adapter with its optimizer "
-                           f"state need about {_size(need)}{assumed}: saving fails part-way through training"),
-                  locations=_config_location(project.config, facts), evidence=entry.evidence,
-                  fixes=(Fix(title="free disk space, or point train.output_dir at a larger disk (e.g. Google Drive "
-                                   "on Colab)", applicability=Applicability.DISPLAY_ONLY),))
+    yield entry.finding(
+        f"train.output_dir: {facts.path} has {_size(facts.free_bytes)} free, but "
+        f"{project.config.train.epochs + 1} checkpoints of the LoRA adapter with its optimizer "
+        f"state need about {_size(need)}{assumed}: saving fails part-way through training",
+        locations=_config_location(project.config, facts),
+        fixes=(
+            Fix(
+                title="free disk space, or point train.output_dir at a larger disk (e.g. Google Drive on Colab)",
+                applicability=Applicability.DISPLAY_ONLY,
+            ),
+        ),
+    )
 
 
 __all__ = ["adapter_parameters", "checkpoint_bytes"]

@@ -6,89 +6,39 @@ ED004 incomplete-lock, ED005 pin-not-on-index.
 
 from __future__ import annotations
 
-import fnmatch
-import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from functools import cache
+from collections.abc import Iterator
 
-from packaging.markers import UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from envdoctor.engine.core import Context, implements, parse_version, pin_locations
-from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.env.requirements import (
+    active_requirements,
+    is_kept,
+    parse_version,
+    requested_extras,
+)
+from envdoctor.env.snapshot import Distribution
+from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.rules.base import Context, implements, pin_locations
+
 
 # A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
 # read with a regular expression, so lines for extras nobody asked for are never parsed.
-_EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(['"])([^'"]+)\1\s*$""")
-
-
-def extra_gate(text: str) -> str | None:
-    """The (normalised) extra that gates a Requires-Dist line whose marker is only ``extra == "X"``."""
-    match = _EXTRA_ONLY.search(text)
-    return canonical_name(match.group(2)) if match else None
-
-
-@cache
-def parse_requirement(text: str) -> Requirement | None:
-    """A parsed Requires-Dist line, or None when it is not valid PEP 508."""
-    try:
-        return Requirement(text)
-    except InvalidRequirement:
-        return None
-
-
-def _marker_holds(req: Requirement, env: dict[str, str], extras: Iterable[str]) -> bool:
-    if req.marker is None:
-        return True
-    try:
-        return any(req.marker.evaluate({**env, "extra": extra}) for extra in ("", *extras))
-    except UndefinedEnvironmentName:
-        return False
-
-
-def requested_extras(snap: Snapshot) -> dict[str, set[str]]:
-    """For each distribution, the extras that installed requirers ask of it."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for dist in snap.distributions.values():
-        for text in dist.requires:
-            if extra_gate(text) is not None:
-                continue  # inactive without extras
-            req = parse_requirement(text)
-            if req is not None and req.extras and _marker_holds(req, snap.marker_env, ()):
-                wanted[canonical_name(req.name)].update(canonical_name(e) for e in req.extras)
-    return wanted
-
-
-def active_requirements(dist: Distribution, snap: Snapshot, extras: Iterable[str] = ()) -> Iterator[Requirement]:
-    """``dist``'s requirements whose markers hold for the target (with ``extras``)."""
-    extras = tuple(canonical_name(e) for e in extras)
-    for text in dist.requires:
-        gate = extra_gate(text)
-        if gate is not None and gate not in extras:
-            continue
-        req = parse_requirement(text)
-        if req is not None and _marker_holds(req, snap.marker_env, extras):
-            yield req
-
-
-def is_kept(name: str, keep: Iterable[str]) -> bool:
-    """Whether ``name`` matches a kept (platform-owned or --keep) package pattern."""
-    return any(fnmatch.fnmatch(name, canonical_name(p) if "*" not in p else p) for p in keep)
-
-
 def _mismatch_fix(requirer: Distribution, req: Requirement, installed: str, kept: bool) -> Fix:
     name = canonical_name(req.name)
     if kept:
-        return Fix(title=(f"keep {name} {installed} (the platform owns it) and install a {requirer.name} "
-                          f"release that supports it, or uninstall {requirer.name} if the run does not use it"),
-                   applicability=Applicability.DISPLAY_ONLY)
-    return pip_install_fix(f"move {name} into {requirer.name}'s range {req.specifier}",
-                           {name: str(req.specifier)}, Applicability.UNSAFE)
+        return Fix(
+            title=(
+                f"keep {name} {installed} (the platform owns it) and install a {requirer.name} "
+                f"release that supports it, or uninstall {requirer.name} if the run does not use it"
+            ),
+            applicability=Applicability.DISPLAY_ONLY,
+        )
+    return pip_install_fix(
+        f"move {name} into {requirer.name}'s range {req.specifier}", {name: str(req.specifier)}, Applicability.UNSAFE
+    )
 
 
 @implements("ED001")
@@ -103,23 +53,28 @@ def unmet_requirement(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             if target is None:
                 if snap.source.startswith("file:"):
                     continue  # a partial lock: ED004 reports it
-                yield Finding(
-                    code=entry.code, name=entry.name, severity=entry.severity,
-                    message=f"{dist.name} {dist.version} requires {req}, which is not installed",
-                    packages=(dist.name, name), covers=((dist.name, name),), evidence=entry.evidence,
-                    fixes=(pip_install_fix(f"install {name}{req.specifier}",
-                                           {name: str(req.specifier)}, Applicability.SAFE),))
+                yield entry.finding(
+                    f"{dist.name} {dist.version} requires {req}, which is not installed",
+                    packages=(dist.name, name),
+                    covers=((dist.name, name),),
+                    fixes=(
+                        pip_install_fix(
+                            f"install {name}{req.specifier}", {name: str(req.specifier)}, Applicability.SAFE
+                        ),
+                    ),
+                )
                 continue
             version = parse_version(target.version)
             if not req.specifier or version is None or req.specifier.contains(version, prereleases=True):
                 continue
             kept = is_kept(name, ctx.keep)
-            yield Finding(
-                code=entry.code, name=entry.name, severity=entry.severity,
-                message=(f"{dist.name} {dist.version} requires {name}{req.specifier}, "
-                         f"but {name} {target.version} is installed"),
-                packages=(dist.name, name), covers=((dist.name, name),), evidence=entry.evidence,
-                locations=pin_locations(snap, (name,)), fixes=(_mismatch_fix(dist, req, target.version, kept),))
+            yield entry.finding(
+                f"{dist.name} {dist.version} requires {name}{req.specifier}, but {name} {target.version} is installed",
+                packages=(dist.name, name),
+                covers=((dist.name, name),),
+                locations=pin_locations(snap, (name,)),
+                fixes=(_mismatch_fix(dist, req, target.version, kept),),
+            )
 
 
 @implements("ED002")
@@ -134,13 +89,17 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         except InvalidSpecifier:
             continue
         if not spec.contains(snap.python_version, prereleases=True):
-            yield Finding(
-                code=entry.code, name=entry.name, severity=entry.severity,
-                message=(f"{dist.name} {dist.version} requires Python {spec}, "
-                         f"but the target runs Python {snap.python_version}"),
-                packages=(dist.name,), evidence=entry.evidence, locations=pin_locations(snap, (dist.name,)),
-                fixes=(Fix(title=f"install a {dist.name} release that supports Python {snap.python_version}",
-                           applicability=Applicability.DISPLAY_ONLY),))
+            yield entry.finding(
+                f"{dist.name} {dist.version} requires Python {spec}, but the target runs Python {snap.python_version}",
+                packages=(dist.name,),
+                locations=pin_locations(snap, (dist.name,)),
+                fixes=(
+                    Fix(
+                        title=f"install a {dist.name} release that supports Python {snap.python_version}",
+                        applicability=Applicability.DISPLAY_ONLY,
+                    ),
+                ),
+            )
 
 
 @implements("ED003")
@@ -152,16 +111,22 @@ def shadowed_distribution(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         different = sorted(set(dist.shadowed) - {dist.version})
         if different:
             others = ", ".join(different)
-            yield Finding(
-                code=entry.code, name=entry.name, severity=entry.severity,
-                message=(f"{dist.name} is installed more than once: {dist.version} is imported "
-                         f"(from {dist.location}), {others} shadowed"),
-                packages=(dist.name,), evidence=entry.evidence,
-                fixes=(Fix(title=f"uninstall {dist.name} until none is left, then install one version",
-                           applicability=Applicability.UNSAFE,
-                           commands=(("{python}", "-m", "pip", "uninstall", "-y", dist.name),
-                                     ("{python}", "-m", "pip", "uninstall", "-y", dist.name),
-                                     ("{python}", "-m", "pip", "install", f"{dist.name}=={dist.version}"))),))
+            yield entry.finding(
+                f"{dist.name} is installed more than once: {dist.version} is imported "
+                f"(from {dist.location}), {others} shadowed",
+                packages=(dist.name,),
+                fixes=(
+                    Fix(
+                        title=f"uninstall {dist.name} until none is left, then install one version",
+                        applicability=Applicability.UNSAFE,
+                        commands=(
+                            ("{python}", "-m", "pip", "uninstall", "-y", dist.name),
+                            ("{python}", "-m", "pip", "uninstall", "-y", dist.name),
+                            ("{python}", "-m", "pip", "install", f"{dist.name}=={dist.version}"),
+                        ),
+                    ),
+                ),
+            )
 
 
 @implements("ED004")
@@ -170,17 +135,24 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     snap = ctx.snapshot
     extras = requested_extras(snap)
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
-        missing = sorted({canonical_name(req.name) for req in active_requirements(dist, snap, extras.get(dist.name, ()))}
-                         - set(snap.distributions))
+        missing = sorted(
+            {canonical_name(req.name) for req in active_requirements(dist, snap, extras.get(dist.name, ()))}
+            - set(snap.distributions)
+        )
         missing = [name for name in missing if not is_kept(name, ctx.provided)]
         if not missing:
             continue
-        yield Finding(
-            code=entry.code, name=entry.name, severity=entry.severity,
-            message=f"{dist.name} {dist.version} requires {brief_list(missing)}, which the lock does not pin",
-            packages=(dist.name, *missing), evidence=entry.evidence, locations=pin_locations(snap, (dist.name,)),
-            fixes=(Fix(title="re-lock with `envdoctor lock` so every dependency is pinned",
-                       applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"{dist.name} {dist.version} requires {brief_list(missing)}, which the lock does not pin",
+            packages=(dist.name, *missing),
+            locations=pin_locations(snap, (dist.name,)),
+            fixes=(
+                Fix(
+                    title="re-lock with `envdoctor lock` so every dependency is pinned",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )
 
 
 @implements("ED005")
@@ -188,11 +160,18 @@ def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """A pinned version that none of the configured indexes lists (found by envdoctor.env.index)."""
     snap = ctx.snapshot
     for name, version in sorted(snap.not_on_index.items()):
-        yield Finding(
-            code=entry.code, name=entry.name, severity=entry.severity,
-            message=(f"{name}=={version} is pinned, but no configured package index lists that version: "
-                     "`pip install` will stop with \"No matching distribution found\""),
-            packages=(name,), evidence=entry.evidence, locations=pin_locations(snap, (name,)),
-            fixes=(Fix(title=(f"correct the pin (`pip index versions {name}` lists what exists), or add the "
-                              "index that hosts it with --extra-index-url"),
-                       applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"{name}=={version} is pinned, but no configured package index lists that version: "
+            '`pip install` will stop with "No matching distribution found"',
+            packages=(name,),
+            locations=pin_locations(snap, (name,)),
+            fixes=(
+                Fix(
+                    title=(
+                        f"correct the pin (`pip index versions {name}` lists what exists), or add the "
+                        "index that hosts it with --extra-index-url"
+                    ),
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )

@@ -10,17 +10,17 @@ import math
 import re
 from collections.abc import Iterator
 
+from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.config import TrainingConfig
 from envdoctor.project.database import DatabaseFacts, QueryFacts, UnknownName
-from envdoctor.engine.core import Context, implements
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
-from envdoctor.engine.knowledge import RuleEntry
 from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.rules.base import Context, implements
 
 # SQLite's message → what it means for the user.
 DATABASE_ERRORS = (
     ("file is not a database", "is not an SQLite database (a partial download, another format, or encrypted)"),
-    ("malformed", "is corrupt (\"database disk image is malformed\"); restore it from a good copy"),
+    ("malformed", 'is corrupt ("database disk image is malformed"); restore it from a good copy'),
     ("locked", "is locked by another process (an open notebook cell, sqlite3 shell or writer); close it and retry"),
     ("unable to open", "cannot be opened (permissions, or a WAL database in a read-only folder)"),
 )
@@ -49,17 +49,23 @@ def database_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     project, db = found
     if db.error is not None:
         meaning = next((text for key, text in DATABASE_ERRORS if key in db.error), f"cannot be read ({db.error})")
-        message = f"data.db: {db.path} {meaning} (SQLite: \"{db.error}\")"
+        message = f'data.db: {db.path} {meaning} (SQLite: "{db.error}")'
     elif db.size == 0:
         message = f"data.db: {db.path} is empty (0 bytes): a failed or interrupted copy"
     elif not db.tables:
         message = f"data.db: {db.path} is an SQLite database without tables: the wrong file, or not yet built"
     else:
         return
-    yield Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
-                  locations=_db_location(project), evidence=entry.evidence,
-                  fixes=(Fix(title="point data.db at the real database (copy it again if it was truncated)",
-                             applicability=Applicability.DISPLAY_ONLY),))
+    yield entry.finding(
+        message,
+        locations=_db_location(project),
+        fixes=(
+            Fix(
+                title="point data.db at the real database (copy it again if it was truncated)",
+                applicability=Applicability.DISPLAY_ONLY,
+            ),
+        ),
+    )
 
 
 def _query_location(query: QueryFacts, line: int | None) -> tuple[Location, ...]:
@@ -78,11 +84,19 @@ def _rename_fix(query: QueryFacts, name: UnknownName, config: TrainingConfig | N
         start, end = max(found.start() - 1, 0), min(found.end() + 1, len(line_text))
         old = line_text[start:end] + ("\n" if found.end() == len(line_text) else "")  # at the end: the newline
         edit = FileEdit(path=str(query.origin), action="replace", old=old, new=old.replace(name.written, best, 1))
-        return Fix(title=f"write {best} instead of {name.written} in data.queries.{query.name}",
-                   applicability=Applicability.UNSAFE, edits=(edit,))
-    return Fix(title=(f"the built-in query {query.name!r} does not match this database: override it under "
-                      f"data.queries.{query.name} in envdoctor.yaml with {best} in place of {name.written}, "
-                      "or rename the column in the database"), applicability=Applicability.DISPLAY_ONLY)
+        return Fix(
+            title=f"write {best} instead of {name.written} in data.queries.{query.name}",
+            applicability=Applicability.UNSAFE,
+            edits=(edit,),
+        )
+    return Fix(
+        title=(
+            f"the built-in query {query.name!r} does not match this database: override it under "
+            f"data.queries.{query.name} in envdoctor.yaml with {best} in place of {name.written}, "
+            "or rename the column in the database"
+        ),
+        applicability=Applicability.DISPLAY_ONLY,
+    )
 
 
 @implements("ED221")
@@ -95,17 +109,19 @@ def query_unknown_name(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     for query in db.queries:
         for name in query.unknown:
             where = f"table {name.table}" if name.table else "the tables it reads"
-            lacks = (f"{where} has no column {name.written.split('.')[-1]!r}" if name.kind == "column"
-                     else f"the database has no table {name.written!r}")
-            closest = (f"; closest: {', '.join(name.suggestions)}" if name.suggestions
-                       else "; no similar name exists")
-            yield Finding(
-                code=entry.code, name=entry.name, severity=entry.severity,
-                message=(f"query {query.name!r} names {name.written}, but {lacks} in {display_path(db.path)}"
-                         f"{closest} (SQLite: \"no such {name.kind}: {name.written}\")"),
-                locations=_query_location(query, name.line), evidence=entry.evidence,
+            lacks = (
+                f"{where} has no column {name.written.split('.')[-1]!r}"
+                if name.kind == "column"
+                else f"the database has no table {name.written!r}"
+            )
+            closest = f"; closest: {', '.join(name.suggestions)}" if name.suggestions else "; no similar name exists"
+            yield entry.finding(
+                f"query {query.name!r} names {name.written}, but {lacks} in {display_path(db.path)}"
+                f'{closest} (SQLite: "no such {name.kind}: {name.written}")',
+                locations=_query_location(query, name.line),
                 quotes=(f"no such {name.kind}: {name.written}",),
-                fixes=(_rename_fix(query, name, project.config),) if name.suggestions else ())
+                fixes=(_rename_fix(query, name, project.config),) if name.suggestions else (),
+            )
 
 
 @implements("ED222")
@@ -118,11 +134,16 @@ def query_does_not_compile(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     for query in db.queries:
         if query.error is None:
             continue
-        yield Finding(code=entry.code, name=entry.name, severity=entry.severity,
-                      message=f"query {query.name!r} does not compile against {display_path(db.path)}: {query.error}",
-                      locations=_query_location(query, query.line), evidence=entry.evidence,
-                      fixes=(Fix(title=f"fix the SQL of {query.name!r}; try it with `sqlite3 {db.path.name}`",
-                                 applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"query {query.name!r} does not compile against {display_path(db.path)}: {query.error}",
+            locations=_query_location(query, query.line),
+            fixes=(
+                Fix(
+                    title=f"fix the SQL of {query.name!r}; try it with `sqlite3 {db.path.name}`",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )
 
 
 def rows_needed(config: TrainingConfig, query_name: str) -> int:
@@ -140,11 +161,17 @@ def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     empty = sorted({t for q in db.queries for t in q.tables_read if db.row_counts.get(t) == 0})
     for table in empty:
         readers = ", ".join(repr(q.name) for q in db.queries if table in q.tables_read)
-        yield Finding(code=entry.code, name=entry.name, severity=Severity.ERROR,
-                      message=f"table {table} in {display_path(db.path)} is empty, and query {readers} reads it",
-                      locations=_db_location(project), evidence=entry.evidence,
-                      fixes=(Fix(title="fill the table (or point data.db at the filled database)",
-                                 applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"table {table} in {display_path(db.path)} is empty, and query {readers} reads it",
+            severity=Severity.ERROR,
+            locations=_db_location(project),
+            fixes=(
+                Fix(
+                    title="fill the table (or point data.db at the filled database)",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )
     config = project.config
     if config is None:
         return
@@ -153,10 +180,16 @@ def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         if query.rows is None or need == 0 or query.rows >= need or set(query.tables_read) & set(empty):
             continue
         severity = Severity.ERROR if query.rows == 0 else entry.severity
-        yield Finding(code=entry.code, name=entry.name, severity=severity,
-                      message=(f"query {query.name!r} returns {query.rows} row(s), but data.samples "
-                               f"{config.data.samples} × data.mix.{query.name} {config.data.mix[query.name]:g} "
-                               f"needs {need}: the builder would repeat rows or run short"),
-                      locations=_query_location(query, query.line), evidence=entry.evidence,
-                      fixes=(Fix(title=f"lower data.samples or data.mix.{query.name}, or add data",
-                                 applicability=Applicability.DISPLAY_ONLY),))
+        yield entry.finding(
+            f"query {query.name!r} returns {query.rows} row(s), but data.samples "
+            f"{config.data.samples} × data.mix.{query.name} {config.data.mix[query.name]:g} "
+            f"needs {need}: the builder would repeat rows or run short",
+            severity=severity,
+            locations=_query_location(query, query.line),
+            fixes=(
+                Fix(
+                    title=f"lower data.samples or data.mix.{query.name}, or add data",
+                    applicability=Applicability.DISPLAY_ONLY,
+                ),
+            ),
+        )

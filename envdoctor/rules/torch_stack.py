@@ -6,36 +6,15 @@ ED140 driver-older-than-torch-cuda.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.engine.core import Context, implements, parse_version
+from envdoctor.env.snapshot import torch_build
+from envdoctor.env.torch_build import built_for_torch, declared_pin, table_lookup
 from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
-from envdoctor.engine.knowledge import RuleEntry
-from envdoctor.env.probe import canonical_name
-from envdoctor.rules.requirements import active_requirements
-from envdoctor.env.snapshot import Distribution, Snapshot, torch_build
-
-
-def table_lookup(rows: list[dict[str, str]], key: str, version: str, value: str) -> str | None:
-    """First row of a knowledge-base table whose ``key`` specifier holds ``version``."""
-    parsed = parse_version(version)
-    if parsed is None:
-        return None
-    for row in rows:
-        if SpecifierSet(row[key]).contains(parsed, prereleases=True):
-            return row[value]
-    return None
-
-
-def declared_pin(dist: Distribution, snap: Snapshot, name: str) -> str | None:
-    """``dist``'s specifier on ``name`` from its metadata (markers evaluated), or None."""
-    for req in active_requirements(dist, snap):
-        if canonical_name(req.name) == name and req.specifier:
-            return str(req.specifier)
-    return None
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.rules.base import Context, implements
 
 
 @implements("ED102")
@@ -48,41 +27,27 @@ def triton_not_torchs_pin(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if torch.metadata_known:
         spec, origin = declared_pin(torch, snap, "triton"), "torch's metadata"
     else:
-        spec, origin = table_lookup(ctx.kb.tables["torch_triton"]["rows"], "torch", torch.version, "triton"), \
-            "the knowledge base"
+        spec, origin = (
+            table_lookup(ctx.kb.tables["torch_triton"]["rows"], "torch", torch.version, "triton"),
+            "the knowledge base",
+        )
     if spec is None or SpecifierSet(spec).contains(triton.version, prereleases=True):
         return
-    yield Finding(
-        code=entry.code, name=entry.name, severity=entry.severity,
-        message=(f"torch {torch.version} is built for triton{spec} ({origin}), but triton {triton.version} "
-                 "is installed: torch.compile and every triton kernel (bitsandbytes, flash kernels) "
-                 "may fail or miscompile"),
-        packages=("torch", "triton"), covers=(("torch", "triton"),), evidence=entry.evidence,
-        fixes=(pip_install_fix(f"put back the triton torch {torch.version} pins", {"triton": spec},
-                               Applicability.SAFE),))
-
-
-def built_for_torch(dist: Distribution, snap: Snapshot, ctx: Context) -> tuple[str | None, str]:
-    """The torch an extension was built for, and where that fact came from."""
-    if dist.name == "flash-attn":
-        for text in (dist.version, dist.direct_url or ""):
-            if m := re.search(r"torch(\d+\.\d+)", text):
-                return f"=={m.group(1)}.*", "its wheel's build tag"
-        return None, ""
-    if dist.metadata_known:
-        spec = declared_pin(dist, snap, "torch")
-        if spec and spec.startswith("=="):
-            return spec, f"{dist.name}'s metadata"
-        return None, ""
-    rows = ctx.kb.tables["torch_extensions"].get(dist.name, [])
-    spec = table_lookup(rows, "version", dist.version, "torch")
-    return spec, "the knowledge base"
+    yield entry.finding(
+        f"torch {torch.version} is built for triton{spec} ({origin}), but triton {triton.version} "
+        "is installed: torch.compile and every triton kernel (bitsandbytes, flash kernels) "
+        "may fail or miscompile",
+        packages=("torch", "triton"),
+        covers=(("torch", "triton"),),
+        fixes=(
+            pip_install_fix(f"put back the triton torch {torch.version} pins", {"triton": spec}, Applicability.SAFE),
+        ),
+    )
 
 
 def _matching_releases(ctx: Context, name: str, torch_version: str) -> list[str]:
     rows = ctx.kb.tables["torch_extensions"].get(name, [])
-    return [row["version"] for row in rows
-            if SpecifierSet(row["torch"]).contains(torch_version, prereleases=True)]
+    return [row["version"] for row in rows if SpecifierSet(row["torch"]).contains(torch_version, prereleases=True)]
 
 
 @implements("ED120")
@@ -96,25 +61,41 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
         dist = snap.distributions.get(name)
         if dist is None:
             continue
-        spec, origin = built_for_torch(dist, snap, ctx)
+        spec, origin = built_for_torch(dist, snap, ctx.kb)
         if spec is None or SpecifierSet(spec).contains(torch.version.split("+")[0], prereleases=True):
             continue
         fixes = []
         releases = _matching_releases(ctx, name, torch.version.split("+")[0])
         if releases:
-            fixes.append(pip_install_fix(f"install the {name} built for torch {torch.version} (torch stays)",
-                                         {name: releases[-1]}, Applicability.UNSAFE))
+            fixes.append(
+                pip_install_fix(
+                    f"install the {name} built for torch {torch.version} (torch stays)",
+                    {name: releases[-1]},
+                    Applicability.UNSAFE,
+                )
+            )
         else:
-            fixes.append(Fix(title=(f"install a {name} build for torch {torch.version} "
-                                    f"(keep torch; the platform owns it)"), applicability=Applicability.DISPLAY_ONLY))
-        fixes.append(pip_install_fix(f"uninstall {name} if this run does not use it (training does not need vllm)",
-                                     {}, Applicability.UNSAFE, uninstall=(name,)))
-        yield Finding(
-            code=entry.code, name=entry.name, severity=entry.severity,
-            message=(f"{name} {dist.version} is compiled against torch{spec} ({origin}), but torch "
-                     f"{torch.version} is installed: importing it fails with `undefined symbol: _ZN…`"),
-            packages=(name, "torch"), covers=((name, "torch"),), evidence=entry.evidence,
-            fixes=tuple(fixes))
+            fixes.append(
+                Fix(
+                    title=(f"install a {name} build for torch {torch.version} (keep torch; the platform owns it)"),
+                    applicability=Applicability.DISPLAY_ONLY,
+                )
+            )
+        fixes.append(
+            pip_install_fix(
+                f"uninstall {name} if this run does not use it (training does not need vllm)",
+                {},
+                Applicability.UNSAFE,
+                uninstall=(name,),
+            )
+        )
+        yield entry.finding(
+            f"{name} {dist.version} is compiled against torch{spec} ({origin}), but torch "
+            f"{torch.version} is installed: importing it fails with `undefined symbol: _ZN…`",
+            packages=(name, "torch"),
+            covers=((name, "torch"),),
+            fixes=tuple(fixes),
+        )
 
 
 @implements("ED140")
@@ -127,12 +108,16 @@ def driver_older_than_torch_cuda(ctx: Context, entry: RuleEntry) -> Iterator[Fin
         return
     if int(cuda.split(".")[0]) <= int(driver_cuda.split(".")[0]):
         return
-    yield Finding(
-        code=entry.code, name=entry.name, severity=entry.severity,
-        message=(f"torch {snap.version_of('torch')} is built for CUDA {cuda}, but driver "
-                 f"{snap.hardware.driver_version} supports CUDA {driver_cuda} at most: "
-                 "torch.cuda.is_available() will be False"),
-        packages=("torch",), evidence=entry.evidence,
-        fixes=(Fix(title=f"install the torch build for CUDA {driver_cuda.split('.')[0]}.x from the PyTorch "
-                         "index (same torch version), or upgrade the NVIDIA driver",
-                   applicability=Applicability.DISPLAY_ONLY),))
+    yield entry.finding(
+        f"torch {snap.version_of('torch')} is built for CUDA {cuda}, but driver "
+        f"{snap.hardware.driver_version} supports CUDA {driver_cuda} at most: "
+        "torch.cuda.is_available() will be False",
+        packages=("torch",),
+        fixes=(
+            Fix(
+                title=f"install the torch build for CUDA {driver_cuda.split('.')[0]}.x from the PyTorch "
+                "index (same torch version), or upgrade the NVIDIA driver",
+                applicability=Applicability.DISPLAY_ONLY,
+            ),
+        ),
+    )

@@ -19,9 +19,9 @@ from typing import Any
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 import envdoctor.checks as checks_package
-from envdoctor.errors import InputError
-from envdoctor.findings import Applicability, Fix, Severity, pip_install_fix
 from envdoctor.env.probe import canonical_name
+from envdoctor.errors import InputError
+from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, pip_install_fix
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,6 +98,16 @@ class RuleEntry:
         parts += ["", "## Fix safety", self.fix_safety.strip(), "", "## Evidence"]
         parts += [f"- {url}" for url in self.evidence]
         return "\n".join(parts) + "\n"
+
+    def finding(self, message: str, *, severity: Severity | None = None, packages: tuple[str, ...] = (),
+                locations: tuple[Location, ...] = (), fixes: tuple[Fix, ...] = (),
+                covers: tuple[tuple[str, str], ...] = (), confidence: str | None = None,
+                quotes: tuple[str, ...] = (), evidence: tuple[str, ...] | None = None) -> Finding:
+        """The one way to make a finding of this rule: its code, name, severity and evidence filled in."""
+        return Finding(code=self.code, name=self.name, severity=severity or self.severity, message=message,
+                       packages=packages, locations=locations,
+                       evidence=self.evidence if evidence is None else evidence,
+                       fixes=fixes, covers=covers, confidence=confidence, quotes=quotes)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,61 @@
+"""The rule interface: what a rule reads (:class:`Context`), how a Python rule registers
+(:func:`implements`), and small helpers every rule module shares.
+
+Rules import this module, never the engine; the engine imports rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from envdoctor.env.snapshot import Snapshot
+from envdoctor.findings import Finding, Location
+from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+
+
+@dataclass(frozen=True)
+class Context:
+    """What rules read.  ``project`` holds facts about files, data and configs
+    (collected by the CLI before rules run); ``keep`` names packages the user or
+    platform owns, which fixes must not move; ``provided`` names package patterns
+    the platform supplies outside a lock file (a lock need not pin them)."""
+
+    snapshot: Snapshot
+    kb: KnowledgeBase
+    project: Any = None
+    keep: frozenset[str] = frozenset()
+    provided: frozenset[str] = frozenset()
+    offline: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+RuleImpl = Callable[[Context, RuleEntry], Iterable[Finding]]
+IMPLEMENTATIONS: dict[str, RuleImpl] = {}
+
+
+def implements(code: str) -> Callable[[RuleImpl], RuleImpl]:
+    """Register a Python implementation for the knowledge-base rule ``code``."""
+
+    def register(func: RuleImpl) -> RuleImpl:
+        if code in IMPLEMENTATIONS:
+            raise RuntimeError(f"two implementations for {code}")
+        IMPLEMENTATIONS[code] = func
+        return func
+
+    return register
+
+
+def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
+    """The lock-file lines that pin ``names`` (empty for an installed environment)."""
+    if not snap.source.startswith("file:"):
+        return ()
+    found = []
+    for name in names:
+        dist = snap.distributions.get(name)
+        if dist is not None and dist.location:
+            path, _, line = dist.location.rpartition(":")
+            if line.isdigit():
+                found.append(Location(path, int(line)))
+    return tuple(found)
