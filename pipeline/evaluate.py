@@ -13,7 +13,7 @@ from typing import Any
 from envdoctor.errors import InputError
 from envdoctor.pipeline import batching, data, modeling
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss
-from envdoctor.pipeline.plan import Plan
+from envdoctor.pipeline.plan import RunPlan
 
 PROMPTS: tuple[dict[str, str], ...] = (
     {"instruction": data.INSTRUCTIONS["news"], "input": "美联储宣布加息25个基点"},
@@ -65,7 +65,7 @@ def _markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(plan: Plan) -> dict[str, Any]:
+def evaluate(plan: RunPlan) -> dict[str, Any]:
     """Compare base and adapter on the held-out split; write eval.json and eval.md."""
     import torch
     from peft import PeftModel

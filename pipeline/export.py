@@ -18,7 +18,7 @@ from typing import Any
 from envdoctor import __version__
 from envdoctor.env.snapshot import Snapshot, utc_now
 from envdoctor.errors import InputError
-from envdoctor.pipeline.plan import Plan, config_to_dict
+from envdoctor.pipeline.plan import RunPlan, config_to_dict
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 INFO_FILE = "training_info.json"
@@ -42,7 +42,7 @@ def find_lockfile(folder: Path) -> dict[str, str] | None:
     return None
 
 
-def export(plan: Plan, environment: Snapshot, run_record: dict[str, Any], project: Path) -> Path:
+def export(plan: RunPlan, environment: Snapshot, run_record: dict[str, Any], project: Path) -> Path:
     """Copy the adapter next to the run record and write ``training_info.json``; returns its path."""
     out = plan.config.train.output_dir
     train = _read_json(out / "train_result.json", "training result")

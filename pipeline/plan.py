@@ -26,7 +26,7 @@ PLAN_FILE = "plan.json"
 
 
 @dataclass(frozen=True)
-class Plan:
+class RunPlan:
     """The config plus the run's own knobs and paths."""
 
     config: TrainingConfig
@@ -88,7 +88,7 @@ def training_hash(config: TrainingConfig, data_sha256: str) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def write(plan: Plan) -> Path:
+def write(plan: RunPlan) -> Path:
     """Save the plan under its run folder; returns the file."""
     plan.run_dir.mkdir(parents=True, exist_ok=True)
     path = plan.run_dir / PLAN_FILE
@@ -98,8 +98,8 @@ def write(plan: Plan) -> Path:
     return path
 
 
-def read(path: Path) -> Plan:
+def read(path: Path) -> RunPlan:
     """Load a plan written by :func:`write`."""
     data = json.loads(path.read_text(encoding="utf-8"))
-    return Plan(config=config_from_dict(data["config"]), run_dir=Path(data["run_dir"]),
+    return RunPlan(config=config_from_dict(data["config"]), run_dir=Path(data["run_dir"]),
                 checkpoint_every=data["checkpoint_every"], resume=data["resume"], device=data["device"])

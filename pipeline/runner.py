@@ -91,17 +91,17 @@ def require_training_stack(snap: Snapshot, python: str) -> None:
                          f"`{python} -m pip install 'envdoctor[train]'`")
 
 
-def _record(plan: plan_mod.Plan) -> dict[str, Any]:
+def _record(plan: plan_mod.RunPlan) -> dict[str, Any]:
     path = plan.run_dir / RECORD_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
-def _save_record(plan: plan_mod.Plan, record: dict[str, Any]) -> None:
+def _save_record(plan: plan_mod.RunPlan, record: dict[str, Any]) -> None:
     path = plan.run_dir / RECORD_FILE
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def _trained(plan: plan_mod.Plan, data_sha256: str) -> bool:
+def _trained(plan: plan_mod.RunPlan, data_sha256: str) -> bool:
     result = plan.config.train.output_dir / "train_result.json"
     if not result.is_file() or not (plan.adapter_dir / "adapter_config.json").is_file():
         return False
@@ -149,7 +149,7 @@ def run(options: RunOptions) -> Path | None:
     check_result, check_record = check_target(dataclasses.replace(options, check=request), quiet=not tty)
     python = options.python or sys.executable
     run_dir = config.train.output_dir / "run"
-    plan = plan_mod.Plan(config=config, run_dir=run_dir, checkpoint_every=options.checkpoint_every,
+    plan = plan_mod.RunPlan(config=config, run_dir=run_dir, checkpoint_every=options.checkpoint_every,
                          resume=options.resume, device=options.device)
     try:
         plan_path = plan_mod.write(plan)

@@ -25,7 +25,7 @@ from typing import Any
 from envdoctor.errors import InputError
 from envdoctor.pipeline import batching, checkpoint, data, modeling
 from envdoctor.pipeline.loss import ChunkedCausalLMLoss
-from envdoctor.pipeline.plan import Plan, training_hash
+from envdoctor.pipeline.plan import RunPlan, training_hash
 
 EXIT_INTERRUPTED = 3
 RESULT_FILE = "train_result.json"
@@ -63,7 +63,7 @@ def peak_memory_mib(device: str) -> dict[str, float]:
     return {"host_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def all_batches(examples: list[batching.Example], plan: Plan, pad_id: int, rank: int,
+def all_batches(examples: list[batching.Example], plan: RunPlan, pad_id: int, rank: int,
                 world: int) -> list[batching.Batch]:
     """Every micro-batch of every epoch for this rank (each epoch cut to a multiple of ``world``)."""
     train = plan.config.train
@@ -127,7 +127,7 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
 
-def train(plan: Plan) -> dict[str, Any]:
+def train(plan: RunPlan) -> dict[str, Any]:
     """Run (or resume) the train stage; returns what it also writes to ``train_result.json``."""
     import torch
     from accelerate import Accelerator

@@ -18,7 +18,7 @@ from envdoctor.env.target import platform_names
 from envdoctor.errors import InputError
 from envdoctor.fix.resolve import LockTarget, Resolved, lock
 from envdoctor.knowledge import base as knowledge
-from envdoctor.lock.header import LockHeader, input_digest, read_header
+from envdoctor.env.lock_header import LockHeader, input_digest, read_header
 from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform
 
 

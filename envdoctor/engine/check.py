@@ -58,7 +58,8 @@ def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
         return None
     from envdoctor.project import facts as project
 
-    return project.collect(request, snap)
+    return project.collect(project.ProjectRequest(project_path=request.project_path, config_file=request.config_file,
+                                                  llamafactory_file=request.llamafactory_file), snap)
 
 
 def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,

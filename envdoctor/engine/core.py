@@ -13,11 +13,10 @@ import importlib
 import traceback
 from collections.abc import Iterable
 
-from envdoctor.env.requirements import parse_version
 from envdoctor.env.snapshot import torch_build
 from envdoctor.findings import Finding, Severity
-from envdoctor.knowledge.base import Case, Condition, KnowledgeBase, RuleEntry
-from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, pin_locations
+from envdoctor.knowledge.base import Case, KnowledgeBase, RuleEntry
+from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, condition_holds, pin_locations
 
 INTERNAL_ERROR_CODE = "ED000"
 GENERIC_REQUIREMENT_CODE = "ED001"
@@ -39,39 +38,6 @@ def implementation(entry: RuleEntry) -> RuleImpl:
 def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
     """A log rule (``check = "log"``) needs an error log: only `envdoctor explain` reports it."""
     return ()
-
-
-def condition_holds(cond: Condition, ctx: Context) -> bool:
-    """Whether every part of ``cond`` holds for the context's snapshot."""
-    snap = ctx.snapshot
-    for name, spec in cond.packages.items():
-        version = parse_version(snap.version_of(name))
-        if version is None or not spec.contains(version, prereleases=True):
-            return False
-    if any(snap.version_of(name) is not None for name in cond.absent):
-        return False
-    if cond.python is not None and not cond.python.contains(snap.python_version, prereleases=True):
-        return False
-    if cond.system and snap.system not in cond.system:
-        return False
-    gpus = snap.hardware.gpus
-    probed = not snap.hardware.nvml.startswith("not probed")
-    if (cond.gpu is not None or cond.gpu_capability is not None) and not probed:
-        return False
-    if cond.gpu is not None and bool(gpus) != cond.gpu:
-        return False
-    if cond.gpu_capability is not None and not any(
-        g.capability and cond.gpu_capability.contains(g.capability) for g in gpus
-    ):
-        return False
-    kind, cuda = torch_build(snap)
-    if cond.torch_build and kind not in cond.torch_build:
-        return False
-    if cond.torch_cuda is not None and (cuda is None or not cond.torch_cuda.contains(cuda)):
-        return False
-    if cond.runtime and not set(cond.runtime) & set(snap.runtime):
-        return False
-    return True
 
 
 def _fill(template: str, case: Case, ctx: Context) -> str:

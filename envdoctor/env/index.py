@@ -71,7 +71,7 @@ class Metadata:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class MetadataLookup:
     """What fetching one pin's metadata gave: metadata, or a reason in ``problem``."""
 
     name: str
@@ -249,7 +249,7 @@ def _read_metadata_of(item: IndexFile) -> str:
 
 
 def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
-              unreachable: dict[str, str] | None = None) -> Outcome:
+              unreachable: dict[str, str] | None = None) -> MetadataLookup:
     """Metadata of ``name==version`` from the first index listing that version.
 
     Indexes in ``unreachable`` are skipped, and an index that cannot be reached is added to it,
@@ -278,24 +278,24 @@ def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dic
         try:
             text = _read_metadata_of(item)
         except (fetch.FetchError, fetch.NotFound, UnicodeDecodeError) as exc:
-            return Outcome(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
+            return MetadataLookup(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
         parsed = parse_metadata_text(text)
         if parsed is None:
-            return Outcome(name, version, problem=f"{item.filename}: metadata has no Name/Version")
+            return MetadataLookup(name, version, problem=f"{item.filename}: metadata has no Name/Version")
         _, _, requires, requires_python = parsed
-        return Outcome(name, version, Metadata(tuple(requires), requires_python, item.filename))
+        return MetadataLookup(name, version, Metadata(tuple(requires), requires_python, item.filename))
     if errors:
-        return Outcome(name, version, problem="; ".join(errors))
-    return Outcome(name, version, problem=f"no {name}=={version} on {', '.join(searched) or 'any index'}",
+        return MetadataLookup(name, version, problem="; ".join(errors))
+    return MetadataLookup(name, version, problem=f"no {name}=={version} on {', '.join(searched) or 'any index'}",
                    not_on_index=True)
 
 
 def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
-              on_done: Callable[[], None] = lambda: None) -> list[Outcome]:
+              on_done: Callable[[], None] = lambda: None) -> list[MetadataLookup]:
     """Fetch every pin's metadata with a pool of :data:`WORKERS` threads, in input order."""
     unreachable: dict[str, str] = {}
 
-    def task(pin: tuple[str, str]) -> Outcome:
+    def task(pin: tuple[str, str]) -> MetadataLookup:
         name, version = pin
         try:
             outcome = fetch_one(name, version, index_urls, ranking, unreachable)
@@ -304,10 +304,10 @@ def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking:
                 # 2.6.0+cu124 lives on the PyTorch index; the public release declares the same requirements
                 fallback = fetch_one(name, public, index_urls, ranking, unreachable)
                 if fallback.metadata is not None:
-                    return Outcome(name, version, fallback.metadata)
+                    return MetadataLookup(name, version, fallback.metadata)
             return outcome
         except InvalidVersion:
-            return Outcome(name, version, problem="not a PEP 440 version")
+            return MetadataLookup(name, version, problem="not a PEP 440 version")
         finally:
             on_done()
 

@@ -9,7 +9,6 @@ from packaging.specifiers import SpecifierSet
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import active_requirements, parse_version
 from envdoctor.env.snapshot import Distribution, Snapshot
-from envdoctor.knowledge.base import KnowledgeBase
 
 
 def table_lookup(rows: list[dict[str, str]], key: str, version: str, value: str) -> str | None:
@@ -31,8 +30,10 @@ def declared_pin(dist: Distribution, snap: Snapshot, name: str) -> str | None:
     return None
 
 
-def built_for_torch(dist: Distribution, snap: Snapshot, kb: KnowledgeBase) -> tuple[str | None, str]:
-    """The torch an extension was built for, and where that fact came from."""
+def built_for_torch(dist: Distribution, snap: Snapshot, rows: list[dict[str, str]]) -> tuple[str | None, str]:
+    """The torch an extension was built for, and where that fact came from.
+
+    ``rows`` is the knowledge base's table for ``dist`` (used when its metadata is unknown)."""
     if dist.name == "flash-attn":
         for text in (dist.version, dist.direct_url or ""):
             if m := re.search(r"torch(\d+\.\d+)", text):
@@ -43,6 +44,5 @@ def built_for_torch(dist: Distribution, snap: Snapshot, kb: KnowledgeBase) -> tu
         if spec and spec.startswith("=="):
             return spec, f"{dist.name}'s metadata"
         return None, ""
-    rows = kb.tables["torch_extensions"].get(dist.name, [])
     spec = table_lookup(rows, "version", dist.version, "torch")
     return spec, "the knowledge base"

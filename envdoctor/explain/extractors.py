@@ -108,7 +108,7 @@ class LogFacts:
 
 
 @dataclass
-class ScanResult:
+class LogScan:
     """What one pass over the log found."""
 
     groups: list[HitGroup]
@@ -171,9 +171,9 @@ class Scanner:
                 position = starts[index + 1]  # a match may run across lines: restart on the next one
         return sorted(found)
 
-    def scan(self, lines: Iterable[LogLine]) -> ScanResult:
+    def scan(self, lines: Iterable[LogLine]) -> LogScan:
         """One pass over ``lines``: grouped hits with their first context, and log-wide facts."""
-        result = ScanResult(groups=[], facts=LogFacts())
+        result = LogScan(groups=[], facts=LogFacts())
         groups: dict[tuple[str, str], HitGroup] = {}
         previous: list[LogLine] = []
         for batch in _batches(lines):

@@ -83,7 +83,7 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class Diagnosis:
     """The explanation of one hit group before it becomes a finding."""
 
     message: str
@@ -94,7 +94,7 @@ class Verdict:
     rule: str | None = None  # report under another rule than the one whose signature matched
 
 
-Explainer = Callable[[HitGroup, RuleEntry, Evidence], Verdict]
+Explainer = Callable[[HitGroup, RuleEntry, Evidence], Diagnosis]
 _EXPLAINERS: dict[str, Explainer] = {}
 
 
@@ -118,7 +118,7 @@ def explain_groups(groups: Iterable[HitGroup], ev: Evidence) -> list[Finding]:
             verdict = _EXPLAINERS.get(group.code, by_rule)(group, entry, ev)
             entry = ev.kb.rules[verdict.rule] if verdict.rule else entry
         except Exception as exc:  # a broken explanation must be visible, never a traceback
-            verdict = Verdict(
+            verdict = Diagnosis(
                 message=f"explaining this line crashed ({type(exc).__name__}: {exc}); "
                 "please report it with the log line",
                 confidence=LOW,
@@ -129,7 +129,7 @@ def explain_groups(groups: Iterable[HitGroup], ev: Evidence) -> list[Finding]:
     return sorted(findings, key=Finding.sort_key)
 
 
-def to_finding(group: HitGroup, entry: RuleEntry, verdict: Verdict) -> Finding:
+def to_finding(group: HitGroup, entry: RuleEntry, verdict: Diagnosis) -> Finding:
     """The finding for ``group``: quotes and locations of its first occurrences, and the verdict."""
     message = verdict.message
     if group.count > len(group.occurrences):
@@ -167,26 +167,26 @@ def _say(*options: str) -> Fix:
 # Rules with their own check: evaluate the rule on the target, like `envdoctor check` does.
 
 
-def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """Confirm a rule's cause with its own check on the target, or say it is ruled out."""
     case_fixes = tuple(dict.fromkeys(fix for case in entry.cases for fix in case.fixes))
     if ev.ctx is None:
-        return Verdict(
+        return Diagnosis(
             f"{entry.summary} (from the log text alone; `envdoctor rules {entry.code}` explains it)", MEDIUM, case_fixes
         )
     found = list(implementation(entry)(ev.ctx, entry))
     if found:
-        return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
+        return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
     names = list(dict.fromkeys(n for case in entry.cases for n in case.when.packages))
     names += [canonical_name(group.groups["package"])] if "package" in group.groups else []
     if not names:  # nothing to compare: the rule's own check did not see the cause in the target
-        return Verdict(
+        return Diagnosis(
             f"{entry.summary} (`envdoctor check` does not see it in this project and environment now)",
             MEDIUM,
             case_fixes,
         )
     state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names)
-    return Verdict(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
+    return Diagnosis(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ def _module_present(location: str | None, module: str) -> bool | None:
 
 
 @explains("ED601")
-def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """No module named X / cannot import name N from M: who owns M, which version, who imported it."""
     module, name = group.groups["module"], group.groups.get("name")
     dist = ev.distribution_of(module)
@@ -230,7 +230,7 @@ def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     )
     if ev.ctx is None:
         if name:
-            return Verdict(
+            return Diagnosis(
                 f"`{module}` has no `{name}`: the importing code expects another release of {dist}{by}",
                 MEDIUM,
                 (
@@ -241,7 +241,7 @@ def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
                 ),
                 (dist,),
             )
-        return Verdict(
+        return Diagnosis(
             f"`{module}` is not importable: {dist} is missing or is a release without it{by}",
             MEDIUM,
             (install,),
@@ -249,11 +249,11 @@ def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         )
     version = ev.installed(dist)
     if version is None:
-        return Verdict(
+        return Diagnosis(
             f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH, (install,), (dist,)
         )
     if name:
-        return Verdict(
+        return Diagnosis(
             f"`{module}` comes from {dist} {version}, which has no `{name}`: the importing code "
             f"was written for another {dist} release{by}",
             MEDIUM,
@@ -267,10 +267,10 @@ def missing_module(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         )
     present = _module_present(ev.ctx.snapshot.distributions[dist].location, module) if "." in module else True
     if present:
-        return Verdict(_stale(f"`{module}` is importable from {dist} {version} now"), LOW, (), (dist,))
+        return Diagnosis(_stale(f"`{module}` is importable from {dist} {version} now"), LOW, (), (dist,))
     if present is None:
-        return Verdict(f"`{module}` is missing although {dist} {version} is installed{by}", MEDIUM, (), (dist,))
-    return Verdict(
+        return Diagnosis(f"`{module}` is missing although {dist} {version} is installed{by}", MEDIUM, (), (dist,))
+    return Diagnosis(
         f"{dist} {version} has no module `{module}` (removed or renamed in this release): "
         f"the importing code{by or ''} expects another {dist} release",
         HIGH,
@@ -295,7 +295,7 @@ def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | N
 
 
 @explains("ED120")
-def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`undefined symbol` in a compiled module: which distribution owns it and the torch it was built for."""
     text = group.occurrences[0].text
     module, path = _extension_module(text, ev.kb)
@@ -316,7 +316,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
         else ()
     )
     if ev.ctx is None:
-        return Verdict(
+        return Diagnosis(
             f"{what} was built against another {against} than the one installed: install the "
             f"{dist or 'extension'} build for your torch, or uninstall it",
             MEDIUM,
@@ -324,26 +324,26 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict
             (dist,) if dist else (),
         )
     if dist is None:
-        return Verdict(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
+        return Diagnosis(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
     found = [f for f in implementation(entry)(ev.ctx, entry) if dist in f.packages]
     if found:
-        return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
+        return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
     snap = ev.ctx.snapshot
     version, torch = ev.installed(dist), ev.installed("torch")
     if version is None:
-        return Verdict(
+        return Diagnosis(
             _stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
         )
-    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.kb)
+    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.kb.tables["torch_extensions"].get(dist, []))
     torch_version = parse_version(torch.split("+")[0]) if torch else None
     if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
-        return Verdict(
+        return Diagnosis(
             _stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is installed"),
             LOW,
             (),
             (dist, "torch"),
         )
-    return Verdict(
+    return Diagnosis(
         f"{dist} {version}'s compiled module was built against another {against} than torch "
         f"{torch or '(not installed)'}: importing it fails with `undefined symbol`",
         MEDIUM,
@@ -376,7 +376,7 @@ def _requirement(text: str | None) -> Requirement | None:
 
 
 @explains("ED110")
-def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`X is required for a normal functioning of this module, but found P==V`: requirement vs installed."""
     package = canonical_name(group.groups["package"])
     said_req = _requirement_text(group.groups.get("requirement"))
@@ -410,12 +410,12 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
             "then run `envdoctor check`"
         )
         if ev.ctx is None or not lf:
-            return Verdict(chain, MEDIUM, (rebuild, *bypass), (package,))
+            return Diagnosis(chain, MEDIUM, (rebuild, *bypass), (package,))
         return _llamafactory_state(group, entry, ev, package, chain, (rebuild, *bypass))
     rule = None if lf else "ED001"  # transformers' own dependency check: a declared requirement
     if ev.ctx is None or req is None:
         found = f"{package} {logged} was installed" if logged else f"another {package} was installed"
-        return Verdict(f"{who} {said_req} at import, but {found}", MEDIUM, (*pin, *bypass), (package,), rule=rule)
+        return Diagnosis(f"{who} {said_req} at import, but {found}", MEDIUM, (*pin, *bypass), (package,), rule=rule)
     if lf:
         return _llamafactory_state(group, entry, ev, package, f"{who} {said_req} at import", (*pin, *bypass))
     return replace(_requirement_state(ev, req, f"{who} {said_req}", pin), rule=rule)
@@ -423,16 +423,16 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ve
 
 def _llamafactory_state(
     group: HitGroup, entry: RuleEntry, ev: Evidence, package: str, said: str, fixes: tuple[Fix, ...]
-) -> Verdict:
+) -> Diagnosis:
     """ED110's own check on the target for ``package``: confirmed, or ruled out."""
     assert ev.ctx is not None
     lf = ev.installed("llamafactory")
     if lf is None:
-        return Verdict(_stale(f"{said}, but llamafactory is not installed in the target"), LOW, (), (package,))
+        return Diagnosis(_stale(f"{said}, but llamafactory is not installed in the target"), LOW, (), (package,))
     found = [f for f in implementation(entry)(ev.ctx, entry) if package in f.packages]
     if found:
-        return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
-    return Verdict(
+        return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
+    return Diagnosis(
         _stale(
             f"{said}; llamafactory {lf}'s import-time check passes for {package} "
             f"{ev.installed(package) or '(not installed)'} now"
@@ -443,12 +443,12 @@ def _llamafactory_state(
     )
 
 
-def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[Fix, ...]) -> Verdict:
+def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[Fix, ...]) -> Diagnosis:
     """Compare a requirement quoted by the log with the target's installed version."""
     package = canonical_name(req.name)
     now = ev.installed(package)
     if now is None:
-        return Verdict(
+        return Diagnosis(
             f"{said}, and {package} is not installed in the target",
             HIGH,
             (pip_install_fix(f"install {req}", {package: str(req.specifier)}, Applicability.SAFE),),
@@ -456,7 +456,7 @@ def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[F
         )
     version = parse_version(now)
     if version is not None and req.specifier.contains(version, prereleases=True):
-        return Verdict(_stale(f"{said}; {package} {now} is installed now and satisfies it"), LOW, (), (package,))
+        return Diagnosis(_stale(f"{said}; {package} {now} is installed now and satisfies it"), LOW, (), (package,))
     if ev.ctx is not None and is_kept(package, ev.ctx.keep):
         fixes = (
             _say(
@@ -464,16 +464,16 @@ def _requirement_state(ev: Evidence, req: Requirement, said: str, fixes: tuple[F
                 f"{req.specifier} instead"
             ),
         )
-    return Verdict(f"{said}, but {package} {now} is installed", HIGH, fixes, (package,))
+    return Diagnosis(f"{said}, but {package} {now} is installed", HIGH, fixes, (package,))
 
 
 @explains("ED001")
-def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """pip's resolver lines (`X requires R, but you have P V which is incompatible`): requirement vs installed."""
     requirer = canonical_name(group.groups["requirer"])
     req = _requirement(group.groups["requirement"])
     if req is None:
-        return Verdict(f"{requirer}'s requirement `{group.groups['requirement']}` is not met", MEDIUM)
+        return Diagnosis(f"{requirer}'s requirement `{group.groups['requirement']}` is not met", MEDIUM)
     package = canonical_name(req.name)
     pin = pip_install_fix(
         f"move {package} into {requirer}'s range {req.specifier}" if req.specifier else f"install {package}",
@@ -482,20 +482,20 @@ def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Ver
     )
     said = f"{requirer} requires {req}"
     if ev.ctx is None:
-        return Verdict(
+        return Diagnosis(
             f"{said}, which pip could not satisfy (from the log text alone)", MEDIUM, (pin,), (requirer, package)
         )
     if ev.installed(requirer) is None:
-        return Verdict(_stale(f"{said}, but {requirer} is not installed in the target"), LOW, (), (requirer,))
+        return Diagnosis(_stale(f"{said}, but {requirer} is not installed in the target"), LOW, (), (requirer,))
     found = [f for f in implementation(entry)(ev.ctx, entry) if (requirer, package) in f.covers]
     if found:
-        return Verdict(found[0].message, HIGH, found[0].fixes, found[0].packages)
+        return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
     verdict = _requirement_state(ev, req, said, (pin,))
-    return Verdict(verdict.message, verdict.confidence, verdict.fixes, (requirer, package))
+    return Diagnosis(verdict.message, verdict.confidence, verdict.fixes, (requirer, package))
 
 
 @explains("ED609")
-def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`Could not find a version that satisfies the requirement X`: no release for this Python/platform."""
     text = group.groups["requirement"]
     req = _requirement(text)
@@ -532,7 +532,7 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         )
         if pin:
             fixes = [pip_install_fix(f"install the triton torch {torch} pins", {"triton": pin}, Applicability.SAFE)]
-    return Verdict(message, MEDIUM, tuple(fixes), (package,))
+    return Diagnosis(message, MEDIUM, tuple(fixes), (package,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +540,7 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 
 
 @explains("ED221")
-def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`no such column/table`: the closest names in the database, opened read-only."""
     column, table = group.groups.get("column"), group.groups.get("table")
     kind = "column" if column else "table"
@@ -551,12 +551,12 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         "name the database in envdoctor.yaml (data.db) or pass --db so explain can suggest names",
     )
     if ev.db is None or not ev.local:
-        return Verdict(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
+        return Diagnosis(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
     try:
         with closing(database.connect_read_only(ev.db)) as conn:
             tables, _ = database.read_schema(conn)
     except sqlite3.Error as exc:
-        return Verdict(
+        return Diagnosis(
             f"the query names {kind} `{missing}`, which the database does not have ({ev.db} could not be read: {exc})",
             MEDIUM,
             (ask,),
@@ -567,12 +567,12 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         else {col: name for name, cols in tables.items() for col in cols}
     )
     if bare.lower() in {name.lower() for name in owner}:
-        return Verdict(_stale(f"{ev.db} has {kind} `{bare}` now"), LOW)
+        return Diagnosis(_stale(f"{ev.db} has {kind} `{bare}` now"), LOW)
     close = database.closest_names(bare, list(owner))
     if not close:
-        return Verdict(f"{ev.db} has no {kind} `{bare}` and nothing close to it", HIGH, (ask,))
+        return Diagnosis(f"{ev.db} has no {kind} `{bare}` and nothing close to it", HIGH, (ask,))
     shown = [f"{owner[c]}.{c}" if kind == "column" else c for c in close]
-    return Verdict(
+    return Diagnosis(
         f"{ev.db} has no {kind} `{bare}`; the closest: {', '.join(shown)}",
         HIGH,
         (_say(f"use `{missing[: -len(bare)]}{close[0]}` instead of `{missing}` in the query"),),
@@ -580,10 +580,10 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 
 
 @explains("ED210", "ED603")
-def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """A path that did not exist: does it now, and where is a file with its name (envdoctor.project.locate)?"""
     if "path" not in group.groups:
-        return Verdict(
+        return Diagnosis(
             "a file the command opens does not exist (SQLite says so when its folder is missing)",
             MEDIUM,
             (_say("check the path in the command or in envdoctor.yaml (data.db)"),),
@@ -595,16 +595,16 @@ def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         else ""
     )
     if not ev.local:
-        return Verdict(
+        return Diagnosis(
             f"`{path}` did not exist when the command ran{drive}",
             MEDIUM,
             (_say("check the path: the folder layout, 'MyDrive' vs 'My Drive', the working folder"),),
         )
     if path.exists():
-        return Verdict(_stale(f"`{path}` exists now"), LOW)
+        return Diagnosis(_stale(f"`{path}` exists now"), LOW)
     anchor = locate.nearest_existing(path.parent)
     if anchor is None or anchor == Path(path.anchor):
-        return Verdict(
+        return Diagnosis(
             f"`{path}` does not exist, nor do its folders on this machine: the log comes from another machine{drive}",
             MEDIUM,
             (_say("check the path on the machine that ran the command"),),
@@ -615,13 +615,13 @@ def missing_file(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         found, bound = (), f"stopped at {exc.filename or 'an unreadable folder'} ({exc.strerror})"
     if found:
         listed = ", ".join(f"`{p}`" for p in found)
-        return Verdict(
+        return Diagnosis(
             f"`{path}` does not exist; a file with that name is at {listed}",
             HIGH,
             (_say(f"use `{found[0]}` (or copy it to `{path}`)"),),
         )
     searched = f"; the search {bound}" if bound else ""
-    return Verdict(
+    return Diagnosis(
         f"`{path}` does not exist and no `{path.name}` is near `{anchor}`{searched}{drive}",
         MEDIUM,
         (_say(f"put `{path.name}` at that path or fix the path"),),
@@ -634,7 +634,7 @@ def _gib(number: str, unit: str) -> float:
 
 
 @explains("ED604")
-def cuda_out_of_memory(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def cuda_out_of_memory(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """CUDA OOM: the sizes from the message, the GPU in the snapshot, and the levers."""
     text = " ".join(o.text for o in group.occurrences)
     parts = ["the GPU ran out of memory"]
@@ -660,11 +660,11 @@ def cuda_out_of_memory(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdi
             env={"PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True"},
         ),
     )
-    return Verdict(" ".join(parts), MEDIUM, fixes)
+    return Diagnosis(" ".join(parts), MEDIUM, fixes)
 
 
 @explains("ED605")
-def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """SIGKILL while loading: ranks × model bytes against the host RAM."""
     exit_code = group.groups.get("exit")
     killed = f"the process was killed by SIGKILL{f' (exit code {exit_code})' if exit_code else ''}"
@@ -688,7 +688,7 @@ def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
     )
     if facts.params_billion is None or ram_gb is None:
         known = f"{ram_gb:.0f} GB RAM ({ram_from})" if ram_gb else "the model size and RAM are not in the log"
-        return Verdict(
+        return Diagnosis(
             f"{killed}: the kernel's OOM killer ends a process that exhausts host RAM, usually while "
             f"loading the model ({known})",
             MEDIUM,
@@ -702,10 +702,10 @@ def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         f"({facts.params_billion:g}B parameters × 2 bytes in 16-bit) = {need:.1f} GB"
     )
     if need > ram_gb * 0.9:
-        return Verdict(
+        return Diagnosis(
             f"{killed}: host RAM ran out while loading: {arithmetic} > {ram_gb:.0f} GB RAM ({ram_from})", HIGH, fixes
         )
-    return Verdict(
+    return Diagnosis(
         f"{killed}: {arithmetic} fits in {ram_gb:.0f} GB RAM ({ram_from}), so the load alone does not "
         "explain it; watch RAM (`free -h`) while it runs",
         MEDIUM,
@@ -714,7 +714,7 @@ def host_ram(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 
 
 @explains("ED201", "ED203", "ED204", "ED606")
-def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """Which encoding mix-up the line shows: locale codec, UTF-16 file, legacy file, or mojibake."""
     text = group.occurrences[0].text
     resave = _say(
@@ -728,14 +728,14 @@ def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
             env={"PYTHONUTF8": "1"},
         )
         if ev.ctx is not None and ev.ctx.snapshot.environ.get("PYTHONUTF8") == "1":
-            return Verdict(
+            return Diagnosis(
                 _stale(
                     f"Python read a UTF-8 file with the locale codec {codec}; PYTHONUTF8=1 is set in the target now"
                 ),
                 LOW,
             )
         windows = ev.ctx is not None and ev.ctx.snapshot.system == "Windows"
-        return Verdict(
+        return Diagnosis(
             f"Python read a UTF-8 file with the locale's '{codec}' codec (the default of open() on a "
             "Chinese-locale Windows)",
             HIGH if windows else MEDIUM,
@@ -743,7 +743,7 @@ def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         )
     if entry.code == "ED204":
         reading = ftfy.fix_encoding(text)
-        return Verdict(
+        return Diagnosis(
             "this text is mojibake: UTF-8 that was decoded as cp1252/latin-1 and saved again "
             f"(line {group.occurrences[0].number} reads “{reading[:60]}”); read the original as UTF-8",
             MEDIUM,
@@ -752,37 +752,37 @@ def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         )
     if m := _UTF8_DECODE.search(text):
         if m.group("byte") in ("ff", "fe") and m.group("position") == "0":
-            return Verdict(
+            return Diagnosis(
                 f"the file starts with a UTF-16 byte-order mark (0x{m.group('byte')}): it is UTF-16, "
                 "not UTF-8 (PowerShell's `>` writes UTF-16)",
                 HIGH,
                 (resave,),
                 rule="ED201",
             )
-        return Verdict(
+        return Diagnosis(
             f"the file is not UTF-8 (byte 0x{m.group('byte')}): it was saved in a legacy encoding such as GBK",
             MEDIUM,
             (resave,),
         )
     if entry.code == "ED201":
         shown = " shown as 8-bit text (letters separated by spaces)" if _UTF16_AS_BYTES.search(text) else ""
-        return Verdict(
+        return Diagnosis(
             f"a UTF-16 file{shown}: pip and Python read UTF-8, so a UTF-16 requirements file or script fails",
             HIGH,
             (resave,),
         )
-    return Verdict("a file is in a legacy encoding where UTF-8 is expected", MEDIUM, (resave,))
+    return Diagnosis("a file is in a legacy encoding where UTF-8 is expected", MEDIUM, (resave,))
 
 
 @explains("ED240", "ED607")
-def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """argparse `invalid choice`; for flash_attn a bool maps to disabled/fa2 (sdpa on pre-Ampere GPUs)."""
     option = group.groups.get("option", "--flash_attn")
     value = group.groups.get("value", "")
     choices = group.groups.get("choices")
     flash = "flash_attn" in option or "attention" in group.occurrences[0].text
     if not flash:
-        return Verdict(
+        return Diagnosis(
             f"{option} does not accept '{value}'" + (f"; it takes one of {choices}" if choices else ""),
             HIGH,
             (_say(f"pass one of {choices} to {option}" if choices else f"fix the value of {option}"),),
@@ -802,7 +802,7 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
         name, why = "disabled", ""
     lf = ev.installed("llamafactory")
     takes = f"llamafactory {lf} takes" if lf else "LLaMA-Factory (0.8.3+) takes"
-    return Verdict(
+    return Diagnosis(
         f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (fa3 from 0.9.4); "
         f"'{value}' means `{name}`{why}",
         HIGH,
@@ -811,9 +811,9 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
 
 
 @explains("ED230")
-def trust_remote_code(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Verdict:
+def trust_remote_code(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """The model repository ships its own modeling code; loading it needs trust_remote_code=True."""
-    return Verdict(
+    return Diagnosis(
         "the model's repository ships custom modeling code and the run did not allow it (trust_remote_code=True)",
         HIGH,
         (

@@ -18,7 +18,7 @@ Two resolvers, both run as subprocesses through the user's pip configuration
   the resolution repeated; pins the target does not reach are dropped.
 
 :func:`lock` repeats resolution while a knowledge-base floor (see
-:mod:`envdoctor.engine.constraints`) is violated, adding it as a constraint; when the
+:mod:`envdoctor.rules.constraints`) is violated, adding it as a constraint; when the
 tightened resolution is impossible it returns ED401 findings saying which
 requirement conflicts with which rule.
 """
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-from envdoctor.engine.constraints import (
+from envdoctor.rules.constraints import (
     CONFLICT_CODE,
     Floor,
     conflicts,

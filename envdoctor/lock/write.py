@@ -1,7 +1,7 @@
 """`envdoctor lock FILE.in` writes a checked lock; `envdoctor lock verify [FILES]` checks locks.
 
 Writing: resolve (see :mod:`envdoctor.fix.resolve`), write the lock with its header
-(:mod:`envdoctor.lock.header`) to a temporary file beside the target, check it
+(:mod:`envdoctor.env.lock_header`) to a temporary file beside the target, check it
 with the same engine as `envdoctor check --env`, and only then move it into place.
 Verifying: the target comes from each lock's header; the findings are those of
 `envdoctor check --env LOCK` (declared requirements, version rules) plus the
@@ -18,7 +18,7 @@ from envdoctor.env.probe import marker_environment
 from envdoctor.env.target import PLATFORMS
 from envdoctor.errors import InputError
 from envdoctor.fix.resolve import Resolved
-from envdoctor.lock.header import LockHeader
+from envdoctor.env.lock_header import LockHeader
 
 
 def native_platform() -> str:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from envdoctor.engine.check import CheckRequest
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.errors import InputError
 from envdoctor.project.builtin_models import builtin_config
@@ -57,7 +56,16 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def _config_path(request: CheckRequest) -> Path | None:
+@dataclass(frozen=True)
+class ProjectRequest:
+    """Where the project is and which of its files the user named."""
+
+    project_path: Path | None = None
+    config_file: Path | None = None
+    llamafactory_file: Path | None = None
+
+
+def _config_path(request: ProjectRequest) -> Path | None:
     """--config, else envdoctor.yaml in the project folder when present (named as the user would)."""
     if request.config_file is not None:
         return request.config_file
@@ -144,7 +152,7 @@ def _model_shape(config: TrainingConfig, model: ModelFolderFacts | None) -> dict
     return None
 
 
-def collect(request: CheckRequest, snapshot: Snapshot) -> ProjectFacts:
+def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
     """Gather the project facts for ``request`` (raises InputError for a bad --path, --config or --llamafactory)."""
     root = (request.project_path or Path.cwd()).resolve()
     if not root.is_dir():

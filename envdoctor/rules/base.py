@@ -12,7 +12,9 @@ from typing import Any
 
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.findings import Finding, Location
-from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+from envdoctor.env.requirements import parse_version
+from envdoctor.env.snapshot import torch_build
+from envdoctor.knowledge.base import Condition, KnowledgeBase, RuleEntry
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,36 @@ def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
             if line.isdigit():
                 found.append(Location(path, int(line)))
     return tuple(found)
+
+
+def condition_holds(cond: Condition, ctx: Context) -> bool:
+    """Whether every part of ``cond`` holds for the context's snapshot."""
+    snap = ctx.snapshot
+    for name, spec in cond.packages.items():
+        version = parse_version(snap.version_of(name))
+        if version is None or not spec.contains(version, prereleases=True):
+            return False
+    if any(snap.version_of(name) is not None for name in cond.absent):
+        return False
+    if cond.python is not None and not cond.python.contains(snap.python_version, prereleases=True):
+        return False
+    if cond.system and snap.system not in cond.system:
+        return False
+    gpus = snap.hardware.gpus
+    probed = not snap.hardware.nvml.startswith("not probed")
+    if (cond.gpu is not None or cond.gpu_capability is not None) and not probed:
+        return False
+    if cond.gpu is not None and bool(gpus) != cond.gpu:
+        return False
+    if cond.gpu_capability is not None and not any(
+        g.capability and cond.gpu_capability.contains(g.capability) for g in gpus
+    ):
+        return False
+    kind, cuda = torch_build(snap)
+    if cond.torch_build and kind not in cond.torch_build:
+        return False
+    if cond.torch_cuda is not None and (cuda is None or not cond.torch_cuda.contains(cuda)):
+        return False
+    if cond.runtime and not set(cond.runtime) & set(snap.runtime):
+        return False
+    return True

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from envdoctor.engine.constraints import conflicts, floors
+from envdoctor.rules.constraints import conflicts, floors
 from envdoctor.env.lockfile import Pin, parse_file
 from envdoctor.env.requirements import parse_version
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, Finding, Fix, Location
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.lock.header import LockHeader, input_digest, read_header
+from envdoctor.env.lock_header import LockHeader, input_digest, read_header
 from envdoctor.rules.base import Context, implements
 
 

@@ -61,7 +61,7 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
         dist = snap.distributions.get(name)
         if dist is None:
             continue
-        spec, origin = built_for_torch(dist, snap, ctx.kb)
+        spec, origin = built_for_torch(dist, snap, ctx.kb.tables["torch_extensions"].get(dist.name, []))
         if spec is None or SpecifierSet(spec).contains(torch.version.split("+")[0], prereleases=True):
             continue
         fixes = []
