@@ -35,7 +35,7 @@ def command(log: str | None, python: str | None, env_file: Path | None, python_v
 
     Exit codes: 0 nothing known (or every cause ruled out), 1 known errors, 2 bad input.
     """
-    stdin = click.get_binary_stream("stdin")
+    stdin = sys.stdin.buffer
     if log is None and sys.stdin.isatty():
         raise InputError("no log given: pass a file (`envdoctor explain run.log`) or pipe one "
                          "(`cmd 2>&1 | envdoctor explain -`)")

@@ -137,7 +137,7 @@ def metadata_from_wheel(url: str) -> str:
     """The ``*.dist-info/METADATA`` text of a remote (range requests) or local wheel."""
     handle: io.RawIOBase | Path = local_path(url) if url.startswith("file:") else _RangeFile(url)
     try:
-        with zipfile.ZipFile(handle) as wheel:  # type: ignore[arg-type]
+        with zipfile.ZipFile(handle) as wheel:
             member = next((n for n in wheel.namelist()
                            if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
             if member is None:

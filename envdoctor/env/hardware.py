@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from envdoctor.env.snapshot import GPU, Hardware
 
@@ -39,7 +40,7 @@ def _no_nvidia_driver() -> bool:
 def probe_hardware() -> Hardware:
     """Read RAM and GPUs; NVML failures become ``Hardware.nvml`` text."""
     total, available = _ram()
-    base = dict(ram_total_mib=total, ram_available_mib=available, cpu_count=os.cpu_count())
+    base: dict[str, Any] = dict(ram_total_mib=total, ram_available_mib=available, cpu_count=os.cpu_count())
     if _no_nvidia_driver():
         return Hardware(nvml="unavailable: no NVIDIA driver loaded", **base)
     try:

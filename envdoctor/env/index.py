@@ -239,8 +239,9 @@ def _read_metadata_of(item: IndexFile) -> str:
     if item.metadata:
         url = item.url.split("#", 1)[0] + ".metadata"
         body, _, _ = fetch.get(url)
-        wanted = item.metadata.split("=", 1)[1] if isinstance(item.metadata, str) else None
-        if wanted is not None and item.metadata.startswith("sha256=") and hashlib.sha256(body).hexdigest() != wanted:
+        declared = item.metadata if isinstance(item.metadata, str) else ""
+        wanted = declared.split("=", 1)[1] if declared.startswith("sha256=") else None
+        if wanted is not None and hashlib.sha256(body).hexdigest() != wanted:
             raise fetch.FetchError(f"{item.filename}.metadata: sha256 does not match the index's hash")
         return body.decode("utf-8")
     if item.filename.endswith(".whl"):

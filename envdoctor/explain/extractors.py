@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 try:  # the regular-expression parser, to derive each signature's pre-test (see _gate)
     from re import _constants as sre_constants  # type: ignore[attr-defined]
-    from re import _parser as sre_parse
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # Python 3.10
     import sre_constants
     import sre_parse
@@ -101,8 +101,8 @@ class LogFacts:
         counts += [int(m.group(1)) for m in _GPU_COUNT.finditer(text)]
         if counts:
             self.ranks = max(self.ranks or 0, *counts)
-        if match := _RAM.search(text):
-            self.ram_gb = float(match.group(1))
+        if ram := _RAM.search(text):
+            self.ram_gb = float(ram.group(1))
         if LLAMAFACTORY.search(text):
             self.llamafactory = True
 

@@ -23,6 +23,8 @@ import ftfy
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
+from packaging.version import Version
+
 from envdoctor.engine.core import implementation
 from envdoctor.env import owners
 from envdoctor.env.probe import canonical_name
@@ -788,7 +790,7 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
             (_say(f"pass one of {choices} to {option}" if choices else f"fix the value of {option}"),),
         )
     old_gpu = ev.ctx is not None and any(
-        g.capability and parse_version(g.capability) is not None and parse_version(g.capability) < parse_version("8.0")
+        (cap := parse_version(g.capability)) is not None and cap < Version("8.0")
         for g in ev.ctx.snapshot.hardware.gpus
     )
     if value.lower() == "true":
