@@ -134,17 +134,21 @@ def _fix_to_dict(fix: Fix) -> dict[str, Any]:
     return data
 
 
-def pip_install_fix(title: str, pins: dict[str, str], applicability: Applicability,
-                    uninstall: tuple[str, ...] = ()) -> Fix:
+def hint(title: str) -> Fix:
+    """A fix the user applies by hand (display-only): a step in words, no pins or commands."""
+    return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
+
+
+def pip_install_fix(
+    title: str, pins: dict[str, str], applicability: Applicability, uninstall: tuple[str, ...] = ()
+) -> Fix:
     """A fix that installs ``pins`` (and removes ``uninstall``) with the target's pip."""
     commands: list[tuple[str, ...]] = []
     if uninstall:
         commands.append(("{python}", "-m", "pip", "uninstall", "-y", *uninstall))
     if pins:
-        commands.append(("{python}", "-m", "pip", "install",
-                         *(f"{name}{spec}" for name, spec in sorted(pins.items()))))
-    return Fix(title=title, applicability=applicability, pins=dict(pins),
-               uninstall=uninstall, commands=tuple(commands))
+        commands.append(("{python}", "-m", "pip", "install", *(f"{name}{spec}" for name, spec in sorted(pins.items()))))
+    return Fix(title=title, applicability=applicability, pins=dict(pins), uninstall=uninstall, commands=tuple(commands))
 
 
 def brief_list(names: list[str], shown: int = 5) -> str:

@@ -22,7 +22,6 @@ from pathlib import Path, PurePath
 import ftfy
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-
 from packaging.version import Version
 
 from envdoctor.engine.core import implementation
@@ -37,6 +36,7 @@ from envdoctor.findings import (
     Fix,
     Location,
     Severity,
+    hint,
     pip_install_fix,
 )
 from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
@@ -162,7 +162,7 @@ def _stale(what: str) -> str:
 
 def _say(*options: str) -> Fix:
     """A display-only fix: what to change, in words."""
-    return Fix(title="; ".join(options), applicability=Applicability.DISPLAY_ONLY)
+    return hint("; ".join(options))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,10 +10,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from envdoctor.env.snapshot import Snapshot
-from envdoctor.findings import Finding, Location
 from envdoctor.env.requirements import parse_version
-from envdoctor.env.snapshot import torch_build
+from envdoctor.env.snapshot import Snapshot, torch_build
+from envdoctor.findings import Finding, Location
 from envdoctor.knowledge.base import Condition, KnowledgeBase, RuleEntry
 
 

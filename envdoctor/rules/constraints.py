@@ -55,8 +55,11 @@ def floors(kb: KnowledgeBase) -> list[Floor]:
             for fix in case.fixes:
                 if fix.applicability is Applicability.DISPLAY_ONLY:
                     continue
-                found += [Floor(entry.code, case.when, name, spec) for name, spec in sorted(fix.pins.items())
-                          if name in case.when.packages]
+                found += [
+                    Floor(entry.code, case.when, name, spec)
+                    for name, spec in sorted(fix.pins.items())
+                    if name in case.when.packages
+                ]
     return found
 
 
@@ -65,8 +68,14 @@ def violated(all_floors: Sequence[Floor], ctx: Context) -> list[Floor]:
     return [f for f in all_floors if condition_holds(f.when, ctx)]
 
 
-def conflicts(all_floors: Sequence[Floor], ctx: Context, requested: Sequence[Pin], entry_name: str,
-              evidence: tuple[str, ...], only_requested: bool) -> Iterator[Finding]:
+def conflicts(
+    all_floors: Sequence[Floor],
+    ctx: Context,
+    requested: Sequence[Pin],
+    entry_name: str,
+    evidence: tuple[str, ...],
+    only_requested: bool,
+) -> Iterator[Finding]:
     """ED401 findings: a requested requirement that keeps a package in a rule's bad range.
 
     With ``only_requested`` a floor counts only when a line of ``requested`` blocks it
@@ -80,12 +89,20 @@ def conflicts(all_floors: Sequence[Floor], ctx: Context, requested: Sequence[Pin
         if culprit is None and only_requested:
             continue
         where = (Location(culprit.source, culprit.line),) if culprit else ()
-        origin = f"{culprit.source}:{culprit.line} asks for {culprit.requirement}" if culprit else \
-            f"the resolution picked {floor.package} {version}"
-        yield Finding(code=CONFLICT_CODE, name=entry_name, severity=Severity.ERROR,
-                      message=(f"{origin}, which conflicts with {floor.code}: it needs "
-                               f"{floor.describe()}"),
-                      packages=(floor.package,), locations=where, evidence=evidence)
+        origin = (
+            f"{culprit.source}:{culprit.line} asks for {culprit.requirement}"
+            if culprit
+            else f"the resolution picked {floor.package} {version}"
+        )
+        yield Finding(
+            code=CONFLICT_CODE,
+            name=entry_name,
+            severity=Severity.ERROR,
+            message=(f"{origin}, which conflicts with {floor.code}: it needs {floor.describe()}"),
+            packages=(floor.package,),
+            locations=where,
+            evidence=evidence,
+        )
 
 
 def _excludes(pin: Pin, floor: Floor) -> bool:
@@ -98,5 +115,4 @@ def _excludes(pin: Pin, floor: Floor) -> bool:
     if not wanted:
         return False
     named = [s.version for s in (*wanted, *floor_spec) if not s.version.endswith("*")]
-    return not any(wanted.contains(v, prereleases=True) and floor_spec.contains(v, prereleases=True)
-                   for v in named)
+    return not any(wanted.contains(v, prereleases=True) and floor_spec.contains(v, prereleases=True) for v in named)

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
+from envdoctor.findings import (
+    Applicability,
+    FileEdit,
+    Finding,
+    Fix,
+    Location,
+    Severity,
+    hint,
+)
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.encoding import EncodingFacts
 from envdoctor.project.facts import ProjectFacts, display_path
@@ -199,12 +207,7 @@ def legacy_encoding_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         consumer = CONSUMERS[file.kind]
         if facts.encoding is None:
             message = f"{file.relative} is not UTF-8 and no encoding decodes it: {consumer.tool} cannot read it"
-            fixes: tuple[Fix, ...] = (
-                Fix(
-                    title=f"find out how {file.relative} was written and re-save it as UTF-8",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            )
+            fixes: tuple[Fix, ...] = (hint(f"find out how {file.relative} was written and re-save it as UTF-8"),)
         else:
             guess = facts.encoding + (f" (or {', '.join(facts.alternatives)})" if facts.alternatives else "")
             message = (
@@ -259,12 +262,7 @@ def nul_bytes_in_text(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             f"{CONSUMERS[file.kind].tool} stops at them (a truncated download, a sparse or "
             "binary file saved under a text name)",
             locations=_location(file),
-            fixes=(
-                Fix(
-                    title=f"re-create {file.relative} from its source; NUL bytes are not text",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint(f"re-create {file.relative} from its source; NUL bytes are not text"),),
         )
 
 
@@ -304,12 +302,7 @@ def unreadable_project_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
         yield entry.finding(
             f"{file.relative} {file.error}: {CONSUMERS[file.kind].tool} will fail on it too",
             locations=_location(file),
-            fixes=(
-                Fix(
-                    title=f"make {file.relative} a readable regular file, or remove it",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint(f"make {file.relative} a readable regular file, or remove it"),),
         )
 
 
@@ -323,10 +316,5 @@ def project_scan_incomplete(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
     yield entry.finding(
         f"the file scan of {display_path(scan.root)} stopped at {scan.stopped} after "
         f"{len(scan.files)} files ({scan.elapsed_s:.1f} s): files past that were not checked",
-        fixes=(
-            Fix(
-                title="point --path at the project folder itself, or list big data folders in .gitignore",
-                applicability=Applicability.DISPLAY_ONLY,
-            ),
-        ),
+        fixes=(hint("point --path at the project folder itself, or list big data folders in .gitignore"),),
     )

@@ -21,6 +21,7 @@ from envdoctor.findings import (
     Finding,
     Fix,
     Location,
+    hint,
     pip_install_fix,
 )
 from envdoctor.knowledge.base import RuleEntry
@@ -53,7 +54,7 @@ def flash_attn_row(ctx: Context) -> tuple[dict[str, Any] | None, str]:
 def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability: Applicability, title: str) -> Fix:
     line = lf.lines.get(key)
     if line is None:
-        return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
+        return hint(title)
     _, text = line
     head = text.split(":", 1)[0]
     comment = re.search(r"\s+#.*$", text)

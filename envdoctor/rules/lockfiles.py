@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from envdoctor.rules.constraints import conflicts, floors
+from envdoctor.env.lock_header import LockHeader, input_digest, read_header
 from envdoctor.env.lockfile import Pin, parse_file
 from envdoctor.env.requirements import parse_version
 from envdoctor.errors import InputError
-from envdoctor.findings import Applicability, Finding, Fix, Location
+from envdoctor.findings import Finding, Fix, Location, hint
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.env.lock_header import LockHeader, input_digest, read_header
 from envdoctor.rules.base import Context, implements
+from envdoctor.rules.constraints import conflicts, floors
 
 
 def lock_of(ctx: Context) -> tuple[Path, LockHeader] | None:
@@ -36,10 +36,7 @@ def source_of(path: Path, header: LockHeader) -> Path | None:
 
 
 def _relock(header: LockHeader) -> Fix:
-    return Fix(
-        title=f"re-make the lock: {header.command or 'envdoctor lock FILE.in'}",
-        applicability=Applicability.DISPLAY_ONLY,
-    )
+    return hint(f"re-make the lock: {header.command or 'envdoctor lock FILE.in'}")
 
 
 def _finding(entry: RuleEntry, message: str, pin: Pin | None, fix: Fix, packages: tuple[str, ...] = ()) -> Finding:

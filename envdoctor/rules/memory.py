@@ -13,7 +13,15 @@ from dataclasses import replace
 from typing import Any
 
 from envdoctor.errors import InputError
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
+from envdoctor.findings import (
+    Applicability,
+    FileEdit,
+    Finding,
+    Fix,
+    Location,
+    Severity,
+    hint,
+)
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.memory.estimate import TrainingPlan, host_ram
 from envdoctor.memory.headroom import (
@@ -114,12 +122,7 @@ def gpu_memory_headroom(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         _fix(config, f"{o.title}: predicted peak {o.peak_mib / 1024:.1f} GiB", plan, o.plan) for o in verdict.options
     )
     if not fixes:
-        fixes = (
-            Fix(
-                title=f"no single change fits {budget.label}: use a GPU with more memory",
-                applicability=Applicability.DISPLAY_ONLY,
-            ),
-        )
+        fixes = (hint(f"no single change fits {budget.label}: use a GPU with more memory"),)
     yield entry.finding(
         f"{config.model.name_or_path} with batch_size {plan.batch_size} x max_length {plan.max_length}, "
         f"LoRA r={plan.lora_r}, {plan.optimizer}, {plan.style} style {verdict.summary()} "

@@ -17,6 +17,7 @@ from envdoctor.findings import (
     Finding,
     Fix,
     Location,
+    hint,
     pip_install_fix,
 )
 from envdoctor.knowledge.base import RuleEntry
@@ -95,7 +96,7 @@ def _trust_fix(use: ModelUse) -> Fix:
         new = use.trust_line_text.split(":", 1)[0] + ":" + value.replace("false", "true").replace("False", "true")
         edit = FileEdit(path=str(use.source), action="replace", old=use.trust_line_text, new=new)
         return Fix(title=title, applicability=Applicability.UNSAFE, edits=(edit,))
-    return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
+    return hint(title)
 
 
 @implements("ED230")
@@ -178,12 +179,7 @@ def tokenizer_files_missing(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
                 f"{model.path} has no tokenizer files (none of {', '.join(TOKENIZER_FILES[:4])}"
                 ", ...): AutoTokenizer.from_pretrained fails",
                 locations=where,
-                fixes=(
-                    Fix(
-                        title="copy the tokenizer files from the model's original repository into the folder",
-                        applicability=Applicability.DISPLAY_ONLY,
-                    ),
-                ),
+                fixes=(hint("copy the tokenizer files from the model's original repository into the folder"),),
             )
             continue
         for dist, reason in _needed_packages(model):
@@ -208,10 +204,6 @@ def model_config_unreadable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
             f"{use.model.path}: {use.model.error}, so no model can be built from it",
             locations=(Location(display_path(use.source), use.key_line),),
             fixes=(
-                Fix(
-                    title="point the config at the folder that holds config.json (the snapshot "
-                    "folder of a hub download)",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
+                hint("point the config at the folder that holds config.json (the snapshot folder of a hub download)"),
             ),
         )

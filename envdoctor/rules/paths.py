@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location
+from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, hint
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.config import TrainingConfig
 from envdoctor.project.facts import ProjectFacts, display_path
@@ -57,7 +57,7 @@ def _use_found_fix(facts: PathFacts, found: Path, config: TrainingConfig) -> Fix
     new_value = _yaml_scalar(_path_as_written(found, config, facts.written))
     title = f"set {facts.key}: {new_value} (a file of the same name found there; check it is the right one)"
     if config.source is None or facts.line_text is None or not facts.written or facts.written not in facts.line_text:
-        return Fix(title=title, applicability=Applicability.DISPLAY_ONLY)
+        return hint(title)
     edit = FileEdit(
         path=str(config.source),
         action="replace",
@@ -86,12 +86,7 @@ def config_path_missing(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             message += " and no file of that name is nearby"
         if facts.search_note:
             message += f" (search {facts.search_note})"
-        fixes.append(
-            Fix(
-                title=f"copy the {what} to {facts.path}, or point {facts.key} at where it is",
-                applicability=Applicability.DISPLAY_ONLY,
-            )
-        )
+        fixes.append(hint(f"copy the {what} to {facts.path}, or point {facts.key} at where it is"))
         yield entry.finding(message, locations=_config_location(project.config, facts), fixes=tuple(fixes))
 
 
@@ -127,12 +122,7 @@ def config_path_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         yield entry.finding(
             f"{facts.key}: {facts.path} {problem}",
             locations=_config_location(project.config, facts),
-            fixes=(
-                Fix(
-                    title=f"point {facts.key} at a path the run can use, or fix its permissions",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint(f"point {facts.key} at a path the run can use, or fix its permissions"),),
         )
 
 
@@ -191,12 +181,7 @@ def output_disk_space(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         f"{project.config.train.epochs + 1} checkpoints of the LoRA adapter with its optimizer "
         f"state need about {_size(need)}{assumed}: saving fails part-way through training",
         locations=_config_location(project.config, facts),
-        fixes=(
-            Fix(
-                title="free disk space, or point train.output_dir at a larger disk (e.g. Google Drive on Colab)",
-                applicability=Applicability.DISPLAY_ONLY,
-            ),
-        ),
+        fixes=(hint("free disk space, or point train.output_dir at a larger disk (e.g. Google Drive on Colab)"),),
     )
 
 

@@ -19,7 +19,14 @@ from envdoctor.env.requirements import (
     requested_extras,
 )
 from envdoctor.env.snapshot import Distribution
-from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
+from envdoctor.findings import (
+    Applicability,
+    Finding,
+    Fix,
+    brief_list,
+    hint,
+    pip_install_fix,
+)
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.rules.base import Context, implements, pin_locations
 
@@ -93,12 +100,7 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 f"{dist.name} {dist.version} requires Python {spec}, but the target runs Python {snap.python_version}",
                 packages=(dist.name,),
                 locations=pin_locations(snap, (dist.name,)),
-                fixes=(
-                    Fix(
-                        title=f"install a {dist.name} release that supports Python {snap.python_version}",
-                        applicability=Applicability.DISPLAY_ONLY,
-                    ),
-                ),
+                fixes=(hint(f"install a {dist.name} release that supports Python {snap.python_version}"),),
             )
 
 
@@ -146,12 +148,7 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             f"{dist.name} {dist.version} requires {brief_list(missing)}, which the lock does not pin",
             packages=(dist.name, *missing),
             locations=pin_locations(snap, (dist.name,)),
-            fixes=(
-                Fix(
-                    title="re-lock with `envdoctor lock` so every dependency is pinned",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint("re-lock with `envdoctor lock` so every dependency is pinned"),),
         )
 
 

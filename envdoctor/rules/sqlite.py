@@ -10,7 +10,15 @@ import math
 import re
 from collections.abc import Iterator
 
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Location, Severity
+from envdoctor.findings import (
+    Applicability,
+    FileEdit,
+    Finding,
+    Fix,
+    Location,
+    Severity,
+    hint,
+)
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.config import TrainingConfig
 from envdoctor.project.database import DatabaseFacts, QueryFacts, UnknownName
@@ -59,12 +67,7 @@ def database_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     yield entry.finding(
         message,
         locations=_db_location(project),
-        fixes=(
-            Fix(
-                title="point data.db at the real database (copy it again if it was truncated)",
-                applicability=Applicability.DISPLAY_ONLY,
-            ),
-        ),
+        fixes=(hint("point data.db at the real database (copy it again if it was truncated)"),),
     )
 
 
@@ -89,13 +92,12 @@ def _rename_fix(query: QueryFacts, name: UnknownName, config: TrainingConfig | N
             applicability=Applicability.UNSAFE,
             edits=(edit,),
         )
-    return Fix(
-        title=(
+    return hint(
+        (
             f"the built-in query {query.name!r} does not match this database: override it under "
             f"data.queries.{query.name} in envdoctor.yaml with {best} in place of {name.written}, "
             "or rename the column in the database"
-        ),
-        applicability=Applicability.DISPLAY_ONLY,
+        )
     )
 
 
@@ -137,12 +139,7 @@ def query_does_not_compile(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         yield entry.finding(
             f"query {query.name!r} does not compile against {display_path(db.path)}: {query.error}",
             locations=_query_location(query, query.line),
-            fixes=(
-                Fix(
-                    title=f"fix the SQL of {query.name!r}; try it with `sqlite3 {db.path.name}`",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint(f"fix the SQL of {query.name!r}; try it with `sqlite3 {db.path.name}`"),),
         )
 
 
@@ -165,12 +162,7 @@ def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             f"table {table} in {display_path(db.path)} is empty, and query {readers} reads it",
             severity=Severity.ERROR,
             locations=_db_location(project),
-            fixes=(
-                Fix(
-                    title="fill the table (or point data.db at the filled database)",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint("fill the table (or point data.db at the filled database)"),),
         )
     config = project.config
     if config is None:
@@ -186,10 +178,5 @@ def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             f"needs {need}: the builder would repeat rows or run short",
             severity=severity,
             locations=_query_location(query, query.line),
-            fixes=(
-                Fix(
-                    title=f"lower data.samples or data.mix.{query.name}, or add data",
-                    applicability=Applicability.DISPLAY_ONLY,
-                ),
-            ),
+            fixes=(hint(f"lower data.samples or data.mix.{query.name}, or add data"),),
         )

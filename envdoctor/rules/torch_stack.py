@@ -12,7 +12,7 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.env.snapshot import torch_build
 from envdoctor.env.torch_build import built_for_torch, declared_pin, table_lookup
-from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.rules.base import Context, implements
 
@@ -114,10 +114,9 @@ def driver_older_than_torch_cuda(ctx: Context, entry: RuleEntry) -> Iterator[Fin
         "torch.cuda.is_available() will be False",
         packages=("torch",),
         fixes=(
-            Fix(
-                title=f"install the torch build for CUDA {driver_cuda.split('.')[0]}.x from the PyTorch "
-                "index (same torch version), or upgrade the NVIDIA driver",
-                applicability=Applicability.DISPLAY_ONLY,
+            hint(
+                f"install the torch build for CUDA {driver_cuda.split('.')[0]}.x from the PyTorch "
+                "index (same torch version), or upgrade the NVIDIA driver"
             ),
         ),
     )

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from envdoctor.engine import check as checking
+from envdoctor.errors import ExitCode
+from envdoctor.pipeline import modeling, runner
 from tests.helpers.pipeline import (
     envdoctor_argv,
     make_project,
@@ -23,9 +27,6 @@ from tests.helpers.pipeline import (
     run_cli,
     tree_digest,
 )
-
-from envdoctor.engine import check as checking
-from envdoctor.pipeline import modeling, runner
 
 pytestmark = pytest.mark.slow
 STEPS = 6
@@ -131,7 +132,7 @@ def test_run_refuses_a_broken_environment_unless_forced(tmp_path: Path, monkeypa
     broken.write_text("torch==2.6.0\ntriton==3.2.0\nbitsandbytes==0.44.1\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     request = checking.CheckRequest(env_file=broken, offline=True)
-    with pytest.raises(SystemExit) as refused:
+    with pytest.raises(ExitCode) as refused:
         runner.run(runner.RunOptions(config_file=config, check=request))
     assert refused.value.code == 1
     captured = capsys.readouterr()
