@@ -12,8 +12,10 @@ from __future__ import annotations
 import importlib
 import traceback
 from collections.abc import Iterable
+from dataclasses import replace
 
-from envdoctor.env.snapshot import torch_build
+from envdoctor.env.implied import describe
+from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import Case, KnowledgeBase, RuleEntry
 from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, condition_holds, pin_locations
@@ -120,3 +122,19 @@ def run(ctx: Context, rules: Iterable[RuleEntry]) -> list[Finding]:
             )
     unique = list(dict.fromkeys(_drop_covered(findings)))
     return sorted(unique, key=Finding.sort_key)
+
+
+def mark_inferred(findings: Iterable[Finding], snap: Snapshot) -> list[Finding]:
+    """Findings that involve implied packages name them with their chains (``inferred``) and
+    point at the listed pin that starts each chain."""
+    marked = []
+    for finding in findings:
+        implied = [snap.distributions[n] for n in finding.packages
+                   if n in snap.distributions and snap.distributions[n].implied_by]
+        if not implied:
+            marked.append(finding)
+            continue
+        roots = [d.implied_by[-1].partition("==")[0] for d in implied]
+        locations = tuple(dict.fromkeys((*finding.locations, *pin_locations(snap, roots))))
+        marked.append(replace(finding, inferred=tuple(describe(d) for d in implied), locations=locations))
+    return marked

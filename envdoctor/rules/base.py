@@ -22,7 +22,9 @@ class Context:
     """What rules read.  ``project`` holds facts about files, data and configs
     (collected by the CLI before rules run); ``keep`` names packages the user or
     platform owns, which fixes must not move; ``provided`` names package patterns
-    the platform supplies outside a lock file (a lock need not pin them)."""
+    the platform supplies outside a lock file (a lock need not pin them); ``shipped`` holds the
+    pins of the detected platform's published image (``shipped_by`` says which), whose own
+    conflicts are the platform's."""
 
     snapshot: Snapshot
     kb: KnowledgeBase
@@ -31,6 +33,8 @@ class Context:
     provided: frozenset[str] = frozenset()
     offline: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    shipped: frozenset[str] = frozenset()  # "name==version" in the detected platform's published image
+    shipped_by: str = ""  # where that list comes from
 
 
 RuleImpl = Callable[[Context, RuleEntry], Iterable[Finding]]
