@@ -10,8 +10,8 @@ same indexes, cache and metadata reader as ``--env``; see :mod:`envdoctor.env.in
   a file for the target (a compatible wheel, or an sdist);
 - a candidate must admit the target's Python (Requires-Python), keep every declared
   requirement of what stays installed satisfied (whoever requires the package must accept
-  the candidate), and have its own requirements met by what stays.  A distribution that only
-  the moving package requires (triton beside torch) moves along with it and is named.
+  the candidate), and have its own requirements met by what stays.  A package the file does not
+  list but the moving package implies (its exact pins) moves along with it and is named.
 
 The first candidate that passes is the fix (``pins = {name: "==V"}``).  When none passes, the
 fix says what was searched and why the nearest candidates failed.  ``--offline`` searches
@@ -122,8 +122,8 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
             continue
         if req.specifier.contains(installed.version, prereleases=True):
             continue
-        only_ours = all(r.name == name for r, _ in requirers.of(dep))
-        if only_ours and not is_kept(dep, keep):
+        ours = any(link.startswith(f"{name}==") for link in installed.implied_by)  # implied by what moves
+        if ours and not is_kept(dep, keep):
             along.append(f"{dep} {installed.version} → {req.specifier}")
             continue
         return f"{version} requires {dep}{req.specifier}, but {dep} {installed.version} stays", ()
