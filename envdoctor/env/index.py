@@ -492,6 +492,7 @@ def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], q
     notes: list[str] = []
     failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
     variants: list[str] = []
+    absent: list[str] = []  # implied pins the indexes do not list: one note, not one per pin
     for outcome in outcomes:
         if outcome.metadata is not None:
             cache_write(outcome.name, outcome.version, outcome.metadata)
@@ -500,11 +501,17 @@ def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], q
             variants.append(f"{outcome.name} {outcome.version}")
         elif outcome.not_on_index:
             not_on_index[outcome.name] = outcome.version
-            notes.append(f"{outcome.problem}; declared requirements not checked for it")
+            if dists[outcome.name].implied_by:
+                absent.append(f"{outcome.name}=={outcome.version}")
+            else:
+                notes.append(f"{outcome.problem}; declared requirements not checked for it")
         else:
             failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
     if variants:
         notes.append(variant_note(variants, config))
+    if absent:
+        notes.append(f"implied packages no configured index lists: {brief_list(absent)}; what they require "
+                     "is not inferred")
     for problem, pins in failures.items():
         shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
         notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "

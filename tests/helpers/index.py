@@ -178,6 +178,8 @@ def isolated_pip_env(monkeypatch: object, cache: Path, index_url: str | None = N
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # type: ignore[attr-defined]
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)  # type: ignore[attr-defined]
     monkeypatch.delenv("PIP_NO_INDEX", raising=False)  # type: ignore[attr-defined]
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)  # type: ignore[attr-defined]
+    monkeypatch.delenv("PIP_CONSTRAINT", raising=False)  # type: ignore[attr-defined]
     if index_url is None:
         monkeypatch.delenv("PIP_INDEX_URL", raising=False)  # type: ignore[attr-defined]
     else:
