@@ -20,7 +20,7 @@ nothing and says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -28,12 +28,14 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.rules.base import Context
 from envdoctor.env import index
+from envdoctor.env.implied import exact_version
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import active_requirements, is_kept, requested_extras
 from envdoctor.env.snapshot import Distribution, Snapshot
-from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
 
 MAX_CANDIDATES = 40  # releases whose metadata one search reads at most
+ALONG_DEPTH = 2  # levels of exact pins checked for what moves along (vllm -> torch -> triton)
 PLATFORM_SENSITIVE = ("torch", "torchvision", "torchaudio", "triton", "nvidia-*", "cuda-*")
 
 
@@ -103,9 +105,17 @@ def _ordered(versions: Iterable[Version], current: Version | None, spec: Specifi
     return ordered
 
 
+Lookup = Callable[[str, str], "index.Metadata | None"]
+
+
 def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requirers: _Requirers,
-           moving: frozenset[str], keep: frozenset[str]) -> tuple[str | None, tuple[str, ...]]:
-    """Why ``name==version`` does not fit (None when it does) and what moves along with it."""
+           moving: frozenset[str], keep: frozenset[str], lookup: Lookup,
+           depth: int = ALONG_DEPTH) -> tuple[str | None, tuple[str, ...]]:
+    """Why ``name==version`` does not fit (None when it does) and what moves along with it.
+
+    A package that moves along to an exact version is checked the same way (to ``depth``
+    levels): torchvision 0.22.0 brings torch 2.7.0, whose own requirements must fit too.
+    """
     if meta.requires_python and (spec := _parse(meta.requires_python)) is not None \
             and not spec.contains(snap.python_version, prereleases=True):
         return f"{version} requires Python {spec}", ()
@@ -114,6 +124,7 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
         if other.name not in moving and other.name != name and not spec.contains(parsed, prereleases=True):
             return f"{version}: {other.name} {other.version} requires {name}{spec}", ()
     along: list[str] = []
+    deeper: list[str] = []  # what the packages that move along bring with them
     candidate = Distribution(name=name, version=version, requires=meta.requires, requires_python=meta.requires_python)
     for req in active_requirements(candidate, snap, requested_extras(snap).get(name, ())):
         dep = canonical_name(req.name)
@@ -124,10 +135,17 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
             continue
         ours = any(link.startswith(f"{name}==") for link in installed.implied_by)  # implied by what moves
         if ours and not is_kept(dep, keep):
-            along.append(f"{dep} {installed.version} → {req.specifier}")
+            exact = exact_version(req)
+            follower = lookup(dep, exact) if exact and depth > 0 else None
+            if exact and follower is not None:
+                why, further = _check(snap, dep, exact, follower, requirers, moving | {dep}, keep, lookup, depth - 1)
+                if why is not None:
+                    return f"{version} brings {dep} {why}", ()
+                deeper += further
+            along.append(f"{dep} {installed.version} → {req.specifier.__str__().removeprefix('==')}")
             continue
         return f"{version} requires {dep}{req.specifier}, but {dep} {installed.version} stays", ()
-    return None, tuple(along)
+    return None, (*along, *deeper)
 
 
 def search(snap: Snapshot, name: str, spec: str, moving: frozenset[str], keep: frozenset[str],
@@ -151,7 +169,8 @@ def search(snap: Snapshot, name: str, spec: str, moving: frozenset[str], keep: f
             if outcome.metadata is None:
                 reasons.append(f"{version}: {outcome.problem}")
                 continue
-            why, along = _check(snap, name, version, outcome.metadata, requirers, moving | {name}, keep)
+            why, along = _check(snap, name, version, outcome.metadata, requirers, moving | {name}, keep,
+                                lambda n, v: config.metadata(n, [v])[0].metadata)
             if why is None:
                 return Found(name, version, along)
             reasons.append(why)
@@ -164,18 +183,13 @@ def ownership(ctx: Context, names: Iterable[str]) -> str:
     if not moved or ctx.snapshot.platform:
         return ""
     where = "a lock for your own machine" if ctx.snapshot.source.startswith("file:") else "your own venv"
-    return f" (moves {', '.join(moved)}: {where}, no platform detected)"
+    return f" (moves {brief_list(moved, 3)}: {where}, no platform detected)"
 
 
-def _verb(snap: Snapshot, name: str, version: str) -> str:
+def _move(snap: Snapshot, name: str, version: str) -> str:
+    """``bitsandbytes 0.44.1 → 0.45.1`` (``name version`` when it is not installed)."""
     current = snap.version_of(name)
-    if current is None:
-        return f"install {name} {version}"
-    try:
-        up = Version(version) > Version(current)
-    except InvalidVersion:
-        return f"install {name} {version}"
-    return f"{'upgrade' if up else 'downgrade'} {name} {current} → {version}"
+    return f"{name} {current} → {version}" if current else f"{name} {version}"
 
 
 def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
@@ -199,8 +213,8 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
             return Fix(title=f"no {name} release fits: {result.describe(snap)}",
                        applicability=Applicability.DISPLAY_ONLY)
         pins[name] = f"=={result.version}"
-        along = f", moving {', '.join(result.along)} with it" if result.along else ""
-        parts.append(_verb(snap, name, result.version) + along)
+        along = f", moving {brief_list(list(result.along), 2)} with it" if result.along else ""
+        parts.append(_move(snap, name, result.version) + along)
         moved += [name, *(a.split()[0] for a in result.along)]
     within = ", ".join(s for n, s in sorted(ranged.items()) if s and not s.startswith("!="))
     title = (f"{fix.title}: {'; '.join(parts)} (the nearest release{' in ' + within if within else ''} for "

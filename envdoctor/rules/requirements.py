@@ -39,10 +39,14 @@ def mismatch_fixes(ctx: Context, requirer: Distribution, req: Requirement, insta
     if not is_kept(name, ctx.keep):
         fixes.append(pip_install_fix(f"move {name} into {requirer.name}'s range {req.specifier}",
                                      {name: str(req.specifier)}, Applicability.UNSAFE))
-    if not is_kept(requirer.name, ctx.keep):
+    # an implied requirer moves with the pin that implies it: move that pin (the search checks the chain)
+    root, _, root_version = (requirer.implied_by[-1] if requirer.implied_by else "").partition("==")
+    mover, mover_version = (root, root_version) if root else (requirer.name, requirer.version)
+    if not is_kept(mover, ctx.keep):
         stays = f" ({name} {installed} stays: {owner(ctx)})" if is_kept(name, ctx.keep) else ""
-        fixes.append(pip_install_fix(f"move {requirer.name} to a release that accepts {name} {installed}{stays}",
-                                     {requirer.name: f"!={requirer.version}"}, Applicability.UNSAFE))
+        accepts = f"whose {requirer.name} accepts" if root else "that accepts"
+        fixes.append(pip_install_fix(f"move {mover} to a release {accepts} {name} {installed}{stays}",
+                                     {mover: f"!={mover_version}"}, Applicability.UNSAFE))
     if not fixes:
         fixes.append(Fix(title=(f"leave both: {requirer.name} and {name} are kept ({owner(ctx)}); "
                                 f"uninstall {requirer.name} if the run does not use it"),

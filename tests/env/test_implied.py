@@ -16,7 +16,7 @@ from tests.helpers.index import IndexServer, Release, build_index, real_metadata
 
 LINUX = "py3-none-manylinux_2_24_x86_64"
 REAL = [("torch", "2.6.0"), ("triton", "3.2.0"), ("torchvision", "0.21.0"), ("sympy", "1.13.1"),
-        ("sympy", "1.13.3"), ("mpmath", "1.3.0"), ("bitsandbytes", "0.44.1"), ("bitsandbytes", "0.45.0"),
+        ("sympy", "1.13.3"), ("mpmath", "1.3.0"), ("torchvision", "0.22.0"), ("torch", "2.7.0"), ("bitsandbytes", "0.44.1"), ("bitsandbytes", "0.45.0"),
         ("bitsandbytes", "0.45.1"), ("bitsandbytes", "0.45.2"), ("torch", "2.14.1")]
 
 
@@ -93,6 +93,9 @@ def test_two_step_chain_ending_in_a_listed_packages_conflict(tmp_path: Path, ind
     assert ed001["message"].startswith("torch 2.6.0 requires sympy==1.13.1, but sympy 1.13.3")
     assert ed001["inferred"] == ["torch 2.6.0, implied by torchvision==0.21.0"]
     assert ed001["fixes"][0]["pins"] == {"sympy": "==1.13.1"}
+    # or move the pin at the chain's root: torchvision 0.22.0 brings torch 2.7.0, whose sympy>=1.13.3 fits
+    assert ed001["fixes"][1]["pins"] == {"torchvision": "==0.22.0"}
+    assert "moving torch 2.6.0 → 2.7.0" in ed001["fixes"][1]["title"]
     code, doc = check(tmp_path, index, ["torchvision==0.21.0", "sympy==1.13.1"])
     assert not [f for f in by_code(doc, "ED001") if "sympy" in f["packages"]]
 
