@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import replace
 
-from envdoctor.env.implied import describe
+from envdoctor.env.implied import describe, describe_range
 from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import Case, KnowledgeBase, RuleEntry
@@ -44,8 +44,9 @@ def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
 
 def _fill(template: str, case: Case, ctx: Context) -> str:
     """Replace ``{package}`` placeholders with installed versions (and {python}, {cuda})."""
+    ranges = {r.name: r.spec for r in ctx.snapshot.implied_ranges}
     values = {
-        name: ctx.snapshot.version_of(name) or "?"
+        name: ctx.snapshot.version_of(name) or ranges.get(name, "?")
         for name in (*case.when.packages, *(p for pair in case.covers for p in pair))
     }
     values["python"] = ctx.snapshot.python_version
@@ -131,10 +132,13 @@ def mark_inferred(findings: Iterable[Finding], snap: Snapshot) -> list[Finding]:
     for finding in findings:
         implied = [snap.distributions[n] for n in finding.packages
                    if n in snap.distributions and snap.distributions[n].implied_by]
-        if not implied:
+        ranges = [r for r in snap.implied_ranges if r.name in finding.packages and r.name not in snap.distributions]
+        if not implied and not ranges:
             marked.append(finding)
             continue
-        roots = [d.implied_by[-1].partition("==")[0] for d in implied]
+        roots = [chain[-1].partition("==")[0] for chain in (*(d.implied_by for d in implied),
+                                                             *(r.implied_by for r in ranges))]
         locations = tuple(dict.fromkeys((*finding.locations, *pin_locations(snap, roots))))
-        marked.append(replace(finding, inferred=tuple(describe(d) for d in implied), locations=locations))
+        inferred = (*(describe(d) for d in implied), *(describe_range(r) for r in ranges))
+        marked.append(replace(finding, inferred=inferred, locations=locations))
     return marked

@@ -140,8 +140,30 @@ def implied_note(snap: Snapshot) -> str | None:
     if not implied and not snap.implied_ranges:
         return None
     parts = [describe(d) for d in implied]
-    parts += [f"{r.name}{r.spec}, implied by {' ← '.join(r.implied_by)}" for r in snap.implied_ranges]
+    parts += [describe_range(r) for r in snap.implied_ranges]
     shown = "; ".join(parts[:8]) + (f"; and {len(parts) - 8} more (JSON lists them)" if len(parts) > 8 else "")
     ranges = f" and {len(snap.implied_ranges)} range(s)" if snap.implied_ranges else ""
     return (f"inferred {len(implied)} unlisted package(s){ranges} from the pins' metadata: {shown} "
             "(--no-infer checks only what the file lists)")
+
+
+def range_within(item: ImpliedRange, spec: SpecifierSet) -> bool:
+    """Whether every version of the implied range ``item`` satisfies ``spec``.
+
+    A narrow range lies inside one ``X.Y`` series, from its lowest admitted version to the top
+    of that series; ``spec`` is checked at both ends, which decides it for the interval
+    conditions (``>=``, ``<``, ``==``) rules are written with.
+    """
+    low, _ = _bounds(SpecifierSet(item.spec))
+    if low is None:
+        return False
+    major, minor = (*low.release, 0)[:2]
+    top = Version(f"{major}.{minor}.{10**9}")
+    inside = SpecifierSet(item.spec)
+    ends = [v for v in (low, top) if inside.contains(v, prereleases=True)]
+    return bool(ends) and all(spec.contains(v, prereleases=True) for v in ends)
+
+
+def describe_range(item: ImpliedRange) -> str:
+    """``triton~=3.8.0, implied by torch==2.14.1``."""
+    return f"{item.name}{item.spec}, implied by {' ← '.join(item.implied_by)}"

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from envdoctor.env.implied import range_within
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.findings import Finding, Location
 from envdoctor.env.requirements import parse_version
@@ -70,8 +71,13 @@ def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
 def condition_holds(cond: Condition, ctx: Context) -> bool:
     """Whether every part of ``cond`` holds for the context's snapshot."""
     snap = ctx.snapshot
+    ranges = {r.name: r for r in snap.implied_ranges}
     for name, spec in cond.packages.items():
         version = parse_version(snap.version_of(name))
+        if version is None and name in ranges:  # implied as a range: holds only if it holds for all of it
+            if not range_within(ranges[name], spec):
+                return False
+            continue
         if version is None or not spec.contains(version, prereleases=True):
             return False
     if any(snap.version_of(name) is not None for name in cond.absent):

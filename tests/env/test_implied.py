@@ -10,7 +10,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.env.implied import exact_version, is_narrow
+from envdoctor.env.implied import exact_version, is_narrow, range_within
+from envdoctor.env.snapshot import ImpliedRange
 from tests.helpers.core import envdoctor
 from tests.helpers.index import IndexServer, Release, build_index, real_metadata
 
@@ -119,6 +120,23 @@ def test_a_narrow_range_implies_a_range_not_a_version(tmp_path: Path, index: Ind
     code, doc = check(tmp_path, index, ["torch==2.14.1"])
     assert "triton" not in {d["name"] for d in doc["target"]["implied"]}
     assert {"name": "triton", "spec": "~=3.8.0", "implied_by": ["torch==2.14.1"]} in doc["target"]["implied_ranges"]
+
+
+@pytest.mark.parametrize(("spec", "within"), [
+    (">=3.2.0", True), (">=3.8.0,<3.9", True), ("<3.8.5", False), (">=3.8.1", False), ("<3.2", False),
+])
+def test_a_range_satisfies_a_condition_only_as_a_whole(spec: str, within: bool) -> None:
+    assert range_within(ImpliedRange("triton", "~=3.8.0", ("torch==2.14.1",)), SpecifierSet(spec)) is within
+
+
+def test_rules_see_an_implied_range(tmp_path: Path, index: IndexServer) -> None:
+    # every triton in ~=3.8.0 lacks triton.ops: ED101 holds for the whole range
+    code, doc = check(tmp_path, index, ["torch==2.14.1", "bitsandbytes==0.44.1"])
+    [ed101] = by_code(doc, "ED101")
+    assert code == 1 and "triton ~=3.8.0 no longer has" in ed101["message"]
+    assert ed101["inferred"] == ["triton~=3.8.0, implied by torch==2.14.1"]
+    code, doc = check(tmp_path, index, ["torch==2.14.1", "bitsandbytes==0.44.1"], "--no-infer")
+    assert not by_code(doc, "ED101")
 
 
 def test_offline_from_the_cache_and_says_so(tmp_path: Path, index: IndexServer) -> None:
