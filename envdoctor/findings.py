@@ -106,6 +106,7 @@ class Finding:
     covers: tuple[tuple[str, str], ...] = ()
     confidence: str | None = None
     quotes: tuple[str, ...] = ()
+    inferred: tuple[str, ...] = ()  # implied packages it involves: "triton 3.2.0, implied by torch==2.6.0"
 
     def sort_key(self) -> tuple[Any, ...]:
         """Deterministic order: severity, code, first location, message."""
@@ -122,6 +123,7 @@ class Finding:
         data["packages"] = list(self.packages)
         data["evidence"] = list(self.evidence)
         data["quotes"] = list(self.quotes)
+        data["inferred"] = list(self.inferred)
         return data
 
 

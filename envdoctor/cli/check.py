@@ -20,6 +20,7 @@ from envdoctor.cli.options import target_options
 @click.option("--gpu", "gpu_target", metavar="NAME", help="Plan for a named GPU (e.g. T4) instead of the live one.")
 @click.option("--no-project", is_flag=True, help="Check the environment only; skip files, data and configs.")
 @click.option("--keep", multiple=True, metavar="PKG", help="A package fixes must not move (repeatable).")
+@click.option("--no-infer", is_flag=True, help="For --env FILE: check only what the file lists, not what its pins imply.")
 @click.option("--select", multiple=True, metavar="CODE|NAME", help="Run only these rules (codes, prefixes or names).")
 @click.option("--ignore", multiple=True, metavar="CODE|NAME", help="Skip these rules.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
@@ -27,7 +28,7 @@ from envdoctor.cli.options import target_options
 def check(python: str | None, env_file: Path | None, python_version: str | None, platform: str | None,
           cuda: str | None, offline: bool, project_path: Path | None, config_file: Path | None,
           llamafactory_file: Path | None, gpu_target: str | None, no_project: bool, keep: tuple[str, ...],
-          select: tuple[str, ...], ignore: tuple[str, ...], fmt: str, strict: bool) -> None:
+          no_infer: bool, select: tuple[str, ...], ignore: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check the environment (and project) for what will break a fine-tuning run.
 
     Exit codes: 0 no errors, 1 errors (or warnings with --strict), 2 bad input or internal error.
@@ -39,6 +40,6 @@ def check(python: str | None, env_file: Path | None, python_version: str | None,
                               platform=platform, cuda=cuda, offline=offline, project_path=project_path,
                               config_file=config_file, llamafactory_file=llamafactory_file,
                               gpu_target=gpu_target, include_project=not no_project, keep=keep,
-                              select=select, ignore=ignore, quiet=fmt != "text"))
+                              infer=not no_infer, select=select, ignore=ignore, quiet=fmt != "text"))
     click.echo(checking.render(result, fmt, strict, color=sys.stdout.isatty()))
     sys.exit(checking.exit_code(result.findings, strict))

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import envdoctor.checks as checks_package
 from envdoctor.engine import core as engine
 from envdoctor.engine import report
+from envdoctor.env import ownership
 from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.env.target import resolve
 from envdoctor.findings import Finding
@@ -37,6 +39,7 @@ class CheckRequest:
     include_project: bool = True
     keep: Sequence[str] = ()
     provided: Sequence[str] = ()
+    infer: bool = True
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     quiet: bool = False
@@ -72,10 +75,22 @@ def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
         from envdoctor.env import index
 
         snap = index.fill_metadata(snap, offline=request.offline, quiet=request.quiet)
-    keep = frozenset(request.keep) | frozenset(kb.tables.get("platform_owned", {}).get(
-        "colab" if "colab" in snap.runtime else "any", []))
+        if request.infer:
+            from envdoctor.env import implied
+
+            snap = implied.infer(snap, lambda s, names: index.fill_metadata(
+                s, offline=request.offline, quiet=request.quiet, names=names))
+            note = implied.implied_note(snap)
+            if note:
+                snap = snap.with_changes(notes=(*snap.notes, note))
+    pinned_by_image = ownership.image_pins(snap)
+    if pinned_by_image and "image-pins" not in snap.runtime:
+        snap = snap.with_changes(runtime=(*snap.runtime, "image-pins"))
+    shipped, shipped_by = ownership.published_image(snap, kb.tables.get("platform_images", {}),
+                                                    Path(checks_package.__file__).parent)
+    keep = ownership.kept(snap, kb.tables.get("platform_owned", {}), request.keep, pinned_by_image)
     return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=keep,
-                   provided=frozenset(request.provided),
+                   shipped=shipped, shipped_by=shipped_by, provided=frozenset(request.provided),
                    offline=request.offline, extras={"gpu_target": request.gpu_target})
 
 
@@ -83,7 +98,11 @@ def run_check(request: CheckRequest) -> CheckResult:
     """Run the selected rules on the requested target."""
     ctx = build_context(request)
     selected = engine.select_rules(ctx.kb, request.select, request.ignore)
-    findings = engine.run(ctx, selected)
+    findings = engine.mark_inferred(engine.run(ctx, selected), ctx.snapshot)
+    if any(fix.pins for f in findings for fix in f.fixes):
+        from envdoctor.engine import search
+
+        findings = search.concretize(findings, ctx, quiet=request.quiet)
     notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ()))
     if request.offline:
         notes.append("offline: used the metadata cache and the knowledge base only")
@@ -96,7 +115,11 @@ def describe_target(snap: Snapshot) -> dict[str, object]:
     return {"source": snap.source, "python": snap.python_version, "platform": f"{snap.system} {snap.machine}",
             "packages": len(snap.distributions), "torch_build": kind, "torch_cuda": cuda,
             "gpus": [g.name for g in snap.hardware.gpus], "nvml": snap.hardware.nvml,
-            "runtime": list(snap.runtime)}
+            "runtime": list(snap.runtime), "owner": snap.platform,
+            "implied": [{"name": d.name, "version": d.version, "implied_by": list(d.implied_by)}
+                        for d in sorted(snap.distributions.values(), key=lambda d: d.name) if d.implied_by],
+            "implied_ranges": [{"name": r.name, "spec": r.spec, "implied_by": list(r.implied_by)}
+                               for r in snap.implied_ranges]}
 
 
 def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> str:
@@ -109,8 +132,10 @@ def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> 
         return report.render_sarif(result.findings, result.rules, artifact)
     kind, cuda = torch_build(snap)
     gpus = ", ".join(g.name for g in snap.hardware.gpus) or f"no GPU ({snap.hardware.nvml})"
+    implied = sum(bool(d.implied_by) for d in snap.distributions.values())
+    count = f"{len(snap.distributions) - implied} packages" + (f" (+{implied} implied)" if implied else "")
     header = (f"envdoctor check · {snap.source} · Python {snap.python_version} · "
-              f"{len(snap.distributions)} packages · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
+              f"{count} · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
     python = snap.executable or "python"
     return report.render_text(result.findings, header, python, result.notes, color)
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import importlib
 import traceback
 from collections.abc import Iterable
+from dataclasses import replace
 
-from envdoctor.env.snapshot import torch_build
+from envdoctor.env.implied import describe, describe_range
+from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import Case, KnowledgeBase, RuleEntry
 from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, condition_holds, pin_locations
@@ -42,8 +44,9 @@ def no_findings(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
 
 def _fill(template: str, case: Case, ctx: Context) -> str:
     """Replace ``{package}`` placeholders with installed versions (and {python}, {cuda})."""
+    ranges = {r.name: r.spec for r in ctx.snapshot.implied_ranges}
     values = {
-        name: ctx.snapshot.version_of(name) or "?"
+        name: ctx.snapshot.version_of(name) or ranges.get(name, "?")
         for name in (*case.when.packages, *(p for pair in case.covers for p in pair))
     }
     values["python"] = ctx.snapshot.python_version
@@ -120,3 +123,22 @@ def run(ctx: Context, rules: Iterable[RuleEntry]) -> list[Finding]:
             )
     unique = list(dict.fromkeys(_drop_covered(findings)))
     return sorted(unique, key=Finding.sort_key)
+
+
+def mark_inferred(findings: Iterable[Finding], snap: Snapshot) -> list[Finding]:
+    """Findings that involve implied packages name them with their chains (``inferred``) and
+    point at the listed pin that starts each chain."""
+    marked = []
+    for finding in findings:
+        implied = [snap.distributions[n] for n in finding.packages
+                   if n in snap.distributions and snap.distributions[n].implied_by]
+        ranges = [r for r in snap.implied_ranges if r.name in finding.packages and r.name not in snap.distributions]
+        if not implied and not ranges:
+            marked.append(finding)
+            continue
+        roots = [chain[-1].partition("==")[0] for chain in (*(d.implied_by for d in implied),
+                                                             *(r.implied_by for r in ranges))]
+        locations = tuple(dict.fromkeys((*finding.locations, *pin_locations(snap, roots))))
+        inferred = (*(describe(d) for d in implied), *(describe_range(r) for r in ranges))
+        marked.append(replace(finding, inferred=inferred, locations=locations))
+    return marked

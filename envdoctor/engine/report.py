@@ -49,6 +49,8 @@ def render_text(findings: Sequence[Finding], header: str, python: str, notes: Se
             lines.append(f"    at {loc}")
         for quote in f.quotes:
             lines.append(f"    > {quote}")
+        for item in f.inferred:
+            lines.append(f"    inferred: {item}")
         for fix in f.fixes:
             lines.append(f"    fix ({fix.applicability.value}): {fix.title}")
             for cmd in fix.commands:
@@ -103,8 +105,10 @@ def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifa
         physical = [{"physicalLocation": {"artifactLocation": {"uri": loc.path},
                                           **({"region": {"startLine": loc.line}} if loc.line else {})}}
                     for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": artifact}}}]
+        text = f.message + "".join(f" [inferred: {item}]" for item in f.inferred)
         results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.severity],
-                        "message": {"text": f.message}, "locations": physical})
+                        "message": {"text": text}, "locations": physical,
+                        **({"properties": {"inferred": list(f.inferred)}} if f.inferred else {})})
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

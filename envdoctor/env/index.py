@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
@@ -89,12 +89,13 @@ class _Progress:
     enabled: bool
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    label: str = "fetching metadata"
 
     def step(self) -> None:
         with self.lock:
             self.done += 1
             if self.enabled:
-                sys.stderr.write(f"\rfetching metadata {self.done}/{self.total}")
+                sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
                 sys.stderr.flush()
 
     def close(self) -> None:
@@ -122,10 +123,13 @@ def cache_read(name: str, version: str) -> Metadata | None:
     """Cached metadata of ``name==version``, or None (a corrupt entry counts as absent)."""
     try:
         data = json.loads(_cache_path(name, version).read_text(encoding="utf-8"))
-        return Metadata(requires=tuple(data["requires"]), requires_python=data["requires_python"],
+        meta = Metadata(requires=tuple(data["requires"]), requires_python=data["requires_python"],
                         source=data["source"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if is_variant(version) and "+" not in meta.source:
+        return None  # written by envdoctor < 0.3 from the public build's file: another build
+    return meta
 
 
 def cache_write(name: str, version: str, meta: Metadata) -> None:
@@ -191,6 +195,38 @@ def project_files(index_url: str, name: str) -> list[IndexFile]:
     return parser.files
 
 
+def _file_project(filename: str) -> str | None:
+    """The canonical project name of a wheel or sdist file name, or None."""
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[0])
+        return str(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def find_links_files(location: str, name: str) -> list[IndexFile]:
+    """Files of project ``name`` at a ``--find-links`` location: a local folder (path or ``file:``
+    URL) listed directly, else an HTML page of links, as pip reads them."""
+    folder = fetch.local_path(location) if location.startswith("file:") else (
+        None if "://" in location else Path(location))
+    if folder is not None and folder.is_dir():
+        items = [IndexFile(filename=p.name, url=p.resolve().as_uri(), metadata=False)
+                 for p in sorted(folder.iterdir()) if p.is_file()]
+    else:
+        body, _, _ = fetch.get(location if "://" in location else Path(location).resolve().as_uri())
+        parser = _LinkParser(location)
+        parser.feed(body.decode("utf-8", errors="replace"))
+        items = parser.files
+    wanted = canonical_name(name)
+    return [item for item in items if _file_project(item.filename) == wanted]
+
+
+def source_files(source: str, name: str, config: pipconfig.IndexConfig) -> list[IndexFile]:
+    """Files of ``name`` at one of ``config.sources``: an index's project page or a find-links location."""
+    return find_links_files(source, name) if source in config.find_links else project_files(source, name)
+
+
 def target_tags(snap: Snapshot) -> list[tags.Tag]:
     """Wheel tags the target accepts, best first (CPython on the snapshot's platform)."""
     major, minor = (int(p) for p in snap.python_version.split(".")[:2])
@@ -249,21 +285,21 @@ def _read_metadata_of(item: IndexFile) -> str:
     raise fetch.FetchError(f"{item.filename}: the index offers no metadata file for this sdist")
 
 
-def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
+def fetch_one(name: str, version: str, config: pipconfig.IndexConfig, ranking: dict[tags.Tag, int],
               unreachable: dict[str, str] | None = None) -> MetadataLookup:
-    """Metadata of ``name==version`` from the first index listing that version.
+    """Metadata of ``name==version`` from the first index (or find-links location) listing that version.
 
-    Indexes in ``unreachable`` are skipped, and an index that cannot be reached is added to it,
+    Sources in ``unreachable`` are skipped, and one that cannot be reached is added to it,
     so a dead index costs one timeout per run rather than one per pin.
     """
     unreachable = {} if unreachable is None else unreachable
     searched, errors = [], []
-    for index_url in index_urls:
+    for index_url in config.sources:
         if index_url in unreachable:
             errors.append(f"{pipconfig.redact(index_url)} is unreachable ({unreachable[index_url]})")
             continue
         try:
-            item = pick_file(project_files(index_url, name), version, ranking)
+            item = pick_file(source_files(index_url, name, config), version, ranking)
         except fetch.NotFound:
             item = None
         except fetch.FetchError as exc:
@@ -288,25 +324,22 @@ def fetch_one(name: str, version: str, index_urls: tuple[str, ...], ranking: dic
     if errors:
         return MetadataLookup(name, version, problem="; ".join(errors))
     return MetadataLookup(name, version, problem=f"no {name}=={version} on {', '.join(searched) or 'any index'}",
-                   not_on_index=True)
+                          not_on_index=True)
 
 
-def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking: dict[tags.Tag, int],
-              on_done: Callable[[], None] = lambda: None) -> list[MetadataLookup]:
+def fetch_all(pins: list[tuple[str, str]], config: pipconfig.IndexConfig, ranking: dict[tags.Tag, int],
+              on_done: Callable[[], None] = lambda: None,
+              unreachable: dict[str, str] | None = None) -> list[MetadataLookup]:
     """Fetch every pin's metadata with a pool of :data:`WORKERS` threads, in input order."""
-    unreachable: dict[str, str] = {}
+    unreachable = {} if unreachable is None else unreachable
 
     def task(pin: tuple[str, str]) -> MetadataLookup:
         name, version = pin
         try:
-            outcome = fetch_one(name, version, index_urls, ranking, unreachable)
-            public = Version(version).public
-            if outcome.not_on_index and public != version:
-                # 2.6.0+cu124 lives on the PyTorch index; the public release declares the same requirements
-                fallback = fetch_one(name, public, index_urls, ranking, unreachable)
-                if fallback.metadata is not None:
-                    return MetadataLookup(name, version, fallback.metadata)
-            return outcome
+            Version(version)
+            # A build variant (2.11.0+cu128) is read only where an index serves that very build: the
+            # public 2.11.0 is another build with other requirements (CUDA 13 wheels, not CUDA 12.8).
+            return fetch_one(name, version, config, ranking, unreachable)
         except InvalidVersion:
             return MetadataLookup(name, version, problem="not a PEP 440 version")
         finally:
@@ -314,6 +347,106 @@ def fetch_all(pins: list[tuple[str, str]], index_urls: tuple[str, ...], ranking:
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         return list(pool.map(task, pins))
+
+
+def is_variant(version: str) -> bool:
+    """Whether ``version`` carries a local label (``+cu128``, ``+cpu``, ``+rocm6.2``): another build."""
+    try:
+        return Version(version).local is not None
+    except InvalidVersion:
+        return False
+
+
+def variant_note(pins: list[str], config: pipconfig.IndexConfig) -> str:
+    """Why build variants that no configured index serves keep their requirements unchecked."""
+    where = ", ".join(pipconfig.redact(u) for u in config.sources) or "no index"
+    return (f"build variants that no configured index serves ({where}): {brief_list(pins)}; their declared "
+            "requirements are not checked (the public release of the same version is another build), they "
+            "are judged by their labels and the knowledge base; add the index that serves them "
+            "(--extra-index-url or --find-links, in the file or pip's config) to check them")
+
+
+# --- releases (for the fix search) -------------------------------------------------------------
+
+class IndexSearch:
+    """The releases of projects on the configured indexes and their metadata, for one run.
+
+    Project pages are read once per run; metadata comes from the cache, else the index
+    (and is cached).  Progress shows on a terminal's stderr unless ``quiet``.
+    """
+
+    def __init__(self, config: pipconfig.IndexConfig, ranking: dict[tags.Tag, int], quiet: bool) -> None:
+        self.config = config
+        self.ranking = ranking
+        self.unreachable: dict[str, str] = {}
+        self.pages: dict[tuple[str, str], list[IndexFile]] = {}
+        self.progress = _Progress(total=0, enabled=not quiet and sys.stderr.isatty(), label="searching releases")
+
+    @classmethod
+    def for_snapshot(cls, snap: Snapshot, quiet: bool) -> IndexSearch:
+        """A search over the indexes the target's pip (and its lock file's options) uses."""
+        return cls(_index_config(snap), tag_ranking(snap), quiet)
+
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """The indexes searched, passwords redacted."""
+        return tuple(pipconfig.redact(u) for u in self.config.sources)
+
+    def _files(self, name: str) -> list[IndexFile]:
+        found: list[IndexFile] = []
+        for url in self.config.sources:
+            key = (url, name)
+            if key not in self.pages:
+                try:
+                    self.pages[key] = source_files(url, name, self.config)
+                except fetch.NotFound:
+                    self.pages[key] = []
+                except fetch.FetchError as exc:
+                    self.unreachable.setdefault(url, exc.reason)
+                    self.pages[key] = []
+            found += self.pages[key]
+        return found
+
+    def releases(self, name: str) -> list[Version]:
+        """Versions of ``name`` with a file the target can install (a compatible wheel or an sdist), not yanked."""
+        versions: set[Version] = set()
+        for item in self._files(name):
+            if item.yanked:
+                continue
+            try:
+                if item.filename.endswith(".whl"):
+                    _, version, _, file_tags = parse_wheel_filename(item.filename)
+                    if not any(t in self.ranking for t in file_tags):
+                        continue
+                else:
+                    _, version = parse_sdist_filename(item.filename)
+            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+                continue
+            versions.add(version)
+        return sorted(versions)
+
+    def metadata(self, name: str, versions: list[str]) -> list[MetadataLookup]:
+        """Metadata of ``name`` at each of ``versions`` (cache first), in order."""
+        cached = {v: cache_read(name, v) for v in versions}
+        missing = [v for v in versions if cached[v] is None]
+        self.progress.total += len(missing)
+        fetched = {o.version: o for o in fetch_all([(name, v) for v in missing], self.config,
+                                                  self.ranking, self.progress.step, self.unreachable)}
+        results = []
+        for version in versions:
+            meta = cached[version]
+            if meta is not None:
+                results.append(MetadataLookup(name, version, meta))
+                continue
+            outcome = fetched[version]
+            if outcome.metadata is not None:
+                cache_write(name, version, outcome.metadata)
+            results.append(outcome)
+        return results
+
+    def close(self) -> None:
+        """Clear the progress line."""
+        self.progress.close()
 
 
 # --- entry point -----------------------------------------------------------------------------
@@ -329,7 +462,8 @@ def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
     if not snap.source.startswith("file:") or not path.is_file():
         return config
     try:
-        return pipconfig.with_lock_options(config, *index_options(path), source=str(path))
+        index_url, extras, no_index, links = index_options(path)
+        return pipconfig.with_lock_options(config, index_url, extras, no_index, str(path), links)
     except InputError:
         return config
 
@@ -346,26 +480,38 @@ def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], q
            not_on_index: dict[str, str]) -> list[str]:
     """Fetch ``missing`` pins into ``dists`` (and the cache); return notes on what stayed unknown."""
     config = _index_config(snap)
-    if not config.urls:
+    if not config.sources:
         return [f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} pinned "
                 "packages not fetched; declared requirements not checked for them"]
     progress = _Progress(total=len(missing), enabled=not quiet and sys.stderr.isatty())
     try:
-        outcomes = fetch_all([(n, dists[n].version) for n in missing], config.urls, tag_ranking(snap),
+        outcomes = fetch_all([(n, dists[n].version) for n in missing], config, tag_ranking(snap),
                              progress.step)
     finally:
         progress.close()
     notes: list[str] = []
     failures: dict[str, list[str]] = {}  # one note per distinct problem, not per pin
+    variants: list[str] = []
+    absent: list[str] = []  # implied pins the indexes do not list: one note, not one per pin
     for outcome in outcomes:
         if outcome.metadata is not None:
             cache_write(outcome.name, outcome.version, outcome.metadata)
             dists[outcome.name] = _with_metadata(dists[outcome.name], outcome.metadata)
+        elif outcome.not_on_index and is_variant(outcome.version):
+            variants.append(f"{outcome.name} {outcome.version}")
         elif outcome.not_on_index:
             not_on_index[outcome.name] = outcome.version
-            notes.append(f"{outcome.problem}; declared requirements not checked for it")
+            if dists[outcome.name].implied_by:
+                absent.append(f"{outcome.name}=={outcome.version}")
+            else:
+                notes.append(f"{outcome.problem}; declared requirements not checked for it")
         else:
             failures.setdefault(outcome.problem or "?", []).append(f"{outcome.name}=={outcome.version}")
+    if variants:
+        notes.append(variant_note(variants, config))
+    if absent:
+        notes.append(f"implied packages no configured index lists: {brief_list(absent)}; what they require "
+                     "is not inferred")
     for problem, pins in failures.items():
         shown = ", ".join(pins[:5]) + (f" and {len(pins) - 5} more" if len(pins) > 5 else "")
         notes.append(f"metadata unknown for {shown}: {problem}; declared requirements not checked for "
@@ -373,8 +519,9 @@ def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], q
     return notes
 
 
-def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
-    """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown.
+def fill_metadata(snap: Snapshot, offline: bool, quiet: bool, names: Collection[str] | None = None) -> Snapshot:
+    """Return ``snap`` with Requires-Dist/Requires-Python filled for pins whose metadata is unknown
+    (only those in ``names`` when given).
 
     Reads the cache first; unless ``offline``, fetches the rest from the
     configured indexes (progress on a terminal's stderr unless ``quiet``).
@@ -383,7 +530,8 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
     """
     dists = dict(snap.distributions)
     missing: list[str] = []
-    for name in sorted(d.name for d in dists.values() if not d.metadata_known):
+    wanted = set(dists) if names is None else set(names)
+    for name in sorted(d.name for d in dists.values() if not d.metadata_known and d.name in wanted):
         cached = cache_read(name, dists[name].version)
         if cached is not None:
             dists[name] = _with_metadata(dists[name], cached)
@@ -392,7 +540,8 @@ def fill_metadata(snap: Snapshot, offline: bool, quiet: bool) -> Snapshot:
     notes = list(snap.notes)
     not_on_index = dict(snap.not_on_index)
     if missing and offline:
-        notes.append(f"offline: metadata for {len(missing)} pinned packages not in the cache; declared "
+        what = "pinned" if names is None else "implied"
+        notes.append(f"offline: metadata for {len(missing)} {what} packages not in the cache; declared "
                      f"requirements not checked for them ({brief_list(missing)}); run once online to fill "
                      f"the cache ({cache_dir()})")
     elif missing:

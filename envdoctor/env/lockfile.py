@@ -104,11 +104,13 @@ def _include(words: list[str]) -> tuple[str, bool] | None:
     return None
 
 
-def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
-    """The ``--index-url``, ``--extra-index-url`` and ``--no-index`` options of a requirements file
-    (pip applies them like command-line options when installing it); includes are not followed."""
+def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool, tuple[str, ...]]:
+    """The ``--index-url``, ``--extra-index-url``, ``--no-index`` and ``--find-links`` options of a
+    requirements file (pip applies them like command-line options when installing it); includes
+    are not followed.  A relative ``--find-links`` folder is relative to the file, as in pip."""
     index_url: str | None = None
     extras: list[str] = []
+    links: list[str] = []
     no_index = False
     for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
         if not line.startswith("-"):
@@ -125,7 +127,10 @@ def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
             extras.append(value)
         elif flag == "--no-index":
             no_index = True
-    return index_url, tuple(extras), no_index
+        elif flag in ("-f", "--find-links") and value:
+            beside = path.parent / value  # pip tries a relative folder beside the file first
+            links.append(str(beside.resolve()) if "://" not in value and beside.exists() else value)
+    return index_url, tuple(extras), no_index, tuple(links)
 
 
 def _split_options(line: str) -> tuple[str, list[str]]:

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 SECTIONS = ("global", "install")  # later sections override earlier ones
+KEYS = ("index-url", "extra-index-url", "no-index", "find-links", "constraint")
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,17 @@ class IndexConfig:
     extra_index_urls: tuple[str, ...]
     origin: str
     no_index: bool = False
+    find_links: tuple[str, ...] = ()  # folders or pages of links, searched even with --no-index
 
     @property
     def urls(self) -> tuple[str, ...]:
         """Every index to search, primary first (none with ``--no-index``)."""
         return () if self.no_index else (self.index_url, *self.extra_index_urls)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every place pip looks for files: the indexes, then the ``--find-links`` locations."""
+        return (*self.urls, *self.find_links)
 
 
 def config_files(environ: Mapping[str, str]) -> list[Path]:
@@ -72,30 +79,55 @@ def read(environ: Mapping[str, str] | None = None) -> IndexConfig:
             continue  # pip itself stops on a broken file; we fall back to the other settings
         for section in SECTIONS:
             if parser.has_section(section):
-                for key in ("index-url", "extra-index-url", "no-index"):
+                for key in KEYS:
                     if parser.has_option(section, key):
                         values[key] = (parser.get(section, key), str(path))
-    for key in ("index-url", "extra-index-url", "no-index"):
+    for key in KEYS:
         env_key = "PIP_" + key.upper().replace("-", "_")
         if environ.get(env_key):
             values[key] = (environ[env_key], env_key)
     index_url, origin = values.get("index-url", (PYPI_SIMPLE, "pip's default"))
     extras = tuple(values.get("extra-index-url", ("", ""))[0].split())
     origins = [origin] + ([values["extra-index-url"][1]] if extras else [])
+    links = tuple(values.get("find-links", ("", ""))[0].split())
+    if links:
+        origins.append(values["find-links"][1])
     return IndexConfig(index_url=index_url.strip(), extra_index_urls=extras,
                        origin=", ".join(dict.fromkeys(origins)),
-                       no_index=_truthy(values.get("no-index", ("", ""))[0]))
+                       no_index=_truthy(values.get("no-index", ("", ""))[0]), find_links=links)
+
+
+def constraint_files(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The constraints files every ``pip install`` applies (pip's ``constraint`` setting or
+    ``PIP_CONSTRAINT``): how an image declares the pins it owns (NVIDIA's PyTorch containers ship
+    ``/etc/pip/constraint.txt`` since 25.03)."""
+    environ = os.environ if environ is None else environ
+    value = environ.get("PIP_CONSTRAINT", "")
+    if not value:
+        for path in config_files(environ):
+            parser = configparser.RawConfigParser()
+            try:
+                parser.read(path, encoding="utf-8")
+            except (configparser.Error, UnicodeDecodeError, OSError):
+                continue
+            for section in SECTIONS:
+                if parser.has_option(section, "constraint"):
+                    value = parser.get(section, "constraint")
+    return tuple(Path(v) for v in value.split() if Path(v).is_file())
 
 
 def with_lock_options(config: IndexConfig, index_url: str | None, extra_index_urls: tuple[str, ...],
-                      no_index: bool, source: str) -> IndexConfig:
+                      no_index: bool, source: str, find_links: tuple[str, ...] = ()) -> IndexConfig:
     """``config`` as pip applies a requirements file's own options on top of it: the file's
-    ``--index-url`` replaces the primary index, its ``--extra-index-url`` adds to the extras."""
-    if index_url is None and not extra_index_urls and not no_index:
+    ``--index-url`` replaces the primary index, its ``--extra-index-url`` and ``--find-links``
+    add to the others."""
+    if index_url is None and not extra_index_urls and not no_index and not find_links:
         return config
     extras = tuple(dict.fromkeys((*config.extra_index_urls, *extra_index_urls)))
+    links = tuple(dict.fromkeys((*config.find_links, *find_links)))
     return IndexConfig(index_url=index_url or config.index_url, extra_index_urls=extras,
-                       origin=f"{config.origin}, {source}", no_index=config.no_index or no_index)
+                       origin=f"{config.origin}, {source}", no_index=config.no_index or no_index,
+                       find_links=links)
 
 
 def redact(url: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from envdoctor.env import probe
 from envdoctor.errors import InputError
 
 SCHEMA_VERSION = 1
+# Runtimes whose packages the platform decides (first match wins: Kaggle's image is built on Colab's).
+PLATFORMS = ("kaggle", "colab", "conda-base", "image-pins")
 PROBE_TIMEOUT_S = 30
 
 
@@ -35,6 +38,16 @@ class Distribution:
     runtime_requirements: tuple[str, ...] = ()
     direct_url: str | None = None
     native_libs: tuple[str, ...] = ()
+    implied_by: tuple[str, ...] = ()  # not listed: the pins whose metadata implies it, nearest first
+
+
+@dataclass(frozen=True)
+class ImpliedRange:
+    """An unlisted distribution that a pin's metadata confines to a narrow range (``triton~=3.8.0``)."""
+
+    name: str
+    spec: str
+    implied_by: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,14 @@ class Snapshot:
     stated_cuda: str | None = None
     notes: tuple[str, ...] = ()
     not_on_index: dict[str, str] = field(default_factory=dict)
+    implied_ranges: tuple[ImpliedRange, ...] = ()
     created: str = ""
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def platform(self) -> str | None:
+        """The detected platform that owns part of the environment (see :data:`PLATFORMS`), or None."""
+        return next((p for p in PLATFORMS if p in self.runtime), None)
 
     def version_of(self, name: str) -> str | None:
         """Installed version of ``name`` (any spelling), or None."""
@@ -132,13 +151,26 @@ def torch_build(snap: Snapshot) -> tuple[str, str | None]:
     return ("unknown", None)
 
 
-def detect_runtime(environ: dict[str, str], dists: dict[str, Distribution]) -> tuple[str, ...]:
-    """Hosted notebook or container flags: 'colab', 'kaggle', 'container', 'notebook'."""
+def platform_from_packages(environ: dict[str, str], names: Collection[str]) -> tuple[str, ...]:
+    """Platforms told by environment variables or by packages only a platform installs.
+
+    Kaggle's image is built FROM Colab's and keeps google-colab, and adds learntools from git
+    (Kaggle/docker-python Dockerfile.tmpl); Colab's image installs google-colab from a local sdist
+    (googlecolab/backend-info pip-freeze.gpu.txt).
+    """
     flags = []
-    if "COLAB_RELEASE_TAG" in environ or "COLAB_GPU" in environ or "google-colab" in dists:
-        flags.append("colab")
-    if "KAGGLE_KERNEL_RUN_TYPE" in environ:
+    if "KAGGLE_KERNEL_RUN_TYPE" in environ or "learntools" in names:
         flags.append("kaggle")
+    if "COLAB_RELEASE_TAG" in environ or "COLAB_GPU" in environ or "google-colab" in names:
+        flags.append("colab")
+    if environ.get("CONDA_DEFAULT_ENV") == "base":
+        flags.append("conda-base")
+    return tuple(flags)
+
+
+def detect_runtime(environ: dict[str, str], dists: dict[str, Distribution]) -> tuple[str, ...]:
+    """Hosted notebook or container flags: 'colab', 'kaggle', 'conda-base', 'container', 'notebook'."""
+    flags = list(platform_from_packages(environ, dists))
     if Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
         flags.append("container")
     if "JPY_PARENT_PID" in environ:
@@ -183,6 +215,7 @@ def _dist_from_dict(d: dict[str, Any]) -> Distribution:
         shadowed=tuple(d.get("shadowed") or ()),
         runtime_requirements=tuple(d.get("runtime_requirements") or ()),
         direct_url=d.get("direct_url"), native_libs=tuple(d.get("native_libs") or ()),
+        implied_by=tuple(d.get("implied_by") or ()),
     )
 
 
@@ -245,6 +278,8 @@ def from_dict(data: dict[str, Any]) -> Snapshot:
     values["distributions"] = {d["name"]: _dist_from_dict(d) for d in data["distributions"]}
     for key in ("runtime", "notes"):
         values[key] = tuple(values.get(key) or ())
+    values["implied_ranges"] = tuple(ImpliedRange(r["name"], r["spec"], tuple(r["implied_by"]))
+                                     for r in values.get("implied_ranges") or ())
     return Snapshot(**values)
 
 

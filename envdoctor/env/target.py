@@ -60,6 +60,7 @@ def from_pins(pins: list[Pin], source: str, python_version: str, platform: str |
     notes = [f"not pinned with ==, so not checked: {item}" for item in loose]
     return Snapshot(source=f"file:{source}", python_version=env["python_full_version"],
                     system=system, machine=machine, marker_env=env, distributions=dists,
+                    runtime=snapshot_mod.platform_from_packages({}, {p.name for p in pins}),
                     hardware=Hardware(nvml="not probed: file target"), stated_cuda=cuda,
                     notes=tuple(notes), created=snapshot_mod.utc_now())
 

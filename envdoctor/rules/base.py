@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from envdoctor.env.implied import range_within
 from envdoctor.env.requirements import parse_version
 from envdoctor.env.snapshot import Snapshot, torch_build
 from envdoctor.findings import Finding, Location
@@ -21,7 +22,9 @@ class Context:
     """What rules read.  ``project`` holds facts about files, data and configs
     (collected by the CLI before rules run); ``keep`` names packages the user or
     platform owns, which fixes must not move; ``provided`` names package patterns
-    the platform supplies outside a lock file (a lock need not pin them)."""
+    the platform supplies outside a lock file (a lock need not pin them); ``shipped`` holds the
+    pins of the detected platform's published image (``shipped_by`` says which), whose own
+    conflicts are the platform's."""
 
     snapshot: Snapshot
     kb: KnowledgeBase
@@ -30,6 +33,8 @@ class Context:
     provided: frozenset[str] = frozenset()
     offline: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    shipped: frozenset[str] = frozenset()  # "name==version" in the detected platform's published image
+    shipped_by: str = ""  # where that list comes from
 
 
 RuleImpl = Callable[[Context, RuleEntry], Iterable[Finding]]
@@ -65,8 +70,13 @@ def pin_locations(snap: Snapshot, names: Iterable[str]) -> tuple[Location, ...]:
 def condition_holds(cond: Condition, ctx: Context) -> bool:
     """Whether every part of ``cond`` holds for the context's snapshot."""
     snap = ctx.snapshot
+    ranges = {r.name: r for r in snap.implied_ranges}
     for name, spec in cond.packages.items():
         version = parse_version(snap.version_of(name))
+        if version is None and name in ranges:  # implied as a range: holds only if it holds for all of it
+            if not range_within(ranges[name], spec):
+                return False
+            continue
         if version is None or not spec.contains(version, prereleases=True):
             return False
     if any(snap.version_of(name) is not None for name in cond.absent):

@@ -23,6 +23,7 @@ from envdoctor.findings import (
     Applicability,
     Finding,
     Fix,
+    Severity,
     brief_list,
     hint,
     pip_install_fix,
@@ -31,21 +32,43 @@ from envdoctor.knowledge.base import RuleEntry
 from envdoctor.rules.base import Context, implements, pin_locations
 
 
-# A Requires-Dist line whose whole marker is `extra == "X"` (three lines in four): its extra is
-# read with a regular expression, so lines for extras nobody asked for are never parsed.
-def _mismatch_fix(requirer: Distribution, req: Requirement, installed: str, kept: bool) -> Fix:
+def owner(ctx: Context) -> str:
+    """Why a kept package may not move: the detected platform's, or ``--keep``."""
+    platform = ctx.snapshot.platform
+    return f"the platform owns it: {platform}" if platform else "kept with --keep"
+
+
+def mismatch_fixes(ctx: Context, requirer: Distribution, req: Requirement, installed: str) -> tuple[Fix, ...]:
+    """Both ways out of an unmet requirement, as pins the fix search (envdoctor.fix.search) makes
+    concrete: move the required package into the requirer's range, or move the requirer to a
+    release that accepts what is installed.  A kept side does not move, and the other fix says so."""
     name = canonical_name(req.name)
-    if kept:
-        return Fix(
-            title=(
-                f"keep {name} {installed} (the platform owns it) and install a {requirer.name} "
-                f"release that supports it, or uninstall {requirer.name} if the run does not use it"
-            ),
-            applicability=Applicability.DISPLAY_ONLY,
-        )
-    return pip_install_fix(
-        f"move {name} into {requirer.name}'s range {req.specifier}", {name: str(req.specifier)}, Applicability.UNSAFE
-    )
+    fixes: list[Fix] = []
+    if not is_kept(name, ctx.keep):
+        fixes.append(pip_install_fix(f"move {name} into {requirer.name}'s range {req.specifier}",
+                                     {name: str(req.specifier)}, Applicability.UNSAFE))
+    # an implied requirer moves with the pin that implies it: move that pin (the search checks the chain)
+    root, _, root_version = (requirer.implied_by[-1] if requirer.implied_by else "").partition("==")
+    mover, mover_version = (root, root_version) if root else (requirer.name, requirer.version)
+    if not is_kept(mover, ctx.keep):
+        stays = f" ({name} {installed} stays: {owner(ctx)})" if is_kept(name, ctx.keep) else ""
+        accepts = f"whose {requirer.name} accepts" if root else "that accepts"
+        fixes.append(pip_install_fix(f"move {mover} to a release {accepts} {name} {installed}{stays}",
+                                     {mover: f"!={mover_version}"}, Applicability.UNSAFE))
+    if not fixes:
+        fixes.append(Fix(title=(f"leave both: {requirer.name} and {name} are kept ({owner(ctx)}); "
+                                f"uninstall {requirer.name} if the run does not use it"),
+                         applicability=Applicability.DISPLAY_ONLY))
+    return tuple(fixes)
+
+
+def platform_conflict(ctx: Context, *dists: Distribution) -> str:
+    """A message tail when each of ``dists`` is at the version the detected platform's published
+    image ships (the conflict is the platform's own, which it runs with), else ''."""
+    if not ctx.shipped or not all(f"{d.name}=={d.version}" in ctx.shipped for d in dists):
+        return ""
+    return (f" — as shipped in {ctx.snapshot.platform}'s published image ({ctx.shipped_by}): the platform "
+            f"runs with it; it matters only if your run imports {dists[0].name}")
 
 
 @implements("ED001")
@@ -74,13 +97,15 @@ def unmet_requirement(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             version = parse_version(target.version)
             if not req.specifier or version is None or req.specifier.contains(version, prereleases=True):
                 continue
-            kept = is_kept(name, ctx.keep)
+            shipped = platform_conflict(ctx, dist, target)
             yield entry.finding(
-                f"{dist.name} {dist.version} requires {name}{req.specifier}, but {name} {target.version} is installed",
+                f"{dist.name} {dist.version} requires {name}{req.specifier}, but {name} {target.version} "
+                f"is installed{shipped}",
+                severity=Severity.WARNING if shipped else None,
                 packages=(dist.name, name),
                 covers=((dist.name, name),),
                 locations=pin_locations(snap, (name,)),
-                fixes=(_mismatch_fix(dist, req, target.version, kept),),
+                fixes=mismatch_fixes(ctx, dist, req, target.version),
             )
 
 
@@ -96,11 +121,20 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         except InvalidSpecifier:
             continue
         if not spec.contains(snap.python_version, prereleases=True):
+            shipped = platform_conflict(ctx, dist)
             yield entry.finding(
-                f"{dist.name} {dist.version} requires Python {spec}, but the target runs Python {snap.python_version}",
+                f"{dist.name} {dist.version} requires Python {spec}, but the target runs Python "
+                f"{snap.python_version}{shipped}",
+                severity=Severity.WARNING if shipped else None,
                 packages=(dist.name,),
                 locations=pin_locations(snap, (dist.name,)),
-                fixes=(hint(f"install a {dist.name} release that supports Python {snap.python_version}"),),
+                fixes=(
+                    pip_install_fix(
+                        f"move {dist.name} to a release that supports Python {snap.python_version}",
+                        {dist.name: f"!={dist.version}"},
+                        Applicability.UNSAFE,
+                    ),
+                ),
             )
 
 
@@ -136,16 +170,22 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """A lock file pins a package whose declared requirement is not pinned in it."""
     snap = ctx.snapshot
     extras = requested_extras(snap)
+    listed = {name for name, dist in snap.distributions.items() if not dist.implied_by}  # implied: not pinned
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
-        missing = sorted(
+        if dist.implied_by:
+            continue  # what an implied package needs is its chain's root's to pin
+        unpinned = sorted(
             {canonical_name(req.name) for req in active_requirements(dist, snap, extras.get(dist.name, ()))}
-            - set(snap.distributions)
+            - listed
         )
-        missing = [name for name in missing if not is_kept(name, ctx.provided)]
-        if not missing:
+        unpinned = [name for name in unpinned if not is_kept(name, ctx.provided)]
+        if not unpinned:
             continue
+        missing = [name for name in unpinned if name not in snap.distributions]
+        implied = [f"{name} {snap.distributions[name].version}" for name in unpinned if name in snap.distributions]
+        also = f" (its metadata fixes {brief_list(implied)}, which envdoctor inferred)" if implied else ""
         yield entry.finding(
-            f"{dist.name} {dist.version} requires {brief_list(missing)}, which the lock does not pin",
+            f"{dist.name} {dist.version} requires {brief_list(unpinned)}, which the lock does not pin{also}",
             packages=(dist.name, *missing),
             locations=pin_locations(snap, (dist.name,)),
             fixes=(hint("re-lock with `envdoctor lock` so every dependency is pinned"),),
@@ -157,6 +197,8 @@ def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """A pinned version that none of the configured indexes lists (found by envdoctor.env.index)."""
     snap = ctx.snapshot
     for name, version in sorted(snap.not_on_index.items()):
+        if name in snap.distributions and snap.distributions[name].implied_by:
+            continue  # not pinned in the file: the notes say that its chain's metadata names a missing build
         yield entry.finding(
             f"{name}=={version} is pinned, but no configured package index lists that version: "
             '`pip install` will stop with "No matching distribution found"',

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
+from envdoctor.env.requirements import is_kept
 from envdoctor.env.snapshot import torch_build
 from envdoctor.env.torch_build import built_for_torch, declared_pin, table_lookup
 from envdoctor.findings import Applicability, Finding, Fix, hint, pip_install_fix
@@ -66,19 +67,30 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
             continue
         fixes = []
         releases = _matching_releases(ctx, name, torch.version.split("+")[0])
-        if releases:
+        torch_kept = is_kept("torch", ctx.keep)
+        stays = " (torch stays: the platform owns it)" if torch_kept else " (torch stays)"
+        if name == "flash-attn":  # its torch is in the wheel's build tag, which index metadata lacks
+            fixes.append(
+                Fix(
+                    title=(f"install the flash-attn wheel whose build tag names torch{torch.version[:3]} "
+                           f"(github.com/Dao-AILab/flash-attention releases){stays}"),
+                    applicability=Applicability.DISPLAY_ONLY,
+                )
+            )
+        else:  # the fix search (envdoctor.fix.search) names the release whose metadata pins this torch
             fixes.append(
                 pip_install_fix(
-                    f"install the {name} built for torch {torch.version} (torch stays)",
-                    {name: releases[-1]},
+                    f"install the {name} built for torch {torch.version}{stays}",
+                    {name: releases[-1] if releases else f"!={dist.version}"},
                     Applicability.UNSAFE,
                 )
             )
-        else:
+        if not torch_kept and spec.startswith("=="):
             fixes.append(
-                Fix(
-                    title=(f"install a {name} build for torch {torch.version} (keep torch; the platform owns it)"),
-                    applicability=Applicability.DISPLAY_ONLY,
+                pip_install_fix(
+                    f"move torch to {spec.removeprefix('==')}, the torch {name} {dist.version} is built for",
+                    {"torch": spec},
+                    Applicability.UNSAFE,
                 )
             )
         fixes.append(

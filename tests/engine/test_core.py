@@ -117,7 +117,7 @@ def test_json_output_schema() -> None:
     assert doc["exit_code"] == 1 and doc["notes"] == ["a note"]
     finding = doc["findings"][0]
     assert set(finding) == {"code", "name", "severity", "message", "packages", "locations", "evidence", "fixes",
-                            "covers", "confidence", "quotes"}
+                            "covers", "confidence", "quotes", "inferred"}
     assert set(finding["fixes"][0]) == {"title", "applicability", "pins", "uninstall", "commands", "edits", "env"}
 
 

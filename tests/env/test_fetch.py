@@ -98,10 +98,16 @@ def test_wheel_without_metadata_file_is_read_by_range_requests(served: IndexServ
     assert BULK_BYTES > 4 * fetch.RANGE_TAIL  # so a full download would have been visible
 
 
-def test_local_label_falls_back_to_the_public_release(served: IndexServer, tmp_path: Path) -> None:
+def test_a_local_label_is_never_read_from_the_public_release(served: IndexServer, tmp_path: Path) -> None:
+    # the index serves labelled 2.6.0 only: 2.6.0+cu124 is another build, whose requirements stay unknown
     snap = index.fill_metadata(lock_snapshot(tmp_path, ["labelled==2.6.0+cu124"]), offline=False, quiet=True)
+    assert not snap.distributions["labelled"].metadata_known and snap.distributions["labelled"].requires == ()
+    assert snap.not_on_index == {}  # not ED005: a variant lives on another index
+    assert any(n.startswith("build variants that no configured index serves") and "labelled 2.6.0+cu124" in n
+               for n in snap.notes)
+    # the public build itself is read as before
+    snap = index.fill_metadata(lock_snapshot(tmp_path, ["labelled==2.6.0"]), offline=False, quiet=True)
     assert snap.distributions["labelled"].requires == ("beta==2.1",)
-    assert snap.not_on_index == {}
 
 
 def test_missing_version_and_project_are_named(served: IndexServer, tmp_path: Path) -> None:
@@ -255,6 +261,8 @@ def test_index_options_reader(tmp_path: Path) -> None:
 
     lock = tmp_path / "r.txt"
     lock.write_text("-i https://a.example/simple\n--extra-index-url https://b.example/simple \\\n\n"
-                    "--extra-index-url=https://c.example/simple\nx==1\n", encoding="utf-8")
+                    "--extra-index-url=https://c.example/simple\n-f wheels\n--find-links=https://d.example/links.html\n"
+                    "x==1\n", encoding="utf-8")
+    (tmp_path / "wheels").mkdir()  # a relative --find-links folder beside the file is that folder, as in pip
     assert index_options(lock) == ("https://a.example/simple", ("https://b.example/simple", "https://c.example/simple"),
-                                   False)
+                                   False, (str((tmp_path / "wheels").resolve()), "https://d.example/links.html"))

@@ -74,7 +74,11 @@ def test_pip_resolver_line_against_a_lock(tmp_path: Path, torch: str, confidence
     request = freeze(tmp_path, {"torchvision": "0.16.2", "torch": torch})
     finding = only(explain_text(PIP_LINE, tmp_path, request), "ED001")
     assert finding.confidence == confidence
-    if confidence == "high":  # torch is platform-owned: never moved for a requirer
+    if confidence == "high":  # no platform detected: moving torch into the requirer's range is a fix
+        assert any(fix.pins.get("torch") == "==2.1.2" for fix in finding.fixes)
+        # on Colab (google-colab in the freeze) torch is the platform's: never moved for a requirer
+        request = freeze(tmp_path, {"torchvision": "0.16.2", "torch": torch, "google-colab": "1.0.0"})
+        finding = only(explain_text(PIP_LINE, tmp_path, request), "ED001")
         assert all(fix.applicability is Applicability.DISPLAY_ONLY for fix in finding.fixes)
         assert not any("torch" in fix.pins for fix in finding.fixes)
 

@@ -36,20 +36,36 @@ def metadata_text(name: str, version: str, requires: list[str], requires_python:
 
 @dataclass(frozen=True)
 class Release:
-    """One file of the index: a wheel (``tag`` like ``py3-none-any``) with its metadata."""
+    """One file of the index: a wheel (``tag`` like ``py3-none-any``) with its metadata, or an sdist
+    (``tag="sdist"``: a ``.tar.gz`` the index offers no metadata for, as PyPI does for old sdists)."""
 
     name: str
     version: str
     metadata: str
     tag: str = "py3-none-any"
     metadata_file: bool = True  # publish the PEP 658 .metadata file beside the wheel
+    bulk: int = BULK_BYTES  # bytes of incompressible payload (0 for indexes of hundreds of projects)
+    yanked: bool = False
+
+
+def build_sdist(folder: Path, release: Release) -> Path:
+    """Write a real (empty) sdist archive named as build backends name it."""
+    import tarfile
+
+    stem = f"{canonicalize_name(release.name).replace('-', '_')}-{release.version}"
+    path = folder / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz"):
+        pass
+    return path
 
 
 def build_wheel(folder: Path, release: Release) -> Path:
     """Write a real (installable-shaped) wheel holding ``release.metadata``."""
+    if release.tag == "sdist":
+        return build_sdist(folder, release)
     stem = f"{canonicalize_name(release.name).replace('-', '_')}-{release.version}"
     path = folder / f"{stem}-{release.tag}.whl"
-    bulk = random.Random(0).randbytes(BULK_BYTES)  # incompressible, like a wheel's shared objects
+    bulk = random.Random(0).randbytes(release.bulk)  # incompressible, like a wheel's shared objects
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
         wheel.writestr(f"{stem.split('-')[0]}/_lib.so", bulk, compress_type=zipfile.ZIP_STORED)
         wheel.writestr(f"{stem}.dist-info/METADATA", release.metadata)
@@ -75,9 +91,10 @@ def build_index(root: Path, releases: list[Release], json_pages: bool = True) ->
         entries = []
         for release, wheel in items:
             attr = ' data-core-metadata="true" data-dist-info-metadata="true"' if release.metadata_file else ""
+            attr += ' data-yanked=""' if release.yanked else ""
             anchors.append(f'<a href="../../files/{html.escape(wheel.name)}"{attr}>{html.escape(wheel.name)}</a>')
             entries.append({"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {},
-                            "core-metadata": release.metadata_file})
+                            "core-metadata": release.metadata_file, "yanked": release.yanked})
         (page / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(anchors)
                                          + "\n</body></html>\n", encoding="utf-8")
         if json_pages:
@@ -161,6 +178,8 @@ def isolated_pip_env(monkeypatch: object, cache: Path, index_url: str | None = N
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # type: ignore[attr-defined]
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)  # type: ignore[attr-defined]
     monkeypatch.delenv("PIP_NO_INDEX", raising=False)  # type: ignore[attr-defined]
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)  # type: ignore[attr-defined]
+    monkeypatch.delenv("PIP_CONSTRAINT", raising=False)  # type: ignore[attr-defined]
     if index_url is None:
         monkeypatch.delenv("PIP_INDEX_URL", raising=False)  # type: ignore[attr-defined]
     else:

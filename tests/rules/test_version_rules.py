@@ -171,10 +171,15 @@ def test_ed120_vllm_metadata_pin(torch: str, expected: bool) -> None:
     assert fired("ED120", vllm, ("torch", torch)) is expected
 
 
-def test_ed120_suggests_the_vllm_built_for_the_installed_torch() -> None:
+def test_ed120_offers_both_sides_unless_torch_is_kept() -> None:
     [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.7.0")))
-    assert f.fixes[0].pins == {"vllm": ">=0.9.0,<=0.9.2"}
-    assert f.fixes[1].uninstall == ("vllm",)
+    assert f.fixes[0].pins == {"vllm": ">=0.9.0,<=0.9.2"}  # the fix search names the release in it
+    assert f.fixes[1].pins == {"torch": "==2.6.0"}  # no platform: the torch vllm pins is a fix too
+    assert f.fixes[2].uninstall == ("vllm",)
+    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.7.0")),
+                   keep=frozenset({"torch"}))
+    assert [fix.pins for fix in f.fixes] == [{"vllm": ">=0.9.0,<=0.9.2"}, {}]
+    assert "torch stays: the platform owns it" in f.fixes[0].title
 
 
 @pytest.mark.parametrize(("vllm", "torch", "expected"), [("0.8.5", "2.6.0", False), ("0.8.5", "2.7.0", True),
@@ -250,11 +255,15 @@ def test_ed001_extra_gate_with_compound_marker_is_evaluated() -> None:
     assert fired("ED001", a, dist("user", "1.0", ("a[Fast]",)), ("c", "1.0"))
 
 
-def test_ed001_kept_package_gets_a_display_only_fix() -> None:
+def test_ed001_offers_both_sides_and_a_kept_side_stays() -> None:
     found = run_rule("ED001", snap(dist("x", "1.0", ("torch<2.5",)), ("torch", "2.6.0")), keep=frozenset({"torch"}))
-    assert found[0].fixes[0].applicability is Applicability.DISPLAY_ONLY
+    assert [fix.pins for fix in found[0].fixes] == [{"x": "!=1.0"}]  # the search picks the x that accepts it
+    assert "torch 2.6.0 stays: kept with --keep" in found[0].fixes[0].title
     found = run_rule("ED001", snap(dist("x", "1.0", ("torch<2.5",)), ("torch", "2.6.0")))
-    assert found[0].fixes[0].pins == {"torch": "<2.5"}
+    assert [fix.pins for fix in found[0].fixes] == [{"torch": "<2.5"}, {"x": "!=1.0"}]
+    found = run_rule("ED001", snap(dist("x", "1.0", ("torch<2.5",)), ("torch", "2.6.0")),
+                     keep=frozenset({"torch", "x"}))
+    assert found[0].fixes[0].applicability is Applicability.DISPLAY_ONLY and not found[0].fixes[0].pins
 
 
 def test_ed001_lock_finding_points_at_the_pinned_line() -> None:
