@@ -147,20 +147,31 @@ def test_ed111_each_package_boundary(package: str, old: str, new: str) -> None:
 
 @pytest.mark.parametrize(("peft", "transformers", "expected"), [
     ("0.15.2", "5.0.0", False), ("0.16.0", "5.0.0", True), ("0.17.1", "5.6.0", True),
-    ("0.17.1", "4.57.1", False), ("0.17.1", "5.0.0rc1", True), ("0.18.1", "5.6.0", False),
+    ("0.17.1", "4.57.1", False), ("0.17.1", "5.0.0rc2", False), ("0.17.1", "5.0.0rc3", True),
+    ("0.18.1", "5.6.0", False),
     ("0.18.0", "4.51.3", True), ("0.18.0", "4.52.0", False), ("0.18.1", "4.51.3", False),
     ("0.13.2", "4.42.4", False), ("0.14.0", "4.42.4", True), ("0.15.2", "4.42.4", True),
     ("0.14.0", "4.43.0", False),
+    # every peft from 0.14.0 imports EncoderDecoderCache at top level (0.16.0-0.21.2 too)
+    ("0.16.0", "4.42.4", True), ("0.18.1", "4.42.4", True), ("0.21.2", "4.42.4", True), ("0.21.2", "4.43.0", False),
 ])
 def test_ed130_peft_transformers(peft: str, transformers: str, expected: bool) -> None:
     assert fired("ED130", ("peft", peft), ("transformers", transformers)) is expected
 
 
 @pytest.mark.parametrize(("trl", "transformers", "expected"), [
-    ("0.9.6", "5.0.0", True), ("0.10.1", "5.0.0", False), ("0.9.6", "4.57.1", False), ("0.9.6", "5.0.0rc1", True),
+    ("0.9.4", "5.0.0", False), ("0.9.6", "5.0.0", True), ("0.10.1", "5.0.0", True), ("0.18.0", "5.6.0", True),
+    ("0.22.2", "5.6.0", True), ("0.23.0", "5.6.0", False), ("0.9.6", "4.57.1", False),
+    ("0.22.2", "5.0.0rc2", False), ("0.22.2", "5.0.0rc3", True),
 ])
 def test_ed131_trl_transformers(trl: str, transformers: str, expected: bool) -> None:
     assert fired("ED131", ("trl", trl), ("transformers", transformers)) is expected
+
+
+def test_ed131_fix_floor_is_the_first_release_without_the_import() -> None:
+    [finding] = run_rule("ED131", snap(("trl", "0.22.2"), ("transformers", "5.6.0"), ("llamafactory", "0.9.5")))
+    assert finding.fixes[0].pins == {"trl": ">=0.23.0"}
+    assert "0.23.0" in finding.fixes[0].title
 
 
 # --- ED120 extension-built-for-other-torch ------------------------------------------------------------
