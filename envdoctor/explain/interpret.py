@@ -803,7 +803,8 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
     lf = ev.installed("llamafactory")
     takes = f"llamafactory {lf} takes" if lf else "LLaMA-Factory (0.8.3+) takes"
     return Diagnosis(
-        f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (fa3 from 0.9.4); "
+        f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (0.9.4 and 0.9.5 also "
+        "parse fa3, which fails to load except for gpt_oss); "
         f"'{value}' means `{name}`{why}",
         HIGH,
         (_say(f"pass `--flash_attn {name}` (YAML: `flash_attn: {name}`)"),),

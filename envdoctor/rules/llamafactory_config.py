@@ -77,32 +77,42 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     value = lf.values["flash_attn"]
     allowed = list(row["values"])
-    if isinstance(value, str) and value in allowed:
+    parses_only = list(row.get("parses_only", []))  # accepted by the parser, no branch in the loader
+    usable = [v for v in allowed if v not in parses_only]
+    if isinstance(value, str) and value in usable:
+        return
+    line = lf.lines.get("flash_attn", (None, ""))[0]
+    if isinstance(value, str) and value in parses_only:
+        model_type = (lf.model.config or {}).get("model_type") if lf.model is not None else None
+        if model_type in row.get("own_attention", []):
+            return  # these models pick their attention themselves before flash_attn is read
+        yield entry.finding(
+            f"flash_attn: {value!r} passes the argument parser of {which}, but its loader has no {value} branch: "
+            f"loading the model fails with \"NotImplementedError: Unknown attention type: {value}\" (only "
+            f"{', '.join(row.get('own_attention', []))} models, which choose FlashAttention-3 themselves, load)",
+            packages=("llamafactory",), locations=(Location(display_path(lf.path), line),),
+            fixes=(_replace_fix(lf, "flash_attn", "fa2", Applicability.UNSAFE,
+                                "set flash_attn: fa2 (FlashAttention-2; needs an Ampere or newer GPU, else sdpa)"),))
         return
     if isinstance(value, bool):
         replacement = row["on"] if value else row["off"]
         applicability = Applicability.SAFE
-        failure = (
-            f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
-            f'with "NotImplementedError: Unknown attention type: {value}" (on the command line: '
-            f"\"invalid choice: '{value}'\")"
-        )
+        failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
+                   f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
+                   f"\"invalid choice: '{value}'\")")
     elif value in OFF_WORDS:
         replacement = row["off"]
         applicability = Applicability.SAFE
         failure = f"this release spells it {replacement!r}; the argument parser rejects {value!r}"
     else:
-        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(str(value), usable, n=1, cutoff=0.5)
         replacement = close[0] if close else "auto"
         applicability = Applicability.UNSAFE
         failure = f"the argument parser rejects it (\"invalid choice: '{value}'\")"
-    line = lf.lines.get("flash_attn", (None, ""))[0]
     yield entry.finding(
         f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
-        packages=("llamafactory",),
-        locations=(Location(display_path(lf.path), line),),
-        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),),
-    )
+        packages=("llamafactory",), locations=(Location(display_path(lf.path), line),),
+        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),))
 
 
 @implements("ED241")

@@ -128,7 +128,8 @@ def lf_yaml(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(("version", "value", "expected"), [
-    ("0.9.4", "fa3", None), ("0.9.3", "fa3", "fa2"), ("0.9.3", "disabled", None),
+    ("0.9.4", "fa2", None), ("0.9.3", "fa3", "fa2"), ("0.9.3", "fa", "fa2"), ("0.9.4", "fa", "fa2"),
+    ("0.9.4", "flash", "fa2"), ("0.9.3", "disabled", None),
     ("0.8.2", "disabled", "off"), ("0.8.3", "disabled", None), ("0.6.3", "false", None),
     ("0.9.4", "false", "disabled"), ("0.9.4", "true", "fa2"), ("0.8.2", "false", "off"),
 ])
@@ -146,6 +147,26 @@ def test_flash_attn_values_per_release(tmp_path: Path, version: str, value: str,
     assert (finding.fixes[0].applicability is Applicability.SAFE) == same_meaning
     if boolean:
         assert "Unknown attention type" in finding.message
+
+
+@pytest.mark.parametrize(("version", "model_type", "expected"), [
+    ("0.9.4", "llama", True), ("0.9.5", "llama", True), ("0.9.5", None, True),  # no fa3 branch in the loader
+    ("0.9.5", "gpt_oss", False),                                                  # gpt_oss loads FA3 itself
+])
+def test_fa3_parses_but_fails_to_load_except_gpt_oss(tmp_path: Path, version: str, model_type: str | None,
+                                                      expected: bool) -> None:
+    name = "org/model"
+    if model_type is not None:
+        model_dir(tmp_path, dict(LLAMA, model_type=model_type))
+        name = "models/m"
+    path = lf_yaml(tmp_path, f"model_name_or_path: {name}\nflash_attn: fa3\n")
+    findings = run_rules(tmp_path, select=("ED240",), snap=snapshot(llamafactory=version), llamafactory_file=path)
+    assert bool(findings) is expected
+    if expected:
+        [finding] = findings
+        assert "Unknown attention type: fa3" in finding.message
+        assert finding.fixes[0].edits[0].new == "flash_attn: fa2"
+        assert finding.fixes[0].applicability is Applicability.UNSAFE
 
 
 def test_yaml_false_really_is_a_boolean_and_not_installed_uses_newest_values(tmp_path: Path) -> None:
