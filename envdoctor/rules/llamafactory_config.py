@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from envdoctor.env.requirements import parse_version
 from envdoctor.findings import (
@@ -29,6 +30,7 @@ from envdoctor.project.models import LlamaFactoryFacts
 from envdoctor.rules.base import Context, implements
 
 ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
+FSDP_WORDING_FROM = "0.8.2"  # the ValueError names fsdp+qlora from this release (quantization.py)
 OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
 
 
@@ -126,7 +128,10 @@ def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     where = (Location(display_path(lf.path), lf.lines.get("quantization_bit", (None, ""))[0]),)
     if bits != 4:
-        quote = "Only 4-bit quantized model can use fsdp+qlora or auto device map."
+        lf_version = parse_version(ctx.snapshot.version_of("llamafactory"))
+        old_wording = lf_version is not None and lf_version < Version(FSDP_WORDING_FROM)
+        quote = ("Only 4-bit quantized model can use auto device map." if old_wording
+                 else "Only 4-bit quantized model can use fsdp+qlora or auto device map.")
         yield entry.finding(
             f"quantization_bit: {bits} with DeepSpeed ZeRO-3 ({lf.values.get('deepspeed')}): "
             f'LLaMA-Factory stops with "ValueError: {quote}"',

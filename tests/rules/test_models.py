@@ -14,6 +14,7 @@ from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability
 from envdoctor.project.models import known_model_types
+from tests.helpers.core import kb
 from tests.helpers.files import codes, run_rules, snapshot, write_config
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
@@ -187,6 +188,19 @@ def test_zero3_quantization(tmp_path: Path, bits: int, bnb: str | None, expected
     if bits == 8:
         assert "Only 4-bit quantized model" in findings[0].message
         assert findings[0].fixes[0].edits[0].new == "quantization_bit: 4"
+
+
+@pytest.mark.parametrize(("lf", "wording"), [
+    ("0.8.1", "Only 4-bit quantized model can use auto device map."),
+    ("0.8.2", "Only 4-bit quantized model can use fsdp+qlora or auto device map."),
+])
+def test_zero3_8bit_quotes_the_release_wording(tmp_path: Path, lf: str, wording: str) -> None:
+    (tmp_path / "ds_z3_config.json").write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    path = lf_yaml(tmp_path, "quantization_bit: 8\ndeepspeed: ds_z3_config.json\n")
+    [finding] = run_rules(tmp_path, select=("ED241",), snap=snapshot(llamafactory=lf, bitsandbytes="0.45.0"),
+                          llamafactory_file=path)
+    assert finding.quotes == (wording,)
+    assert kb().rules["ED241"].signatures[0].search(wording)
 
 
 def test_zero2_is_not_flagged(tmp_path: Path) -> None:

@@ -116,6 +116,16 @@ def test_ed110_disable_version_check_downgrades_to_warning(value: str) -> None:
     assert [f.severity for f in found] == [Severity.WARNING]
 
 
+@pytest.mark.parametrize(("lf", "value", "bypassed"), [
+    ("0.9.1", "y", False), ("0.9.2", "y", True), ("0.9.1", "true", True), ("0.8.3", "1", True), ("0.9.5", "Y", True),
+])
+def test_ed110_bypass_values_follow_the_release(lf: str, value: str, bypassed: bool) -> None:
+    """`y` skips the checks only from 0.9.2 (is_env_enabled); older releases compare with ["true", "1"]."""
+    release = dist("llamafactory", lf, runtime_requirements=LF_RUNTIME)
+    found = run_rule("ED110", snap(release, ("transformers", "4.57.0"), environ={"DISABLE_VERSION_CHECK": value}))
+    assert [f.severity for f in found] == [Severity.WARNING if bypassed else Severity.ERROR]
+
+
 def test_ed110_unrelated_value_still_errors() -> None:
     lf = dist("llamafactory", "0.9.3", runtime_requirements=LF_RUNTIME)
     found = run_rule("ED110", snap(lf, ("transformers", "4.57.0"), environ={"DISABLE_VERSION_CHECK": "0"}))
@@ -125,10 +135,20 @@ def test_ed110_unrelated_value_still_errors() -> None:
 @pytest.mark.parametrize(("lf", "transformers", "expected"), [
     ("0.9.4", "4.57.1", False), ("0.9.4", "4.57.2", True), ("0.9.4", "4.50.3", True), ("0.9.4", "4.51.0", False),
     ("0.9.3", "4.52.4", False), ("0.9.3", "4.52.0", True), ("0.9.5", "5.6.0", False),
+    ("0.9.5", "5.6.1", True), ("0.9.5", "4.55.0", False), ("0.9.5", "4.54.1", True),
 ])
 def test_ed110_table_for_a_lock(lf: str, transformers: str, expected: bool) -> None:
     pins = (dist("llamafactory", lf, metadata_known=False), dist("transformers", transformers, metadata_known=False))
     assert fired("ED110", *pins, source="file:req.txt") is expected
+
+
+@pytest.mark.parametrize(("lf", "pins", "expected"), [
+    ("0.9.5", (("peft", "0.20.0"), ("trl", "0.24.0")), False), ("0.9.5", (("peft", "0.21.0"),), True),
+    ("0.9.5", (("trl", "0.25.0"),), True), ("0.9.3", (("trl", "0.9.6"),), False), ("0.9.3", (("trl", "0.10.1"),), True),
+])
+def test_ed110_table_checks_every_package_for_a_lock(lf: str, pins: tuple, expected: bool) -> None:  # type: ignore[type-arg]
+    locked = [dist("llamafactory", lf, metadata_known=False)] + [dist(n, v, metadata_known=False) for n, v in pins]
+    assert fired("ED110", *locked, source="file:req.txt") is expected
 
 
 # --- ED111 numpy2-with-numpy1-package --------------------------------------------------------------
