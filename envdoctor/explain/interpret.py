@@ -27,7 +27,7 @@ from envdoctor.engine.core import implementation
 from envdoctor.env import owners
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import is_kept, parse_requirement, parse_version
-from envdoctor.env.torch_build import built_for_torch, table_lookup
+from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.extractors import LLAMAFACTORY, HitGroup, LogFacts
 from envdoctor.findings import (
     Applicability,
@@ -334,7 +334,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
         return Diagnosis(
             _stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
         )
-    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.kb.tables["torch_extensions"].get(dist, []))
+    spec, origin = built_for_torch(snap.distributions[dist], snap)
     torch_version = parse_version(torch.split("+")[0]) if torch else None
     if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
         return Diagnosis(
@@ -522,11 +522,12 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosi
     ]
     torch = ev.installed("torch")
     if package == "triton":
-        pin = (
-            table_lookup(ev.kb.tables["torch_triton"]["rows"], "torch", torch.split("+")[0], "triton")
-            if torch
+        found = (
+            declared_or_recorded(ev.ctx.snapshot.distributions["torch"], ev.ctx.snapshot, "triton")
+            if torch and ev.ctx
             else None
         )
+        pin = found[0] if found else None
         message += "; for triton never pin an older release: torch pins its own triton (ED102)" + (
             f", triton{pin} for torch {torch}" if pin else ""
         )

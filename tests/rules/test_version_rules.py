@@ -62,13 +62,30 @@ def test_ed102_marker_that_does_not_apply_means_no_pin() -> None:
     assert not fired("ED102", TORCH_260, ("triton", "3.1.0"), system="Darwin")
 
 
-@pytest.mark.parametrize(("torch", "triton", "expected"), [
-    ("2.6.0", "3.2.0", False), ("2.6.0", "3.1.0", True), ("2.14.1", "3.8.5", False),
-    ("2.14.1", "3.9.0", True), ("2.5.1", "3.1.0", False), ("2.5.1", "3.2.0", True),
+@pytest.mark.parametrize(("torch", "triton", "python", "expected"), [
+    ("2.6.0", "3.2.0", "3.11.7", False), ("2.6.0", "3.1.0", "3.11.7", True),
+    ("2.14.1", "3.8.5", "3.11.7", False), ("2.14.1", "3.9.0", "3.11.7", True),
+    ("2.5.1", "3.1.0", "3.11.7", False), ("2.5.1", "3.2.0", "3.11.7", True),
+    # releases the old hand table lacked
+    ("2.12.1", "3.7.1", "3.11.7", False), ("2.12.1", "3.7.0", "3.11.7", True),
+    ("2.13.0", "3.7.1", "3.12.3", False), ("2.13.0", "3.8.0", "3.12.3", True),
+    ("2.14.0", "3.8.0", "3.12.3", False), ("2.14.0", "3.7.1", "3.12.3", True),
+    # python markers: 2.2.1-2.3.1 require no triton on 3.12, 2.4.0-2.5.1 none on 3.13
+    ("2.2.1", "3.0.0", "3.11.7", True), ("2.2.1", "3.0.0", "3.12.3", False),
+    ("2.3.1", "3.0.0", "3.12.3", False), ("2.2.0", "3.0.0", "3.12.3", True),
+    ("2.4.0", "3.1.0", "3.12.3", True), ("2.4.0", "3.1.0", "3.13.1", False), ("2.5.1", "3.2.0", "3.13.1", False),
+    ("2.6.0", "3.1.0", "3.13.1", True),
 ])
-def test_ed102_pin_from_the_table_for_a_lock(torch: str, triton: str, expected: bool) -> None:
+def test_ed102_pin_from_the_release_snapshot_for_a_lock(torch: str, triton: str, python: str, expected: bool) -> None:
     pins = (dist("torch", torch, metadata_known=False), dist("triton", triton, metadata_known=False))
-    assert fired("ED102", *pins, source="file:req.txt") is expected
+    assert fired("ED102", *pins, source="file:req.txt", python=python) is expected
+
+
+def test_ed102_names_the_snapshot_as_its_source() -> None:
+    pins = (dist("torch", "2.12.1", metadata_known=False), dist("triton", "3.7.0", metadata_known=False))
+    [finding] = run_rule("ED102", snap(*pins, source="file:req.txt"))
+    assert "torch 2.12.1's metadata in the release snapshot of" in finding.message
+    assert finding.fixes[0].pins == {"triton": "==3.7.1"}
 
 
 def test_ed102_without_triton_or_torch_is_silent() -> None:
@@ -202,16 +219,41 @@ def test_ed120_vllm_metadata_pin(torch: str, expected: bool) -> None:
     assert fired("ED120", vllm, ("torch", torch)) is expected
 
 
-def test_ed120_suggests_the_vllm_built_for_the_installed_torch() -> None:
-    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.7.0")))
-    assert f.fixes[0].pins == {"vllm": ">=0.9.0,<=0.9.2"}
+@pytest.mark.parametrize(("torch", "pin"), [
+    ("2.7.0", "==0.9.2"), ("2.9.1", "==0.16.0"), ("2.10.0", "==0.19.1"), ("2.11.0", "==0.26.0"),
+    ("2.13.0", "==0.32.0"), ("2.3.1", "==0.5.3.post1"),
+])
+def test_ed120_suggests_the_vllm_built_for_the_installed_torch(torch: str, pin: str) -> None:
+    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", torch)))
+    assert f.fixes[0].pins == {"vllm": pin}
     assert f.fixes[1].uninstall == ("vllm",)
 
 
-@pytest.mark.parametrize(("vllm", "torch", "expected"), [("0.8.5", "2.6.0", False), ("0.8.5", "2.7.0", True),
-                                                          ("0.9.2", "2.7.0", False), ("0.10.0", "2.7.0", True)])
-def test_ed120_vllm_table_for_a_lock(vllm: str, torch: str, expected: bool) -> None:
+def test_ed120_fix_respects_the_release_requires_python() -> None:
+    """vllm 0.14.0-0.16.0 (torch 2.9.1) declare Requires-Python <3.14: none fits Python 3.14."""
+    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.9.1"), python="3.14.0"))
+    assert f.fixes[0].applicability is Applicability.DISPLAY_ONLY and "none in the release snapshot" in f.fixes[0].title
+
+
+@pytest.mark.parametrize(("vllm", "torch", "expected"), [
+    ("0.8.5", "2.6.0", False), ("0.8.5", "2.7.0", True), ("0.9.2", "2.7.0", False), ("0.10.0", "2.7.0", True),
+    # releases the old hand table lacked
+    ("0.5.3", "2.3.1", False), ("0.5.3", "2.3.0", True), ("0.14.0", "2.9.1", False), ("0.14.0", "2.9.0", True),
+    ("0.16.0", "2.9.1", False), ("0.17.0", "2.9.1", True), ("0.19.1", "2.10.0", False), ("0.19.1", "2.11.0", True),
+    ("0.26.0", "2.11.0", False), ("0.27.0", "2.11.0", True),
+])
+def test_ed120_vllm_pin_from_the_release_snapshot_for_a_lock(vllm: str, torch: str, expected: bool) -> None:
     pins = (dist("vllm", vllm, metadata_known=False), dist("torch", torch, metadata_known=False))
+    assert fired("ED120", *pins, source="file:req.txt") is expected
+
+
+@pytest.mark.parametrize(("name", "version", "torch", "expected"), [
+    ("torchaudio", "2.10.0", "2.11.0", True), ("torchaudio", "2.11.0", "2.12.0", False),  # 2.11.0 declares no torch
+    ("xformers", "0.0.34", "2.11.0", True), ("xformers", "0.0.35", "2.11.0", False),      # 0.0.35: torch>=2.10
+    ("torchvision", "0.29.0", "2.15.0", True), ("torchvision", "0.29.1", "2.15.0", False),  # 0.29.1: torch>=2.14.0
+])
+def test_ed120_only_exact_pins_are_build_pins(name: str, version: str, torch: str, expected: bool) -> None:
+    pins = (dist(name, version, metadata_known=False), dist("torch", torch, metadata_known=False))
     assert fired("ED120", *pins, source="file:req.txt") is expected
 
 
