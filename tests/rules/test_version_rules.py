@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from tests.helpers.core import NO_GPU, dist, gpu_hardware, kb, run_rule, snap
 
+from envdoctor.engine import core as engine
 from envdoctor.env.snapshot import Hardware
 from envdoctor.findings import Applicability, Severity
+from envdoctor.rules.base import Context
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -172,12 +174,63 @@ def test_ed110_table_checks_every_package_for_a_lock(lf: str, pins: tuple, expec
 
 @pytest.mark.parametrize(("package", "old", "new"), [
     ("scipy", "1.12.0", "1.13.0"), ("pandas", "2.2.1", "2.2.2"), ("scikit-learn", "1.4.1.post1", "1.4.2"),
-    ("matplotlib", "3.8.3", "3.8.4"), ("llamafactory", "0.9.3", "0.9.4"), ("trl", "0.9.6", "0.10.1"),
+    ("matplotlib", "3.8.3", "3.8.4"),
 ])
 def test_ed111_each_package_boundary(package: str, old: str, new: str) -> None:
     assert fired("ED111", ("numpy", "2.0.0"), (package, old))
     assert not fired("ED111", ("numpy", "2.0.0"), (package, new))
     assert not fired("ED111", ("numpy", "1.26.4"), (package, old))
+
+
+def test_ed111_no_longer_flags_pure_python_declarations() -> None:
+    """trl and LLaMA-Factory are pure Python: their numpy caps are metadata (ED112), not an ABI break."""
+    assert not fired("ED111", ("numpy", "2.0.0"), ("trl", "0.9.6"), ("llamafactory", "0.9.3"))
+
+
+# --- ED112 numpy-capped-below-installed ------------------------------------------------------------
+
+@pytest.mark.parametrize(("package", "version", "expected"), [
+    ("trl", "0.8.6", False), ("trl", "0.9.4", False), ("trl", "0.9.6", True), ("trl", "0.10.1", False),
+    ("llamafactory", "0.7.1", False), ("llamafactory", "0.8.2", False), ("llamafactory", "0.8.3", True),
+    ("llamafactory", "0.9.3", True), ("llamafactory", "0.9.4", False),
+])
+def test_ed112_caps_read_from_the_release_metadata(package: str, version: str, expected: bool) -> None:
+    """A lock (metadata unknown, offline): the caps come from the releases' metadata in the snapshot."""
+    pins = (dist(package, version, metadata_known=False), dist("numpy", "2.1.3", metadata_known=False))
+    assert fired("ED112", *pins, source="file:req.txt", python="3.11.7") is expected
+    assert not fired("ED112", pins[0], dist("numpy", "1.26.4", metadata_known=False), source="file:req.txt")
+
+
+@pytest.mark.parametrize(("system", "expected"), [("Linux", False), ("Windows", True)])
+def test_ed112_trl_011_caps_numpy_only_on_windows(system: str, expected: bool) -> None:
+    trl = dist("trl", "0.11.4", ('numpy>=1.18.2; platform_system != "Windows"', 'numpy<2; platform_system == "Windows"'))
+    assert fired("ED112", trl, ("numpy", "2.1.3"), system=system) is expected
+
+
+def test_ed112_fix_stays_inside_what_llamafactory_requires() -> None:
+    """Alone, trl 0.9.6 moves up to 0.10.1; with LLaMA-Factory 0.9.3 (trl<=0.9.6) to 0.9.4, said to be a downgrade."""
+    trl = dist("trl", "0.9.6", ("numpy<2.0.0,>=1.18.2",))
+    [alone] = run_rule("ED112", snap(trl, ("numpy", "2.1.3")))
+    assert alone.fixes[0].pins == {"trl": "==0.10.1"} and alone.covers == (("trl", "numpy"),)
+    lf = dist("llamafactory", "0.9.3", ("trl<=0.9.6,>=0.8.6", "numpy<2.0.0"))
+    found = {f.packages[0]: f for f in run_rule("ED112", snap(trl, lf, ("numpy", "2.1.3")))}
+    assert found["trl"].fixes[0].pins == {"trl": "==0.9.4"} and "downgrade" in found["trl"].fixes[0].title
+    assert found["llamafactory"].fixes[0].pins == {"llamafactory": "==0.9.4"}
+    # LLaMA-Factory 0.9.4 needs Python 3.11: on 3.10 the nearest is 0.8.2 (no numpy requirement), a downgrade
+    [on_310] = run_rule("ED112", snap(lf, ("numpy", "2.1.3"), python="3.10.12"))
+    assert on_310.fixes[0].pins == {"llamafactory": "==0.8.2"} and "downgrade" in on_310.fixes[0].title
+    # a package whose releases the snapshot does not record: the fix says what was searched
+    [unknown] = run_rule("ED112", snap(dist("oldlib", "1.0", ("numpy<2",)), ("numpy", "2.1.3")))
+    assert unknown.fixes[0].applicability is Applicability.DISPLAY_ONLY
+    assert "does not record oldlib's releases" in unknown.fixes[0].title
+
+
+def test_ed112_drops_the_generic_unmet_requirement() -> None:
+    trl = dist("trl", "0.9.6", ("numpy<2.0.0,>=1.18.2",))
+    found = run_rule("ED001", snap(trl, ("numpy", "2.1.3")))
+    assert [f.code for f in found] == ["ED001"]
+    both = engine.run(Context(snapshot=snap(trl, ("numpy", "2.1.3")), kb=kb()), [kb().rules["ED001"], kb().rules["ED112"]])
+    assert [f.code for f in both] == ["ED112"]
 
 
 # --- ED130 / ED131 peft, trl vs transformers ---------------------------------------------------------
