@@ -56,8 +56,9 @@ def bitsandbytes_no_binary_for_torch_cuda(ctx: Context, entry: RuleEntry) -> Ite
         return  # metadata only (a lock file): the libraries are unknown
     listed = ", ".join(f"{a}.{b}" for a, b in shipped)
     override = snap.environ.get("BNB_CUDA_VERSION")
+    major, minor = (cuda.split(".") + ["0"])[:2]
     wanted = _as_version(override) if override and override.isdigit() and len(override) >= 2 else \
-        tuple(int(x) for x in cuda.split(".")[:2])
+        (int(major), int(minor))
     if wanted in shipped:
         return
     nearest = nearest_same_major(shipped, wanted)
