@@ -105,6 +105,29 @@ def test_a_lock_is_checked_with_the_metadata_from_the_index(server: IndexServer,
     assert ed102("3.12") == []
 
 
+@pytest.mark.parametrize(("pins", "code", "expected"), [
+    ("trl==0.9.6\nnumpy==2.1.3\n", "ED112", "trl 0.9.6 declares numpy<2.0.0,>=1.18.2 (trl's metadata)"),
+    ("trl==0.9.4\nnumpy==2.1.3\n", "ED112", None),
+    ("llamafactory==0.8.3\nnumpy==2.1.3\n", "ED112", "llamafactory 0.8.3 declares numpy<2.0.0 (llamafactory's metadata)"),
+    ("llamafactory==0.8.2\nnumpy==2.1.3\n", "ED112", None),
+    ("vllm==0.14.0\ntorch==2.9.0\n", "ED120", "vllm 0.14.0 is compiled against torch==2.9.1 (vllm's metadata)"),
+    ("vllm==0.14.0\ntorch==2.9.1\n", "ED120", None),
+])
+def test_lock_rules_read_the_real_release_metadata(server: IndexServer, tmp_path: Path, pins: str, code: str,
+                                                    expected: str | None) -> None:
+    lock = tmp_path / "req.txt"
+    lock.write_text(pins, encoding="utf-8")
+    proc = envdoctor("check", "--env", str(lock), "--python-version", "3.11", "--platform", "linux_x86_64",
+                     "--no-project", "--format", "json", "--select", code,
+                     env={"ENVDOCTOR_CACHE_DIR": str(tmp_path / "cache2"), "PIP_INDEX_URL": server.url})
+    assert proc.returncode in (0, 1), proc.stderr
+    messages = [f["message"] for f in json.loads(proc.stdout)["findings"]]
+    if expected:
+        assert any(expected in m for m in messages), messages
+    else:
+        assert messages == [], messages
+
+
 @pytest.mark.skipif(os.environ.get("ENVDOCTOR_LIVE_INDEX") != "1",
                     reason="asks the real package index: set ENVDOCTOR_LIVE_INDEX=1 to compare the snapshot with it")
 def test_the_shipped_snapshot_matches_the_live_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
