@@ -229,20 +229,33 @@ def source_files(source: str, name: str, config: pipconfig.IndexConfig) -> list[
 
 def target_tags(snap: Snapshot) -> list[tags.Tag]:
     """Wheel tags the target accepts, best first (CPython on the snapshot's platform)."""
-    major, minor = (int(p) for p in snap.python_version.split(".")[:2])
-    arch = snap.machine.lower()
-    if snap.system == "Linux":
+    return tags_for(snap.python_version, snap.system, snap.machine)
+
+
+def tags_for(python_version: str, system: str, machine: str) -> list[tags.Tag]:
+    """Wheel tags CPython ``python_version`` accepts on ``system``/``machine``, best first."""
+    major, minor = (int(p) for p in python_version.split(".")[:2])
+    arch = machine.lower()
+    if system == "Linux":
         platforms = [f"manylinux_2_{glibc}_{arch}" for glibc in range(40, 16, -1)]
         platforms += [f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}",
                       f"musllinux_1_2_{arch}", f"linux_{arch}"]
-    elif snap.system == "Darwin":
+    elif system == "Darwin":
         platforms = list(tags.mac_platforms((14, 0), "arm64" if arch in ("arm64", "aarch64") else "x86_64"))
-    elif snap.system == "Windows":
+    elif system == "Windows":
         platforms = ["win_arm64" if arch == "arm64" else "win_amd64"]
     else:
         platforms = []
     return [*tags.cpython_tags((major, minor), platforms=platforms),
             *tags.compatible_tags((major, minor), platforms=platforms)]
+
+
+def ranking_of(accepted: list[tags.Tag]) -> dict[tags.Tag, int]:
+    """Each tag of ``accepted`` (best first) and its rank (0 = best)."""
+    ranking: dict[tags.Tag, int] = {}
+    for rank, tag in enumerate(accepted):
+        ranking.setdefault(tag, rank)
+    return ranking
 
 
 def pick_file(files: Iterable[IndexFile], version: str, ranking: dict[tags.Tag, int]) -> IndexFile | None:
@@ -385,7 +398,7 @@ class IndexSearch:
     @classmethod
     def for_snapshot(cls, snap: Snapshot, quiet: bool) -> IndexSearch:
         """A search over the indexes the target's pip (and its lock file's options) uses."""
-        return cls(_index_config(snap), tag_ranking(snap), quiet)
+        return cls(index_config(snap), tag_ranking(snap), quiet)
 
     @property
     def searched(self) -> tuple[str, ...]:
@@ -455,7 +468,7 @@ def _with_metadata(dist: Distribution, meta: Metadata) -> Distribution:
     return replace(dist, requires=meta.requires, requires_python=meta.requires_python, metadata_known=True)
 
 
-def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
+def index_config(snap: Snapshot) -> pipconfig.IndexConfig:
     """pip's configured indexes, with the lock file's own index options applied."""
     config = pipconfig.read()
     path = Path(snap.source.removeprefix("file:"))
@@ -470,16 +483,13 @@ def _index_config(snap: Snapshot) -> pipconfig.IndexConfig:
 
 def tag_ranking(snap: Snapshot) -> dict[tags.Tag, int]:
     """Each wheel tag the target accepts and its rank (0 = best)."""
-    ranking: dict[tags.Tag, int] = {}
-    for rank, tag in enumerate(target_tags(snap)):
-        ranking.setdefault(tag, rank)
-    return ranking
+    return ranking_of(target_tags(snap))
 
 
 def _fetch(snap: Snapshot, dists: dict[str, Distribution], missing: list[str], quiet: bool,
            not_on_index: dict[str, str]) -> list[str]:
     """Fetch ``missing`` pins into ``dists`` (and the cache); return notes on what stayed unknown."""
-    config = _index_config(snap)
+    config = index_config(snap)
     if not config.sources:
         return [f"pip is configured with --no-index ({config.origin}): metadata for {len(missing)} pinned "
                 "packages not fetched; declared requirements not checked for them"]

@@ -28,7 +28,7 @@ from envdoctor.engine.core import implementation
 from envdoctor.env import owners
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import is_kept, parse_requirement, parse_version
-from envdoctor.env.torch_build import built_for_torch, table_lookup
+from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.extractors import LLAMAFACTORY, HitGroup, LogFacts
 from envdoctor.findings import (
     Applicability,
@@ -336,7 +336,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
         return Diagnosis(
             _stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
         )
-    spec, origin = built_for_torch(snap.distributions[dist], snap, ev.kb.tables["torch_extensions"].get(dist, []))
+    spec, origin = built_for_torch(snap.distributions[dist], snap)
     torch_version = parse_version(torch.split("+")[0]) if torch else None
     if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
         return Diagnosis(
@@ -524,11 +524,12 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosi
     ]
     torch = ev.installed("torch")
     if package == "triton":
-        pin = (
-            table_lookup(ev.kb.tables["torch_triton"]["rows"], "torch", torch.split("+")[0], "triton")
-            if torch
+        found = (
+            declared_or_recorded(ev.ctx.snapshot.distributions["torch"], ev.ctx.snapshot, "triton")
+            if torch and ev.ctx
             else None
         )
+        pin = found[0] if found else None
         message += "; for triton never pin an older release: torch pins its own triton (ED102)" + (
             f", triton{pin} for torch {torch}" if pin else ""
         )
@@ -805,7 +806,8 @@ def invalid_choice(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
     lf = ev.installed("llamafactory")
     takes = f"llamafactory {lf} takes" if lf else "LLaMA-Factory (0.8.3+) takes"
     return Diagnosis(
-        f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (fa3 from 0.9.4); "
+        f"flash_attn takes a name, not a bool: {takes} auto, disabled, sdpa or fa2 (0.9.4 and 0.9.5 also "
+        "parse fa3, which fails to load except for gpt_oss); "
         f"'{value}' means `{name}`{why}",
         HIGH,
         (_say(f"pass `--flash_attn {name}` (YAML: `flash_attn: {name}`)"),),

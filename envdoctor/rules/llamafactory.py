@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import is_kept, parse_version
@@ -18,7 +19,15 @@ from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_instal
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.rules.base import Context, implements
 
-BYPASS_VALUES = ("1", "true", "y")
+
+
+def bypass_values(ctx: Context, version: str) -> list[str]:
+    """The DISABLE_VERSION_CHECK values (lower-cased) this LLaMA-Factory release honours."""
+    rows = ctx.kb.tables["llamafactory_bypass"]["rows"]
+    parsed = parse_version(version)
+    return next((list(row["values"]) for row in rows
+                 if parsed is not None and SpecifierSet(row["llamafactory"]).contains(parsed, prereleases=True)),
+                list(rows[0]["values"]))
 
 
 def runtime_requirements(ctx: Context) -> tuple[list[str], str]:
@@ -38,7 +47,7 @@ def llamafactory_runtime_bounds(ctx: Context, entry: RuleEntry) -> Iterator[Find
     lf = snap.distributions.get("llamafactory")
     if lf is None:
         return
-    bypass = snap.environ.get("DISABLE_VERSION_CHECK", "").lower() in BYPASS_VALUES
+    bypass = snap.environ.get("DISABLE_VERSION_CHECK", "").lower() in bypass_values(ctx, lf.version)
     texts, origin = runtime_requirements(ctx)
     for text in texts:
         try:

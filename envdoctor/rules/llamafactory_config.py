@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from envdoctor.env.requirements import parse_version
 from envdoctor.findings import (
@@ -30,6 +31,7 @@ from envdoctor.project.models import LlamaFactoryFacts
 from envdoctor.rules.base import Context, implements
 
 ZERO3_BITSANDBYTES_FLOOR = "0.43.0"
+FSDP_WORDING_FROM = "0.8.2"  # the ValueError names fsdp+qlora from this release (quantization.py)
 OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
 
 
@@ -78,32 +80,42 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     value = lf.values["flash_attn"]
     allowed = list(row["values"])
-    if isinstance(value, str) and value in allowed:
+    parses_only = list(row.get("parses_only", []))  # accepted by the parser, no branch in the loader
+    usable = [v for v in allowed if v not in parses_only]
+    if isinstance(value, str) and value in usable:
+        return
+    line = lf.lines.get("flash_attn", (None, ""))[0]
+    if isinstance(value, str) and value in parses_only:
+        model_type = (lf.model.config or {}).get("model_type") if lf.model is not None else None
+        if model_type in row.get("own_attention", []):
+            return  # these models pick their attention themselves before flash_attn is read
+        yield entry.finding(
+            f"flash_attn: {value!r} passes the argument parser of {which}, but its loader has no {value} branch: "
+            f"loading the model fails with \"NotImplementedError: Unknown attention type: {value}\" (only "
+            f"{', '.join(row.get('own_attention', []))} models, which choose FlashAttention-3 themselves, load)",
+            packages=("llamafactory",), locations=(Location(display_path(lf.path), line),),
+            fixes=(_replace_fix(lf, "flash_attn", "fa2", Applicability.UNSAFE,
+                                "set flash_attn: fa2 (FlashAttention-2; needs an Ampere or newer GPU, else sdpa)"),))
         return
     if isinstance(value, bool):
         replacement = row["on"] if value else row["off"]
         applicability = Applicability.SAFE
-        failure = (
-            f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
-            f'with "NotImplementedError: Unknown attention type: {value}" (on the command line: '
-            f"\"invalid choice: '{value}'\")"
-        )
+        failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
+                   f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
+                   f"\"invalid choice: '{value}'\")")
     elif value in OFF_WORDS:
         replacement = row["off"]
         applicability = Applicability.SAFE
         failure = f"this release spells it {replacement!r}; the argument parser rejects {value!r}"
     else:
-        close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.5)
+        close = difflib.get_close_matches(str(value), usable, n=1, cutoff=0.5)
         replacement = close[0] if close else "auto"
         applicability = Applicability.UNSAFE
         failure = f"the argument parser rejects it (\"invalid choice: '{value}'\")"
-    line = lf.lines.get("flash_attn", (None, ""))[0]
     yield entry.finding(
         f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
-        packages=("llamafactory",),
-        locations=(Location(display_path(lf.path), line),),
-        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),),
-    )
+        packages=("llamafactory",), locations=(Location(display_path(lf.path), line),),
+        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),))
 
 
 @implements("ED241")
@@ -117,7 +129,10 @@ def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         return
     where = (Location(display_path(lf.path), lf.lines.get("quantization_bit", (None, ""))[0]),)
     if bits != 4:
-        quote = "Only 4-bit quantized model can use fsdp+qlora or auto device map."
+        lf_version = parse_version(ctx.snapshot.version_of("llamafactory"))
+        old_wording = lf_version is not None and lf_version < Version(FSDP_WORDING_FROM)
+        quote = ("Only 4-bit quantized model can use auto device map." if old_wording
+                 else "Only 4-bit quantized model can use fsdp+qlora or auto device map.")
         yield entry.finding(
             f"quantization_bit: {bits} with DeepSpeed ZeRO-3 ({lf.values.get('deepspeed')}): "
             f'LLaMA-Factory stops with "ValueError: {quote}"',

@@ -10,28 +10,26 @@ from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
 
-from envdoctor.env.requirements import is_kept
-from envdoctor.env.snapshot import torch_build
-from envdoctor.env.torch_build import built_for_torch, declared_pin, table_lookup
-from envdoctor.findings import Applicability, Finding, Fix, hint, pip_install_fix
+from envdoctor.env import releases
+from envdoctor.env.requirements import is_kept, parse_version
+from envdoctor.env.snapshot import Distribution, torch_build
+from envdoctor.env.torch_build import built_for_torch, declared_or_recorded, declared_pin
+from envdoctor.findings import Applicability, Finding, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.rules.base import Context, implements
 
 
 @implements("ED102")
 def triton_not_torchs_pin(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
-    """triton is the one torch was built with (torch's metadata, else the knowledge base)."""
+    """triton is the one torch requires for this Python and platform (torch's metadata, else the release snapshot)."""
     snap = ctx.snapshot
     torch, triton = snap.distributions.get("torch"), snap.distributions.get("triton")
     if torch is None or triton is None:
         return
-    if torch.metadata_known:
-        spec, origin = declared_pin(torch, snap, "triton"), "torch's metadata"
-    else:
-        spec, origin = (
-            table_lookup(ctx.kb.tables["torch_triton"]["rows"], "torch", torch.version, "triton"),
-            "the knowledge base",
-        )
+    found = declared_or_recorded(torch, snap, "triton")
+    if found is None:
+        return  # a pin whose metadata is unknown and newer than the snapshot
+    spec, origin = found
     if spec is None or SpecifierSet(spec).contains(triton.version, prereleases=True):
         return
     yield entry.finding(
@@ -46,9 +44,28 @@ def triton_not_torchs_pin(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     )
 
 
-def _matching_releases(ctx: Context, name: str, torch_version: str) -> list[str]:
-    rows = ctx.kb.tables["torch_extensions"].get(name, [])
-    return [row["version"] for row in rows if SpecifierSet(row["torch"]).contains(torch_version, prereleases=True)]
+def built_for(ctx: Context, name: str, torch_version: str) -> tuple[list[str], str]:
+    """Releases of extension ``name`` whose torch requirement (markers evaluated) admits ``torch_version``
+    and whose Requires-Python admits the target, oldest first, and where they were read.
+
+    The release snapshot answers first; the index is asked (lock files online) only when it has none.
+    """
+    snap = ctx.snapshot
+    version = parse_version(torch_version)
+
+    def fits(release: releases.Release) -> bool:
+        spec = declared_pin(Distribution(name, release.version, release.requires), snap, "torch")
+        if spec is None or version is None or not SpecifierSet(spec).contains(version, prereleases=True):
+            return False
+        python = release.requires_python
+        return not python or SpecifierSet(python).contains(snap.python_version, prereleases=True)
+
+    known, origin = releases.history(name, "torch", snap, offline=True)
+    found = [r.version for r in known if fits(r)]
+    if not found and not ctx.offline:
+        known, origin = releases.history(name, "torch", snap, offline=False)
+        found = [r.version for r in known if fits(r)]
+    return found, origin
 
 
 @implements("ED120")
@@ -58,33 +75,34 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
     torch = snap.distributions.get("torch")
     if torch is None:
         return
+    torch_version = releases.public(torch.version)
     for name in ctx.kb.tables["torch_extensions"]["packages"]:
         dist = snap.distributions.get(name)
         if dist is None:
             continue
-        spec, origin = built_for_torch(dist, snap, ctx.kb.tables["torch_extensions"].get(dist.name, []))
-        if spec is None or SpecifierSet(spec).contains(torch.version.split("+")[0], prereleases=True):
+        spec, origin = built_for_torch(dist, snap)
+        if spec is None or SpecifierSet(spec).contains(torch_version, prereleases=True):
             continue
         fixes = []
-        releases = _matching_releases(ctx, name, torch.version.split("+")[0])
         torch_kept = is_kept("torch", ctx.keep)
-        stays = " (torch stays: the platform owns it)" if torch_kept else " (torch stays)"
-        if name == "flash-attn":  # its torch is in the wheel's build tag, which index metadata lacks
-            fixes.append(
-                Fix(
-                    title=(f"install the flash-attn wheel whose build tag names torch{torch.version[:3]} "
-                           f"(github.com/Dao-AILab/flash-attention releases){stays}"),
-                    applicability=Applicability.DISPLAY_ONLY,
-                )
-            )
-        else:  # the fix search (envdoctor.fix.search) names the release whose metadata pins this torch
+        stays = "torch stays: the platform owns it" if torch_kept else "torch stays"
+        matching, searched = built_for(ctx, name, torch_version) if name != "flash-attn" else ([], "")
+        if matching:
             fixes.append(
                 pip_install_fix(
-                    f"install the {name} built for torch {torch.version}{stays}",
-                    {name: releases[-1] if releases else f"!={dist.version}"},
+                    f"install {name} {matching[-1]}, the newest release built for torch {torch_version} "
+                    f"({searched}; {stays})",
+                    {name: f"=={matching[-1]}"},
                     Applicability.UNSAFE,
                 )
             )
+        elif name == "flash-attn":  # its torch is in the wheel build tag, which index metadata lacks
+            fixes.append(
+                hint(f"install the flash-attn wheel whose build tag names torch{torch_version[:3]} "
+                     f"(github.com/Dao-AILab/flash-attention releases; {stays})")
+            )
+        else:
+            fixes.append(hint(f"install a {name} build for torch {torch.version} (none in {searched}); {stays}"))
         if not torch_kept and spec.startswith("=="):
             fixes.append(
                 pip_install_fix(

@@ -85,14 +85,15 @@ def test_both_sides_of_a_vllm_torch_mismatch_with_their_pins(tmp_path: Path, ser
                           "--no-infer", python="3.12")
         assert code == 1
         own = fixes_of(doc, "ED120")
-        assert own[0]["pins"] == {"vllm": "==0.9.0"}  # vllm 0.9.0's metadata pins torch==2.7.0
+        # the newest vllm whose metadata pins torch==2.7.0 (0.9.0 here; 0.9.2 in the shipped release facts)
+        assert own[0]["pins"] == {"vllm": "==0.9.2"}
         assert own[1]["pins"] == {"torch": "==2.6.0"}  # the torch vllm 0.8.5 pins
         assert "moves torch: a lock for your own machine, no platform detected" in own[1]["title"]
         # on Colab (google-colab in the freeze) torch is the platform's: only vllm moves
         code, doc = check(tmp_path, server.url, ["vllm==0.8.5", "torch==2.7.0", "google-colab==1.0.0"],
                           "--select", "ED120", "--no-infer", python="3.12")
         colab = fixes_of(doc, "ED120")
-        assert colab[0]["pins"] == {"vllm": "==0.9.0"} and "the platform owns it" in colab[0]["title"]
+        assert colab[0]["pins"] == {"vllm": "==0.9.2"} and "the platform owns it" in colab[0]["title"]
         assert not any(fix["pins"].get("torch") for fix in colab)
         # --keep does the same on your own machine
         code, doc = check(tmp_path, server.url, ["vllm==0.8.5", "torch==2.7.0"], "--select", "ED120",

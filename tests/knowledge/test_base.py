@@ -39,7 +39,7 @@ def test_the_bundled_knowledge_base_loads_and_documents_every_rule() -> None:
         assert entry.evidence and entry.summary and entry.what.strip() and entry.fix_safety.strip()
         assert entry.docs().startswith(f"{entry.code} {entry.name} ({entry.severity.value})")
     assert kb.by_name_or_code("ed101") is kb.by_name_or_code("bitsandbytes-imports-removed-triton-ops")
-    assert "torch_triton" in kb.tables
+    assert "torch_extensions" in kb.tables
 
 
 def test_a_good_entry_is_normalised() -> None:

@@ -14,6 +14,7 @@ from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability
 from envdoctor.project.models import known_model_types
+from tests.helpers.core import kb
 from tests.helpers.files import codes, run_rules, snapshot, write_config
 
 LLAMA = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
@@ -128,7 +129,8 @@ def lf_yaml(tmp_path: Path, text: str) -> Path:
 
 
 @pytest.mark.parametrize(("version", "value", "expected"), [
-    ("0.9.4", "fa3", None), ("0.9.3", "fa3", "fa2"), ("0.9.3", "disabled", None),
+    ("0.9.4", "fa2", None), ("0.9.3", "fa3", "fa2"), ("0.9.3", "fa", "fa2"), ("0.9.4", "fa", "fa2"),
+    ("0.9.4", "flash", "fa2"), ("0.9.3", "disabled", None),
     ("0.8.2", "disabled", "off"), ("0.8.3", "disabled", None), ("0.6.3", "false", None),
     ("0.9.4", "false", "disabled"), ("0.9.4", "true", "fa2"), ("0.8.2", "false", "off"),
 ])
@@ -146,6 +148,26 @@ def test_flash_attn_values_per_release(tmp_path: Path, version: str, value: str,
     assert (finding.fixes[0].applicability is Applicability.SAFE) == same_meaning
     if boolean:
         assert "Unknown attention type" in finding.message
+
+
+@pytest.mark.parametrize(("version", "model_type", "expected"), [
+    ("0.9.4", "llama", True), ("0.9.5", "llama", True), ("0.9.5", None, True),  # no fa3 branch in the loader
+    ("0.9.5", "gpt_oss", False),                                                  # gpt_oss loads FA3 itself
+])
+def test_fa3_parses_but_fails_to_load_except_gpt_oss(tmp_path: Path, version: str, model_type: str | None,
+                                                      expected: bool) -> None:
+    name = "org/model"
+    if model_type is not None:
+        model_dir(tmp_path, dict(LLAMA, model_type=model_type))
+        name = "models/m"
+    path = lf_yaml(tmp_path, f"model_name_or_path: {name}\nflash_attn: fa3\n")
+    findings = run_rules(tmp_path, select=("ED240",), snap=snapshot(llamafactory=version), llamafactory_file=path)
+    assert bool(findings) is expected
+    if expected:
+        [finding] = findings
+        assert "Unknown attention type: fa3" in finding.message
+        assert finding.fixes[0].edits[0].new == "flash_attn: fa2"
+        assert finding.fixes[0].applicability is Applicability.UNSAFE
 
 
 def test_yaml_false_really_is_a_boolean_and_not_installed_uses_newest_values(tmp_path: Path) -> None:
@@ -166,6 +188,19 @@ def test_zero3_quantization(tmp_path: Path, bits: int, bnb: str | None, expected
     if bits == 8:
         assert "Only 4-bit quantized model" in findings[0].message
         assert findings[0].fixes[0].edits[0].new == "quantization_bit: 4"
+
+
+@pytest.mark.parametrize(("lf", "wording"), [
+    ("0.8.1", "Only 4-bit quantized model can use auto device map."),
+    ("0.8.2", "Only 4-bit quantized model can use fsdp+qlora or auto device map."),
+])
+def test_zero3_8bit_quotes_the_release_wording(tmp_path: Path, lf: str, wording: str) -> None:
+    (tmp_path / "ds_z3_config.json").write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    path = lf_yaml(tmp_path, "quantization_bit: 8\ndeepspeed: ds_z3_config.json\n")
+    [finding] = run_rules(tmp_path, select=("ED241",), snap=snapshot(llamafactory=lf, bitsandbytes="0.45.0"),
+                          llamafactory_file=path)
+    assert finding.quotes == (wording,)
+    assert kb().rules["ED241"].signatures[0].search(wording)
 
 
 def test_zero2_is_not_flagged(tmp_path: Path) -> None:

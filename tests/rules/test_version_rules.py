@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from tests.helpers.core import NO_GPU, dist, gpu_hardware, kb, run_rule, snap
 
+from envdoctor.engine import core as engine
 from envdoctor.env.snapshot import Hardware
 from envdoctor.findings import Applicability, Severity
+from envdoctor.rules.base import Context
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -62,13 +64,30 @@ def test_ed102_marker_that_does_not_apply_means_no_pin() -> None:
     assert not fired("ED102", TORCH_260, ("triton", "3.1.0"), system="Darwin")
 
 
-@pytest.mark.parametrize(("torch", "triton", "expected"), [
-    ("2.6.0", "3.2.0", False), ("2.6.0", "3.1.0", True), ("2.14.1", "3.8.5", False),
-    ("2.14.1", "3.9.0", True), ("2.5.1", "3.1.0", False), ("2.5.1", "3.2.0", True),
+@pytest.mark.parametrize(("torch", "triton", "python", "expected"), [
+    ("2.6.0", "3.2.0", "3.11.7", False), ("2.6.0", "3.1.0", "3.11.7", True),
+    ("2.14.1", "3.8.5", "3.11.7", False), ("2.14.1", "3.9.0", "3.11.7", True),
+    ("2.5.1", "3.1.0", "3.11.7", False), ("2.5.1", "3.2.0", "3.11.7", True),
+    # releases the old hand table lacked
+    ("2.12.1", "3.7.1", "3.11.7", False), ("2.12.1", "3.7.0", "3.11.7", True),
+    ("2.13.0", "3.7.1", "3.12.3", False), ("2.13.0", "3.8.0", "3.12.3", True),
+    ("2.14.0", "3.8.0", "3.12.3", False), ("2.14.0", "3.7.1", "3.12.3", True),
+    # python markers: 2.2.1-2.3.1 require no triton on 3.12, 2.4.0-2.5.1 none on 3.13
+    ("2.2.1", "3.0.0", "3.11.7", True), ("2.2.1", "3.0.0", "3.12.3", False),
+    ("2.3.1", "3.0.0", "3.12.3", False), ("2.2.0", "3.0.0", "3.12.3", True),
+    ("2.4.0", "3.1.0", "3.12.3", True), ("2.4.0", "3.1.0", "3.13.1", False), ("2.5.1", "3.2.0", "3.13.1", False),
+    ("2.6.0", "3.1.0", "3.13.1", True),
 ])
-def test_ed102_pin_from_the_table_for_a_lock(torch: str, triton: str, expected: bool) -> None:
+def test_ed102_pin_from_the_release_snapshot_for_a_lock(torch: str, triton: str, python: str, expected: bool) -> None:
     pins = (dist("torch", torch, metadata_known=False), dist("triton", triton, metadata_known=False))
-    assert fired("ED102", *pins, source="file:req.txt") is expected
+    assert fired("ED102", *pins, source="file:req.txt", python=python) is expected
+
+
+def test_ed102_names_the_snapshot_as_its_source() -> None:
+    pins = (dist("torch", "2.12.1", metadata_known=False), dist("triton", "3.7.0", metadata_known=False))
+    [finding] = run_rule("ED102", snap(*pins, source="file:req.txt"))
+    assert "torch 2.12.1's metadata in the release snapshot of" in finding.message
+    assert finding.fixes[0].pins == {"triton": "==3.7.1"}
 
 
 def test_ed102_without_triton_or_torch_is_silent() -> None:
@@ -116,6 +135,16 @@ def test_ed110_disable_version_check_downgrades_to_warning(value: str) -> None:
     assert [f.severity for f in found] == [Severity.WARNING]
 
 
+@pytest.mark.parametrize(("lf", "value", "bypassed"), [
+    ("0.9.1", "y", False), ("0.9.2", "y", True), ("0.9.1", "true", True), ("0.8.3", "1", True), ("0.9.5", "Y", True),
+])
+def test_ed110_bypass_values_follow_the_release(lf: str, value: str, bypassed: bool) -> None:
+    """`y` skips the checks only from 0.9.2 (is_env_enabled); older releases compare with ["true", "1"]."""
+    release = dist("llamafactory", lf, runtime_requirements=LF_RUNTIME)
+    found = run_rule("ED110", snap(release, ("transformers", "4.57.0"), environ={"DISABLE_VERSION_CHECK": value}))
+    assert [f.severity for f in found] == [Severity.WARNING if bypassed else Severity.ERROR]
+
+
 def test_ed110_unrelated_value_still_errors() -> None:
     lf = dist("llamafactory", "0.9.3", runtime_requirements=LF_RUNTIME)
     found = run_rule("ED110", snap(lf, ("transformers", "4.57.0"), environ={"DISABLE_VERSION_CHECK": "0"}))
@@ -125,17 +154,27 @@ def test_ed110_unrelated_value_still_errors() -> None:
 @pytest.mark.parametrize(("lf", "transformers", "expected"), [
     ("0.9.4", "4.57.1", False), ("0.9.4", "4.57.2", True), ("0.9.4", "4.50.3", True), ("0.9.4", "4.51.0", False),
     ("0.9.3", "4.52.4", False), ("0.9.3", "4.52.0", True), ("0.9.5", "5.6.0", False),
+    ("0.9.5", "5.6.1", True), ("0.9.5", "4.55.0", False), ("0.9.5", "4.54.1", True),
 ])
 def test_ed110_table_for_a_lock(lf: str, transformers: str, expected: bool) -> None:
     pins = (dist("llamafactory", lf, metadata_known=False), dist("transformers", transformers, metadata_known=False))
     assert fired("ED110", *pins, source="file:req.txt") is expected
 
 
+@pytest.mark.parametrize(("lf", "pins", "expected"), [
+    ("0.9.5", (("peft", "0.20.0"), ("trl", "0.24.0")), False), ("0.9.5", (("peft", "0.21.0"),), True),
+    ("0.9.5", (("trl", "0.25.0"),), True), ("0.9.3", (("trl", "0.9.6"),), False), ("0.9.3", (("trl", "0.10.1"),), True),
+])
+def test_ed110_table_checks_every_package_for_a_lock(lf: str, pins: tuple, expected: bool) -> None:  # type: ignore[type-arg]
+    locked = [dist("llamafactory", lf, metadata_known=False)] + [dist(n, v, metadata_known=False) for n, v in pins]
+    assert fired("ED110", *locked, source="file:req.txt") is expected
+
+
 # --- ED111 numpy2-with-numpy1-package --------------------------------------------------------------
 
 @pytest.mark.parametrize(("package", "old", "new"), [
     ("scipy", "1.12.0", "1.13.0"), ("pandas", "2.2.1", "2.2.2"), ("scikit-learn", "1.4.1.post1", "1.4.2"),
-    ("matplotlib", "3.8.3", "3.8.4"), ("llamafactory", "0.9.3", "0.9.4"), ("trl", "0.9.6", "0.10.1"),
+    ("matplotlib", "3.8.3", "3.8.4"),
 ])
 def test_ed111_each_package_boundary(package: str, old: str, new: str) -> None:
     assert fired("ED111", ("numpy", "2.0.0"), (package, old))
@@ -143,24 +182,86 @@ def test_ed111_each_package_boundary(package: str, old: str, new: str) -> None:
     assert not fired("ED111", ("numpy", "1.26.4"), (package, old))
 
 
+def test_ed111_no_longer_flags_pure_python_declarations() -> None:
+    """trl and LLaMA-Factory are pure Python: their numpy caps are metadata (ED112), not an ABI break."""
+    assert not fired("ED111", ("numpy", "2.0.0"), ("trl", "0.9.6"), ("llamafactory", "0.9.3"))
+
+
+# --- ED112 numpy-capped-below-installed ------------------------------------------------------------
+
+@pytest.mark.parametrize(("package", "version", "expected"), [
+    ("trl", "0.8.6", False), ("trl", "0.9.4", False), ("trl", "0.9.6", True), ("trl", "0.10.1", False),
+    ("llamafactory", "0.7.1", False), ("llamafactory", "0.8.2", False), ("llamafactory", "0.8.3", True),
+    ("llamafactory", "0.9.3", True), ("llamafactory", "0.9.4", False),
+])
+def test_ed112_caps_read_from_the_release_metadata(package: str, version: str, expected: bool) -> None:
+    """A lock (metadata unknown, offline): the caps come from the releases' metadata in the snapshot."""
+    pins = (dist(package, version, metadata_known=False), dist("numpy", "2.1.3", metadata_known=False))
+    assert fired("ED112", *pins, source="file:req.txt", python="3.11.7") is expected
+    assert not fired("ED112", pins[0], dist("numpy", "1.26.4", metadata_known=False), source="file:req.txt")
+
+
+@pytest.mark.parametrize(("system", "expected"), [("Linux", False), ("Windows", True)])
+def test_ed112_trl_011_caps_numpy_only_on_windows(system: str, expected: bool) -> None:
+    trl = dist("trl", "0.11.4", ('numpy>=1.18.2; platform_system != "Windows"', 'numpy<2; platform_system == "Windows"'))
+    assert fired("ED112", trl, ("numpy", "2.1.3"), system=system) is expected
+
+
+def test_ed112_fix_stays_inside_what_llamafactory_requires() -> None:
+    """Alone, trl 0.9.6 moves up to 0.10.1; with LLaMA-Factory 0.9.3 (trl<=0.9.6) to 0.9.4, said to be a downgrade."""
+    trl = dist("trl", "0.9.6", ("numpy<2.0.0,>=1.18.2",))
+    [alone] = run_rule("ED112", snap(trl, ("numpy", "2.1.3")))
+    assert alone.fixes[0].pins == {"trl": "==0.10.1"} and alone.covers == (("trl", "numpy"),)
+    lf = dist("llamafactory", "0.9.3", ("trl<=0.9.6,>=0.8.6", "numpy<2.0.0"))
+    found = {f.packages[0]: f for f in run_rule("ED112", snap(trl, lf, ("numpy", "2.1.3")))}
+    assert found["trl"].fixes[0].pins == {"trl": "==0.9.4"} and "downgrade" in found["trl"].fixes[0].title
+    assert found["llamafactory"].fixes[0].pins == {"llamafactory": "==0.9.4"}
+    # LLaMA-Factory 0.9.4 needs Python 3.11: on 3.10 the nearest is 0.8.2 (no numpy requirement), a downgrade
+    [on_310] = run_rule("ED112", snap(lf, ("numpy", "2.1.3"), python="3.10.12"))
+    assert on_310.fixes[0].pins == {"llamafactory": "==0.8.2"} and "downgrade" in on_310.fixes[0].title
+    # a package whose releases the snapshot does not record: the fix says what was searched
+    [unknown] = run_rule("ED112", snap(dist("oldlib", "1.0", ("numpy<2",)), ("numpy", "2.1.3")))
+    assert unknown.fixes[0].applicability is Applicability.DISPLAY_ONLY
+    assert "does not record oldlib's releases" in unknown.fixes[0].title
+
+
+def test_ed112_drops_the_generic_unmet_requirement() -> None:
+    trl = dist("trl", "0.9.6", ("numpy<2.0.0,>=1.18.2",))
+    found = run_rule("ED001", snap(trl, ("numpy", "2.1.3")))
+    assert [f.code for f in found] == ["ED001"]
+    both = engine.run(Context(snapshot=snap(trl, ("numpy", "2.1.3")), kb=kb()), [kb().rules["ED001"], kb().rules["ED112"]])
+    assert [f.code for f in both] == ["ED112"]
+
+
 # --- ED130 / ED131 peft, trl vs transformers ---------------------------------------------------------
 
 @pytest.mark.parametrize(("peft", "transformers", "expected"), [
     ("0.15.2", "5.0.0", False), ("0.16.0", "5.0.0", True), ("0.17.1", "5.6.0", True),
-    ("0.17.1", "4.57.1", False), ("0.17.1", "5.0.0rc1", True), ("0.18.1", "5.6.0", False),
+    ("0.17.1", "4.57.1", False), ("0.17.1", "5.0.0rc2", False), ("0.17.1", "5.0.0rc3", True),
+    ("0.18.1", "5.6.0", False),
     ("0.18.0", "4.51.3", True), ("0.18.0", "4.52.0", False), ("0.18.1", "4.51.3", False),
     ("0.13.2", "4.42.4", False), ("0.14.0", "4.42.4", True), ("0.15.2", "4.42.4", True),
     ("0.14.0", "4.43.0", False),
+    # every peft from 0.14.0 imports EncoderDecoderCache at top level (0.16.0-0.21.2 too)
+    ("0.16.0", "4.42.4", True), ("0.18.1", "4.42.4", True), ("0.21.2", "4.42.4", True), ("0.21.2", "4.43.0", False),
 ])
 def test_ed130_peft_transformers(peft: str, transformers: str, expected: bool) -> None:
     assert fired("ED130", ("peft", peft), ("transformers", transformers)) is expected
 
 
 @pytest.mark.parametrize(("trl", "transformers", "expected"), [
-    ("0.9.6", "5.0.0", True), ("0.10.1", "5.0.0", False), ("0.9.6", "4.57.1", False), ("0.9.6", "5.0.0rc1", True),
+    ("0.9.4", "5.0.0", False), ("0.9.6", "5.0.0", True), ("0.10.1", "5.0.0", True), ("0.18.0", "5.6.0", True),
+    ("0.22.2", "5.6.0", True), ("0.23.0", "5.6.0", False), ("0.9.6", "4.57.1", False),
+    ("0.22.2", "5.0.0rc2", False), ("0.22.2", "5.0.0rc3", True),
 ])
 def test_ed131_trl_transformers(trl: str, transformers: str, expected: bool) -> None:
     assert fired("ED131", ("trl", trl), ("transformers", transformers)) is expected
+
+
+def test_ed131_fix_floor_is_the_first_release_without_the_import() -> None:
+    [finding] = run_rule("ED131", snap(("trl", "0.22.2"), ("transformers", "5.6.0"), ("llamafactory", "0.9.5")))
+    assert finding.fixes[0].pins == {"trl": ">=0.23.0"}
+    assert "0.23.0" in finding.fixes[0].title
 
 
 # --- ED120 extension-built-for-other-torch ------------------------------------------------------------
@@ -171,21 +272,43 @@ def test_ed120_vllm_metadata_pin(torch: str, expected: bool) -> None:
     assert fired("ED120", vllm, ("torch", torch)) is expected
 
 
-def test_ed120_offers_both_sides_unless_torch_is_kept() -> None:
-    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.7.0")))
-    assert f.fixes[0].pins == {"vllm": ">=0.9.0,<=0.9.2"}  # the fix search names the release in it
-    assert f.fixes[1].pins == {"torch": "==2.6.0"}  # no platform: the torch vllm pins is a fix too
-    assert f.fixes[2].uninstall == ("vllm",)
-    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.7.0")),
-                   keep=frozenset({"torch"}))
-    assert [fix.pins for fix in f.fixes] == [{"vllm": ">=0.9.0,<=0.9.2"}, {}]
-    assert "torch stays: the platform owns it" in f.fixes[0].title
+@pytest.mark.parametrize(("torch", "pin"), [
+    ("2.7.0", "==0.9.2"), ("2.9.1", "==0.16.0"), ("2.10.0", "==0.19.1"), ("2.11.0", "==0.26.0"),
+    ("2.13.0", "==0.32.0"), ("2.3.1", "==0.5.3.post1"),
+])
+def test_ed120_suggests_the_vllm_built_for_the_installed_torch(torch: str, pin: str) -> None:
+    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", torch)))
+    assert f.fixes[0].pins == {"vllm": pin}
+    # no platform owns torch here, so moving torch to vllm's pin is the other side's fix
+    assert f.fixes[1].pins == {"torch": "==2.6.0"} and "move torch" in f.fixes[1].title
+    assert f.fixes[-1].uninstall == ("vllm",)
 
 
-@pytest.mark.parametrize(("vllm", "torch", "expected"), [("0.8.5", "2.6.0", False), ("0.8.5", "2.7.0", True),
-                                                          ("0.9.2", "2.7.0", False), ("0.10.0", "2.7.0", True)])
-def test_ed120_vllm_table_for_a_lock(vllm: str, torch: str, expected: bool) -> None:
+def test_ed120_fix_respects_the_release_requires_python() -> None:
+    """vllm 0.14.0-0.16.0 (torch 2.9.1) declare Requires-Python <3.14: none fits Python 3.14."""
+    [f] = run_rule("ED120", snap(dist("vllm", "0.8.5", ("torch==2.6.0",)), ("torch", "2.9.1"), python="3.14.0"))
+    assert f.fixes[0].applicability is Applicability.DISPLAY_ONLY and "none in the release snapshot" in f.fixes[0].title
+
+
+@pytest.mark.parametrize(("vllm", "torch", "expected"), [
+    ("0.8.5", "2.6.0", False), ("0.8.5", "2.7.0", True), ("0.9.2", "2.7.0", False), ("0.10.0", "2.7.0", True),
+    # releases the old hand table lacked
+    ("0.5.3", "2.3.1", False), ("0.5.3", "2.3.0", True), ("0.14.0", "2.9.1", False), ("0.14.0", "2.9.0", True),
+    ("0.16.0", "2.9.1", False), ("0.17.0", "2.9.1", True), ("0.19.1", "2.10.0", False), ("0.19.1", "2.11.0", True),
+    ("0.26.0", "2.11.0", False), ("0.27.0", "2.11.0", True),
+])
+def test_ed120_vllm_pin_from_the_release_snapshot_for_a_lock(vllm: str, torch: str, expected: bool) -> None:
     pins = (dist("vllm", vllm, metadata_known=False), dist("torch", torch, metadata_known=False))
+    assert fired("ED120", *pins, source="file:req.txt") is expected
+
+
+@pytest.mark.parametrize(("name", "version", "torch", "expected"), [
+    ("torchaudio", "2.10.0", "2.11.0", True), ("torchaudio", "2.11.0", "2.12.0", False),  # 2.11.0 declares no torch
+    ("xformers", "0.0.34", "2.11.0", True), ("xformers", "0.0.35", "2.11.0", False),      # 0.0.35: torch>=2.10
+    ("torchvision", "0.29.0", "2.15.0", True), ("torchvision", "0.29.1", "2.15.0", False),  # 0.29.1: torch>=2.14.0
+])
+def test_ed120_only_exact_pins_are_build_pins(name: str, version: str, torch: str, expected: bool) -> None:
+    pins = (dist(name, version, metadata_known=False), dist("torch", torch, metadata_known=False))
     assert fired("ED120", *pins, source="file:req.txt") is expected
 
 

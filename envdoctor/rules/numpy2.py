@@ -1,0 +1,99 @@
+"""ED112 numpy-capped-below-installed: a package's metadata caps NumPy below the installed one.
+
+Read from the package's own Requires-Dist (installed dist-info, the index for a lock file, else the
+release snapshot for an offline lock), markers evaluated for the target, so no release table is
+needed: trl 0.9.6 declares ``numpy<2.0.0``, 0.9.4 and 0.10.1 do not; LLaMA-Factory 0.8.3-0.9.3 do.
+The fix names the nearest release whose metadata admits the installed NumPy, the target's Python and
+what the other installed packages require of it (LLaMA-Factory 0.9.3 requires trl<=0.9.6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from envdoctor.env import releases
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import active_requirements, parse_version
+from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.env.torch_build import declared_or_recorded, declared_pin
+from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.rules.base import Context, implements
+
+NUMPY = "numpy"
+
+
+def required_of(snap: Snapshot, name: str) -> list[tuple[str, SpecifierSet]]:
+    """What the other distributions with known metadata require of ``name`` (requirer, specifier)."""
+    found = []
+    for dist in snap.distributions.values():
+        if dist.name == name or not dist.metadata_known:
+            continue
+        for req in active_requirements(dist, snap):
+            if canonical_name(req.name) == name and req.specifier:
+                found.append((dist.name, req.specifier))
+    return found
+
+
+def uncapped_releases(ctx: Context, dist: Distribution, numpy: Version) -> tuple[list[str], str, int]:
+    """Releases of ``dist`` whose metadata admits ``numpy``, the target's Python and its requirers (oldest
+    first), where the releases were read, and how many were searched."""
+    snap = ctx.snapshot
+    known, origin = releases.history(dist.name, NUMPY, snap, ctx.offline)
+    requirers = required_of(snap, dist.name)
+    fits = []
+    for release in known:
+        spec = declared_pin(Distribution(dist.name, release.version, release.requires), snap, NUMPY)
+        if spec is not None and not SpecifierSet(spec).contains(numpy, prereleases=True):
+            continue
+        if release.requires_python and not SpecifierSet(release.requires_python).contains(
+                snap.python_version, prereleases=True):
+            continue
+        if any(not s.contains(release.version, prereleases=True) for _, s in requirers):
+            continue
+        fits.append(release.version)
+    return fits, origin, len(known)
+
+
+def _fix(ctx: Context, dist: Distribution, numpy: Version) -> Fix:
+    fits, origin, searched = uncapped_releases(ctx, dist, numpy)
+    installed = Version(dist.version)
+    newer = [v for v in fits if Version(v) > installed]
+    older = [v for v in fits if Version(v) < installed]
+    bound = "; ".join(f"{name} requires {dist.name}{spec}" for name, spec in required_of(ctx.snapshot, dist.name))
+    within = f" within what the installed packages require ({bound})" if bound else ""
+    if newer:
+        return pip_install_fix(f"upgrade {dist.name} to {newer[0]}, the next release that admits numpy {numpy}"
+                               f"{within} ({origin})", {dist.name: f"=={newer[0]}"}, Applicability.UNSAFE)
+    if older:
+        return pip_install_fix(f"install {dist.name} {older[-1]} (a downgrade: the nearest release that admits "
+                               f"numpy {numpy}{within}; {origin})", {dist.name: f"=={older[-1]}"},
+                               Applicability.UNSAFE)
+    where = (f"none of the {searched} {dist.name} releases in {origin} admits numpy {numpy}{within}" if searched
+             else f"{origin} does not record {dist.name}'s releases")
+    return Fix(title=(f"{where}: keep NumPy 1 (numpy<2) for {dist.name} {dist.version}, or let pip pick a "
+                      f"{dist.name} for numpy {numpy} (`pip install {dist.name} numpy=={numpy}`)"),
+               applicability=Applicability.DISPLAY_ONLY)
+
+
+@implements("ED112")
+def numpy_capped_below_installed(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """No distribution's declared numpy requirement excludes the installed NumPy 2."""
+    snap = ctx.snapshot
+    numpy = parse_version(snap.version_of(NUMPY))
+    if numpy is None or numpy.major < 2:
+        return
+    for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+        if dist.name == NUMPY:
+            continue
+        found = declared_or_recorded(dist, snap, NUMPY)
+        if found is None or found[0] is None or SpecifierSet(found[0]).contains(numpy, prereleases=True):
+            continue
+        spec, origin = found
+        yield entry.finding(
+            f"{dist.name} {dist.version} declares numpy{spec} ({origin}), but numpy {numpy} is installed: "
+            f"pip reports the conflict (on Colab move {dist.name}, not numpy)",
+            packages=(dist.name, NUMPY), covers=((dist.name, NUMPY),), fixes=(_fix(ctx, dist, numpy),))
