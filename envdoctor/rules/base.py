@@ -12,7 +12,7 @@ from typing import Any
 
 from envdoctor.env.implied import range_within
 from envdoctor.env.requirements import parse_version
-from envdoctor.env.snapshot import Snapshot, torch_build
+from envdoctor.env.snapshot import Distribution, Snapshot, torch_build
 from envdoctor.findings import Finding, Location
 from envdoctor.knowledge.base import Condition, KnowledgeBase, RuleEntry
 
@@ -103,3 +103,12 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
     if cond.runtime and not set(cond.runtime) & set(snap.runtime):
         return False
     return True
+
+
+def platform_conflict(ctx: Context, *dists: Distribution) -> str:
+    """A message tail when each of ``dists`` is at the version the detected platform's published
+    image ships (the conflict is the platform's own, which it runs with), else ''."""
+    if not ctx.shipped or not all(f"{d.name}=={d.version}" in ctx.shipped for d in dists):
+        return ""
+    return (f" — as shipped in {ctx.snapshot.platform}'s published image ({ctx.shipped_by}): the platform "
+            f"runs with it; it matters only if your run imports {dists[0].name}")

@@ -19,9 +19,9 @@ from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import active_requirements, parse_version
 from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.env.torch_build import declared_or_recorded, declared_pin
-from envdoctor.findings import Applicability, Finding, Fix, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.rules.base import Context, implements
+from envdoctor.rules.base import Context, implements, platform_conflict
 
 NUMPY = "numpy"
 
@@ -93,7 +93,9 @@ def numpy_capped_below_installed(ctx: Context, entry: RuleEntry) -> Iterator[Fin
         if found is None or found[0] is None or SpecifierSet(found[0]).contains(numpy, prereleases=True):
             continue
         spec, origin = found
+        shipped = platform_conflict(ctx, dist, ctx.snapshot.distributions[NUMPY])
         yield entry.finding(
             f"{dist.name} {dist.version} declares numpy{spec} ({origin}), but numpy {numpy} is installed: "
-            f"pip reports the conflict (on Colab move {dist.name}, not numpy)",
+            f"pip reports the conflict (on Colab move {dist.name}, not numpy){shipped}",
+            severity=Severity.WARNING if shipped else None,
             packages=(dist.name, NUMPY), covers=((dist.name, NUMPY),), fixes=(_fix(ctx, dist, numpy),))

@@ -29,7 +29,7 @@ from envdoctor.findings import (
     pip_install_fix,
 )
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.rules.base import Context, implements, pin_locations
+from envdoctor.rules.base import Context, implements, pin_locations, platform_conflict
 
 
 def owner(ctx: Context) -> str:
@@ -60,15 +60,6 @@ def mismatch_fixes(ctx: Context, requirer: Distribution, req: Requirement, insta
                                 f"uninstall {requirer.name} if the run does not use it"),
                          applicability=Applicability.DISPLAY_ONLY))
     return tuple(fixes)
-
-
-def platform_conflict(ctx: Context, *dists: Distribution) -> str:
-    """A message tail when each of ``dists`` is at the version the detected platform's published
-    image ships (the conflict is the platform's own, which it runs with), else ''."""
-    if not ctx.shipped or not all(f"{d.name}=={d.version}" in ctx.shipped for d in dists):
-        return ""
-    return (f" — as shipped in {ctx.snapshot.platform}'s published image ({ctx.shipped_by}): the platform "
-            f"runs with it; it matters only if your run imports {dists[0].name}")
 
 
 @implements("ED001")
