@@ -13,9 +13,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from envdoctor.memory.recipe import LOSS_CHUNK_TOKENS as CHUNK_TOKENS
 from envdoctor.pipeline.batching import IGNORE
-
-CHUNK_TOKENS = 256
 
 
 def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
