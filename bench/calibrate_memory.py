@@ -37,43 +37,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from envdoctor.memory.shapes import PUBLIC_CONFIGS
+
 MIB = 2**20
 STEPS = 2
 HERE = Path(__file__).resolve().parent
 
-# Sizes from each model's public config.json on the hub (the fields the shape needs).
-SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-0.5b": {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
-                     "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
-                     "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
-    "llama-3.2-1b": {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
-                     "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256,
-                     "tie_word_embeddings": True, "rope_theta": 500000.0, "rms_norm_eps": 1e-5},
-    "tinyllama-1.1b": {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
-                       "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
-                       "tie_word_embeddings": False, "rms_norm_eps": 1e-5},
-    "qwen3-4b": {"model_type": "qwen3", "hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36,
-                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
-                 "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
-    "yi-6b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-              "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 64000,
-              "tie_word_embeddings": False, "rope_theta": 5000000.0, "rms_norm_eps": 1e-5},
-    "mistral-7b": {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-                   "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
-                   "tie_word_embeddings": False, "rope_theta": 10000.0, "rms_norm_eps": 1e-5, "sliding_window": None},
-    "deepseek-llm-7b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 30,
-                        "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 102400,
-                        "tie_word_embeddings": False, "rms_norm_eps": 1e-6},
-    "llama-3.1-8b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
-                     "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
-                     "tie_word_embeddings": False, "rope_theta": 500000.0, "rms_norm_eps": 1e-5},
-    "qwen3-8b": {"model_type": "qwen3", "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
-                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
-                 "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
-    "qwen2.5-14b": {"model_type": "qwen2", "hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 48,
-                    "num_attention_heads": 40, "num_key_value_heads": 8, "vocab_size": 152064,
-                    "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
-}
+SHAPES = PUBLIC_CONFIGS  # the shape fields of public config.json files (envdoctor.memory.shapes)
 # (ckpt, max_length, batch, r, targets, optimizer, attn, precision, split); split: fit | holdout | t4
 # ("t4" rows run with torch's allocator capped so that the process's NVML total is a T4's 15360 MiB).
 ROWS: dict[str, list[tuple[Any, ...]]] = {

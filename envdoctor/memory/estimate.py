@@ -240,7 +240,7 @@ def _pipeline_estimate(shape: Any, plan: TrainingPlan) -> tuple[Component, ...]:
         kept_detail = f"{checkpointed} layers checkpointed, {shape.layers - checkpointed} keep all, {tokens}"
     else:
         kept_detail = f"all {shape.layers} layers' activations, {tokens}, {plan.attn} attention"
-    if act.mask:
+    if act.mask >= 10 * MIB:
         kept_detail += f" (block-diagonal mask {_gib(act.mask / MIB)})"
     if act.layer > act.loss:
         transient_name, transient_detail = "one layer recomputed in backward", f"{plan.attn} attention, {tokens}"
@@ -422,7 +422,8 @@ def _plan_from_flags(base: TrainingPlan, flags: dict[str, Any]) -> TrainingPlan:
     return replace(base, **changes)
 
 
-def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib: int | None) -> str:
+def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib: int | None,
+                ram_where: str = "available here") -> str:
     """The breakdown, the verdict and what fits, as `envdoctor estimate` prints them."""
     shape, plan = result.shape, result.plan
     lines = [f"envdoctor estimate · {shape.name} · {shape.total_params / 1e9:.2f}B params "
@@ -451,10 +452,10 @@ def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib:
     if ram_available_mib is not None:
         fits = ram.peak_mib <= ram_available_mib
         lines.append(f"host RAM verdict: {'fits' if fits else 'does NOT fit'}: {ram_available_mib / 1024:.1f} GiB "
-                     "available here")
+                     f"{ram_where}")
         if not fits and plan.processes > 1:
             single = host_ram(shape, replace(plan, processes=1, strategy="none"))
             lines.append(f"  - single-process QLoRA (processes 1, strategy none): {single.peak_mib / 1024:.1f} GiB")
-    lines.append("calibrated on an H100 (bench/results/memory_calibration.json); `python bench/memory_report.py` "
-                 "prints its measured error per configuration")
+    lines.append("measured term by term on an H200 (bench/results/memory_h200.json); `python bench/memory_report.py` "
+                 "prints its error per configuration")
     return "\n".join(lines)
