@@ -40,7 +40,7 @@ from typing import Any
 import torch
 
 from envdoctor.pipeline import batching, modeling, training
-from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
 from envdoctor.project.config import LoraConfig, ModelConfig, TrainConfig, TrainingConfig
 from envdoctor.project.builtin_models import builtin_config
 
@@ -137,7 +137,7 @@ def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, st
     optimizer = training.make_optimizer("adamw_torch", params, LR)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, len(batches))
     scaler = torch.amp.GradScaler(device, enabled=False)
-    wrapped = ChunkedCausalLMLoss(model)
+    wrapped = ChunkedCausalLMLoss(model, None if choice is not None and choice.whole_batch_loss else CHUNK_TOKENS)
     _reset(device)
     times, tokens = [], []
     for batch in batches:
@@ -249,6 +249,7 @@ CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "trl-nockpt": lambda *a: run_trl(*a, checkpointing=False),
     "trl-liger": lambda *a: run_trl(*a, liger=True),
     "trl-liger-nockpt": lambda *a: run_trl(*a, checkpointing=False, liger=True),
+    "pipeline-lean-liger": lambda *a: run_pipeline(*a, kernels="liger"),
     "pipeline-auto-liger": lambda *a: run_pipeline(*a, checkpointing="auto", kernels="liger"),
     "seed": run_seed,
 }

@@ -24,7 +24,7 @@ from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.pipeline import batching, checkpoint, data, modeling
-from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
 from envdoctor.pipeline.plan import RunPlan, training_hash
 
 EXIT_INTERRUPTED = 3
@@ -153,14 +153,16 @@ class Session:
         return str(self.accelerator.device.type)
 
 
-def _checkpointing(model: Any, plan: RunPlan, precision: modeling.Precision, device: str) -> tuple[bool, int | None, dict[str, Any]]:
-    """(checkpointing on, layers to checkpoint or None for all, the record of the choice)."""
+def _checkpointing(model: Any, plan: RunPlan, precision: modeling.Precision,
+                   device: str) -> tuple[bool, int | None, int | None, dict[str, Any]]:
+    """(checkpointing on, layers to checkpoint or None for all, loss chunk or None for one, the record of it)."""
     cfg = plan.config
     choice = modeling.memory_plan(model, cfg, precision, device)
     if choice is None:
         on = bool(cfg.train.gradient_checkpointing)
-        return on, None, {"gradient_checkpointing": on, "reason": "set in the config"}
-    return choice.layers > 0, choice.layers, {"gradient_checkpointing": "auto", **choice.to_dict()}
+        return on, None, CHUNK_TOKENS, {"gradient_checkpointing": on, "reason": "set in the config"}
+    chunk = None if choice.whole_batch_loss else CHUNK_TOKENS
+    return choice.layers > 0, choice.layers, chunk, {"gradient_checkpointing": "auto", **choice.to_dict()}
 
 
 def setup(plan: RunPlan) -> Session:
@@ -180,7 +182,7 @@ def setup(plan: RunPlan) -> Session:
     model = modeling.load_quantized(path, precision, device, cfg.model.attn_implementation,
                                     cfg.model.revision, cfg.model.trust_remote_code)
     settings: dict[str, Any] = {"kernels": modeling.apply_kernels(model, cfg.train.kernels, device)}
-    checkpointing, layers, settings["checkpointing"] = _checkpointing(model, plan, precision, device)
+    checkpointing, layers, chunk, settings["checkpointing"] = _checkpointing(model, plan, precision, device)
     model = modeling.attach_lora(model, cfg.lora.r, int(cfg.lora.alpha), cfg.lora.dropout,
                                  cfg.lora.target_modules, checkpointing, layers)
     examples = batching.tokenize(data.load_split(cfg.data.output, "train"), tokenizer, cfg.train.max_length)
@@ -208,7 +210,7 @@ def setup(plan: RunPlan) -> Session:
     elif plan.resume:
         raise InputError(f"{plan.checkpoints}: no checkpoint to resume from; run without --resume")
     scaler = torch.amp.GradScaler(device, enabled=precision.name == "fp16" and device == "cuda")
-    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model), device_placement=False)
+    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model, chunk), device_placement=False)
     return Session(plan, accelerator, precision, path, model, examples, batches, params, optimizer, scheduler,
                    scaler, wrapped, state, resumed_from, settings)
 

@@ -109,20 +109,31 @@ class CheckpointChoice:
     predicted_mib: float
     budget_mib: float
     reason: str
+    whole_batch_loss: bool = False  # one loss chunk for the whole micro-batch, its logits kept (no recompute)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the run record."""
-        return {"checkpointed_layers": self.layers, "layers": self.of, "predicted_peak_mib": round(self.predicted_mib),
-                "budget_mib": round(self.budget_mib), "reason": self.reason}
+        return {"checkpointed_layers": self.layers, "layers": self.of, "whole_batch_loss": self.whole_batch_loss,
+                "predicted_peak_mib": round(self.predicted_mib), "budget_mib": round(self.budget_mib),
+                "reason": self.reason}
 
 
 def choose_checkpointing(shape: Any, plan: TrainingPlan, budget_mib: float) -> CheckpointChoice:
     """The fewest checkpointed layers (fastest) whose predicted peak is within WARN_SHARE of ``budget_mib``.
 
     Each checkpointed layer recomputes its forward in the backward pass; its memory falls
-    monotonically with their number, so the first count that fits is the fastest that fits.
+    monotonically with their number, so the first count that fits is the fastest that fits.  With
+    no layer checkpointed, the loss is also taken in one chunk (logits kept, not recomputed) when
+    that fits too.
     """
     limit = WARN_SHARE * budget_mib
+    whole = replace(plan, gradient_checkpointing=False, checkpoint_layers=0, loss_chunk_tokens=plan.tokens)
+    peak = estimate(shape, whole).peak_mib
+    if peak <= limit:
+        return CheckpointChoice(0, shape.layers, peak, budget_mib,
+                                f"auto: checkpointing off and the loss in one chunk per micro-batch, the fastest "
+                                f"setting; its estimated peak {peak / 1024:.1f} GiB is within {WARN_SHARE:.0%} of "
+                                f"{budget_mib / 1024:.1f} GiB", whole_batch_loss=True)
     for layers in range(shape.layers + 1):
         candidate = replace(plan, gradient_checkpointing=layers > 0, checkpoint_layers=layers)
         peak = estimate(shape, candidate).peak_mib

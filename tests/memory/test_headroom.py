@@ -23,9 +23,17 @@ def test_memory_falls_with_each_checkpointed_layer() -> None:
     assert all(a > b for a, b in zip(peaks, peaks[1:]))
 
 
-def test_a_roomy_gpu_turns_checkpointing_off() -> None:
+def test_a_roomy_gpu_turns_checkpointing_off_and_the_loss_into_one_chunk() -> None:
     choice = choose_checkpointing(SHAPE, PLAN, 80 * 1024)
-    assert choice.layers == 0 and "off" in choice.reason and choice.predicted_mib == _peak(0)
+    whole = estimate(SHAPE, replace(PLAN, gradient_checkpointing=False, loss_chunk_tokens=PLAN.tokens)).peak_mib
+    assert choice.layers == 0 and choice.whole_batch_loss and "one chunk" in choice.reason
+    assert choice.predicted_mib == whole > _peak(0)
+
+
+def test_just_enough_room_for_no_checkpointing_keeps_the_loss_chunked() -> None:
+    whole = estimate(SHAPE, replace(PLAN, gradient_checkpointing=False, loss_chunk_tokens=PLAN.tokens)).peak_mib
+    choice = choose_checkpointing(SHAPE, PLAN, (_peak(0) + whole) / 2 / WARN_SHARE)
+    assert choice.layers == 0 and not choice.whole_batch_loss and choice.predicted_mib == _peak(0)
 
 
 def test_between_the_two_it_checkpoints_just_enough_layers() -> None:

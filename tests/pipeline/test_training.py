@@ -56,14 +56,15 @@ def test_packed_row_gives_each_sequence_its_unpacked_loss(tiny: tuple[Any, Any])
     assert _per_sequence_losses(model, leaky, lengths)[1:] != pytest.approx(alone[1:], abs=1e-3)
 
 
-def test_chunked_loss_matches_full_logits_loss_and_gradient(tiny: tuple[Any, Any]) -> None:
+@pytest.mark.parametrize("chunk", [5, None])  # None: one chunk, logits kept (what auto picks with room)
+def test_chunked_loss_matches_full_logits_loss_and_gradient(tiny: tuple[Any, Any], chunk: int | None) -> None:
     model, tokenizer = tiny
     batch = batching._packed_batch(batching.tokenize(SAMPLES, tokenizer, 512), tokenizer.pad_token_id)
     inputs = batch.tensors("cpu")
     head = model.get_output_embeddings().weight
     head.requires_grad_(True)
     try:
-        summed, count = ChunkedCausalLMLoss(model, chunk_tokens=5)(**inputs)
+        summed, count = ChunkedCausalLMLoss(model, chunk_tokens=chunk)(**inputs)
         (chunked_grad,) = torch.autograd.grad(summed / count, head)
         logits = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"]).logits[0, :-1]
         full = torch.nn.functional.cross_entropy(logits.float(), inputs["labels"][0, 1:], ignore_index=-100)
