@@ -1,19 +1,24 @@
-"""Useful tokens/s, step time and peak memory of envdoctor's QLoRA loop beside two peers, same run.
+"""Useful tokens/s, step time and peak memory of envdoctor's QLoRA loop beside TRL, in one run.
 
 Contenders, on the same random-init model, the same synthetic instruction lengths (lognormal,
 median ≈170 tokens, clipped to 512) and the same token capacity per optimizer step
 (batch 4 × max_length 512), LoRA r 8 on q_proj/v_proj, NF4 + double quantisation, bf16:
 
-* ``pipeline``: envdoctor.pipeline's own step (padding-free packing, chunked loss, no fp32 upcast);
-* ``seed``: the seeds' loop (prepare_model_for_kbit_training, padding='max_length', no packing,
-  full logits via ``labels=``, autocast);
-* ``trl``: TRL's SFTTrainer with ``packing=True`` (padding-free BFD packing), pad_to_multiple_of 64.
+* ``pipeline-lean``: envdoctor.pipeline's step with checkpointing on every layer (padding-free
+  packing, chunked loss, no fp32 upcast);
+* ``pipeline-auto``: the same with ``train.gradient_checkpointing: auto`` (the fastest setting
+  whose estimated peak fits this GPU); ``pipeline-auto-liger`` adds ``train.kernels: liger``;
+* ``trl`` / ``trl-nockpt``: TRL's SFTTrainer with ``packing=True`` (padding-free BFD packing),
+  checkpointing on / off; ``trl-liger`` / ``trl-liger-nockpt``: the same with ``use_liger_kernel``;
+* ``seed`` (not run unless asked): the seeds' loop (padding to 512, full logits).
 
 Useful tokens are non-pad tokens.  Each contender warms up (every new shape costs seconds once)
-before its timed steps; rounds interleave the contenders.  Usage::
+before its timed steps.  Liger patches some transformers functions for the whole process, so
+the Liger contenders run after the others.  Usage::
 
-    python bench/pipeline_throughput.py --models 7b 1b --rounds 2 --out results.json
-    python bench/pipeline_throughput.py --models tiny --device cpu --warmup 1 --steps 2   # smoke test
+    python bench/pipeline_throughput.py --models 7b 1b --out results.json
+    python bench/pipeline_throughput.py --models tiny --device cpu --warmup 1 --steps 2 \
+        --contenders pipeline-lean pipeline-auto   # smoke test
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import Any
 import torch
 
 from envdoctor.pipeline import batching, modeling, training
-from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
+from envdoctor.project.config import LoraConfig, ModelConfig, TrainConfig, TrainingConfig
 from envdoctor.project.builtin_models import builtin_config
 
 BATCH, MAX_LENGTH, LR, PAD_ID = 4, 512, 2e-4, 0
@@ -109,22 +115,29 @@ def _summary(step_times: list[float], step_tokens: list[int], warmup: int, devic
             "pad_fraction": 1 - sum(timed_n) / (slots * len(timed_n)) if slots else None, **_memory(device)}
 
 
-def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, steps: int) -> dict[str, Any]:
-    """envdoctor.pipeline's loop: load_quantized + attach_lora + packed batches + optimizer_step."""
+def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, steps: int,
+                 checkpointing: bool | str = True, kernels: str = "torch") -> dict[str, Any]:
+    """envdoctor.pipeline's setup and step: load_quantized, apply_kernels, the auto choice, attach_lora."""
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
+    config = TrainingConfig(model=ModelConfig(name_or_path=str(path)), lora=LoraConfig(r=8, alpha=16, dropout=0.05),
+                            train=TrainConfig(batch_size=BATCH, max_length=MAX_LENGTH, gradient_checkpointing=checkpointing,
+                                              kernels=kernels))
     accelerator = Accelerator(cpu=device == "cpu")
     precision = modeling.choose_precision("auto", device)
-    model = modeling.attach_lora(modeling.load_quantized(str(path), precision, device, "sdpa"), 8, 16, 0.05,
-                                 ("q_proj", "v_proj"), gradient_checkpointing=True)
+    base = modeling.load_quantized(str(path), precision, device, "sdpa")
+    ran = modeling.apply_kernels(base, kernels, device)
+    choice = modeling.memory_plan(base, config, precision, device)
+    on, layers = (bool(checkpointing), None) if choice is None else (choice.layers > 0, choice.layers)
+    model = modeling.attach_lora(base, 8, 16, 0.05, ("q_proj", "v_proj"), on, layers)
     examples = [batching.Example(tuple(ids), tuple(ids)) for ids in data]
     batches = batching.epoch_batches(examples, BATCH, MAX_LENGTH, True, PAD_ID, 0, 0)[:warmup + steps]
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = training.make_optimizer("adamw_torch", params, LR)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, len(batches))
     scaler = torch.amp.GradScaler(device, enabled=False)
-    wrapped = ChunkedCausalLMLoss(model)
+    wrapped = ChunkedCausalLMLoss(model, None if choice is not None and choice.whole_batch_loss else CHUNK_TOKENS)
     _reset(device)
     times, tokens = [], []
     for batch in batches:
@@ -134,7 +147,10 @@ def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, st
         _sync(device)
         times.append(time.perf_counter() - start)
         tokens.append(batch.real_tokens)
-    return _summary(times, tokens, warmup, device, slots=0)
+    out = _summary(times, tokens, warmup, device, slots=0)
+    out.update(kernels=ran, checkpointed_layers=len(modeling.decoder_layers(model)) if on and layers is None else
+               (layers if on else 0), choice=None if choice is None else choice.to_dict())
+    return out
 
 
 def run_seed(path: Path, data: list[list[int]], device: str, warmup: int, steps: int) -> dict[str, Any]:
@@ -174,7 +190,8 @@ def run_seed(path: Path, data: list[list[int]], device: str, warmup: int, steps:
     return _summary(times, tokens, warmup, device, slots=BATCH * MAX_LENGTH)
 
 
-def run_trl(path: Path, data: list[list[int]], device: str, warmup: int, steps: int) -> dict[str, Any]:
+def run_trl(path: Path, data: list[list[int]], device: str, warmup: int, steps: int, checkpointing: bool = True,
+            liger: bool = False) -> dict[str, Any]:
     """TRL's SFTTrainer with packing=True (padding-free BFD), LoRA through peft_config."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -200,7 +217,8 @@ def run_trl(path: Path, data: list[list[int]], device: str, warmup: int, steps: 
             times.append(time.perf_counter() - self.start)
 
     config = SFTConfig(output_dir="/tmp/trl-bench", packing=True, max_length=MAX_LENGTH,
-                       per_device_train_batch_size=BATCH, gradient_checkpointing=True, bf16=device == "cuda",
+                       per_device_train_batch_size=BATCH, gradient_checkpointing=checkpointing,
+                       use_liger_kernel=liger, bf16=device == "cuda",
                        learning_rate=LR, max_steps=warmup + steps, logging_steps=1000, report_to=[],
                        save_strategy="no", pad_to_multiple_of=64, dataloader_num_workers=0,
                        use_cpu=device == "cpu", seed=0, lr_scheduler_type="linear", warmup_steps=0)
@@ -224,13 +242,24 @@ def run_trl(path: Path, data: list[list[int]], device: str, warmup: int, steps: 
     return _summary(times[:n], tokens[:n], warmup, device, slots=0)
 
 
-CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {"pipeline": run_pipeline, "seed": run_seed, "trl": run_trl}
+CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "pipeline-lean": run_pipeline,
+    "pipeline-auto": lambda *a: run_pipeline(*a, checkpointing="auto"),
+    "trl": run_trl,
+    "trl-nockpt": lambda *a: run_trl(*a, checkpointing=False),
+    "trl-liger": lambda *a: run_trl(*a, liger=True),
+    "trl-liger-nockpt": lambda *a: run_trl(*a, checkpointing=False, liger=True),
+    "pipeline-lean-liger": lambda *a: run_pipeline(*a, kernels="liger"),
+    "pipeline-auto-liger": lambda *a: run_pipeline(*a, checkpointing="auto", kernels="liger"),
+    "seed": run_seed,
+}
+DEFAULT_CONTENDERS = [name for name in CONTENDERS if name != "seed"]
 
 
 def versions() -> dict[str, Any]:
     """Versions of everything the figures depend on, and the GPU and driver."""
     out: dict[str, Any] = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "trl", "datasets"):
+    for name in ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "trl", "datasets", "liger-kernel"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -250,13 +279,13 @@ def main() -> None:
     """Run the grid; print one line per measurement and a ratio table; write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["7b", "1b"], choices=sorted(MODELS))
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=list(CONTENDERS))
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--contenders", nargs="+", default=DEFAULT_CONTENDERS, choices=list(CONTENDERS))
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--warmup", type=int, default=6)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models-dir", type=Path, default=Path("/tmp/envdoctor-bench-models"))
-    parser.add_argument("--budget-s", type=float, default=1e9, help="skip rounds after this much wall time")
+    parser.add_argument("--budget-s", type=float, default=1e9, help="skip contenders after this much wall time")
     parser.add_argument("--out", type=Path, default=Path("pipeline_throughput.json"))
     args = parser.parse_args()
     began = time.perf_counter()
@@ -273,6 +302,9 @@ def main() -> None:
                 print(f"# {model_name}: round {round_} skipped (budget)", flush=True)
                 break
             for name in args.contenders:
+                if time.perf_counter() - began > args.budget_s:
+                    print(f"# {model_name} {name}: skipped (budget)", flush=True)
+                    continue
                 load_start = time.perf_counter()
                 try:
                     result = CONTENDERS[name](path, data, args.device, args.warmup, args.steps)
@@ -287,22 +319,47 @@ def main() -> None:
     print_table(report["results"])
 
 
+def medians(results: list[dict[str, Any]], model: str) -> dict[str, dict[str, Any]]:
+    """The median-throughput result of each contender that ran on ``model``."""
+    rows = {}
+    for name in dict.fromkeys(r["contender"] for r in results):
+        ok = sorted((r for r in results if r["model"] == model and r["contender"] == name and "error" not in r),
+                    key=lambda r: r["useful_tok_s"])
+        if ok:
+            rows[name] = ok[len(ok) // 2]
+    return rows
+
+
+def issue_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Issue 16's two ratios: lean vs the best TRL variant using no more memory; auto vs the fastest TRL."""
+    trl = {n: r for n, r in rows.items() if n.startswith("trl")}
+    out: dict[str, Any] = {}
+    lean = rows.get("pipeline-lean")
+    if lean and trl:
+        within = {n: r for n, r in trl.items() if r.get("peak_reserved_gib", 0) <= lean.get("peak_reserved_gib", 0) * 1.02}
+        if within:
+            best = max(within, key=lambda n: within[n]["useful_tok_s"])
+            out["lean_vs_trl_within_its_memory"] = (best, lean["useful_tok_s"] / within[best]["useful_tok_s"])
+    for auto in ("pipeline-auto", "pipeline-auto-liger"):
+        if auto in rows and trl:
+            fastest = max(trl, key=lambda n: trl[n]["useful_tok_s"])
+            out[f"{auto}_vs_fastest_trl"] = (fastest, rows[auto]["useful_tok_s"] / trl[fastest]["useful_tok_s"])
+    return out
+
+
 def print_table(results: list[dict[str, Any]]) -> None:
-    """Median per (model, contender) and ratios to the pipeline."""
-    print(f"\n{'model':<5} {'contender':<9} {'useful tok/s':>12} {'step s':>7} {'tok/step':>8} "
-          f"{'peak res GiB':>12} {'vs pipeline':>11}")
+    """Median per (model, contender), ratios to the lean pipeline and issue 16's two ratios."""
+    print(f"\n{'model':<5} {'contender':<20} {'useful tok/s':>12} {'step s':>7} {'tok/step':>8} "
+          f"{'peak res GiB':>12} {'vs lean':>8}")
     for model in dict.fromkeys(r["model"] for r in results):
-        rows = {}
-        for name in dict.fromkeys(r["contender"] for r in results):
-            ok = sorted((r for r in results if r["model"] == model and r["contender"] == name and "error" not in r),
-                        key=lambda r: r["useful_tok_s"])
-            if ok:
-                rows[name] = ok[len(ok) // 2]
-        base = rows.get("pipeline", {}).get("useful_tok_s")
+        rows = medians(results, model)
+        base = rows.get("pipeline-lean", {}).get("useful_tok_s")
         for name, r in rows.items():
             ratio = f"{r['useful_tok_s'] / base:.2f}x" if base else "-"
-            print(f"{model:<5} {name:<9} {r['useful_tok_s']:>12,.0f} {r['step_s']:>7.3f} "
-                  f"{r['useful_tokens_per_step']:>8.0f} {r.get('peak_reserved_gib', float('nan')):>12.2f} {ratio:>11}")
+            print(f"{model:<5} {name:<20} {r['useful_tok_s']:>12,.0f} {r['step_s']:>7.3f} "
+                  f"{r['useful_tokens_per_step']:>8.0f} {r.get('peak_reserved_gib', float('nan')):>12.2f} {ratio:>8}")
+        for key, (peer, ratio) in issue_ratios(rows).items():
+            print(f"{model:<5} {key}: {ratio:.2f}x ({peer})")
 
 
 if __name__ == "__main__":

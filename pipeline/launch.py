@@ -19,6 +19,7 @@ from envdoctor.errors import ExitCode, InputError
 
 WORKER = "envdoctor.pipeline.worker"
 EXIT_BAD_INPUT = 2
+ALLOC_CONF = "expandable_segments:True"
 EXIT_INTERRUPTED = 3  # envdoctor.pipeline.training.EXIT_INTERRUPTED (not imported: it imports torch)
 
 
@@ -36,8 +37,14 @@ def worker_argv(python: str, stage: str, plan_path: Path, processes: int) -> lis
 
 
 def child_environment(tty: bool) -> dict[str, str]:
-    """The child's environment: quiet libraries off a TTY; NCCL and other settings left untouched."""
+    """The child's environment: quiet libraries off a TTY; NCCL and other settings left untouched.
+
+    torch's allocator grows expandable segments (unless the user configured it): freed blocks are
+    reused whatever their size, so the reserved memory stays within a few percent of what the step
+    allocates, as `envdoctor estimate` predicts.
+    """
     env = dict(os.environ)
+    env.setdefault("PYTORCH_CUDA_ALLOC_CONF", ALLOC_CONF)
     env.setdefault("TRANSFORMERS_VERBOSITY", "error")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     if not tty:

@@ -13,9 +13,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from envdoctor.memory.recipe import LOSS_CHUNK_TOKENS as CHUNK_TOKENS
 from envdoctor.pipeline.batching import IGNORE
-
-CHUNK_TOKENS = 256
 
 
 def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -24,9 +23,12 @@ def _chunk_loss(lm_head: nn.Module, hidden: torch.Tensor, targets: torch.Tensor)
 
 
 class ChunkedCausalLMLoss(nn.Module):
-    """``forward(input_ids, labels, position_ids, attention_mask=None)`` → (summed loss, target count)."""
+    """``forward(input_ids, labels, position_ids, attention_mask=None)`` → (summed loss, target count).
 
-    def __init__(self, causal_lm: nn.Module, chunk_tokens: int = CHUNK_TOKENS) -> None:
+    ``chunk_tokens=None``: one chunk for all targets, its logits kept for the backward (no recompute).
+    """
+
+    def __init__(self, causal_lm: nn.Module, chunk_tokens: int | None = CHUNK_TOKENS) -> None:
         super().__init__()
         self.causal_lm = causal_lm
         self.chunk_tokens = chunk_tokens
@@ -42,6 +44,8 @@ class ChunkedCausalLMLoss(nn.Module):
         keep = shifted != IGNORE
         hidden = hidden[:, :-1][keep]
         targets = shifted[keep]
+        if self.chunk_tokens is None:
+            return _chunk_loss(lm_head, hidden, targets), keep.sum()
         total = hidden.new_zeros((), dtype=torch.float32)
         for start in range(0, targets.numel(), self.chunk_tokens):
             h = hidden[start:start + self.chunk_tokens]

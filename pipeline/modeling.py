@@ -8,7 +8,7 @@ that every stage and every process loads the same weights through the ordinary
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +127,10 @@ def load_quantized(path: str, precision: Precision, device: str, attn_implementa
 
 
 def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: Any,
-                gradient_checkpointing: bool) -> Any:
+                gradient_checkpointing: bool, checkpoint_layers: int | None = None) -> Any:
     """Wrap ``model`` with fresh LoRA adapters; checkpointing is non-reentrant (no input-grad hooks).
+
+    ``checkpoint_layers`` (with checkpointing on) limits it to the first that many decoder layers.
 
     The model is returned in training mode: transformers only checkpoints (and LoRA only
     applies dropout) in training mode, and ``from_pretrained`` returns eval mode.
@@ -140,6 +142,9 @@ def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: 
 
     if gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if checkpoint_layers is not None:  # only the first ``checkpoint_layers`` decoder layers recompute
+            for layer in decoder_layers(model)[checkpoint_layers:]:
+                layer.gradient_checkpointing = False
     targets = target_modules if isinstance(target_modules, str) else list(target_modules)
     config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
                         bias="none", task_type="CAUSAL_LM")
@@ -149,3 +154,51 @@ def attach_lora(model: Any, r: int, alpha: int, dropout: float, target_modules: 
             if parameter.requires_grad:
                 parameter.data = parameter.data.to(torch.bfloat16)
     return peft_model.train()
+
+
+def decoder_layers(model: Any) -> list[Any]:
+    """The decoder layers transformers can checkpoint, in order."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
+
+
+def apply_kernels(model: Any, kernels: str, device: str) -> str:
+    """Swap in Liger's fused RMSNorm, RoPE and SwiGLU for ``kernels: liger`` on CUDA; returns what runs.
+
+    The loss stays the pipeline's chunked loss (Liger's fused linear cross-entropy is not used).
+    """
+    if kernels != "liger" or device != "cuda":
+        return "torch"
+    try:
+        from liger_kernel.transformers import _apply_liger_kernel_to_instance  # type: ignore[import-not-found]
+    except ImportError:
+        raise InputError("train.kernels: liger needs the liger-kernel package; "
+                         "`pip install 'envdoctor[fast]'` or set train.kernels: torch") from None
+    _apply_liger_kernel_to_instance(model=model, rope=True, rms_norm=True, swiglu=True, cross_entropy=False,
+                                    fused_linear_cross_entropy=False)
+    return "liger"
+
+
+def memory_plan(model: Any, config: Any, precision: Precision, device: str) -> Any:
+    """``train.gradient_checkpointing: auto`` resolved against this GPU (a CheckpointChoice), or None.
+
+    The budget is the free GPU memory now (this process's context included, as the estimate counts it).
+    """
+    from envdoctor.memory.estimate import OUTSIDE_TORCH_MIB
+    from envdoctor.memory.headroom import CheckpointChoice, choose_checkpointing, plan_from_config
+    from envdoctor.memory.shapes import shape_from_config
+
+    if config.train.gradient_checkpointing != "auto":
+        return None
+    shape = shape_from_config(model.config.to_dict(), config.model.name_or_path)
+    if device != "cuda":
+        return CheckpointChoice(shape.layers, shape.layers, 0.0, 0.0, "auto: checkpointing on (CPU: host memory is "
+                                                                       "not estimated)")
+    import torch
+
+    free, total = torch.cuda.mem_get_info()
+    used_by_weights = torch.cuda.memory_reserved()
+    budget = min(total, free + used_by_weights + OUTSIDE_TORCH_MIB * 2**20) / 2**20
+    plan = replace(plan_from_config(config), precision=precision.name)
+    return choose_checkpointing(shape, plan, budget)

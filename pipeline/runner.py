@@ -178,6 +178,9 @@ def run(options: RunOptions) -> Path | None:
             resumed = f", resumed from {result['resumed_from']}" if result["resumed_from"] else ""
             _say(f"train: {result['step']} steps, final loss {result['final_loss']:.4f}, "
                  f"{result['tokens_per_s']:,.0f} tokens/s ({result['precision']} on {result['device']}{resumed})")
+            record["train_settings"] = result["settings"]  # what auto knobs chose, and why
+            if result["settings"]["checkpointing"]["gradient_checkpointing"] == "auto":
+                _say(f"  {result['settings']['checkpointing']['reason']}")
     if "eval" in stages:
         launch.run_stage(launch.worker_argv(python, "eval", plan_path, 1), tty)
         evaluation = json.loads((config.train.output_dir / "eval.json").read_text(encoding="utf-8"))

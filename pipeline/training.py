@@ -18,13 +18,13 @@ import resource
 import signal
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor.pipeline import batching, checkpoint, data, modeling
-from envdoctor.pipeline.loss import ChunkedCausalLMLoss
+from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
 from envdoctor.pipeline.plan import RunPlan, training_hash
 
 EXIT_INTERRUPTED = 3
@@ -127,8 +127,46 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, desc="train", unit="step", dynamic_ncols=True)
 
 
-def train(plan: RunPlan) -> dict[str, Any]:
-    """Run (or resume) the train stage; returns what it also writes to ``train_result.json``."""
+@dataclass
+class Session:
+    """Everything :func:`setup` builds for the loop and :func:`save` reports."""
+
+    plan: RunPlan
+    accelerator: Any
+    precision: modeling.Precision
+    model_path: str
+    model: Any
+    examples: list[batching.Example]
+    batches: list[batching.Batch]
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    scaler: Any
+    wrapped: Any
+    state: checkpoint.TrainerState
+    resumed_from: str | None
+    settings: dict[str, Any] = field(default_factory=dict)  # what auto knobs chose, and why
+
+    @property
+    def device(self) -> str:
+        """cuda or cpu."""
+        return str(self.accelerator.device.type)
+
+
+def _checkpointing(model: Any, plan: RunPlan, precision: modeling.Precision,
+                   device: str) -> tuple[bool, int | None, int | None, dict[str, Any]]:
+    """(checkpointing on, layers to checkpoint or None for all, loss chunk or None for one, the record of it)."""
+    cfg = plan.config
+    choice = modeling.memory_plan(model, cfg, precision, device)
+    if choice is None:
+        on = bool(cfg.train.gradient_checkpointing)
+        return on, None, CHUNK_TOKENS, {"gradient_checkpointing": on, "reason": "set in the config"}
+    chunk = None if choice.whole_batch_loss else CHUNK_TOKENS
+    return choice.layers > 0, choice.layers, chunk, {"gradient_checkpointing": "auto", **choice.to_dict()}
+
+
+def setup(plan: RunPlan) -> Session:
+    """Load the 4-bit base, attach LoRA, batch the data, build the optimizer and resume a checkpoint."""
     import torch
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup, set_seed
@@ -143,13 +181,14 @@ def train(plan: RunPlan) -> dict[str, Any]:
     tokenizer = modeling.load_tokenizer(path, cfg.model.revision, cfg.model.trust_remote_code)
     model = modeling.load_quantized(path, precision, device, cfg.model.attn_implementation,
                                     cfg.model.revision, cfg.model.trust_remote_code)
+    settings: dict[str, Any] = {"kernels": modeling.apply_kernels(model, cfg.train.kernels, device)}
+    checkpointing, layers, chunk, settings["checkpointing"] = _checkpointing(model, plan, precision, device)
     model = modeling.attach_lora(model, cfg.lora.r, int(cfg.lora.alpha), cfg.lora.dropout,
-                                 cfg.lora.target_modules, cfg.train.gradient_checkpointing)
+                                 cfg.lora.target_modules, checkpointing, layers)
     examples = batching.tokenize(data.load_split(cfg.data.output, "train"), tokenizer, cfg.train.max_length)
     batches = all_batches(examples, plan, tokenizer.pad_token_id, accelerator.process_index,
                           accelerator.num_processes)
-    accumulation = cfg.train.gradient_accumulation
-    total_steps = math.ceil(len(batches) / accumulation)
+    total_steps = math.ceil(len(batches) / cfg.train.gradient_accumulation)
     if cfg.train.max_steps:
         total_steps = min(total_steps, cfg.train.max_steps)
     if total_steps == 0:
@@ -171,7 +210,16 @@ def train(plan: RunPlan) -> dict[str, Any]:
     elif plan.resume:
         raise InputError(f"{plan.checkpoints}: no checkpoint to resume from; run without --resume")
     scaler = torch.amp.GradScaler(device, enabled=precision.name == "fp16" and device == "cuda")
-    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model), device_placement=False)
+    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model, chunk), device_placement=False)
+    return Session(plan, accelerator, precision, path, model, examples, batches, params, optimizer, scheduler,
+                   scaler, wrapped, state, resumed_from, settings)
+
+
+def run_steps(session: Session) -> None:
+    """Optimizer steps until the plan's last; SIGINT/SIGTERM finish the step, checkpoint and raise Interrupted."""
+    import torch
+
+    plan, state, accumulation = session.plan, session.state, session.plan.config.train.gradient_accumulation
     stop: dict[str, int | None] = {"signal": None}
 
     def request_stop(signum: int, _frame: Any) -> None:
@@ -179,14 +227,15 @@ def train(plan: RunPlan) -> dict[str, Any]:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    if device == "cuda":
+    if session.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    main = accelerator.is_main_process
-    with _progress(total_steps, state.step, main and sys.stderr.isatty()) as bar:
-        while state.step < total_steps:
+    main = session.accelerator.is_main_process
+    with _progress(state.total_steps, state.step, main and sys.stderr.isatty()) as bar:
+        while state.step < state.total_steps:
             started = time.perf_counter()
-            micro = batches[state.step * accumulation:(state.step + 1) * accumulation]
-            loss = optimizer_step(wrapped, micro, optimizer, scheduler, scaler, params, accelerator)
+            micro = session.batches[state.step * accumulation:(state.step + 1) * accumulation]
+            loss = optimizer_step(session.wrapped, micro, session.optimizer, session.scheduler, session.scaler,
+                                  session.params, session.accelerator)
             state.step += 1
             state.losses.append(loss)
             state.real_tokens += sum(b.real_tokens for b in micro)
@@ -195,31 +244,46 @@ def train(plan: RunPlan) -> dict[str, Any]:
                 bar.set_postfix(loss=f"{state.losses[-1]:.3f}",
                                 tok_s=f"{state.real_tokens / state.train_seconds:,.0f}")
                 bar.update(1)
-            done = state.step == total_steps
+            done = state.step == state.total_steps
             if main and (stop["signal"] or done or state.step % plan.checkpoint_every == 0):
-                checkpoint.save(plan.checkpoints, state, model, optimizer, scheduler)
+                checkpoint.save(plan.checkpoints, state, session.model, session.optimizer, session.scheduler)
             if stop["signal"] and not done:
-                accelerator.wait_for_everyone()
-                raise Interrupted(f"stopped at step {state.step}/{total_steps}; checkpoint written")
+                session.accelerator.wait_for_everyone()
+                raise Interrupted(f"stopped at step {state.step}/{state.total_steps}; checkpoint written")
+
+
+def save(session: Session) -> dict[str, Any]:
+    """Write the adapter, the loss curve and train_result.json (main process); returns the result."""
+    import torch
+
+    plan, state, cfg, device = session.plan, session.state, session.plan.config, session.device
     result: dict[str, Any] = {}
-    if main:
+    if session.accelerator.is_main_process:
         try:
-            model.save_pretrained(plan.adapter_dir, safe_serialization=True)
+            session.model.save_pretrained(plan.adapter_dir, safe_serialization=True)
             plot_losses(state.losses, cfg.train.output_dir / "loss_curve.png")
         except OSError as exc:
             raise InputError(f"{plan.adapter_dir}: cannot write the adapter ({exc.strerror}); the "
                              f"checkpoints in {plan.checkpoints} are intact; free space, then "
                              "`envdoctor run --resume`") from None
         gpu = torch.cuda.get_device_name() if device == "cuda" else None
+        world = session.accelerator.num_processes
         result = {**asdict(state), "final_loss": state.losses[-1], "device": device, "gpu": gpu,
-                  "world_size": accelerator.num_processes, "precision": precision.name,
-                  "precision_reason": precision.reason, "resumed_from": resumed_from,
-                  "tokens_per_s": state.real_tokens * accelerator.num_processes / state.train_seconds,
+                  "world_size": world, "precision": session.precision.name,
+                  "precision_reason": session.precision.reason, "resumed_from": session.resumed_from,
+                  "tokens_per_s": state.real_tokens * world / state.train_seconds,
                   "seconds_per_step": state.train_seconds / state.step,
-                  "peak_memory": peak_memory_mib(device), "train_samples": len(examples),
-                  "micro_batches": len(batches), "packing": cfg.train.packing,
-                  "model_path": path, "seed": cfg.train.seed}
+                  "peak_memory": peak_memory_mib(device), "train_samples": len(session.examples),
+                  "micro_batches": len(session.batches), "packing": cfg.train.packing,
+                  "settings": session.settings, "model_path": session.model_path, "seed": cfg.train.seed}
         (cfg.train.output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()  # tears the process group down (NCCL warns when it is leaked)
+    session.accelerator.wait_for_everyone()
+    session.accelerator.end_training()  # tears the process group down (NCCL warns when it is leaked)
     return result
+
+
+def train(plan: RunPlan) -> dict[str, Any]:
+    """Run (or resume) the train stage: setup, the optimizer steps, save; returns train_result.json's content."""
+    session = setup(plan)
+    run_steps(session)
+    return save(session)

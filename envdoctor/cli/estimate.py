@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -45,7 +46,10 @@ def _command_options(func: Any) -> Any:
         click.option("--processes", type=click.IntRange(min=1)),
         click.option("--strategy", type=click.Choice(STRATEGIES)),
         click.option("--weights-format", type=click.Choice(WEIGHT_FORMATS)),
-        click.option("--gpu", "gpu_target", metavar="NAME", help="Judge against a GPU from the table (T4, A100-40, ...)."),
+        click.option("--gpu", "gpu_target", metavar="NAME",
+                     help="Judge against a GPU from the table (T4, A100-40, ...) or of a size (24GB)."),
+        click.option("--host-ram", "host_ram_text", metavar="SIZE",
+                     help="Judge host RAM against a planned machine's (64GB) instead of this one's."),
         click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True),
     ]
     for option in reversed(options):
@@ -77,8 +81,18 @@ def _load_inputs(config_file: Path | None, model: str | None, params: str | None
                      "--params 7B, or --config envdoctor.yaml")
 
 
+def parse_size_mib(text: str, flag: str) -> int:
+    """``64GB`` / ``512MB`` / ``1.5TB`` (decimal units; GiB/MiB binary) as MiB; InputError otherwise."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*(tb|tib|gb|gib|g|mb|mib|m)\s*$", text, re.IGNORECASE)
+    if not m or float(m.group(1)) <= 0:
+        raise InputError(f"{flag} {text!r}: expected a size such as 64GB or 512MB")
+    unit = m.group(2).lower()
+    scale = {"tb": 1e12, "tib": 2**40, "gb": 1e9, "g": 1e9, "gib": 2**30, "mb": 1e6, "m": 1e6, "mib": 2**20}[unit]
+    return int(float(m.group(1)) * scale / 2**20)
+
+
 def _run_estimate(config_file: Path | None, model: str | None, params: str | None, gpu_target: str | None,
-                  fmt: str, flags: dict[str, Any]) -> None:
+                  fmt: str, flags: dict[str, Any], host_ram_text: str | None = None) -> None:
     import click
 
     from envdoctor.env.hardware import probe_hardware
@@ -100,7 +114,10 @@ def _run_estimate(config_file: Path | None, model: str | None, params: str | Non
     verdict = judge(shape, plan, budget) if budget else None
     result = verdict.estimate if verdict else estimate(shape, plan)
     ram = host_ram(shape, plan)
-    ram_available = None if gpu_target else hardware.ram_available_mib  # --gpu plans for another machine
+    if host_ram_text:
+        ram_available: int | None = parse_size_mib(host_ram_text, "--host-ram")
+    else:
+        ram_available = None if gpu_target else hardware.ram_available_mib  # --gpu plans for another machine
     ram_fits = ram_available is None or ram.peak_mib <= ram_available
     if fmt == "json":
         data = {**result.to_dict(), "host_ram_mib": round(ram.peak_mib), "host_ram_detail": ram.detail,
@@ -111,7 +128,8 @@ def _run_estimate(config_file: Path | None, model: str | None, params: str | Non
                                "options": [{"title": o.title, "peak_mib": round(o.peak_mib)} for o in verdict.options]}
         click.echo(json.dumps(data, indent=2))
     else:
-        click.echo(render_text(result, verdict, ram, ram_available))
+        click.echo(render_text(result, verdict, ram, ram_available,
+                               "on the planned machine (--host-ram)" if host_ram_text else "available here"))
     sys.exit(1 if (verdict is not None and not verdict.fits) or not ram_fits else 0)
 
 
@@ -124,7 +142,8 @@ def _build_command() -> Any:
                          max_length: int | None, lora_r: int | None, targets: str | None, optimizer: str | None,
                          gradient_checkpointing: bool | None, attn: str | None, style: str | None,
                          precision: str | None, processes: int | None, strategy: str | None,
-                         weights_format: str | None, gpu_target: str | None, fmt: str) -> None:
+                         weights_format: str | None, gpu_target: str | None, host_ram_text: str | None,
+                         fmt: str) -> None:
         """Predict peak GPU memory and host RAM of a QLoRA run, and whether it fits a GPU.
 
         Reads envdoctor.yaml (or --model/--params) and flags that override it.  Host RAM is
@@ -135,7 +154,7 @@ def _build_command() -> Any:
                  "optimizer": optimizer, "gradient_checkpointing": gradient_checkpointing, "attn": attn,
                  "style": style, "precision": precision, "processes": processes, "strategy": strategy,
                  "weights_format": weights_format}
-        _run_estimate(config_file, model, params, gpu_target, fmt, flags)
+        _run_estimate(config_file, model, params, gpu_target, fmt, flags, host_ram_text)
 
     return estimate_command
 

@@ -1,19 +1,26 @@
-"""Peak GPU memory and host RAM of a QLoRA run, by arithmetic (no torch), and `envdoctor estimate`.
+"""Peak GPU memory and host RAM of a QLoRA run, by arithmetic (no torch).
 
-The model (calibrated on an H100, see bench/calibrate_memory.py and
-bench/results/memory_calibration.json):
+``pipeline`` style (what `envdoctor run` trains) is modelled term by term from the code it
+runs, each term checked on its own on an H200 (bench/calibrate_memory.py,
+bench/results/memory_h200.json):
 
-    peak = 4-bit weights + 16-bit (or fp32) embeddings/norms + LoRA weights, grads, optimizer
-         + activations kept for backward   (all L layers, or only the layer inputs with checkpointing)
-         + the largest transient           (logits + loss, or one layer recomputed in backward)
-         + allocator slack                 (a fraction of what the step allocates)
-         + CUDA context and library workspaces
+    peak = NF4 weights + 16-bit embeddings/lm_head/norms          (what ``load_quantized`` keeps)
+         + LoRA weights + their grads + optimizer state          (dtype as ``attach_lora`` leaves it)
+         + activations kept for backward                         (per layer, see ``layer_bytes``)
+         + the largest transient                                 (a loss chunk, or one layer's recompute)
+         + cuBLAS workspaces + allocator slack
+         + memory outside torch's allocator                      (CUDA context, kernels' modules)
 
-Activation bytes per token and layer are linear in hidden, kv width, intermediate
-width and the LoRA inputs; eager attention adds batch x heads x seq^2 per layer.
-Two training styles are modelled: ``pipeline`` (envdoctor's loop: no fp32 upcast,
-bf16 LoRA, chunked loss) and ``seed`` (``prepare_model_for_kbit_training``: fp32
-embeddings and residual stream, full fp32 logits).
+Per layer and token a 16-bit decoder layer under peft LoRA and bitsandbytes 4-bit keeps: two
+fp32 RMSNorm inputs (8H); for sdpa under the packed block-diagonal mask the rotated q and k/v
+repeated to all heads, and the output (8 x heads x head_dim) plus the fp32 logsumexp (4 x heads);
+SiLU's input, its output and up_proj's output (6I); each LoRA input's dropout output and mask
+(3 B per input feature; 5 B when LoRA is fp32, as under fp16, since peft casts the
+input to the adapter's dtype).  bitsandbytes' 4-bit matmul saves no input.  The packed mask is
+tokens^2 bools, and sdpa keeps a 16-bit copy of it per layer (padded to 16 columns).  The
+loss projects ``LOSS_CHUNK_TOKENS`` tokens at a time: 12 B per logit at the peak of a chunk's
+backward.  ``seed`` style (``prepare_model_for_kbit_training``: fp32 embeddings and residual
+stream, full fp32 logits) keeps the coefficients fitted on an H100 (memory_calibration.json).
 """
 
 from __future__ import annotations
@@ -21,16 +28,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from envdoctor.memory.recipe import LOSS_CHUNK_TOKENS
+
 MIB = 2**20
 # NF4 codes (0.5 B) + an 8-bit absmax per 64 weights + an fp32 absmax per 256 of those (double quantization).
 NF4_BYTES_PER_PARAM = 0.5 + 1 / 64 + 4 / (64 * 256)
 NF4_ACCELERATE_BYTES_PER_PARAM = 0.5  # accelerate's `estimate-memory` int4 column: weights only
-# CUDA context, cuBLAS/cuDNN workspaces and the 4-bit kernels' buffers: 1.22-1.48 GiB measured next to
-# torch's reserved memory on an H100 (CUDA 13, torch 2.11); older GPUs and CUDA 12 need somewhat less.
-CUDA_OVERHEAD_MIB = 1450
+# Measured on an H200 (CUDA 13.0, torch 2.11, driver 580): NVML's used memory minus torch's reserved
+# memory of a training process (CUDA context, the loaded kernels of torch, bitsandbytes and triton).
+OUTSIDE_TORCH_MIB = 1462
+# torch's cuBLAS/cuBLASLt workspaces, one per thread that runs matmuls (forward and autograd's): 2 x 32 MiB.
+CUBLAS_WORKSPACES_MIB = 64
+# The seeds' recipe was calibrated on an H100 with one overhead term for context and workspaces.
+SEED_CUDA_OVERHEAD_MIB = 1450
 # Host: a process that imported torch with CUDA holds about 1 GiB before loading anything (measured).
 PROCESS_BASE_RAM_MIB = 1024
-LOSS_CHUNK_TOKENS = 1024
+SEED_LOSS_CHUNK = 1024
+# Bytes per logit at the peak of a loss chunk: fp32 logits and log-softmax recomputed, their grad (12 B).
+LOSS_BYTES_PER_LOGIT = 12
+# Allocator slack (reserved - allocated) with expandable segments, as a share of the step's dynamic memory.
+SLACK_SHARE = 0.02
+SLACK_FIXED_MIB = 32
 OPTIMIZERS = ("adamw_torch", "adamw_8bit", "paged_adamw_8bit", "paged_adamw_32bit")
 STYLES = ("pipeline", "seed")
 ATTENTIONS = ("sdpa", "flash_attention_2", "eager")
@@ -41,17 +59,9 @@ WEIGHT_FORMATS = ("safetensors", "bin")
 
 @dataclass(frozen=True)
 class StyleCoefficients:
-    """Bytes per unit for one training style; activation terms are per token (and per layer).
+    """Bytes per unit of the seeds' recipe (fitted); activation terms are per token (and per layer)."""
 
-    ``layer_*`` multiply hidden, kv width, intermediate width and the summed LoRA input
-    widths; ``saved_hidden`` is a checkpointed layer input; ``loss_vocab`` multiplies
-    loss tokens x vocab; ``head_hidden`` the final norm and loss input copies.
-    """
-
-    frozen_16bit_bytes: int
-    lora_bytes: int
     layer_hidden: float
-    layer_kv: float
     layer_intermediate: float
     layer_lora_input: float
     saved_hidden: float
@@ -60,28 +70,21 @@ class StyleCoefficients:
     eager_scores: float
     slack_checkpointed: float
     slack_plain: float
-    slack_loss_blocks: float
 
 
-# pipeline: no fp32 upcast; per layer a bf16 Llama layer saves 2 fp32 norm inputs (8H), q/k/v/out for
-# sdpa (4H + 4kv), gate/act/up (6I) and LoRA dropout copies + masks (3 per input).  seed: fp32
-# residual stream and fp32 projection outputs roughly double that.  Loss: chunked (pipeline) or the
-# model's own fp32 logits (seed); ~12-14 bytes per logit at the peak of the loss backward.
-COEFFICIENTS = {
-    "pipeline": StyleCoefficients(frozen_16bit_bytes=2, lora_bytes=2, layer_hidden=12, layer_kv=4,
-                                  layer_intermediate=6, layer_lora_input=3, saved_hidden=2, loss_vocab=12,
-                                  head_hidden=16, eager_scores=7, slack_checkpointed=0.30, slack_plain=0.15,
-                                  slack_loss_blocks=1.5),
-    "seed": StyleCoefficients(frozen_16bit_bytes=4, lora_bytes=4, layer_hidden=36, layer_kv=0,
-                              layer_intermediate=12, layer_lora_input=2, saved_hidden=4, loss_vocab=13,
-                              head_hidden=16, eager_scores=8, slack_checkpointed=0.25, slack_plain=0.12,
-                              slack_loss_blocks=0.0),
-}
+# seed: fp32 residual stream and fp32 projection outputs; the model's own fp32 logits, ~13 B per logit.
+SEED = StyleCoefficients(layer_hidden=36, layer_intermediate=12, layer_lora_input=2, saved_hidden=4,
+                         loss_vocab=13, head_hidden=16, eager_scores=8, slack_checkpointed=0.25, slack_plain=0.12)
 
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """The knobs of a QLoRA run that decide its memory (see envdoctor.yaml)."""
+    """The knobs of a QLoRA run that decide its memory (see envdoctor.yaml).
+
+    ``checkpoint_layers`` is how many decoder layers are checkpointed when
+    ``gradient_checkpointing`` is on (None: all).  ``block_mask`` is whether packed rows hold
+    several samples, so that attention needs the block-diagonal mask (real data: yes).
+    """
 
     batch_size: int = 4
     max_length: int = 512
@@ -96,6 +99,9 @@ class TrainingPlan:
     strategy: str = "none"
     weights_format: str = "safetensors"
     loss_chunk_tokens: int = LOSS_CHUNK_TOKENS
+    packing: bool = True
+    checkpoint_layers: int | None = None
+    block_mask: bool = True
 
     @property
     def tokens(self) -> int:
@@ -127,6 +133,10 @@ class Estimate:
         """The predicted peak: the sum of the components."""
         return sum(c.mib for c in self.components)
 
+    def part(self, name: str) -> float:
+        """MiB of the component called ``name`` (0 when absent)."""
+        return sum(c.mib for c in self.components if c.name == name)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"peak_mib": round(self.peak_mib), "weights_only_mib": round(self.weights_only_mib),
@@ -134,13 +144,15 @@ class Estimate:
                 "notes": list(self.notes)}
 
 
-def optimizer_bytes(optimizer: str, param_bytes: int) -> int:
+def optimizer_bytes(optimizer: str, param_bytes: int) -> float:
     """Optimizer state bytes per trainable parameter.
 
     torch AdamW keeps two states in the parameter's dtype; bitsandbytes 8-bit keeps two 1-byte
-    states; paged 32-bit keeps two fp32 states (in managed memory that can spill to the host).
+    states plus an fp32 absmax per 256-value block each; paged 32-bit keeps two fp32 states (in
+    managed memory that can spill to the host).
     """
-    return {"adamw_torch": 2 * param_bytes, "adamw_8bit": 2, "paged_adamw_8bit": 2,
+    eight_bit = 2 + 2 * 4 / 256
+    return {"adamw_torch": 2 * param_bytes, "adamw_8bit": eight_bit, "paged_adamw_8bit": eight_bit,
             "paged_adamw_32bit": 8}[optimizer]
 
 
@@ -153,68 +165,147 @@ def loss_tokens(plan: TrainingPlan) -> int:
     return min(plan.tokens, plan.loss_chunk_tokens) if plan.style == "pipeline" else plan.tokens
 
 
-def activation_parts(shape: Any, plan: TrainingPlan) -> tuple[float, float, float]:
-    """(kept, loss transient, layer-recompute transient) activation bytes for one step."""
-    k = COEFFICIENTS[plan.style]
+@dataclass(frozen=True)
+class Activations:
+    """Activation bytes of one step of the pipeline's loop."""
+
+    kept: float          # held from the forward to the backward
+    loss: float          # peak of one loss chunk's backward
+    layer: float         # one checkpointed layer recomputed and differentiated (0 without checkpointing)
+    mask: float          # the packed block-diagonal mask (part of ``kept``)
+
+
+def attention_rows(plan: TrainingPlan) -> tuple[int, int]:
+    """(rows, sequence length) attention sees: one packed row of batch x max_length, or padded rows."""
+    return (1, plan.tokens) if plan.packing else (plan.batch_size, plan.max_length)
+
+
+def layer_bytes(shape: Any, plan: TrainingPlan) -> tuple[float, float]:
+    """(bytes one decoder layer keeps for backward, the part that is attention scores or mask copies)."""
+    rows, seq = attention_rows(plan)
+    tokens = rows * seq
+    q = shape.heads * shape.head_dim
+    kv = q if plan.block_mask or plan.attn == "eager" else shape.kv_heads * shape.head_dim  # repeat_kv under a mask
+    lora_input = 3 if plan.precision == "bf16" else 5  # dropout output (16-bit, or fp32 under fp32 LoRA) + mask
+    per_token = (8 * shape.hidden + 4 * q + 4 * kv + 4 * shape.heads + 6 * shape.intermediate
+                 + lora_input * shape.lora_input_width(plan.targets))
+    if shape.qk_norm:  # q/k RMSNorms' fp32 inputs (fitted: 3 B per q and kv feature)
+        per_token += 3 * (q + shape.kv_heads * shape.head_dim)
+    if plan.attn == "eager":  # fp32 softmax output + its 16-bit copy, per head
+        scores = 6.0 * shape.heads * rows * seq * seq
+    elif plan.block_mask:  # sdpa's 16-bit copy of the boolean mask, columns padded to 16
+        scores = 2.0 * rows * seq * (-(-seq // 16) * 16)
+    else:
+        scores = 0.0
+    return per_token * tokens + scores, scores
+
+
+def activation_parts(shape: Any, plan: TrainingPlan) -> Activations:
+    """Kept activations and the two candidate transients of the pipeline's step (16-bit compute)."""
+    scale = 2 if plan.precision == "fp32" else 1
+    rows, seq = attention_rows(plan)
+    tokens = plan.tokens
+    hidden = shape.hidden
+    mask = float(rows * seq * seq) if plan.block_mask else 0.0
+    layer, _ = layer_bytes(shape, plan)
+    checkpointed = 0
+    if plan.gradient_checkpointing:
+        checkpointed = shape.layers if plan.checkpoint_layers is None else min(plan.checkpoint_layers, shape.layers)
+    head = 6 * hidden * tokens  # the final norm's fp32 input and the gathered loss inputs
+    kept = (checkpointed * 2 * hidden * tokens + (shape.layers - checkpointed) * layer + mask + head) * scale
+    loss = (LOSS_BYTES_PER_LOGIT * loss_tokens(plan) * shape.vocab + 4 * hidden * tokens) * scale
+    recompute = 0.0
+    if checkpointed:  # a recomputed layer while its MLP backward holds three I-wide grads
+        down_lora = 3 * shape.intermediate * tokens if "down_proj" in plan.targets else 0
+        recompute = (layer - down_lora + 6 * shape.intermediate * tokens) * scale
+    return Activations(kept=kept, loss=loss, layer=recompute, mask=mask * scale)
+
+
+def _pipeline_estimate(shape: Any, plan: TrainingPlan) -> tuple[Component, ...]:
+    frozen_bytes = 4 if plan.precision == "fp32" else 2
+    lora_bytes = 2 if plan.precision == "bf16" else 4  # fp16 training keeps LoRA fp32 for the scaler
+    lora = shape.lora_params(plan.lora_r, plan.targets)
+    opt = lora * optimizer_bytes(plan.optimizer, lora_bytes)
+    act = activation_parts(shape, plan)
+    transient = max(act.loss, act.layer)
+    dynamic = 2 * lora * lora_bytes + opt + act.kept + transient
+    slack = SLACK_SHARE * dynamic / MIB + SLACK_FIXED_MIB
+    tokens = f"{plan.batch_size}x{plan.max_length} tokens"
+    checkpointed = 0
+    if plan.gradient_checkpointing:
+        checkpointed = shape.layers if plan.checkpoint_layers is None else min(plan.checkpoint_layers, shape.layers)
+    if checkpointed == shape.layers:
+        kept_detail = f"checkpointed inputs of {shape.layers} layers, {tokens}"
+    elif checkpointed:
+        kept_detail = f"{checkpointed} layers checkpointed, {shape.layers - checkpointed} keep all, {tokens}"
+    else:
+        kept_detail = f"all {shape.layers} layers' activations, {tokens}, {plan.attn} attention"
+    if act.mask >= 10 * MIB:
+        kept_detail += f" (block-diagonal mask {_gib(act.mask / MIB)})"
+    if act.layer > act.loss:
+        transient_name, transient_detail = "one layer recomputed in backward", f"{plan.attn} attention, {tokens}"
+    else:
+        transient_name = "logits + loss"
+        transient_detail = f"chunks of {plan.loss_chunk_tokens} tokens x vocab {shape.vocab}, {LOSS_BYTES_PER_LOGIT} B/logit"
+    paged = " (paged: can spill to host RAM)" if plan.optimizer.startswith("paged") else ""
+    return (
+        Component("4-bit weights", shape.quantized_params * NF4_BYTES_PER_PARAM / MIB,
+                  f"{shape.quantized_params / 1e9:.2f}B params x {NF4_BYTES_PER_PARAM:.4f} B (NF4 + double-quant absmax)"),
+        Component("unquantized weights", (shape.embedding_params + shape.other_params) * frozen_bytes / MIB,
+                  f"embeddings/lm_head/norms {(shape.embedding_params + shape.other_params) / 1e6:.0f}M params, "
+                  f"{frozen_bytes * 8}-bit"),
+        Component("LoRA weights + grads", 2 * lora * lora_bytes / MIB,
+                  f"{lora / 1e6:.1f}M params (r={plan.lora_r}, {len(plan.targets)} projections), {lora_bytes} B each"),
+        Component(f"optimizer ({plan.optimizer})", opt / MIB,
+                  f"{optimizer_bytes(plan.optimizer, lora_bytes):.2f} B per LoRA param{paged}"),
+        Component("activations kept", act.kept / MIB, kept_detail),
+        Component(transient_name, transient / MIB, transient_detail),
+        Component("cuBLAS workspaces", CUBLAS_WORKSPACES_MIB, "2 x 32 MiB, allocated by torch"),
+        Component("allocator slack", slack, f"{SLACK_SHARE:.0%} of the step's memory + {SLACK_FIXED_MIB} MiB "
+                                             "(expandable segments)"),
+        Component("outside torch's allocator", OUTSIDE_TORCH_MIB, "CUDA context and loaded kernels (measured)"),
+    )
+
+
+def _seed_estimate(shape: Any, plan: TrainingPlan) -> tuple[Component, ...]:
+    k = SEED
+    frozen_bytes = 4
+    lora_bytes = 4
     scale = 2 if plan.precision == "fp32" else 1
     tokens = plan.tokens
-    kv = shape.kv_heads * shape.head_dim
-    per_token_layer = (k.layer_hidden * shape.hidden + k.layer_kv * kv + k.layer_intermediate * shape.intermediate
-                       + k.layer_lora_input * shape.lora_input_width(plan.targets)) * scale
-    layer = per_token_layer * tokens
+    lora = shape.lora_params(plan.lora_r, plan.targets)
+    opt = lora * optimizer_bytes(plan.optimizer, lora_bytes)
+    layer = (k.layer_hidden * shape.hidden + k.layer_intermediate * shape.intermediate
+             + k.layer_lora_input * shape.lora_input_width(plan.targets)) * scale * tokens
     if plan.attn == "eager":
         layer += k.eager_scores * plan.batch_size * shape.heads * plan.max_length ** 2
-    loss = k.loss_vocab * loss_tokens(plan) * shape.vocab + k.head_hidden * tokens * shape.hidden * scale
+    loss = k.loss_vocab * tokens * shape.vocab + k.head_hidden * tokens * shape.hidden * scale
     if plan.gradient_checkpointing:
-        kept = k.saved_hidden * scale * shape.layers * tokens * shape.hidden
-        return kept, loss, layer + 4 * tokens * shape.hidden * scale
-    return shape.layers * layer, loss, 0.0
+        kept, recompute = k.saved_hidden * scale * shape.layers * tokens * shape.hidden, layer + 4 * tokens * shape.hidden * scale
+    else:
+        kept, recompute = shape.layers * layer, 0.0
+    transient = max(loss, recompute)
+    dynamic = 2 * lora * lora_bytes + opt + kept + transient
+    slack = dynamic * (k.slack_checkpointed if plan.gradient_checkpointing else k.slack_plain)
+    slack += shape.embedding_params * 2 / 2  # the upcast frees the 16-bit embeddings into the cache
+    name = "one layer recomputed in backward" if plan.gradient_checkpointing and recompute > loss else "logits + loss"
+    return (
+        Component("4-bit weights", shape.quantized_params * NF4_BYTES_PER_PARAM / MIB,
+                  f"{shape.quantized_params / 1e9:.2f}B params x {NF4_BYTES_PER_PARAM:.4f} B (NF4 + double-quant absmax)"),
+        Component("unquantized weights", (shape.embedding_params + shape.other_params) * frozen_bytes / MIB,
+                  "embeddings/lm_head/norms, fp32 after prepare_model_for_kbit_training"),
+        Component("LoRA weights + grads", 2 * lora * lora_bytes / MIB, f"{lora / 1e6:.1f}M params, fp32"),
+        Component(f"optimizer ({plan.optimizer})", opt / MIB, f"{optimizer_bytes(plan.optimizer, lora_bytes):.2f} B per LoRA param"),
+        Component("activations kept", kept / MIB, f"fp32 residual stream, {plan.batch_size}x{plan.max_length} tokens"),
+        Component(name, transient / MIB, f"full fp32 logits, vocab {shape.vocab}"),
+        Component("allocator slack", slack / MIB, "fragmentation of torch's caching allocator (fitted, H100)"),
+        Component("CUDA context + workspaces", SEED_CUDA_OVERHEAD_MIB, "context, cuBLAS/cuDNN, kernels (H100)"),
+    )
 
 
 def estimate(shape: Any, plan: TrainingPlan) -> Estimate:
     """Predict the peak GPU memory of one training process for ``shape`` under ``plan``."""
-    k = COEFFICIENTS[plan.style]
-    upcast = "fp32 after prepare_model_for_kbit_training" if plan.style == "seed" else "16-bit"
-    frozen_bytes = 4 if plan.precision == "fp32" else k.frozen_16bit_bytes
-    lora_bytes = k.lora_bytes if plan.precision == "bf16" else 4  # fp16 training keeps LoRA fp32 for the scaler
-    lora = shape.lora_params(plan.lora_r, plan.targets)
-    quantized = shape.quantized_params * NF4_BYTES_PER_PARAM
-    unquantized = (shape.embedding_params + shape.other_params) * frozen_bytes
-    opt = lora * optimizer_bytes(plan.optimizer, lora_bytes)
-    kept, loss, recompute = activation_parts(shape, plan)
-    transient = max(loss, recompute)
-    dynamic = 2 * lora * lora_bytes + opt + kept + transient
-    slack = dynamic * (k.slack_checkpointed if plan.gradient_checkpointing else k.slack_plain)
-    if plan.gradient_checkpointing:  # recomputed logit chunks leave cached fp32 blocks behind
-        slack += k.slack_loss_blocks * 4 * loss_tokens(plan) * shape.vocab
-    if plan.style == "seed":  # the upcast frees the 16-bit embeddings into the cache; about half stays unused
-        slack += shape.embedding_params * 2 / 2
-    tokens = f"{plan.batch_size}x{plan.max_length} tokens"
-    if plan.gradient_checkpointing:
-        kept_detail = f"checkpointed inputs of {shape.layers} layers, {tokens}"
-    else:
-        kept_detail = f"all {shape.layers} layers' activations, {tokens}, {plan.attn} attention"
-    loss_detail = (f"logits+loss in chunks of {plan.loss_chunk_tokens} tokens" if plan.style == "pipeline"
-                   else f"full fp32 logits, {tokens} x vocab {shape.vocab}")
-    if plan.gradient_checkpointing and recompute > loss:
-        transient_name, transient_detail = "one layer recomputed in backward", f"{plan.attn} attention, {tokens}"
-    else:
-        transient_name, transient_detail = "logits + loss", loss_detail
-    paged = " (paged: can spill to host RAM)" if plan.optimizer.startswith("paged") else ""
-    components = (
-        Component("4-bit weights", quantized / MIB,
-                  f"{shape.quantized_params / 1e9:.2f}B params x {NF4_BYTES_PER_PARAM:.4f} B (NF4 + double-quant absmax)"),
-        Component("unquantized weights", unquantized / MIB,
-                  f"embeddings/lm_head/norms {(shape.embedding_params + shape.other_params) / 1e6:.0f}M params, {upcast}"),
-        Component("LoRA weights + grads", 2 * lora * lora_bytes / MIB,
-                  f"{lora / 1e6:.1f}M params (r={plan.lora_r}, {len(plan.targets)} projections), {lora_bytes} B each"),
-        Component(f"optimizer ({plan.optimizer})", opt / MIB,
-                  f"{optimizer_bytes(plan.optimizer, lora_bytes)} B per LoRA param{paged}"),
-        Component("activations kept", kept / MIB, kept_detail),
-        Component(transient_name, transient / MIB, transient_detail),
-        Component("allocator slack", slack / MIB, "fragmentation of torch's caching allocator"),
-        Component("CUDA context + workspaces", CUDA_OVERHEAD_MIB, "context, cuBLAS/cuDNN, kernels"),
-    )
+    components = _seed_estimate(shape, plan) if plan.style == "seed" else _pipeline_estimate(shape, plan)
     notes = []
     if not shape.exact:
         notes.append(f"shape guessed from a parameter count ({shape.name}): approximate")
@@ -331,7 +422,8 @@ def _plan_from_flags(base: TrainingPlan, flags: dict[str, Any]) -> TrainingPlan:
     return replace(base, **changes)
 
 
-def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib: int | None) -> str:
+def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib: int | None,
+                ram_where: str = "available here") -> str:
     """The breakdown, the verdict and what fits, as `envdoctor estimate` prints them."""
     shape, plan = result.shape, result.plan
     lines = [f"envdoctor estimate · {shape.name} · {shape.total_params / 1e9:.2f}B params "
@@ -360,10 +452,10 @@ def render_text(result: Estimate, verdict: Any, ram: HostRam, ram_available_mib:
     if ram_available_mib is not None:
         fits = ram.peak_mib <= ram_available_mib
         lines.append(f"host RAM verdict: {'fits' if fits else 'does NOT fit'}: {ram_available_mib / 1024:.1f} GiB "
-                     "available here")
+                     f"{ram_where}")
         if not fits and plan.processes > 1:
             single = host_ram(shape, replace(plan, processes=1, strategy="none"))
             lines.append(f"  - single-process QLoRA (processes 1, strategy none): {single.peak_mib / 1024:.1f} GiB")
-    lines.append("calibrated on an H100 (bench/results/memory_calibration.json); `python bench/memory_report.py` "
-                 "prints its measured error per configuration")
+    lines.append("measured term by term on an H200 (bench/results/memory_h200.json); `python bench/memory_report.py` "
+                 "prints its error per configuration")
     return "\n".join(lines)

@@ -75,15 +75,32 @@ def normalise(name: str) -> str:
     return f"{model}-{size.group(1)}" if size else model
 
 
+_SIZE_ONLY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(gb|gib|g)\s*$", re.IGNORECASE)
+
+
+def gpu_of_size(gigabytes: float) -> GpuSpec:
+    """A GPU known only by its size (``--gpu 24GB``): the least NVML total among the table's cards of that
+    nominal size, else the decimal gigabytes in MiB; bf16 assumed (pass --precision fp16 for older cards)."""
+    same = [spec for spec in GPUS if re.search(rf"\b{gigabytes:g} GB\b", spec.name)]
+    memory = min(spec.memory_mib for spec in same) if same else int(gigabytes * 1e9 / 2**20)
+    return GpuSpec(f"{gigabytes:g}gb", f"{gigabytes:g} GB GPU ({memory} MiB)", memory, "8.0")
+
+
 def find_gpu(name: str) -> GpuSpec:
-    """The table entry for ``name`` (``T4``, ``A100-80``, ``2080Ti 22GB``, ``RTX 3090``); InputError if unknown."""
+    """The table entry for ``name`` (``T4``, ``A100-80``, ``2080Ti 22GB``, ``RTX 3090``), or a size (``24GB``).
+
+    InputError if unknown.
+    """
+    size = _SIZE_ONLY.match(name)
+    if size:
+        return gpu_of_size(float(size.group(1)))
     key = normalise(name)
     key = ALIASES.get(key, key)
     for spec in GPUS:
         if spec.key == key:
             return spec
     known = ", ".join(spec.key for spec in GPUS)
-    raise InputError(f"--gpu {name!r}: unknown GPU; known: {known}")
+    raise InputError(f"--gpu {name!r}: unknown GPU; known: {known}, or a size such as 24GB")
 
 
 def spec_for_live(name: str, capability: str | None, memory_mib: int) -> GpuSpec:

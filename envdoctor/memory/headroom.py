@@ -7,7 +7,7 @@ and gives a verdict with the changes that would fit.  Pure arithmetic: no torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from envdoctor.memory.estimate import (
@@ -94,10 +94,58 @@ def plan_from_config(config: Any, capability: str | None = None, weights_format:
     train, launch = config.train, config.launch
     return TrainingPlan(batch_size=train.batch_size, max_length=train.max_length, lora_r=config.lora.r,
                         targets=resolve_targets(config.lora.target_modules), optimizer=train.optimizer,
-                        gradient_checkpointing=train.gradient_checkpointing,
+                        gradient_checkpointing=train.gradient_checkpointing is not False,  # auto fits iff on fits
                         attn=config.model.attn_implementation, style=train.style,
                         precision=precision_for(train.precision, capability), processes=launch.processes,
-                        strategy=launch.strategy, weights_format=weights_format)
+                        strategy=launch.strategy, weights_format=weights_format, packing=train.packing)
+
+
+@dataclass(frozen=True)
+class CheckpointChoice:
+    """What ``train.gradient_checkpointing: auto`` picked: ``layers`` of ``of`` decoder layers checkpointed."""
+
+    layers: int
+    of: int
+    predicted_mib: float
+    budget_mib: float
+    reason: str
+    whole_batch_loss: bool = False  # one loss chunk for the whole micro-batch, its logits kept (no recompute)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the run record."""
+        return {"checkpointed_layers": self.layers, "layers": self.of, "whole_batch_loss": self.whole_batch_loss,
+                "predicted_peak_mib": round(self.predicted_mib), "budget_mib": round(self.budget_mib),
+                "reason": self.reason}
+
+
+def choose_checkpointing(shape: Any, plan: TrainingPlan, budget_mib: float) -> CheckpointChoice:
+    """The fewest checkpointed layers (fastest) whose predicted peak is within WARN_SHARE of ``budget_mib``.
+
+    Each checkpointed layer recomputes its forward in the backward pass; its memory falls
+    monotonically with their number, so the first count that fits is the fastest that fits.  With
+    no layer checkpointed, the loss is also taken in one chunk (logits kept, not recomputed) when
+    that fits too.
+    """
+    limit = WARN_SHARE * budget_mib
+    whole = replace(plan, gradient_checkpointing=False, checkpoint_layers=0, loss_chunk_tokens=plan.tokens)
+    peak = estimate(shape, whole).peak_mib
+    if peak <= limit:
+        return CheckpointChoice(0, shape.layers, peak, budget_mib,
+                                f"auto: checkpointing off and the loss in one chunk per micro-batch, the fastest "
+                                f"setting; its estimated peak {peak / 1024:.1f} GiB is within {WARN_SHARE:.0%} of "
+                                f"{budget_mib / 1024:.1f} GiB", whole_batch_loss=True)
+    for layers in range(shape.layers + 1):
+        candidate = replace(plan, gradient_checkpointing=layers > 0, checkpoint_layers=layers)
+        peak = estimate(shape, candidate).peak_mib
+        if peak <= limit:
+            what = "off" if layers == 0 else ("on" if layers == shape.layers else f"on for {layers} of {shape.layers} layers")
+            return CheckpointChoice(layers, shape.layers, peak, budget_mib,
+                                    f"auto: checkpointing {what}, the fastest setting whose estimated peak "
+                                    f"{peak / 1024:.1f} GiB is within {WARN_SHARE:.0%} of {budget_mib / 1024:.1f} GiB")
+    peak = estimate(shape, replace(plan, gradient_checkpointing=True, checkpoint_layers=None)).peak_mib
+    return CheckpointChoice(shape.layers, shape.layers, peak, budget_mib,
+                            f"auto: checkpointing on: even then the estimated peak {peak / 1024:.1f} GiB exceeds "
+                            f"{WARN_SHARE:.0%} of {budget_mib / 1024:.1f} GiB")
 
 
 def judge(shape: Any, plan: TrainingPlan, budget: Budget) -> Verdict:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,30 +125,79 @@ def shape_from_config(config: dict[str, Any], name: str) -> ModelShape:
         raise InputError(f"{name}: a size in the config is not a number ({exc})")
 
 
+# The shape fields of public models' config.json files on the hub (dense decoders, 0.5B-70B).
+PUBLIC_CONFIGS: dict[str, dict[str, Any]] = {
+    "qwen2.5-0.5b": {"model_type": "qwen2", "hidden_size": 896, "intermediate_size": 4864, "num_hidden_layers": 24,
+                     "num_attention_heads": 14, "num_key_value_heads": 2, "vocab_size": 151936,
+                     "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "llama-3.2-1b": {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+                     "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 64, "vocab_size": 128256,
+                     "tie_word_embeddings": True, "rope_theta": 500000.0, "rms_norm_eps": 1e-5},
+    "tinyllama-1.1b": {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
+                       "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000,
+                       "tie_word_embeddings": False, "rms_norm_eps": 1e-5},
+    "qwen2.5-1.5b": {"model_type": "qwen2", "hidden_size": 1536, "intermediate_size": 8960, "num_hidden_layers": 28,
+                     "num_attention_heads": 12, "num_key_value_heads": 2, "vocab_size": 151936,
+                     "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "qwen2.5-3b": {"model_type": "qwen2", "hidden_size": 2048, "intermediate_size": 11008, "num_hidden_layers": 36,
+                   "num_attention_heads": 16, "num_key_value_heads": 2, "vocab_size": 151936,
+                   "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "qwen3-4b": {"model_type": "qwen3", "hidden_size": 2560, "intermediate_size": 9728, "num_hidden_layers": 36,
+                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+                 "tie_word_embeddings": True, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "yi-6b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 64000,
+              "tie_word_embeddings": False, "rope_theta": 5000000.0, "rms_norm_eps": 1e-5},
+    "deepseek-llm-7b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 30,
+                        "num_attention_heads": 32, "num_key_value_heads": 32, "vocab_size": 102400,
+                        "tie_word_embeddings": False, "rms_norm_eps": 1e-6},
+    "mistral-7b": {"model_type": "mistral", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                   "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 32000,
+                   "tie_word_embeddings": False, "rope_theta": 10000.0, "rms_norm_eps": 1e-5, "sliding_window": None},
+    "qwen2.5-7b": {"model_type": "qwen2", "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
+                   "num_attention_heads": 28, "num_key_value_heads": 4, "vocab_size": 152064,
+                   "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "llama-3.1-8b": {"model_type": "llama", "hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                     "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,
+                     "tie_word_embeddings": False, "rope_theta": 500000.0, "rms_norm_eps": 1e-5},
+    "qwen3-8b": {"model_type": "qwen3", "hidden_size": 4096, "intermediate_size": 12288, "num_hidden_layers": 36,
+                 "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+                 "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "llama-2-13b": {"model_type": "llama", "hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 40,
+                    "num_attention_heads": 40, "num_key_value_heads": 40, "vocab_size": 32000,
+                    "tie_word_embeddings": False, "rms_norm_eps": 1e-5},
+    "qwen2.5-14b": {"model_type": "qwen2", "hidden_size": 5120, "intermediate_size": 13824, "num_hidden_layers": 48,
+                    "num_attention_heads": 40, "num_key_value_heads": 8, "vocab_size": 152064,
+                    "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "qwen2.5-32b": {"model_type": "qwen2", "hidden_size": 5120, "intermediate_size": 27648, "num_hidden_layers": 64,
+                    "num_attention_heads": 40, "num_key_value_heads": 8, "vocab_size": 152064,
+                    "tie_word_embeddings": False, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6},
+    "llama-3.1-70b": {"model_type": "llama", "hidden_size": 8192, "intermediate_size": 28672, "num_hidden_layers": 80,
+                      "num_attention_heads": 64, "num_key_value_heads": 8, "vocab_size": 128256,
+                      "tie_word_embeddings": False, "rope_theta": 500000.0, "rms_norm_eps": 1e-5},
+}
+# --params picks the public shape nearest in parameter count, if one is this close.
+PARAMS_TOLERANCE = 0.15
+
+
 def shape_from_params(count: str) -> ModelShape:
-    """An approximate Llama-proportioned shape for a parameter count like ``7B`` or ``500M``."""
+    """The public model shape (:data:`PUBLIC_CONFIGS`) nearest to a count like ``7B`` or ``500M``, marked approximate.
+
+    InputError when none is within :data:`PARAMS_TOLERANCE`: then only the model's config.json can tell.
+    """
     m = _PARAMS_RE.match(count)
     if not m:
         raise InputError(f"--params {count!r}: expected a count like 7B, 1.5B or 500M")
     total = float(m.group(1)) * (1e9 if m.group(2) in "bB" else 1e6)
     if total <= 0:
         raise InputError(f"--params {count!r}: must be positive")
-    vocab = 32000 if total < 3e9 else 128000
-    best: ModelShape | None = None
-    for hidden in range(512, 16385, 128):  # Llama proportions: intermediate ~2.7 x hidden, 128-wide heads
-        intermediate = int(hidden * 8 / 3 + 255) // 256 * 256
-        per_layer = 4 * hidden * hidden + 3 * hidden * intermediate
-        layers = round((total - 2 * vocab * hidden) / per_layer)
-        if layers < 1 or not 16 <= hidden / max(layers, 1) <= 160:
-            continue
-        shape = ModelShape(name=f"~{count} (approximate)", vocab=vocab, hidden=hidden, layers=layers,
-                           intermediate=intermediate, heads=max(1, hidden // 128), kv_heads=max(1, hidden // 128),
-                           head_dim=128, tied_embeddings=False, exact=False)
-        if best is None or abs(shape.total_params - total) < abs(best.total_params - total):
-            best = shape
-    if best is None:
-        raise InputError(f"--params {count!r}: too small to shape a decoder; pass --model with a config.json")
-    return best
+    shapes = [shape_from_config(config, name) for name, config in PUBLIC_CONFIGS.items()]
+    best = min(shapes, key=lambda s: abs(s.total_params - total))
+    if abs(best.total_params - total) / total > PARAMS_TOLERANCE:
+        raise InputError(f"--params {count!r}: no public model shape within {PARAMS_TOLERANCE:.0%} of that size "
+                         f"(nearest: {best.name}, {best.total_params / 1e9:.2f}B); pass --model with the model's "
+                         "config.json")
+    return replace(best, name=f"~{count} (shape of {best.name}, {best.total_params / 1e9:.2f}B)", exact=False)
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from envdoctor.project.builtin_models import BUILTIN_PREFIX
 DEFAULT_FILE = "envdoctor.yaml"
 
 
-def knob(default: Any, doc: str, *, choices: tuple[str, ...] = (), minimum: float | None = None,
+def knob(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
          maximum: float | None = None, below: float | None = None) -> Any:
     """A config field with its trade-off ``doc`` and its allowed values or range.
 
@@ -126,8 +126,14 @@ class TrainConfig:
     seed: int = knob(42, "Seed for adapter initialisation and data order.")
     output_dir: Path = knob(Path("out/adapter"), "Where checkpoints and the adapter are written; needs "
                                                  "free disk for the checkpoints (`envdoctor check` measures it).")
-    gradient_checkpointing: bool = knob(True, "Recompute activations in the backward pass: much less "
-                                              "memory, about 30% slower.")
+    gradient_checkpointing: bool | str = knob(
+        True, "Recompute activations in the backward pass: much less memory, about 30% slower. auto: the "
+              "fastest setting whose estimated peak fits the GPU with 10% to spare (off, or only as many "
+              "layers as needed); the choice and why are recorded in train_result.json.",
+        choices=(True, False, "auto"))
+    kernels: str = knob("torch", "torch: the model's own layers. liger: Liger's fused RMSNorm, RoPE and SwiGLU "
+                                 "kernels on CUDA (pip install liger-kernel; faster steps, the same loss within "
+                                 "rounding); ignored on CPU.", choices=("torch", "liger"))
     optimizer: str = knob("adamw_torch", "adamw_torch: plain, most compatible. adamw_8bit / paged_adamw_8bit: "
                                          "less optimizer memory via bitsandbytes; paged_* survives memory "
                                          "spikes.", choices=("adamw_torch", "adamw_8bit", "paged_adamw_8bit",
@@ -280,9 +286,10 @@ def _coerce(value: Any, hint: Any, key: str, base: Path) -> Any:
 
 def _check_range(value: Any, meta: Mapping[str, Any], key: str) -> None:
     if meta["choices"] and value not in meta["choices"]:
-        close = difflib.get_close_matches(str(value), meta["choices"], n=1, cutoff=0.6)
+        names = [str(c).lower() if isinstance(c, bool) else str(c) for c in meta["choices"]]  # YAML spelling
+        close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise _Invalid(key, f"{value!r} is not one of {', '.join(meta['choices'])}{hint}")
+        raise _Invalid(key, f"{value!r} is not one of {', '.join(names)}{hint}")
     numbers = value.values() if isinstance(value, dict) else [value]
     for number in numbers:
         if not isinstance(number, (int, float)) or isinstance(number, bool):

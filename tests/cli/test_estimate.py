@@ -99,3 +99,21 @@ def test_estimate_judges_this_hosts_ram_unless_planning_for_another_gpu(tmp_path
     assert "single-process QLoRA (processes 1, strategy none)" in here.stdout
     elsewhere = envdoctor("estimate", *ranks, "--gpu", "H100", cwd=tmp_path)
     assert elsewhere.returncode == 0 and "host RAM verdict" not in elsewhere.stdout
+
+
+def test_a_gpu_by_size_and_a_planned_machines_ram(tmp_path: Path) -> None:
+    proc = envdoctor("estimate", "--params", "7B", "--gpu", "24GB", "--host-ram", "64GB", "--format", "json",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["verdict"]["budget_mib"] == 23028 and data["verdict"]["fits"]  # the least 24 GB card in the table
+    assert data["host_ram_available_mib"] == int(64e9 / 2**20) and data["host_ram_fits"]
+    small = envdoctor("estimate", "--params", "7B", "--gpu", "24GB", "--host-ram", "1GB", cwd=tmp_path)
+    assert small.returncode == 1 and "does NOT fit" in small.stdout and "planned machine" in small.stdout
+
+
+def test_params_far_from_any_public_shape_is_refused_with_what_to_pass(tmp_path: Path) -> None:
+    proc = envdoctor("estimate", "--params", "20B", cwd=tmp_path)
+    assert proc.returncode == 2 and "config.json" in proc.stderr and "Traceback" not in proc.stderr
+    bad = envdoctor("estimate", "--params", "7B", "--host-ram", "lots", cwd=tmp_path)
+    assert bad.returncode == 2 and "--host-ram" in bad.stderr

@@ -10,6 +10,8 @@ from tests.helpers.memory import config
 from envdoctor.errors import InputError
 from envdoctor.memory.shapes import (
     LINEAR_NAMES,
+    PARAMS_TOLERANCE,
+    PUBLIC_CONFIGS,
     resolve_targets,
     shape_from_config,
     shape_from_params,
@@ -60,11 +62,29 @@ def test_deepseek_7b_counts_are_the_known_ones() -> None:
     assert shape.embedding_params == 2 * 102400 * 4096  # untied lm_head: not quantized
 
 
-def test_params_only_shape_is_close_and_marked_approximate() -> None:
-    for text, count in (("7B", 7e9), ("1.5b", 1.5e9), ("500M", 5e8), ("14B", 14e9)):
+def test_params_only_shape_is_the_nearest_public_config_and_marked_approximate() -> None:
+    for text, count, public in (("7B", 7e9, "deepseek-llm-7b"), ("1.5b", 1.5e9, "qwen2.5-1.5b"),
+                                ("500M", 5e8, "qwen2.5-0.5b"), ("14B", 14e9, "qwen2.5-14b"),
+                                ("13B", 13e9, "llama-2-13b"), ("70B", 70e9, "llama-3.1-70b")):
         shape = shape_from_params(text)
-        assert abs(shape.total_params - count) / count < 0.05
-        assert not shape.exact
+        real = shape_from_config(PUBLIC_CONFIGS[public], public)
+        assert (shape.layers, shape.hidden, shape.vocab) == (real.layers, real.hidden, real.vocab)  # a real shape
+        assert abs(shape.total_params - count) / count <= PARAMS_TOLERANCE
+        assert not shape.exact and public in shape.name
+
+
+def test_public_configs_count_their_published_sizes() -> None:
+    """Parameter counts the model cards state (B): the table's sizes are the real ones."""
+    published = {"qwen2.5-7b": 7.62, "llama-3.1-8b": 8.03, "mistral-7b": 7.24, "qwen2.5-14b": 14.77,
+                 "llama-3.1-70b": 70.55, "qwen2.5-0.5b": 0.49, "llama-3.2-1b": 1.24}
+    for name, billions in published.items():
+        assert shape_from_config(PUBLIC_CONFIGS[name], name).total_params / 1e9 == pytest.approx(billions, abs=0.01)
+
+
+@pytest.mark.parametrize("text", ["20B", "100B", "50M"])
+def test_params_far_from_every_public_shape_ask_for_a_config(text: str) -> None:
+    with pytest.raises(InputError, match="config.json"):
+        shape_from_params(text)
 
 
 @pytest.mark.parametrize("text", ["7", "seven B", "0B", "-3B"])

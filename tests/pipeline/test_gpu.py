@@ -35,3 +35,21 @@ def test_run_trains_the_nf4_model_on_the_gpu(tmp_path: Path) -> None:
     assert info["metrics"]["eval"]["adapter"]["loss"] < info["metrics"]["eval"]["base"]["loss"]
     drift = run_cli(tmp_path, "diff", "out/adapter/training_info.json", "live")
     assert drift.returncode == 0, drift.stdout
+
+
+def test_liger_kernels_and_auto_checkpointing_train_the_same_losses(tmp_path: Path) -> None:
+    """train.kernels: liger and gradient_checkpointing: auto change speed, not the numbers (bf16 rounding)."""
+    pytest.importorskip("liger_kernel")
+    losses = {}
+    for name, extra in (("plain", ""), ("fast", "  kernels: liger\n  gradient_checkpointing: auto\n")):
+        root = tmp_path / name
+        config = make_project(root, max_steps=4)
+        config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")  # train: is the last section
+        proc = run_cli(root, "run", "envdoctor.yaml", "--device", "cuda")
+        assert proc.returncode == 0, proc.stderr
+        result = read_json(root / "out/adapter/train_result.json")
+        losses[name] = result["losses"]
+        if name == "fast":
+            assert result["settings"]["kernels"] == "liger"
+            assert result["settings"]["checkpointing"]["checkpointed_layers"] == 0  # a tiny model fits any GPU
+    assert losses["fast"] == pytest.approx(losses["plain"], rel=2e-2)

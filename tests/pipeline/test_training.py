@@ -56,14 +56,15 @@ def test_packed_row_gives_each_sequence_its_unpacked_loss(tiny: tuple[Any, Any])
     assert _per_sequence_losses(model, leaky, lengths)[1:] != pytest.approx(alone[1:], abs=1e-3)
 
 
-def test_chunked_loss_matches_full_logits_loss_and_gradient(tiny: tuple[Any, Any]) -> None:
+@pytest.mark.parametrize("chunk", [5, None])  # None: one chunk, logits kept (what auto picks with room)
+def test_chunked_loss_matches_full_logits_loss_and_gradient(tiny: tuple[Any, Any], chunk: int | None) -> None:
     model, tokenizer = tiny
     batch = batching._packed_batch(batching.tokenize(SAMPLES, tokenizer, 512), tokenizer.pad_token_id)
     inputs = batch.tensors("cpu")
     head = model.get_output_embeddings().weight
     head.requires_grad_(True)
     try:
-        summed, count = ChunkedCausalLMLoss(model, chunk_tokens=5)(**inputs)
+        summed, count = ChunkedCausalLMLoss(model, chunk_tokens=chunk)(**inputs)
         (chunked_grad,) = torch.autograd.grad(summed / count, head)
         logits = model(input_ids=inputs["input_ids"], position_ids=inputs["position_ids"]).logits[0, :-1]
         full = torch.nn.functional.cross_entropy(logits.float(), inputs["labels"][0, 1:], ignore_index=-100)
@@ -125,3 +126,36 @@ def test_several_processes_go_through_accelerate_launch() -> None:
     # Evaluation is one process whatever launch.processes says.
     assert launch.worker_argv("/venv/bin/python", "eval", plan, 2) == [
         "/venv/bin/python", "-m", "envdoctor.pipeline.worker", "eval", str(plan)]
+
+
+def _train_losses(path: Path, tokenizer: Any, checkpointing: bool, layers: int | None) -> tuple[list[float], dict[str, Any]]:
+    """Three optimizer steps of the pipeline's loop; per-step losses and the frozen base's state."""
+    from accelerate import Accelerator
+    from transformers import get_linear_schedule_with_warmup
+
+    base = modeling.load_quantized(str(path), modeling.Precision("fp32", "test"), "cpu", "sdpa")
+    torch.manual_seed(7)  # the same fresh adapters for every variant
+    model = modeling.attach_lora(base, 4, 8, 0.0, ("q_proj", "v_proj"), checkpointing, layers)
+    recomputing = [getattr(layer, "gradient_checkpointing", False) for layer in modeling.decoder_layers(model)]
+    assert sum(recomputing) == (0 if not checkpointing else len(recomputing) if layers is None else layers)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = training.make_optimizer("adamw_torch", params, 1e-2)
+    scheduler = get_linear_schedule_with_warmup(optimizer, 0, 3)
+    batch = batching._packed_batch(batching.tokenize(SAMPLES, tokenizer, 512), tokenizer.pad_token_id)
+    losses = [training.optimizer_step(ChunkedCausalLMLoss(model), [batch], optimizer, scheduler,
+                                      torch.amp.GradScaler("cpu", enabled=False), params, Accelerator(cpu=True))
+              for _ in range(3)]
+    frozen = {k: v.clone() for k, v in model.state_dict().items() if "lora_" not in k}
+    return losses, frozen
+
+
+def test_checkpointing_off_or_partial_trains_the_same_losses(tmp_path: Path) -> None:
+    """What `gradient_checkpointing: auto` may pick changes speed and memory, not the numbers."""
+    path = modeling.materialise_builtin("tiny-llama", tmp_path / "tiny", seed=3)
+    tokenizer = modeling.load_tokenizer(str(path), None, False)
+    reference, base = _train_losses(path, tokenizer, True, None)
+    assert reference[-1] < reference[0]
+    for checkpointing, layers in ((False, None), (True, 1)):
+        losses, frozen = _train_losses(path, tokenizer, checkpointing, layers)
+        assert losses == pytest.approx(reference, rel=1e-5, abs=1e-6)
+        assert frozen.keys() == base.keys() and all(torch.equal(frozen[k], base[k]) for k in base)
