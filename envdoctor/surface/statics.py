@@ -10,7 +10,7 @@ a mapping's values (a value it cannot compute becomes None) but strict about its
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MAX_ITEMS = 20_000  # a comprehension or literal bigger than this is not a name table
@@ -74,7 +74,7 @@ def _lenient(node: ast.expr, env: Mapping[str, Any]) -> Any:
         return None
 
 
-_BINOPS = {ast.Add: lambda a, b: a + b, ast.Mod: lambda a, b: a % b, ast.BitOr: lambda a, b: a | b,
+_BINOPS: dict[type, Callable[[Any, Any], Any]] = {ast.Add: lambda a, b: a + b, ast.Mod: lambda a, b: a % b, ast.BitOr: lambda a, b: a | b,
            ast.Sub: lambda a, b: a - b, ast.BitAnd: lambda a, b: a & b}
 
 
@@ -93,8 +93,9 @@ def _call(node: ast.Call, env: Mapping[str, Any]) -> Any:
         raise NotStatic(f"call of .{func.attr}")
     if isinstance(func, ast.Name) and func.id in ("list", "tuple", "set", "frozenset", "sorted", "dict") \
             and not kwargs and len(args) <= 1:
-        kind = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset, "sorted": sorted,
-                "dict": dict}[func.id]
+        builders: dict[str, Callable[..., Any]] = {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset,
+                                                   "sorted": sorted, "dict": dict}
+        kind = builders[func.id]
         return kind(args[0]) if args else kind()
     if isinstance(func, ast.Name) and func.id == "dict" and not args:
         return dict(kwargs)
@@ -128,7 +129,8 @@ def evaluate(node: ast.expr, env: Mapping[str, Any]) -> Any:
             if isinstance(value, ast.FormattedValue):
                 spec = evaluate(value.format_spec, env) if value.format_spec else ""
                 item = evaluate(value.value, env)
-                conversion = {115: str, 114: repr, 97: ascii}.get(value.conversion, str)
+                conversions: dict[int, Callable[[Any], str]] = {115: str, 114: repr, 97: ascii}
+                conversion = conversions.get(value.conversion, str)
                 parts.append(format(conversion(item) if value.conversion != -1 else item, spec))
             else:
                 parts.append(str(evaluate(value, env)))
