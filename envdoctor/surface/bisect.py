@@ -136,26 +136,26 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-class _Store:
+class ProbeStore:
     """Cached probe results of one distribution (releases are immutable) and its release list."""
 
     def __init__(self, dist: str) -> None:
         self.dist = canonical_name(dist)
         self.path = catalog.cache_root() / "probes" / f"{self.dist}.json"
-        data = catalog._read_json(self.path)
+        data = catalog.read_json(self.path)
         self.data: dict[str, Any] = data if isinstance(data, dict) else {"versions": None, "probes": {}}
         self.dirty = False
 
-    def probes(self, query: Query) -> dict[str, bool | None]:
-        key = json.dumps(query.to_json())
+    def probes(self, key: str) -> dict[str, bool | None]:
+        """Version -> status of one question (a query's JSON, or another stable key)."""
         return self.data["probes"].setdefault(key, {})
 
     def save(self) -> None:
         if self.dirty:
-            catalog._write_json(self.path, self.data)
+            catalog.write_json(self.path, self.data)
 
 
-class _Progress:
+class Progress:
     """``bisecting transformers: 5 releases read`` on a terminal's stderr; silent otherwise."""
 
     def __init__(self, dist: str, enabled: bool) -> None:
@@ -173,7 +173,7 @@ class _Progress:
             sys.stderr.flush()
 
 
-def _transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:
+def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:
     """Indexes (a, a+1) between ``lo`` and ``hi`` where the status changes (status(lo) != status(hi))."""
     low_status = status_at(lo)
     while hi - lo > 1:
@@ -202,7 +202,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
     ``around`` is the release to anchor on (usually the installed one); without it the newest
     release is the anchor.
     """
-    store = _Store(dist)
+    store = ProbeStore(dist)
     urls = tuple(index_urls) if index_urls is not None else pipconfig.read().urls
     files: dict[str, list[index.IndexFile]] = {}
     if not offline and urls:
@@ -216,9 +216,9 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         versions = sorted({*versions, around}, key=Version)
     if not versions:
         return None
-    probes = store.probes(query)
+    probes = store.probes(json.dumps(query.to_json()))
     started = time.monotonic()
-    reporter = _Progress(canonical_name(dist), sys.stderr.isatty() if progress is None else progress)
+    reporter = Progress(canonical_name(dist), sys.stderr.isatty() if progress is None else progress)
     budget = [probe_budget]
     releases: dict[str, ReleaseSymbols] = {}
 
@@ -251,12 +251,12 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         newer = older = None
         complete = True
         if anchor < len(versions) - 1 and status_at(len(versions) - 1) not in (None, anchor_status):
-            newer = _transition(versions, anchor, len(versions) - 1, status_at)
+            newer = transition(versions, anchor, len(versions) - 1, status_at)
             complete = complete and newer is not None
         elif anchor < len(versions) - 1 and status_at(len(versions) - 1) is None:
             complete = False
         if anchor > 0 and status_at(0) not in (None, anchor_status):
-            older = _transition(versions, 0, anchor, status_at)
+            older = transition(versions, 0, anchor, status_at)
             complete = complete and older is not None
         elif anchor > 0 and status_at(0) is None:
             complete = False

@@ -34,8 +34,8 @@ def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-+" else "_" for c in text)
 
 
-def _write_json(path: Path, data: Any) -> None:
-    """Write atomically; a read-only cache is not an error."""
+def write_json(path: Path, data: Any) -> None:
+    """Write a cache file atomically; a read-only cache is not an error."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
@@ -45,7 +45,8 @@ def _write_json(path: Path, data: Any) -> None:
         pass
 
 
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A cache file's content, or None when it is missing or corrupt."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -80,7 +81,7 @@ class ReleaseSymbols:
     def open(cls, source: Source, remember: bool = False) -> ReleaseSymbols:
         """The index of ``source``'s release, from the cache when present; ``remember`` leaves
         the offline pointer (index sources)."""
-        data = _read_json(cls.path_for(source.name, source.version, source.key))
+        data = read_json(cls.path_for(source.name, source.version, source.key))
         release = cls(source.name, source.version, source.key, source, data)
         if remember:
             pointer = cls._pointer(source.name, source.version)
@@ -99,7 +100,7 @@ class ReleaseSymbols:
             key = cls._pointer(name, version).read_text(encoding="utf-8").strip()
         except OSError:
             return None
-        data = _read_json(cls.path_for(name, version, key))
+        data = read_json(cls.path_for(name, version, key))
         return cls(name, version, key, None, data) if data else None
 
     # --- contents --------------------------------------------------------------------------
@@ -157,8 +158,16 @@ class ReleaseSymbols:
             self.dirty = True
         return self.data["extra"][key]
 
+    def memo(self, table: str, key: str, compute: Callable[[], Any]) -> Any:
+        """One entry of a derived table stored with the release (e.g. answers to queries)."""
+        entries = self.data["extra"].setdefault(table, {})
+        if key not in entries:
+            entries[key] = compute()
+            self.dirty = True
+        return entries[key]
+
     def save(self) -> None:
         """Write what was read back to the cache (only when something new was read)."""
         if self.dirty:
-            _write_json(self.path_for(self.name, self.version, self.key), self.data)
+            write_json(self.path_for(self.name, self.version, self.key), self.data)
             self.dirty = False

@@ -18,6 +18,8 @@ from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.symbols import renames_in
 
 MAX_DEPTH = 24
+MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "__loader__", "__package__",
+                               "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
 HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
                             "typing.Protocol", "typing_extensions.Protocol"})
 
@@ -95,7 +97,7 @@ class _Resolver:
             present = self.release.has_module(module)
             return Answer(None if present is None or present else False,
                           "module unreadable" if present else f"no module {module}")
-        if name in summary["names"]:
+        if name in summary["names"] or name in MODULE_ATTRIBUTES:
             return Answer(True, "defined")
         if name in summary.get("lazy", {}):
             return Answer(True, "lazy export")

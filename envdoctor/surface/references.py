@@ -158,7 +158,7 @@ class Collector(ast.NodeVisitor):
 
     # --- guards (whole files only) ---------------------------------------------------------
 
-    def _guarded(self, body: Iterable[ast.stmt], why: str) -> None:
+    def _guarded(self, body: Iterable[ast.AST], why: str) -> None:
         self.guards.append(why)
         for stmt in body:
             self.visit(stmt)
@@ -187,6 +187,23 @@ class Collector(ast.NodeVisitor):
         else:
             for stmt in [*node.body, *node.orelse]:
                 self.visit(stmt)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        why = _guard_test(node.test)
+        self.visit(node.test)
+        if why:
+            self._guarded([node.body, node.orelse], why)
+        else:
+            self.visit(node.body)
+            self.visit(node.orelse)
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        for index, value in enumerate(node.values):
+            why = next((w for w in (_guard_test(v) for v in node.values[:index]) if w), None)
+            if why:
+                self._guarded([value], why)
+            else:
+                self.visit(value)
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for deco in node.decorator_list:

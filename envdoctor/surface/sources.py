@@ -27,6 +27,7 @@ from envdoctor import fetch
 from envdoctor.probe import canonical_name
 
 MAX_SDIST_BYTES = 40 * 1024 * 1024
+MAX_WHEEL_BYTES = 80 * 1024 * 1024
 MAX_MEMBER_BYTES = 8 * 1024 * 1024
 NATIVE_SUFFIX = re.compile(r"\.(?:cpython-[^.]+|abi3|cp\d+-win[^.]*|pypy[^.]*)?\.?(?:so|pyd)$")
 
@@ -48,6 +49,9 @@ class Source(Protocol):
     def read(self, path: str) -> bytes | None:
         """The bytes of one file (None when it is absent or unreadable)."""
 
+    def prefetch(self) -> None:
+        """Get ready to read most files (one download instead of a request per file)."""
+
 
 def module_files(paths: list[str]) -> dict[str, str]:
     """Module name -> its file (``.py``, else a ``.pyi`` stub, else ``native:`` for an extension)."""
@@ -55,14 +59,18 @@ def module_files(paths: list[str]) -> dict[str, str]:
     rank = {".py": 0, ".pyi": 1, "native": 2}
     chosen: dict[str, int] = {}
     for path in paths:
-        pure = PurePosixPath(path)
-        if any(part.endswith((".dist-info", ".data", ".egg-info")) or part == "__pycache__" for part in pure.parts):
+        if ".dist-info/" in path or ".data/" in path or ".egg-info/" in path or "__pycache__" in path:
             continue
-        suffix = pure.suffix if pure.suffix in (".py", ".pyi") else ("native" if NATIVE_SUFFIX.search(pure.name) else "")
-        if not suffix:
+        folder, _, filename = path.rpartition("/")
+        if filename.endswith(".py"):
+            suffix, stem = ".py", filename[:-3]
+        elif filename.endswith(".pyi"):
+            suffix, stem = ".pyi", filename[:-4]
+        elif NATIVE_SUFFIX.search(filename):
+            suffix, stem = "native", filename.split(".")[0]
+        else:
             continue
-        stem = pure.name.split(".")[0]
-        parts = [*pure.parts[:-1]] + ([] if stem == "__init__" else [stem])
+        parts = (folder.split("/") if folder else []) + ([] if stem == "__init__" else [stem])
         if not parts or not all(p.isidentifier() for p in parts):
             continue
         module = ".".join(parts)
@@ -103,6 +111,9 @@ class InstalledSource:
         except OSError:
             return None
 
+    def prefetch(self) -> None:
+        """Installed files are local: nothing to do."""
+
 
 class WheelSource:
     """A wheel on an index (``http(s):``) or on disk (``file:``), opened on first use."""
@@ -124,6 +135,18 @@ class WheelSource:
 
     def files(self) -> list[str]:
         return self._open().namelist()
+
+    def prefetch(self) -> None:
+        """Download the whole wheel (at most :data:`MAX_WHEEL_BYTES`) when most members will be read."""
+        if self.url.startswith("file:") or getattr(self, "_whole", False):
+            return
+        body, _, _ = fetch.get(self.url)
+        if len(body) > MAX_WHEEL_BYTES:
+            raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")
+        try:
+            self._zip, self._whole = zipfile.ZipFile(io.BytesIO(body)), True
+        except zipfile.BadZipFile as exc:
+            raise SourceError(f"{self.filename}: unreadable wheel ({exc})")
 
     def read(self, path: str) -> bytes | None:
         try:
@@ -171,6 +194,10 @@ class SdistSource:
     def files(self) -> list[str]:
         return list(self._load())
 
+    def prefetch(self) -> None:
+        """An sdist is always read whole."""
+        self._load()
+
     def read(self, path: str) -> bytes | None:
         return self._load().get(path)
 
@@ -198,3 +225,38 @@ def _same_version(left: str, right: str) -> bool:
         return Version(left) == Version(right)
     except InvalidVersion:
         return left == right
+
+
+def top_level_owners(site_packages: list[Path]) -> dict[str, str]:
+    """Top-level import name -> the distribution that provides it, first folder first.
+
+    Reads each ``*.dist-info``'s ``top_level.txt`` when present, else the first path parts
+    of its ``RECORD`` (``pkg/__init__.py`` -> ``pkg``, ``mod.py`` -> ``mod``).
+    """
+    owners: dict[str, str] = {}
+    for folder in site_packages:
+        try:
+            entries = sorted(p for p in folder.iterdir() if p.name.endswith(".dist-info"))
+        except OSError:
+            continue
+        for entry in entries:
+            dist = canonical_name(entry.name[:-len(".dist-info")].partition("-")[0])
+            names: set[str] = set()
+            try:
+                names = {n.strip() for n in (entry / "top_level.txt").read_text(encoding="utf-8").split() if n.strip()}
+            except (OSError, UnicodeDecodeError):
+                pass
+            if not names:
+                try:
+                    record = (entry / "RECORD").read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                for line in record.splitlines():
+                    first = line.split(",", 1)[0].split("/", 1)
+                    top = first[0].removesuffix(".py") if len(first) == 1 and first[0].endswith(".py") else (
+                        first[0] if len(first) > 1 else "")
+                    if top.isidentifier():
+                        names.add(top)
+            for name in sorted(names):
+                owners.setdefault(name.replace("/", "."), dist)
+    return owners

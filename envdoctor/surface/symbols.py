@@ -16,7 +16,7 @@ module without running it:
   ends in ``raise AttributeError`` (``closed``: every other name is absent);
 - ``tables``: the static name tables those refer to, with their messages;
 - ``functions`` and ``classes``: signatures (parameter names and kinds, ``**kwargs``), class
-  bases, members (methods, class attributes, ``self.x =`` in methods), dataclass fields;
+  bases, class-level members (methods, class attributes), dataclass fields;
 - ``renames``: ``{old: new}`` read from deprecation messages in the source.
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
@@ -33,6 +34,8 @@ MAX_MESSAGE = 600
 SAFE_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod", "overload",
                              "cached_property", "wraps", "final", "override", "setter", "getter",
                              "no_type_check", "lru_cache", "cache", "no_grad", "inference_mode"})
+CONSTRUCTORS = frozenset({"__init__", "__post_init__", "__new__"})
+DEPRECATION_WORDS = (b"deprecat", b"renamed", b"removed", b"alias")
 WARN_CALLS = frozenset({"warn", "warning", "warning_once", "warn_once", "deprecated", "info", "error"})
 _Q = r"[`'\"]"
 RENAME_PATTERNS = (
@@ -120,19 +123,38 @@ def _message_of(call: ast.Call, env: dict[str, Any]) -> str | None:
     return None
 
 
-def body_renames(body: list[ast.stmt], env: dict[str, Any]) -> dict[str, str]:
-    """Renames stated by warning/logging calls anywhere in ``body``."""
+def call_renames(node: ast.Call, env: dict[str, Any], found: dict[str, str]) -> None:
+    """Add the renames a warning/logging call states to ``found``."""
+    name = dotted(node.func) or ""
+    if name.rsplit(".", 1)[-1] in WARN_CALLS:
+        text = _message_of(node, env)
+        if text:
+            for old, new in renames_in(text).items():
+                found.setdefault(old, new)
+
+
+def body_renames(body: list[ast.stmt], env: dict[str, Any], deep: bool) -> dict[str, str]:
+    """Renames stated by warning/logging calls in ``body``: anywhere when ``deep`` (constructors,
+    where renamed keywords are handled), else in its statements and their ``if`` branches (a
+    deprecated function warns first thing)."""
     found: dict[str, str] = {}
-    for stmt in body:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Call):
-                name = dotted(node.func) or ""
-                if name.rsplit(".", 1)[-1] in WARN_CALLS:
-                    text = _message_of(node, env)
-                    if text:
-                        for old, new in renames_in(text).items():
-                            found.setdefault(old, new)
+    if deep:
+        nodes: Iterable[ast.AST] = (n for stmt in body for n in ast.walk(stmt))
+    else:
+        nodes = _shallow(body)
+    for node in nodes:
+        if isinstance(node, ast.Call):
+            call_renames(node, env, found)
     return found
+
+
+def _shallow(body: list[ast.stmt]) -> Iterator[ast.AST]:
+    for stmt in body:
+        if isinstance(stmt, ast.Expr):
+            yield stmt.value
+        elif isinstance(stmt, ast.If):
+            yield from _shallow(stmt.body)
+            yield from _shallow(stmt.orelse)
 
 
 def _is_dataclass(node: ast.ClassDef) -> bool:
@@ -150,8 +172,9 @@ def _field_in_init(value: ast.expr | None) -> bool:
     return True
 
 
-def summarize_class(node: ast.ClassDef, env: dict[str, Any]) -> dict[str, Any]:
-    """Bases, members, method signatures, dataclass fields and renames of one class."""
+def summarize_class(node: ast.ClassDef, env: dict[str, Any], deprecations: bool = True) -> dict[str, Any]:
+    """Bases, members, method signatures, dataclass fields and renames of one class (renames
+    only when ``deprecations``: the module's text mentions them)."""
     members: set[str] = set()
     methods: dict[str, Any] = {}
     fields: list[str] = []
@@ -159,17 +182,15 @@ def summarize_class(node: ast.ClassDef, env: dict[str, Any]) -> dict[str, Any]:
     dynamic = any(k.arg == "metaclass" for k in node.keywords)
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # instance attributes (self.x = ...) are not class members: C.x fails for them
             members.add(stmt.name)
             methods[stmt.name] = signature(stmt.args, stmt.decorator_list, method=not any(
                 dotted(d) == "staticmethod" for d in stmt.decorator_list))
             if stmt.name in ("__getattr__", "__getattribute__"):
                 dynamic = True
-            for sub in ast.walk(stmt):
-                if isinstance(sub, (ast.Assign, ast.AnnAssign)):
-                    targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
-                    members.update(t.attr for t in targets if isinstance(t, ast.Attribute)
-                                   and isinstance(t.value, ast.Name) and t.value.id == "self")
-            renames.update(body_renames(stmt.body, env))
+            if deprecations:
+                for old, new in body_renames(stmt.body, env, deep=stmt.name in CONSTRUCTORS).items():
+                    renames.setdefault(old, new)
         elif isinstance(stmt, ast.ClassDef):
             members.add(stmt.name)
         elif isinstance(stmt, ast.Assign):
@@ -199,8 +220,8 @@ def summarize_class(node: ast.ClassDef, env: dict[str, Any]) -> dict[str, Any]:
 class _Walker:
     """Collects a module's summary statement by statement (module level only)."""
 
-    def __init__(self, module: str, is_package: bool) -> None:
-        self.module, self.is_package = module, is_package
+    def __init__(self, module: str, is_package: bool, deprecations: bool = True) -> None:
+        self.module, self.is_package, self.deprecations = module, is_package, deprecations
         self.env: dict[str, Any] = {}
         self.names: dict[str, str] = {}
         self.reexports: dict[str, list[str | None]] = {}
@@ -240,7 +261,7 @@ class _Walker:
         elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.names[stmt.name] = "def"
             sig = signature(stmt.args, stmt.decorator_list, method=False)
-            renames = body_renames(stmt.body, self.env)
+            renames = body_renames(stmt.body, self.env, deep=False) if self.deprecations else {}
             if renames:
                 sig["renames"] = renames
                 self.renames.update(renames)
@@ -249,7 +270,7 @@ class _Walker:
                 self.getattr = _module_getattr(stmt)
         elif isinstance(stmt, ast.ClassDef):
             self.names[stmt.name] = "class"
-            self.classes[stmt.name] = summarize_class(stmt, self.env)
+            self.classes[stmt.name] = summarize_class(stmt, self.env, self.deprecations)
             self.renames.update(self.classes[stmt.name].get("renames", {}))
         elif isinstance(stmt, ast.Import):
             for alias in stmt.names:
@@ -581,6 +602,8 @@ def _module_getattr(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, A
 def summarize(source: bytes | str, module: str, is_package: bool) -> dict[str, Any]:
     """The summary of one module's source (see the module docstring); raises SyntaxError/ValueError."""
     tree = ast.parse(source)
-    walker = _Walker(module, is_package)
+    raw = source.encode("utf-8", "replace") if isinstance(source, str) else source
+    lowered = raw.lower()
+    walker = _Walker(module, is_package, deprecations=any(w in lowered for w in DEPRECATION_WORDS))
     walker.walk(tree.body)
     return walker.result()
