@@ -12,9 +12,9 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from envdoctor.engine import Context, condition_holds, implements, pin_locations
+from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
 from envdoctor.findings import Applicability, Finding, Fix, Location, pip_install_fix
-from envdoctor.knowledge import RuleEntry
+from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck, project
 from envdoctor.surface.bisect import Boundary
 from envdoctor.surface.crosscheck import Breakage

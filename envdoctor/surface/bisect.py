@@ -25,8 +25,8 @@ from typing import Any
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from envdoctor import fetch, index, pipconfig
-from envdoctor.probe import canonical_name
+from envdoctor.env import fetch, index, pipconfig
+from envdoctor.env.probe import canonical_name
 from envdoctor.surface import catalog
 from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.lookup import Query, answer, successor

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from envdoctor import index
-from envdoctor.probe import canonical_name
+from envdoctor.env import index
+from envdoctor.env.probe import canonical_name
 from envdoctor.surface import symbols
 from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files
 

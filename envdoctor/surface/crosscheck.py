@@ -26,9 +26,9 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from envdoctor import pipconfig
-from envdoctor.probe import canonical_name
-from envdoctor.snapshot import Distribution, Snapshot
+from envdoctor.env import pipconfig
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.surface import bisect
 from envdoctor.surface.bisect import Boundary, ProbeStore
 from envdoctor.surface import catalog

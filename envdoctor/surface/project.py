@@ -15,8 +15,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-from envdoctor.probe import canonical_name
-from envdoctor.snapshot import Snapshot
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.snapshot import Snapshot
 from envdoctor.surface import bisect
 from envdoctor.surface.bisect import Boundary
 from envdoctor.surface.crosscheck import MAX_BISECTIONS, Releases, answer_cached

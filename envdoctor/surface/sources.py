@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from envdoctor import fetch
-from envdoctor.probe import canonical_name
+from envdoctor.env import fetch
+from envdoctor.env.probe import canonical_name
 
 MAX_SDIST_BYTES = 40 * 1024 * 1024
 MAX_WHEEL_BYTES = 80 * 1024 * 1024
