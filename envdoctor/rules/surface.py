@@ -9,17 +9,20 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
 from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
 from envdoctor.findings import Applicability, Finding, Fix, Location, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.surface import crosscheck, project
-from envdoctor.surface.bisect import Boundary
+from envdoctor.surface import crosscheck
+from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.crosscheck import Breakage
-from envdoctor.surface.lookup import Query
-from envdoctor.surface.project import ScriptBreakage
+from envdoctor.surface.query import Query
+
+if TYPE_CHECKING:
+    from envdoctor.surface.project import ScriptBreakage
 
 
 def failure(query: Query) -> str:
@@ -98,10 +101,9 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
-    return Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message,
-                   packages=(b.user, b.provider), locations=_location(b, ctx), evidence=tuple(evidence),
-                   fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
-                   confidence="high" if complete else "medium")
+    return entry.finding(message, packages=(b.user, b.provider), locations=_location(b, ctx),
+                         evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
+                         confidence="high" if complete else "medium")
 
 
 def script_fixes(b: ScriptBreakage, ctx: Context) -> tuple[Fix, ...]:
@@ -126,9 +128,9 @@ def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding
     evidence = [*entry.evidence, f"{b.dist} {b.version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.dist} says: {' '.join(b.answer.message.split())[:300]}")
-    return Finding(code=entry.code, name=entry.name, severity=entry.severity, message=message, packages=(b.dist,),
-                   locations=(Location(str(b.file), b.reference.line),), evidence=tuple(evidence),
-                   fixes=script_fixes(b, ctx), confidence="high" if b.boundary and b.boundary.complete else "medium")
+    return entry.finding(message, packages=(b.dist,), locations=(Location(str(b.file), b.reference.line),),
+                         evidence=tuple(evidence), fixes=script_fixes(b, ctx),
+                         confidence="high" if b.boundary and b.boundary.complete else "medium")
 
 
 @implements("ED150")
@@ -142,6 +144,8 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             yield breakage_finding(b, ctx, entry)
     scan = getattr(ctx.project, "scan", None)
     if scan is not None:
+        from envdoctor.surface import project
+
         files = [f.path for f in scan.files if f.kind == "python"]
         for sb in project.script_breakages(files, scan.root, ctx.snapshot, ctx.offline):
             yield script_finding(sb, ctx, entry)

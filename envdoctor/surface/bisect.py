@@ -19,7 +19,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
@@ -27,61 +26,15 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.env import fetch, index, pipconfig
 from envdoctor.env.probe import canonical_name
-from envdoctor.surface import catalog
+from envdoctor.surface import diskcache
+from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.catalog import ReleaseSymbols
-from envdoctor.surface.lookup import Query, answer, successor
+from envdoctor.surface.lookup import answer, successor
+from envdoctor.surface.query import Query
 from envdoctor.surface.sources import SdistSource, Source, WheelSource
 
 MAX_PROBES = 16
 TIME_BUDGET_S = 30.0
-
-
-@dataclass(frozen=True)
-class Boundary:
-    """Where a symbol is present among a distribution's releases.
-
-    ``present`` holds PEP 440 specifier strings of the ranges that have it (a bound is left out
-    where the list ends without a change: ``<2.1.0`` when the oldest release has it);
-    ``removed_in``/``added_in`` are the first releases without/with it, ``last_with``/
-    ``first_with`` the releases beside them that have it.  ``message`` and ``successor`` are
-    what the source says about it (a removal or deprecation message, a replacing name).
-    """
-
-    dist: str
-    query: Query
-    present: list[str]
-    removed_in: str | None = None
-    added_in: str | None = None
-    last_with: str | None = None
-    first_with: str | None = None
-    message: str | None = None
-    successor: str | None = None
-    probed: dict[str, bool | None] = field(default_factory=dict)
-    complete: bool = True
-
-    def describe(self) -> str:
-        """One sentence: ``markupsafe.soft_unicode is in markupsafe 1.1.1–2.0.1, removed in 2.1.0``."""
-        what, dist = f"`{self.query.describe()}`", self.dist
-        known = sorted(Version(v) for v, s in self.probed.items() if s)
-        if not self.present:
-            return f"{what} is in no release of {dist} that was checked ({len(self.probed)} probed)"
-        parts = []
-        if self.first_with and self.last_with:
-            parts.append(f"{what} is in {dist} {self.first_with}–{self.last_with}")
-        elif self.first_with:
-            parts.append(f"{what} is in {dist} {self.first_with} and later")
-        elif self.last_with:
-            oldest = f" (the oldest release checked, {known[0]}, has it)" if known else ""
-            parts.append(f"{what} is in {dist} up to {self.last_with}{oldest}")
-        else:
-            parts.append(f"{what} is in every release of {dist} that was checked")
-        if self.added_in and self.first_with and self.added_in == self.first_with:
-            parts.append(f"added in {self.added_in}")
-        if self.removed_in:
-            parts.append(f"removed in {self.removed_in}")
-        if self.successor:
-            parts.append(f"its successor is `{self.successor}`")
-        return ", ".join(parts)
 
 
 def _version(text: str) -> Version | None:
@@ -141,8 +94,8 @@ class ProbeStore:
 
     def __init__(self, dist: str) -> None:
         self.dist = canonical_name(dist)
-        self.path = catalog.cache_root() / "probes" / f"{self.dist}.json"
-        data = catalog.read_json(self.path)
+        self.path = diskcache.cache_root() / "probes" / f"{self.dist}.json"
+        data = diskcache.read_json(self.path)
         self.data: dict[str, Any] = data if isinstance(data, dict) else {"versions": None, "probes": {}}
         self.dirty = False
 
@@ -152,7 +105,7 @@ class ProbeStore:
 
     def save(self) -> None:
         if self.dirty:
-            catalog.write_json(self.path, self.data)
+            diskcache.write_json(self.path, self.data)
 
 
 class Progress:

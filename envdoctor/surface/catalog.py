@@ -10,47 +10,16 @@ by :meth:`ReleaseSymbols.save`; a release read from an index also leaves a point
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from envdoctor.env import index
+from envdoctor.surface.diskcache import cache_root, read_json, safe_name, write_json
 from envdoctor.env.probe import canonical_name
-from envdoctor.surface import symbols
 from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files
+from envdoctor.surface.symbols import SUMMARY_VERSION
 
 CACHE_VERSION = 1
-
-
-def cache_root() -> Path:
-    """Where symbol indexes are cached: beside envdoctor's metadata cache (same root, ``surface/``)."""
-    return index.cache_dir().parent / "surface"
-
-
-def _safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "._-+" else "_" for c in text)
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write a cache file atomically; a read-only cache is not an error."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
-
-
-def read_json(path: Path) -> Any:
-    """A cache file's content, or None when it is missing or corrupt."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 class ReleaseSymbols:
@@ -58,10 +27,10 @@ class ReleaseSymbols:
 
     def __init__(self, name: str, version: str, key: str, source: Source | None, data: dict[str, Any] | None) -> None:
         self.name, self.version, self.key, self.source = canonical_name(name), version, key, source
-        fresh = {"cache_version": CACHE_VERSION, "summary_version": symbols.SUMMARY_VERSION,
+        fresh = {"cache_version": CACHE_VERSION, "summary_version": SUMMARY_VERSION,
                  "name": self.name, "version": version, "key": key, "modules": None, "summaries": {}, "extra": {}}
         valid = (isinstance(data, dict) and data.get("cache_version") == CACHE_VERSION
-                 and data.get("summary_version") == symbols.SUMMARY_VERSION)
+                 and data.get("summary_version") == SUMMARY_VERSION)
         self.data: dict[str, Any] = data if valid else fresh  # type: ignore[assignment]
         self.dirty = not valid
         self.problem: str | None = None
@@ -71,11 +40,11 @@ class ReleaseSymbols:
     @staticmethod
     def path_for(name: str, version: str, key: str) -> Path:
         """The cache file of one release read from one source."""
-        return cache_root() / f"{_safe(canonical_name(name))}-{_safe(version)}-{_safe(key)}.json"
+        return cache_root() / f"{safe_name(canonical_name(name))}-{safe_name(version)}-{safe_name(key)}.json"
 
     @staticmethod
     def _pointer(name: str, version: str) -> Path:
-        return cache_root() / "latest" / f"{_safe(canonical_name(name))}-{_safe(version)}.txt"
+        return cache_root() / "latest" / f"{safe_name(canonical_name(name))}-{safe_name(version)}.txt"
 
     @classmethod
     def open(cls, source: Source, remember: bool = False) -> ReleaseSymbols:
@@ -139,6 +108,8 @@ class ReleaseSymbols:
         except SourceError as exc:
             self.problem = str(exc)
             return None
+        from envdoctor.surface import symbols  # parsing only on a cache miss
+
         result: dict[str, Any] = {}
         if text is not None:
             try:

@@ -20,26 +20,24 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.env import pipconfig
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.snapshot import Distribution, Snapshot
-from envdoctor.surface import bisect
-from envdoctor.surface.bisect import Boundary, ProbeStore
-from envdoctor.surface import catalog
-from envdoctor.surface.catalog import ReleaseSymbols
-from envdoctor.surface.lookup import Answer, Query, answer
-from envdoctor.surface.references import Reference, release_references, snippet_references
-from envdoctor.surface.sources import InstalledSource, SourceError
+from envdoctor.surface.boundary import Boundary
+from envdoctor.surface import diskcache
+from envdoctor.surface.query import Answer, Query, Reference
+
+if TYPE_CHECKING:
+    from envdoctor.surface.catalog import ReleaseSymbols
 
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
 MAX_BISECTIONS = 6  # per run
-MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
+MAX_REFERENCING_FILES = 3
+RESULT_VERSION = 1  # of the per-target result cache  # files of A read per probed release when looking for A's fix
 
 
 @dataclass(frozen=True)
@@ -94,9 +92,18 @@ class Releases:
     def __init__(self, snap: Snapshot, offline: bool, index_urls: tuple[str, ...] | None = None) -> None:
         self.snap, self.offline = snap, offline
         self.live = not snap.source.startswith("file:")
-        self.index_urls = index_urls if index_urls is not None else pipconfig.read().urls
+        self._index_urls = index_urls
         self.opened: dict[str, ReleaseSymbols | None] = {}
         self.problems: dict[str, str] = {}
+
+    @property
+    def index_urls(self) -> tuple[str, ...]:
+        """The configured indexes (read from pip's configuration when first needed)."""
+        if self._index_urls is None:
+            from envdoctor.env import pipconfig
+
+            self._index_urls = pipconfig.read().urls
+        return self._index_urls
 
     def get(self, name: str) -> ReleaseSymbols | None:
         """The symbol index of the target's release of ``name`` (None when it cannot be read)."""
@@ -105,6 +112,9 @@ class Releases:
         return self.opened[name]
 
     def _open(self, dist: Distribution) -> ReleaseSymbols | None:
+        from envdoctor.surface.catalog import ReleaseSymbols
+        from envdoctor.surface.sources import InstalledSource, SourceError
+
         if self.live:
             if not dist.location or not dist.location.endswith(".dist-info"):
                 self.problems[dist.name] = "not installed from a wheel (no .dist-info RECORD)"
@@ -114,6 +124,8 @@ class Releases:
             except SourceError as exc:
                 self.problems[dist.name] = str(exc)
                 return None
+        from envdoctor.surface import bisect
+
         if self.offline:
             cached = ReleaseSymbols.cached(dist.name, dist.version)
             if cached is None:
@@ -141,6 +153,8 @@ def _norm(version: str) -> Version | str:
 
 def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
     """The target's distributions that ``dist``'s Requires-Dist names (any extra or marker)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     found = []
     for text in dist.requires:
         try:
@@ -154,6 +168,9 @@ def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
 
 def references_of(release: ReleaseSymbols) -> list[Reference]:
     """A release's unconditional references (cached with the release)."""
+    from envdoctor.surface.references import release_references
+    from envdoctor.surface.sources import SourceError
+
     def compute() -> list[list[object]]:
         if release.source is not None:
             try:
@@ -167,11 +184,13 @@ def references_of(release: ReleaseSymbols) -> list[Reference]:
 
 def answer_cached(release: ReleaseSymbols, query: Query) -> Answer:
     """:func:`answer`, memoised in the release's cache."""
+    from envdoctor.surface.lookup import answer
+
     def compute() -> list[object]:
         found = answer(release, query)
         return [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
     status, reason, message, successor, absorbed, deprecated = release.memo("answers", json.dumps(query.to_json()), compute)
-    return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))  # type: ignore[arg-type]
+    return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))
 
 
 def _belongs(release: ReleaseSymbols, module: str) -> bool:
@@ -191,6 +210,10 @@ def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[st
     it cannot be told)."""
     if offline or not urls:
         return None
+    from envdoctor.surface import bisect
+    from envdoctor.surface.bisect import ProbeStore
+    from envdoctor.surface.references import snippet_references
+
     query = refs[0].query
     paths = sorted({r.path for r in refs})[:MAX_REFERENCING_FILES]
     files = bisect.release_files(user, urls)
@@ -251,9 +274,9 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
     ``order`` names distributions to scan first (the QLoRA stack); the others follow by name.
     """
     key = fingerprint(snap)
-    memo = catalog.cache_root() / "checks" / f"{key}-{'offline' if offline else 'online'}.json"
-    cached = catalog.read_json(memo)
-    if isinstance(cached, dict) and cached.get("version") == catalog.CACHE_VERSION:
+    memo = diskcache.cache_root() / "checks" / f"{key}-{'offline' if offline else 'online'}.json"
+    cached = diskcache.read_json(memo)
+    if isinstance(cached, dict) and cached.get("version") == RESULT_VERSION:
         try:
             return CrossCheck([Breakage.from_json(b) for b in cached["breakages"]], list(cached["notes"]),
                               int(cached["pairs"]))
@@ -261,13 +284,15 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
             pass
     result = _check(snap, offline, order, index_urls, scan_budget_s)
     if result.complete:
-        catalog.write_json(memo, {"version": catalog.CACHE_VERSION, "pairs": result.checked_pairs,
+        diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
                                    "notes": result.notes, "breakages": [b.to_json() for b in result.breakages]})
     return result
 
 
 def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tuple[str, ...] | None,
            scan_budget_s: float) -> CrossCheck:
+    from envdoctor.surface import bisect
+
     releases = Releases(snap, offline, index_urls)
     result = CrossCheck()
     started = time.monotonic()

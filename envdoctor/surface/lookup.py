@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.query import Answer, Query
 from envdoctor.surface.symbols import renames_in
 
 MAX_DEPTH = 24
@@ -22,37 +23,6 @@ MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "
                                "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
 HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
                             "typing.Protocol", "typing_extensions.Protocol"})
-
-
-@dataclass(frozen=True)
-class Query:
-    """A symbol: ``module``, ``module.name``, ``module.name.attr`` or ``module.name(kwarg=)``."""
-
-    module: str
-    name: str | None = None
-    attr: str | None = None
-    kwarg: str | None = None
-
-    def describe(self) -> str:
-        """``lib.m.X``, ``lib.m.X.a`` or ``lib.m.X(k=...)``, as a user would write it."""
-        text = ".".join(p for p in (self.module, self.name, self.attr) if p)
-        return f"{text}({self.kwarg}=...)" if self.kwarg else text
-
-    def to_json(self) -> list[str | None]:
-        """Compact form for caches."""
-        return [self.module, self.name, self.attr, self.kwarg]
-
-
-@dataclass(frozen=True)
-class Answer:
-    """The status of a query, how it was decided, and what the source says about it."""
-
-    status: bool | None
-    reason: str
-    message: str | None = None  # a removal or deprecation message from the source
-    successor: str | None = None  # the name the source says replaces it
-    absorbed: bool = False  # a keyword accepted only by **kwargs
-    deprecated: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from pathlib import Path
 
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.snapshot import Snapshot
-from envdoctor.surface import bisect
-from envdoctor.surface.bisect import Boundary
+from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.crosscheck import MAX_BISECTIONS, Releases, answer_cached
-from envdoctor.surface.lookup import Answer
+from envdoctor.surface.query import Answer
 from envdoctor.surface.references import Reference, tree_references
 from envdoctor.surface.sources import top_level_owners
 
@@ -65,6 +64,8 @@ def site_packages(snap: Snapshot) -> list[Path]:
 def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: bool,
                      index_urls: tuple[str, ...] | None = None) -> list[ScriptBreakage]:
     """Uses in ``files`` that the target's releases do not have, bisected when online."""
+    from envdoctor.surface import bisect
+
     releases = Releases(snap, offline, index_urls)
     owners = top_level_owners(site_packages(snap)) if releases.live else {}
     own = own_modules(files, root)

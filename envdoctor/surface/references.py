@@ -21,11 +21,10 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from envdoctor.surface.catalog import ReleaseSymbols
-from envdoctor.surface.lookup import Query
+from envdoctor.surface.query import Query, Reference
 from envdoctor.surface.symbols import dotted
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
@@ -38,26 +37,6 @@ COMPOUND = ("if ", "if(", "elif", "else", "try", "except", "finally", "for ", "w
             "match ", "case ", "#", "@")
 _TRIPLE = re.compile(r'"""|' + r"'''")
 _STATEMENT_START = re.compile(r"(?m)^(?=[A-Za-z_@])")
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One use of another distribution's API at ``path``:``line``; ``guard`` says what protects it."""
-
-    query: Query
-    path: str
-    line: int
-    guard: str | None = None
-
-    def to_json(self) -> list[object]:
-        """Compact form for the cache."""
-        return [*self.query.to_json(), self.path, self.line, self.guard]
-
-    @classmethod
-    def from_json(cls, row: list[object]) -> Reference:
-        """Inverse of :meth:`to_json`."""
-        module, name, attr, kwarg, path, line, guard = (None if v is None else str(v) for v in row)
-        return cls(Query(str(module), name, attr, kwarg), str(path), int(str(line)), guard)
 
 
 class Collector(ast.NodeVisitor):
@@ -214,7 +193,7 @@ class Collector(ast.NodeVisitor):
             for stmt in node.body:
                 self.visit(stmt)
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+    visit_AsyncFunctionDef = visit_FunctionDef
 
 
 def _guard_test(test: ast.expr) -> str | None:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from envdoctor.env import fetch
 from envdoctor.env.probe import canonical_name
 
 MAX_SDIST_BYTES = 40 * 1024 * 1024
@@ -125,10 +124,12 @@ class WheelSource:
 
     def _open(self) -> zipfile.ZipFile:
         if self._zip is None:
+            from envdoctor.env import fetch  # only index sources touch the network
+
             handle: io.RawIOBase | Path = (fetch.local_path(self.url) if self.url.startswith("file:")
                                            else fetch._RangeFile(self.url))
             try:
-                self._zip = zipfile.ZipFile(handle)  # type: ignore[arg-type]
+                self._zip = zipfile.ZipFile(handle)
             except (zipfile.BadZipFile, OSError) as exc:
                 raise SourceError(f"{self.filename}: unreadable wheel ({exc})")
         return self._zip
@@ -140,6 +141,8 @@ class WheelSource:
         """Download the whole wheel (at most :data:`MAX_WHEEL_BYTES`) when most members will be read."""
         if self.url.startswith("file:") or getattr(self, "_whole", False):
             return
+        from envdoctor.env import fetch
+
         body, _, _ = fetch.get(self.url)
         if len(body) > MAX_WHEEL_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")
@@ -171,6 +174,8 @@ class SdistSource:
             return self._members
         if not self.filename.endswith((".tar.gz", ".tgz")):
             raise SourceError(f"{self.filename}: only .tar.gz sdists are read")
+        from envdoctor.env import fetch
+
         body, _, _ = fetch.get(self.url)
         if len(body) > MAX_SDIST_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_SDIST_BYTES >> 20} MiB; not read")
