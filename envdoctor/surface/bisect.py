@@ -37,6 +37,12 @@ MAX_PROBES = 16
 TIME_BUDGET_S = 30.0
 
 
+def same_version(left: str, right: str) -> bool:
+    """Whether two version strings name the same PEP 440 version (``1.0`` and ``1.0.0``)."""
+    a, b = _version(left), _version(right)
+    return a == b if a is not None and b is not None else left == right
+
+
 def _version(text: str) -> Version | None:
     try:
         return Version(text)

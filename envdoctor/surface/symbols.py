@@ -41,7 +41,7 @@ _Q = r"[`'\"]"
 RENAME_PATTERNS = (
     re.compile(rf"{_Q}?(?:\w+\.)*(?P<old>\w+){_Q}?(?:\s+(?:argument|parameter|keyword|attribute|option|"
                rf"function|class))?\s+(?:is|has been|was|will be|are)\s+(?:now\s+)?(?:deprecated|renamed|"
-               rf"removed)\b[^.;]*?(?:use|to|in favou?r of|replaced by|instead of it,? use)\s+"
+               rf"removed)\b.{{0,200}}?\b(?:[Uu]se|to|in favou?r of|replaced by)\s+"
                rf"{_Q}?(?:np\.|\w+\.)*(?P<new>\w+){_Q}?"),
     re.compile(rf"{_Q}(?:\w+\.)*(?P<old>\w+){_Q}\s+(?:was|is)\s+(?:a\s+)?deprecated alias for\s+"
                rf"(?P<builtin>the builtin\s+)?{_Q}(?P<new>[\w.]+){_Q}"),
@@ -513,11 +513,11 @@ class _Walker:
 
 
 def _short(value: Any) -> Any:
-    """A table value kept for messages: a string (or a tuple's string part), trimmed."""
-    if isinstance(value, (tuple, list)):
-        value = next((v for v in value if isinstance(v, str)), value if isinstance(value, list) else None)
-        if isinstance(value, list):
-            return [v for v in value if isinstance(v, str)]
+    """A table value kept: a list of names as is, else a message (a tuple's string part), trimmed."""
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, str)]
+    if isinstance(value, tuple):
+        value = next((v for v in value if isinstance(v, str)), None)
     return value[:MAX_MESSAGE] if isinstance(value, str) else None
 
 

@@ -1,0 +1,117 @@
+"""Symbol queries against installed releases (real *.dist-info folders with RECORD files)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.lookup import answer, successor
+from envdoctor.surface.query import Query
+from envdoctor.surface.sources import InstalledSource
+from tests.helpers.surface import Dist, install
+
+LIB = {
+    "lib/__init__.py": """
+        from .core import *
+        from .models import Model as Model
+        from ._native import fast
+        __all__ = ["Model"]
+    """,
+    "lib/core.py": """
+        __all__ = ["public", "Base"]
+        def public(x, *, mode="a", **kwargs): ...
+        def private_helper(): ...
+        class Base:
+            attr = 1
+            def __init__(self, size, *, strict=False): ...
+    """,
+    "lib/models.py": """
+        from dataclasses import dataclass
+        from .core import Base
+        from torch.nn import Module
+
+        class Model(Base):
+            other = 2
+        @dataclass
+        class ParentConfig:
+            r: int = 8
+        @dataclass
+        class Config(ParentConfig):
+            alpha: int = 16
+        class Wrapped(Module):
+            pass
+        class Decorated:
+            @some_decorator
+            def __init__(self, a): ...
+    """,
+    "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
+    "lib/empty/__init__.py": "",
+}
+
+
+@pytest.fixture()
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    files = {path: textwrap.dedent(text) for path, text in LIB.items()}
+    dist_info = install(tmp_path / "site", Dist("lib", "1.0", files))
+    return ReleaseSymbols.open(InstalledSource("lib", "1.0", dist_info))
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    (Query("lib"), True),
+    (Query("lib.missing"), False),
+    (Query("lib.empty"), True),
+    (Query("lib", "Model"), True),
+    (Query("lib", "public"), True),  # star import through core's __all__
+    (Query("lib", "private_helper"), False),  # not in core's __all__
+    (Query("lib", "empty"), True),  # a submodule
+    (Query("lib", "nothing"), False),
+    (Query("lib", "__file__"), True),
+    (Query("lib._native", "anything"), None),  # an extension module
+    (Query("lib", "Model", attr="attr"), True),  # inherited from Base
+    (Query("lib", "Model", attr="other"), True),
+    (Query("lib", "Model", attr="nope"), False),
+    (Query("lib.models", "Wrapped", attr="nope"), None),  # base class from torch
+    (Query("lib", "Model", kwarg="strict"), True),  # Base.__init__
+    (Query("lib", "Model", kwarg="colour"), False),
+    (Query("lib", "public", kwarg="anything"), True),  # **kwargs absorbs it
+    (Query("lib.models", "Config", kwarg="r"), True),  # inherited dataclass field
+    (Query("lib.models", "Config", kwarg="alpha"), True),
+    (Query("lib.models", "Config", kwarg="beta"), False),
+    (Query("lib.models", "Decorated", kwarg="b"), None),  # a decorator may change it
+])
+def test_answers(release: ReleaseSymbols, query: Query, status: bool | None) -> None:
+    assert answer(release, query).status is status
+
+
+def test_absorbed_keyword_is_marked(release: ReleaseSymbols) -> None:
+    found = answer(release, Query("lib", "public", kwarg="anything"))
+    assert found.absorbed and not answer(release, Query("lib", "public", kwarg="mode")).absorbed
+
+
+def test_summaries_are_parsed_on_demand_and_cached(release: ReleaseSymbols, tmp_path: Path) -> None:
+    answer(release, Query("lib", "Model"))
+    assert "lib.core" not in release.data["summaries"]  # found before the star import was needed
+    release.save()
+    again = ReleaseSymbols.open(release.source)  # type: ignore[arg-type]
+    assert "lib" in again.data["summaries"] and not again.dirty
+
+
+def test_successor_from_the_deprecated_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    files = {"ms/__init__.py": "from ._native import soft_unicode, soft_str\n",
+             "ms/_native.py": textwrap.dedent("""
+                 def soft_str(s): ...
+                 def soft_unicode(s):
+                     import warnings
+                     warnings.warn("'soft_unicode' has been renamed to 'soft_str'. The old name will be "
+                                   "removed in MarkupSafe 2.1.", DeprecationWarning, stacklevel=2)
+                     return soft_str(s)
+             """)}
+    dist_info = install(tmp_path / "site", Dist("ms", "2.0", files))
+    release = ReleaseSymbols.open(InstalledSource("ms", "2.0", dist_info))
+    assert successor(release, Query("ms", "soft_unicode")) == "soft_str"
+    assert successor(release, Query("ms", "soft_str")) is None
