@@ -250,11 +250,12 @@ def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[st
         store.save()
 
 
-def fingerprint(snap: Snapshot) -> str | None:
-    """A key that changes whenever any installed distribution does (name, version, RECORD size
-    and mtime); None for lock-file targets, whose releases never change."""
+def fingerprint(snap: Snapshot) -> str:
+    """A key that changes whenever any distribution of the target does: name, version and RECORD
+    size and mtime when installed, name, version and known requirements when pinned."""
     if snap.source.startswith("file:"):
-        parts = sorted(f"{d.name}=={d.version}" for d in snap.distributions.values())
+        parts = sorted(f"{d.name}=={d.version}:{d.metadata_known}:{';'.join(d.requires)}"
+                       for d in snap.distributions.values())
     else:
         parts = []
         for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
@@ -342,7 +343,9 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                 result.breakages.append(Breakage(dist.name, dist.version, provider, target.version, uses[0],
                                                  found, boundary, fixed, tuple(uses[1:])))
     releases.save()
-    result.complete = not waiting and all(b.boundary is not None or offline for b in result.breakages)
+    # an installed target's unreadable releases stay so until it changes; a pinned one's may be fetched later
+    result.complete = (not waiting and (releases.live or not releases.problems)
+                       and all(b.boundary is not None or offline for b in result.breakages))
     if waiting:
         result.notes.append(f"cross-package API check: {len(waiting)} packages not scanned yet (first run, "
                             f"{scan_budget_s:.0f} s budget): {', '.join(waiting[:6])}"

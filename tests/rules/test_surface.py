@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -110,3 +111,20 @@ def test_nothing_flagged_when_the_provider_has_it(index: IndexServer, tmp_path: 
     snapshot = snap(dist("prov", "1.5", location=str(prov_info)),
                     dist("userpkg", "1.0", ("prov",), location=str(user_info)))
     assert run_rule("ED150", snapshot) == []
+
+
+def test_lock_file_target_reads_the_index_and_offline_the_cache(index: IndexServer, tmp_path: Path) -> None:
+    from tests.helpers.core import envdoctor
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("prov==2.0\nuserpkg==1.0\n", encoding="utf-8")
+    env = {"PIP_INDEX_URL": index.url, "ENVDOCTOR_CACHE_DIR": str(tmp_path / "lockcache")}
+
+    def codes(*extra: str) -> list[str]:
+        proc = envdoctor("check", "--env", str(lock), "--select", "ED150", "--format", "json", *extra, env=env)
+        assert proc.returncode in (0, 1), proc.stderr
+        return sorted(f["message"].split("`")[1] for f in json.loads(proc.stdout)["findings"])
+
+    assert codes("--offline") == []  # nothing cached yet: nothing fetched
+    assert codes() == ["prov.gone", "prov.strict(b=...)"]
+    assert codes("--offline") == ["prov.gone", "prov.strict(b=...)"]
