@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -166,30 +167,49 @@ def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
     return found
 
 
-def references_of(release: ReleaseSymbols) -> list[Reference]:
-    """A release's unconditional references (cached with the release)."""
-    from envdoctor.surface.references import release_references
+def references_of(release: ReleaseSymbols, deadline: float | None = None) -> list[Reference] | None:
+    """A release's unconditional references, cached with the release; None when ``deadline``
+    (a :func:`time.monotonic` value) passed first: what was read is kept, the next run goes on."""
+    from envdoctor.surface.references import module_references
     from envdoctor.surface.sources import SourceError
 
-    def compute() -> list[list[object]]:
-        if release.source is not None:
-            try:
-                release.source.prefetch()
-            except SourceError:
-                pass
-        return [r.to_json() for r in release_references(release) if r.guard is None]
-    rows = release.extra("references", compute)
-    return [Reference.from_json(row) for row in rows or []]
+    extra = release.data["extra"]
+    if "references" not in extra:
+        if release.source is None:
+            return None
+        partial = extra.setdefault("references_partial", {"done": [], "rows": []})
+        done = set(partial["done"])
+        try:
+            release.source.prefetch()
+        except SourceError:
+            pass
+        own = frozenset(release.top_level())
+        for module, path in sorted((release.modules() or {}).items()):
+            if module in done:
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                release.dirty = True
+                return None
+            partial["rows"] += [r.to_json() for r in module_references(release, path, module, own)]
+            partial["done"].append(module)
+        extra["references"] = extra.pop("references_partial")["rows"]
+        release.dirty = True
+    return [Reference.from_json(row) for row in extra["references"]]
 
 
-def answer_cached(release: ReleaseSymbols, query: Query) -> Answer:
-    """:func:`answer`, memoised in the release's cache."""
+def answer_cached(release: ReleaseSymbols, query: Query, deadline: float | None = None) -> Answer | None:
+    """:func:`answer`, memoised in the release's cache; None when it is not memoised and
+    ``deadline`` has passed."""
     from envdoctor.surface.lookup import answer
+
+    key = json.dumps(query.to_json())
+    if deadline is not None and time.monotonic() > deadline and key not in release.data["extra"].get("answers", {}):
+        return None
 
     def compute() -> list[object]:
         found = answer(release, query)
         return [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
-    status, reason, message, successor, absorbed, deprecated = release.memo("answers", json.dumps(query.to_json()), compute)
+    status, reason, message, successor, absorbed, deprecated = release.memo("answers", key, compute)
     return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))
 
 
@@ -302,14 +322,19 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                    key=lambda d: (preferred.index(d.name) if d.name in preferred else len(preferred), d.name))
     waiting: list[str] = []
     bisections = 0
-    for dist in users:
+    deadline = started + scan_budget_s
+    progress = sys.stderr.isatty()
+    for number, dist in enumerate(users, 1):
         release = releases.get(dist.name)
         if release is None:
             continue
-        if "references" not in release.data["extra"] and time.monotonic() - started > scan_budget_s:
+        if progress:
+            sys.stderr.write(f"\rchecking the APIs {dist.name} uses ({number}/{len(users)})" + " " * 20)
+            sys.stderr.flush()
+        refs = references_of(release, deadline)
+        if refs is None:
             waiting.append(dist.name)
             continue
-        refs = references_of(release)
         for provider in dependencies(dist, snap):
             target = releases.get(provider)
             if target is None or target.modules() is None:
@@ -328,7 +353,10 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                 if belongs[module]:
                     by_query.setdefault(ref.query, []).append(ref)
             for query, uses in sorted(by_query.items(), key=lambda item: (item[1][0].path, item[1][0].line)):
-                found = answer_cached(target, query)
+                found = answer_cached(target, query, deadline)
+                if found is None:
+                    waiting.append(dist.name)
+                    break
                 if found.status is not False:
                     continue
                 boundary = fixed = None
@@ -342,12 +370,16 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                                                     index_urls=())
                 result.breakages.append(Breakage(dist.name, dist.version, provider, target.version, uses[0],
                                                  found, boundary, fixed, tuple(uses[1:])))
+    if progress:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+        sys.stderr.flush()
     releases.save()
+    waiting = list(dict.fromkeys(waiting))
     # an installed target's unreadable releases stay so until it changes; a pinned one's may be fetched later
     result.complete = (not waiting and (releases.live or not releases.problems)
                        and all(b.boundary is not None or offline for b in result.breakages))
     if waiting:
-        result.notes.append(f"cross-package API check: {len(waiting)} packages not scanned yet (first run, "
+        result.notes.append(f"cross-package API check: {len(waiting)} packages not fully checked yet (first run, "
                             f"{scan_budget_s:.0f} s budget): {', '.join(waiting[:6])}"
                             f"{' and more' if len(waiting) > 6 else ''}; run `envdoctor check` again to finish")
     for name, problem in sorted(releases.problems.items()):

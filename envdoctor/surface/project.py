@@ -89,7 +89,7 @@ def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: boo
             if release is None:
                 continue
             result = answer_cached(release, ref.query)
-            if result.status is not False:
+            if result is None or result.status is not False:
                 continue
             boundary = None
             if bisections < MAX_BISECTIONS:

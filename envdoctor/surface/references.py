@@ -348,16 +348,12 @@ def skipped(path: str) -> bool:
     return any(p in SKIP_PARTS for p in parts[:-1]) or parts[-1].startswith(("test_", "conftest"))
 
 
-def release_references(release: ReleaseSymbols) -> list[Reference]:
-    """The unconditional module-level references of every module a release ships (tests skipped)."""
-    own = frozenset(release.top_level())
-    found: list[Reference] = []
-    for module, path in sorted((release.modules() or {}).items()):
-        if not path.endswith(".py") or skipped(path) or release.source is None:
-            continue
-        data = release.source.read(path)
-        if not data or b"import" not in data:
-            continue
-        text = data.decode("utf-8", errors="replace")
-        found += snippet_references(text, path, own, module)
-    return found
+def module_references(release: ReleaseSymbols, path: str, module: str, own: frozenset[str]) -> list[Reference]:
+    """The unconditional module-level references of one module of a release (none for tests)."""
+    if not path.endswith(".py") or skipped(path) or release.source is None:
+        return []
+    data = release.source.read(path)
+    if not data or b"import" not in data:
+        return []
+    return [r for r in snippet_references(data.decode("utf-8", errors="replace"), path, own, module)
+            if r.guard is None]
