@@ -140,8 +140,10 @@ class _Resolver:
             target, attr = ref[0], ref[1]
             if attr is None:
                 return _Obj("module", str(target)) if self.release.has_module(str(target)) else None
-            if self.release.has_module(f"{target}.{attr}") and attr not in (self.summary(str(target)) or {}).get("names", {}):
-                return _Obj("module", f"{target}.{attr}")
+            if self.release.has_module(f"{target}.{attr}"):
+                defined = self.summary(str(target)) or {}
+                if attr not in defined.get("classes", {}) and attr not in defined.get("functions", {}):
+                    return _Obj("module", f"{target}.{attr}")  # from pkg import sub (a submodule)
             return self.resolve(str(target), attr, depth + 1)
         if name in summary.get("lazy", {}):
             return self.resolve(summary["lazy"][name], name, depth + 1)
