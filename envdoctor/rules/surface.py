@@ -92,7 +92,7 @@ def _location(b: Breakage, ctx: Context) -> tuple[Location, ...]:
 def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
     """The finding for one cross-package breakage."""
     query = b.reference.query
-    more = f" and {len(b.more)} more places" if b.more else ""
+    more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
     detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
     message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({b.reference.path}:{b.reference.line}{more}), "
                f"which {b.provider} {b.provider_version} does not have: {detail}; importing it fails with "
