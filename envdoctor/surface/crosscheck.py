@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
 MAX_BISECTIONS = 6  # per run
+BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
 MAX_REFERENCING_FILES = 3
 RESULT_VERSION = 1  # of the per-target result cache  # files of A read per probed release when looking for A's fix
 
@@ -323,6 +324,7 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
     waiting: list[str] = []
     bisections = 0
     deadline = started + scan_budget_s
+    bisect_deadline: float | None = None  # set by the first bisection
     progress = sys.stderr.isatty()
     for number, dist in enumerate(users, 1):
         release = releases.get(dist.name)
@@ -362,8 +364,10 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                 boundary = fixed = None
                 if bisections < MAX_BISECTIONS and not offline:
                     bisections += 1
+                    bisect_deadline = bisect_deadline or time.monotonic() + BISECT_BUDGET_S
                     boundary = bisect.find_boundary(provider, query, around=target.version,
-                                                    index_urls=releases.index_urls, progress=None)
+                                                    index_urls=releases.index_urls, progress=None,
+                                                    time_budget_s=max(0.0, bisect_deadline - time.monotonic()))
                     fixed = user_fixed_in(dist.name, dist.version, uses, releases.index_urls, offline)
                 elif offline:
                     boundary = bisect.find_boundary(provider, query, around=target.version, offline=True,
