@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
-from envdoctor.findings import Applicability, Finding, Fix, Location, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, Location, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
 from envdoctor.surface.boundary import Boundary
@@ -66,9 +66,8 @@ def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
     movable = tuple(f for f in fixes if not any(kept(name, ctx) for name in f.pins))
     if movable or not fixes:
         return movable
-    return (Fix(title=f"{', '.join(sorted({n for f in fixes for n in f.pins}))} is platform-owned: "
-                      f"change the code that uses `{b.reference.query.describe()}` instead",
-                applicability=Applicability.DISPLAY_ONLY),)
+    return (hint(f"{', '.join(sorted({n for f in fixes for n in f.pins}))} is platform-owned: "
+                 f"change the code that uses `{b.reference.query.describe()}` instead"),)
 
 
 def curated_pairs(ctx: Context) -> set[tuple[str, str]]:
@@ -111,10 +110,10 @@ def script_fixes(b: ScriptBreakage, ctx: Context) -> tuple[Fix, ...]:
     query = b.reference.query.describe()
     where = f"{b.file.name}:{b.reference.line}"
     if b.successor:
-        first = Fix(title=f"in {where}, use `{b.successor}` instead of `{query}` (the name {b.dist}'s own "
-                          "deprecation message gives)", applicability=Applicability.DISPLAY_ONLY)
+        first = hint(f"in {where}, use `{b.successor}` instead of `{query}` (the name {b.dist}'s own "
+                     "deprecation message gives)")
     else:
-        first = Fix(title=f"change {where} so that it no longer uses `{query}`", applicability=Applicability.DISPLAY_ONLY)
+        first = hint(f"change {where} so that it no longer uses `{query}`")
     moves = [f for f in provider_fixes(b.dist, b.version, b.reference.query, b.boundary)
              if not any(kept(name, ctx) for name in f.pins)]
     return (first, *moves)
