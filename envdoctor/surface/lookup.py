@@ -48,6 +48,16 @@ class _Resolver:
 
     # --- module namespaces -----------------------------------------------------------------
 
+    def star_sources(self, module: str, summary: dict[str, Any]) -> list[str]:
+        """Modules whose exports ``module`` takes: its star imports, and every direct submodule
+        when it builds its namespace with ``define_import_structure``."""
+        stars = list(summary["stars"])
+        if summary.get("submodule_exports"):
+            prefix = module + "."
+            stars += [m for m in sorted(self.release.modules() or {})
+                      if m.startswith(prefix) and "." not in m[len(prefix):]]
+        return stars
+
     def table(self, module: str, name: str, depth: int) -> dict[str, Any] | None:
         summary = self.summary(module) or {}
         if name in summary.get("tables", {}):
@@ -87,7 +97,8 @@ class _Resolver:
                 return Answer(outcome != "removed", f"module __getattr__ ({ref})", message=message,
                               deprecated=outcome == "deprecated")
         unknown = None
-        for star in summary["stars"]:
+        stars = self.star_sources(module, summary)
+        for star in stars:
             exported = self.exports(star, name, depth + 1)
             if exported.status:
                 return exported
@@ -147,7 +158,8 @@ class _Resolver:
             return self.resolve(str(target), attr, depth + 1)
         if name in summary.get("lazy", {}):
             return self.resolve(summary["lazy"][name], name, depth + 1)
-        for star in summary["stars"]:
+        stars = self.star_sources(module, summary)
+        for star in stars:
             found = self.resolve(star, name, depth + 1)
             if found is not None:
                 return found

@@ -11,6 +11,7 @@ module without running it:
 - ``lazy``: names a lazy-import table exports (transformers' ``_import_structure`` passed to
   ``_LazyModule``, huggingface_hub's ``_SUBMOD_ATTRS`` passed to ``_attach``: any module-level
   dict of module → list of names handed to a call), mapped to the module holding them;
+  ``submodule_exports`` when ``define_import_structure(__file__)`` exports every submodule's ``__all__``;
 - ``getattr``: what a module ``__getattr__`` does per name or per table it consults: ``present``,
   ``deprecated`` (returns after a warning) or ``removed`` (raises AttributeError), and whether it
   ends in ``raise AttributeError`` (``closed``: every other name is absent);
@@ -29,7 +30,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 MAX_MESSAGE = 600
 SAFE_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod", "overload",
                              "cached_property", "wraps", "final", "override", "setter", "getter",
@@ -237,6 +238,7 @@ class _Walker:
         self.renames: dict[str, str] = {}
         self.getattr: dict[str, Any] | None = None
         self.dynamic = False
+        self.submodule_exports = False
 
     # --- statements ------------------------------------------------------------------------
 
@@ -315,6 +317,8 @@ class _Walker:
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
                     if isinstance(arg, ast.Name):
                         self.call_args.add(arg.id)
+                if (dotted(node.func) or "").rsplit(".", 1)[-1] == "define_import_structure":
+                    self.submodule_exports = True  # exports what each submodule's __all__ lists
                 if dotted(node.func) in ("globals().update", "globals"):
                     self.dynamic = self.dynamic or dotted(node.func) == "globals().update"
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
@@ -507,6 +511,8 @@ class _Walker:
             summary["tables"] = tables
         if self.renames:
             summary["renames"] = self.renames
+        if self.submodule_exports:
+            summary["submodule_exports"] = True
         if self.dynamic or lazy_incomplete:
             summary["dynamic"] = True
         return summary

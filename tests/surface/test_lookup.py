@@ -49,6 +49,17 @@ LIB = {
     """,
     "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
     "lib/empty/__init__.py": "",
+    "lib/lazy/__init__.py": """
+        import sys
+        from ..utils import _LazyModule, define_import_structure
+        sys.modules[__name__] = _LazyModule(__name__, __file__, define_import_structure(__file__))
+    """,
+    "lib/lazy/modeling.py": """
+        __all__ = ["LazyModel"]
+        class LazyModel:
+            def __init__(self, config): ...
+        class Internal: ...
+    """,
 }
 
 
@@ -82,6 +93,9 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
     (Query("lib.models", "Config", kwarg="alpha"), True),
     (Query("lib.models", "Config", kwarg="beta"), False),
     (Query("lib.models", "Decorated", kwarg="b"), None),  # a decorator may change it
+    (Query("lib.lazy", "LazyModel"), True),  # define_import_structure: each submodule's __all__
+    (Query("lib.lazy", "Internal"), False),
+    (Query("lib.lazy", "LazyModel", kwarg="config"), True),
 ])
 def test_answers(release: ReleaseSymbols, query: Query, status: bool | None) -> None:
     assert answer(release, query).status is status
