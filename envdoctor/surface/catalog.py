@@ -10,7 +10,6 @@ by :meth:`ReleaseSymbols.save`; a release read from an index also leaves a point
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ class ReleaseSymbols:
         self.data: dict[str, Any] = data if valid else fresh  # type: ignore[assignment]
         self.dirty = not valid
         self.problem: str | None = None
+        self.parsed = 0  # modules parsed since opened (lookups bound what one answer may read)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -111,6 +111,7 @@ class ReleaseSymbols:
         from envdoctor.surface import symbols  # parsing only on a cache miss
 
         result: dict[str, Any] = {}
+        self.parsed += 1
         if text is not None:
             try:
                 result = symbols.summarize(text, module, is_package_file(path))
@@ -119,23 +120,6 @@ class ReleaseSymbols:
         self.data["summaries"][module] = result
         self.dirty = True
         return result or None
-
-    def extra(self, key: str, compute: Callable[[], Any]) -> Any:
-        """A derived value stored with the release (e.g. its references), computed once."""
-        if key not in self.data["extra"]:
-            if self.source is None:
-                return None
-            self.data["extra"][key] = compute()
-            self.dirty = True
-        return self.data["extra"][key]
-
-    def memo(self, table: str, key: str, compute: Callable[[], Any]) -> Any:
-        """One entry of a derived table stored with the release (e.g. answers to queries)."""
-        entries = self.data["extra"].setdefault(table, {})
-        if key not in entries:
-            entries[key] = compute()
-            self.dirty = True
-        return entries[key]
 
     def save(self) -> None:
         """Write what was read back to the cache (only when something new was read)."""

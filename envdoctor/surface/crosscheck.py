@@ -199,19 +199,22 @@ def references_of(release: ReleaseSymbols, deadline: float | None = None) -> lis
 
 
 def answer_cached(release: ReleaseSymbols, query: Query, deadline: float | None = None) -> Answer | None:
-    """:func:`answer`, memoised in the release's cache; None when it is not memoised and
-    ``deadline`` has passed."""
+    """:func:`answer`, memoised in the release's cache (unless unsettled); None when it is not
+    memoised and ``deadline`` has passed."""
     from envdoctor.surface.lookup import answer
 
     key = json.dumps(query.to_json())
-    if deadline is not None and time.monotonic() > deadline and key not in release.data["extra"].get("answers", {}):
+    memo = release.data["extra"].setdefault("answers", {})
+    if key in memo:
+        status, reason, message, successor, absorbed, deprecated = memo[key]
+        return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))
+    if deadline is not None and time.monotonic() > deadline:
         return None
-
-    def compute() -> list[object]:
-        found = answer(release, query)
-        return [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
-    status, reason, message, successor, absorbed, deprecated = release.memo("answers", key, compute)
-    return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))
+    found = answer(release, query)
+    if found.settled:
+        memo[key] = [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
+        release.dirty = True
+    return found
 
 
 def _belongs(release: ReleaseSymbols, module: str) -> bool:

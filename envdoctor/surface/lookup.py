@@ -19,6 +19,7 @@ from envdoctor.surface.query import Answer, Query
 from envdoctor.surface.symbols import renames_in
 
 MAX_DEPTH = 24
+MAX_PARSES = 200  # modules one answer may parse (a cache miss each); past it the answer is None
 MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "__loader__", "__package__",
                                "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
 HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
@@ -32,12 +33,19 @@ class _Obj:
     name: str = ""
 
 
+class _OverBudget(Exception):
+    """The answer needs more modules parsed than :data:`MAX_PARSES`."""
+
+
 class _Resolver:
     def __init__(self, release: ReleaseSymbols) -> None:
         self.release = release
         self.renames: dict[str, str] = {}
+        self.parse_limit = release.parsed + MAX_PARSES
 
     def summary(self, module: str) -> dict[str, Any] | None:
+        if self.release.parsed > self.parse_limit:
+            raise _OverBudget()
         summary = self.release.summary(module)
         if summary:
             self.renames.update({k: v for k, v in summary.get("renames", {}).items() if k not in self.renames})
@@ -246,6 +254,13 @@ def _check_signature(sig: dict[str, Any], kwarg: str) -> Answer:
 
 def successor(release: ReleaseSymbols, query: Query) -> str | None:
     """The name ``release``'s own deprecation messages give as replacing the query's last part."""
+    try:
+        return _successor(release, query)
+    except _OverBudget:
+        return None
+
+
+def _successor(release: ReleaseSymbols, query: Query) -> str | None:
     resolver = _Resolver(release)
     if query.name is not None:
         resolver.find_name(query.module, query.name)
@@ -261,7 +276,15 @@ def successor(release: ReleaseSymbols, query: Query) -> str | None:
 
 
 def answer(release: ReleaseSymbols, query: Query) -> Answer:
-    """The status of ``query`` in ``release``, with the source's removal message and successor."""
+    """The status of ``query`` in ``release``, with the source's removal message and successor
+    (None when deciding it would take more than :data:`MAX_PARSES` modules parsed)."""
+    try:
+        return _answer(release, query)
+    except _OverBudget:
+        return Answer(None, f"deciding it needs more than {MAX_PARSES} modules read", settled=False)
+
+
+def _answer(release: ReleaseSymbols, query: Query) -> Answer:
     resolver = _Resolver(release)
     present = release.has_module(query.module)
     if present is None:

@@ -35,6 +35,7 @@ class Answer:
     successor: str | None = None  # the name the source says replaces it
     absorbed: bool = False  # a keyword accepted only by **kwargs
     deprecated: bool = False
+    settled: bool = True  # False: undecided for now (a read budget ran out); worth asking again
 
 
 @dataclass(frozen=True)
