@@ -44,9 +44,9 @@ class _Resolver:
         self.parse_limit = release.parsed + MAX_PARSES
 
     def summary(self, module: str) -> dict[str, Any] | None:
+        summary = self.release.summary(module)
         if self.release.parsed > self.parse_limit:
             raise _OverBudget()
-        summary = self.release.summary(module)
         if summary:
             self.renames.update({k: v for k, v in summary.get("renames", {}).items() if k not in self.renames})
         return summary

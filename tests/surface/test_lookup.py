@@ -129,3 +129,17 @@ def test_successor_from_the_deprecated_function(tmp_path: Path, monkeypatch: pyt
     release = ReleaseSymbols.open(InstalledSource("ms", "2.0", dist_info))
     assert successor(release, Query("ms", "soft_unicode")) == "soft_str"
     assert successor(release, Query("ms", "soft_str")) is None
+
+
+def test_an_answer_that_needs_too_many_modules_is_unsettled(release: ReleaseSymbols,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import lookup
+    from envdoctor.surface.crosscheck import answer_cached
+
+    monkeypatch.setattr(lookup, "MAX_PARSES", 1)
+    query = Query("lib", "private_helper")  # needs lib, then core through the star import
+    found = answer_cached(release, query)
+    assert found is not None and found.status is None and not found.settled
+    assert "answers" not in release.data["extra"] or not release.data["extra"]["answers"]
+    assert answer_cached(release, query).status is False  # type: ignore[union-attr]  # lib is cached now
+    assert release.data["extra"]["answers"]
