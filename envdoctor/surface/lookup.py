@@ -56,15 +56,23 @@ class _Resolver:
 
     # --- module namespaces -----------------------------------------------------------------
 
-    def star_sources(self, module: str, summary: dict[str, Any]) -> list[str]:
+    def star_sources(self, module: str, summary: dict[str, Any], name: str) -> list[str]:
         """Modules whose exports ``module`` takes: its star imports, and every direct submodule
-        when it builds its namespace with ``define_import_structure``."""
+        when it builds its namespace with ``define_import_structure``; those whose name shares
+        the longest word with ``name`` first (``llama`` for ``LlamaForCausalLM``), so a hit
+        rarely needs the others read."""
         stars = list(summary["stars"])
         if summary.get("submodule_exports"):
             prefix = module + "."
             stars += [m for m in sorted(self.release.modules() or {})
                       if m.startswith(prefix) and "." not in m[len(prefix):]]
-        return stars
+        wanted = name.lower()
+
+        def relevance(star: str) -> int:
+            words = star.rsplit(".", 1)[-1].split("_")
+            return -max((len(w) for w in words if len(w) > 2 and w in wanted), default=0)
+
+        return sorted(stars, key=relevance)
 
     def table(self, module: str, name: str, depth: int) -> dict[str, Any] | None:
         summary = self.summary(module) or {}
@@ -105,7 +113,7 @@ class _Resolver:
                 return Answer(outcome != "removed", f"module __getattr__ ({ref})", message=message,
                               deprecated=outcome == "deprecated")
         unknown = None
-        stars = self.star_sources(module, summary)
+        stars = self.star_sources(module, summary, name)
         for star in stars:
             exported = self.exports(star, name, depth + 1)
             if exported.status:
@@ -166,7 +174,7 @@ class _Resolver:
             return self.resolve(str(target), attr, depth + 1)
         if name in summary.get("lazy", {}):
             return self.resolve(summary["lazy"][name], name, depth + 1)
-        stars = self.star_sources(module, summary)
+        stars = self.star_sources(module, summary, name)
         for star in stars:
             found = self.resolve(star, name, depth + 1)
             if found is not None:
