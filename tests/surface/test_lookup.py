@@ -54,7 +54,9 @@ LIB = {
         from ..utils import _LazyModule, define_import_structure
         sys.modules[__name__] = _LazyModule(__name__, __file__, define_import_structure(__file__))
     """,
-    "lib/lazy/modeling.py": """
+    "lib/lazy/aaa.py": "__all__ = ['A']\nA = 1\n",
+    "lib/lazy/bbb.py": "__all__ = ['B']\nB = 1\n",
+    "lib/lazy/lazy_model.py": """
         __all__ = ["LazyModel"]
         class LazyModel:
             def __init__(self, config): ...
@@ -143,3 +145,11 @@ def test_an_answer_that_needs_too_many_modules_is_unsettled(release: ReleaseSymb
     assert "answers" not in release.data["extra"] or not release.data["extra"]["answers"]
     assert answer_cached(release, query).status is False  # type: ignore[union-attr]  # lib is cached now
     assert release.data["extra"]["answers"]
+
+
+def test_star_sources_sharing_a_word_with_the_name_are_read_first(release: ReleaseSymbols,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import lookup
+
+    monkeypatch.setattr(lookup, "MAX_PARSES", 2)  # lib.lazy, then lazy_model.py before aaa.py and bbb.py
+    assert answer(release, Query("lib.lazy", "LazyModel")).status is True
