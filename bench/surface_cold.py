@@ -1,7 +1,7 @@
 """Cold and warm timings of the cross-package API check (ED150) beside `pip check`.
 
-Runs `envdoctor check --no-project --offline` on the interpreter given with --python (default
-this one) with a fresh symbol cache: the first run (cold: it scans what the time budget allows,
+Runs `envdoctor check --no-project --offline` in the interpreter given with --python (default
+this one; this checkout's envdoctor) with a fresh symbol cache: the first run (cold: it scans what the time budget allows,
 the QLoRA stack first), the runs until the cache is complete, then warm runs; `pip check` runs
 interleaved with the warm runs so that machine load hits both alike.  Prints every figure and
 the warm ratio; the targets are a cold first run under 10 s and a warm `check` within 0.2 x
@@ -42,7 +42,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cwd:
         env = {**os.environ, "ENVDOCTOR_CACHE_DIR": cache, "PIP_CONFIG_FILE": os.devnull,
                "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        check = [sys.executable, "-m", "envdoctor", "check", "--no-project", "--offline", "--python", args.python]
+        # the environment's own interpreter runs envdoctor (this checkout first on its path): a live check
+        check = [args.python, "-m", "envdoctor", "check", "--no-project", "--offline"]
         pip = [args.python, "-m", "pip", "check"]
         cold = [timed(check, env, cwd)]
         while not list(Path(cache, "surface", "checks").glob("*.json")) and len(cold) < 10:
