@@ -33,7 +33,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from envdoctor.env import fetch, pipconfig
+from envdoctor.env import cache, fetch, pipconfig
 from envdoctor.env.lockfile import index_options
 from envdoctor.env.probe import canonical_name, parse_metadata_text
 from envdoctor.env.snapshot import Distribution, Snapshot
@@ -108,11 +108,7 @@ class _Progress:
 
 def cache_dir() -> Path:
     """``$ENVDOCTOR_CACHE_DIR/metadata``, else ``$XDG_CACHE_HOME/envdoctor/metadata`` (~/.cache)."""
-    root = os.environ.get("ENVDOCTOR_CACHE_DIR")
-    if root:
-        return Path(root) / "metadata"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "envdoctor" / "metadata"
+    return cache.cache_root() / "metadata"
 
 
 def _cache_path(name: str, version: str) -> Path:

@@ -61,7 +61,7 @@ def test_select_and_ignore_by_code_prefix_and_name() -> None:
     assert codes(engine.select_rules(kb(), ["ED10"])) == ["ED101", "ED102", "ED103", "ED104"]
     assert codes(engine.select_rules(kb(), ["unmet-requirement", "ed140"])) == ["ED001", "ED140"]
     assert "ED004" not in codes(engine.select_rules(kb(), (), ["incomplete-lock"]))
-    assert codes(engine.select_rules(kb(), ["ED1"], ["ED11", "ED12", "ED13", "ED14"])) == ["ED101", "ED102", "ED103", "ED104"]
+    assert codes(engine.select_rules(kb(), ["ED1"], ["ED11", "ED12", "ED13", "ED14", "ED15"])) == ["ED101", "ED102", "ED103", "ED104"]
 
 
 BROKEN = snap(dist("bitsandbytes", "0.44.1", ("triton<3.2", "torch")), ("triton", "3.2.0"), ("torch", "2.6.0"),

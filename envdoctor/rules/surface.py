@@ -1,0 +1,150 @@
+"""ED150 missing-api-reference: code that uses what the installed release of a library lacks.
+
+The facts come from :mod:`envdoctor.surface` (the packages' own source, read with ``ast``);
+this module turns each breakage into a finding with both sides' versions and pins.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.version import Version
+
+from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
+from envdoctor.findings import Applicability, Finding, Fix, Location, hint, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+from envdoctor.surface import crosscheck
+from envdoctor.surface.boundary import Boundary
+from envdoctor.surface.crosscheck import Breakage
+from envdoctor.surface.query import Query
+
+if TYPE_CHECKING:
+    from envdoctor.surface.project import ScriptBreakage
+
+
+def failure(query: Query) -> str:
+    """The exception Python raises when ``query`` is missing."""
+    if query.kwarg:
+        return "TypeError: unexpected keyword argument"
+    if query.name is None:
+        return "ModuleNotFoundError"
+    return "ImportError / AttributeError"
+
+
+def kept(name: str, ctx: Context) -> bool:
+    """Whether the platform or the user owns ``name`` (fixes must not move it)."""
+    return any(fnmatch.fnmatch(name, pattern) for pattern in ctx.keep)
+
+
+def provider_fixes(provider: str, version: str, query: Query, boundary: Boundary | None) -> list[Fix]:
+    """Pins that move the provider into the range that has the symbol (a downgrade says so)."""
+    if boundary is None:
+        return []
+    fixes = []
+    current = Version(version)
+    if boundary.added_in and current < Version(boundary.added_in):
+        fixes.append(pip_install_fix(f"upgrade {provider} to {boundary.added_in}+, which has `{query.describe()}`",
+                                     {provider: f">={boundary.added_in}"}, Applicability.UNSAFE))
+    if boundary.removed_in and current >= Version(boundary.removed_in) and boundary.last_with:
+        fixes.append(pip_install_fix(
+            f"downgrade {provider} to {boundary.last_with} (a downgrade: {provider} {boundary.removed_in} removed "
+            f"`{query.describe()}`)", {provider: f"<{boundary.removed_in}"}, Applicability.UNSAFE))
+    return fixes
+
+
+def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
+    """Upgrade the user of the API first, then move the provider; never a platform-owned package."""
+    fixes = []
+    if b.user_fixed_in:
+        fixes.append(pip_install_fix(
+            f"upgrade {b.user} to {b.user_fixed_in}+, the first release that no longer uses `{b.reference.query.describe()}`",
+            {b.user: f">={b.user_fixed_in}"}, Applicability.UNSAFE))
+    fixes += provider_fixes(b.provider, b.provider_version, b.reference.query, b.boundary)
+    movable = tuple(f for f in fixes if not any(kept(name, ctx) for name in f.pins))
+    if movable or not fixes:
+        return movable
+    return (hint(f"{', '.join(sorted({n for f in fixes for n in f.pins}))} is platform-owned: "
+                 f"change the code that uses `{b.reference.query.describe()}` instead"),)
+
+
+def curated_pairs(ctx: Context) -> set[tuple[str, str]]:
+    """(user, provider) pairs a curated declarative rule already explains in this target."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in ctx.kb.rules.values():
+        if entry.check == "declarative":
+            for case in entry.cases:
+                if case.covers and condition_holds(case.when, ctx):
+                    pairs.update(case.covers)
+    return pairs
+
+
+def _location(b: Breakage, ctx: Context) -> tuple[Location, ...]:
+    dist = ctx.snapshot.distributions.get(b.user)
+    if dist is not None and dist.location and dist.location.endswith(".dist-info"):
+        return (Location(str(Path(dist.location).parent / b.reference.path), b.reference.line),)
+    return pin_locations(ctx.snapshot, (b.user, b.provider))
+
+
+def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
+    """The finding for one cross-package breakage."""
+    query = b.reference.query
+    more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
+    detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
+    message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({b.reference.path}:{b.reference.line}{more}), "
+               f"which {b.provider} {b.provider_version} does not have: {detail}; importing it fails with "
+               f"{failure(query)}")
+    evidence = [*entry.evidence, f"{b.provider} {b.provider_version} source: {b.answer.reason}"]
+    if b.answer.message:
+        evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
+    complete = b.boundary is not None and b.boundary.complete
+    return entry.finding(message, packages=(b.user, b.provider), locations=_location(b, ctx),
+                         evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
+                         confidence="high" if complete else "medium")
+
+
+def script_fixes(b: ScriptBreakage, ctx: Context) -> tuple[Fix, ...]:
+    """Change the script (to the successor when the library's source names one), or move the library."""
+    query = b.reference.query.describe()
+    where = f"{b.file.name}:{b.reference.line}"
+    if b.successor:
+        first = hint(f"in {where}, use `{b.successor}` instead of `{query}` (the name {b.dist}'s own "
+                     "deprecation message gives)")
+    else:
+        first = hint(f"change {where} so that it no longer uses `{query}`")
+    moves = [f for f in provider_fixes(b.dist, b.version, b.reference.query, b.boundary)
+             if not any(kept(name, ctx) for name in f.pins)]
+    return (first, *moves)
+
+
+def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding:
+    """The finding for one use in the user's own file."""
+    detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
+    message = (f"{b.file.name}:{b.reference.line} uses `{b.reference.query.describe()}`, which {b.dist} {b.version} "
+               f"does not have: {detail}; running it fails with {failure(b.reference.query)}")
+    evidence = [*entry.evidence, f"{b.dist} {b.version} source: {b.answer.reason}"]
+    if b.answer.message:
+        evidence.append(f"{b.dist} says: {' '.join(b.answer.message.split())[:300]}")
+    return entry.finding(message, packages=(b.dist,), locations=(Location(str(b.file), b.reference.line),),
+                         evidence=tuple(evidence), fixes=script_fixes(b, ctx),
+                         confidence="high" if b.boundary and b.boundary.complete else "medium")
+
+
+@implements("ED150")
+def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Cross-package references the target's releases lack, and the project's own uses."""
+    order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
+    result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
+    covered = curated_pairs(ctx)
+    for b in result.breakages:
+        if (b.user, b.provider) not in covered:
+            yield breakage_finding(b, ctx, entry)
+    scan = getattr(ctx.project, "scan", None)
+    if scan is not None:
+        from envdoctor.surface import project
+
+        files = [f.path for f in scan.files if f.kind == "python"]
+        for sb in project.script_breakages(files, scan.root, ctx.snapshot, ctx.offline):
+            yield script_finding(sb, ctx, entry)

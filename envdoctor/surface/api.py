@@ -1,0 +1,96 @@
+"""The surface engine's entry points for the rest of envdoctor (``explain`` calls these).
+
+Nothing here imports or runs the packages asked about: answers come from their source read
+with :mod:`ast`, from the installed files or the release's files on the package index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from envdoctor.surface.boundary import Boundary
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.query import Query
+from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info, top_level_owners
+
+__all__ = ["Boundary", "SourceSpec", "module_owner", "symbol_boundary", "symbol_status"]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where :func:`symbol_status` reads a release from.
+
+    ``site_packages``: folders searched first for an installed ``*.dist-info`` of exactly that
+    version; ``index_urls``: the indexes to read the release's wheel (or sdist) from otherwise
+    (None: pip's configured indexes); ``offline``: only the symbol cache.
+    """
+
+    site_packages: tuple[Path, ...] = ()
+    index_urls: tuple[str, ...] | None = None
+    offline: bool = False
+
+
+def open_release(dist: str, version: str, source: SourceSpec) -> ReleaseSymbols | None:
+    """The symbol index of ``dist==version``: installed files, else the cache (offline) or the index."""
+    dist_info = find_dist_info(dist, list(source.site_packages), version) if source.site_packages else None
+    if dist_info is not None:
+        try:
+            return ReleaseSymbols.open(InstalledSource(dist, version, dist_info))
+        except SourceError:
+            pass
+    if source.offline:
+        return ReleaseSymbols.cached(dist, version)
+    from envdoctor.env import pipconfig
+    from envdoctor.surface import bisect
+
+    urls = source.index_urls if source.index_urls is not None else pipconfig.read().urls
+    files = bisect.release_files(dist, urls)
+    for key, items in files.items():
+        if bisect.same_version(key, version):
+            return bisect.open_index_release(dist, key, items)
+    return ReleaseSymbols.cached(dist, version)
+
+
+def symbol_status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
+                  kwarg: str | None = None, *, source: SourceSpec | None = None) -> bool | None:
+    """Whether release ``dist==version`` has ``module`` (and ``module.name``, its attribute
+    ``attr``, or keyword ``kwarg`` of calling it).
+
+    True: present (a keyword absorbed by ``**kwargs`` counts as accepted); False: absent;
+    None: the source does not tell (an extension module, a base class from another
+    distribution, a dynamic ``__getattr__``) or the release could not be read.
+    Example: ``symbol_status("markupsafe", "2.1.0", "markupsafe", "soft_unicode")`` is False.
+    """
+    from envdoctor.surface.lookup import answer
+
+    release = open_release(dist, version, source or SourceSpec())
+    if release is None:
+        return None
+    status = answer(release, Query(module, name, attr, kwarg)).status
+    release.save()
+    return status
+
+
+def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
+                    kwarg: str | None = None, *, around: str | None = None, index_url: str | None = None,
+                    offline: bool = False) -> Boundary | None:
+    """The releases of ``dist`` that have the symbol, bisected over the index's release list.
+
+    ``around``: the release to anchor on (the installed one; default the newest);
+    ``index_url``: a simple-API index (default: pip's configured indexes); ``offline``: cached
+    probes and release list only.  None when neither the index nor the cache can answer.
+    ``symbol_boundary("markupsafe", "markupsafe", "soft_unicode", around="2.1.0").describe()``
+    gives "`markupsafe.soft_unicode` is in markupsafe up to 2.0.1 ..., removed in 2.1.0, its
+    successor is `soft_str`".
+    """
+    from envdoctor.surface import bisect
+
+    return bisect.find_boundary(dist, Query(module, name, attr, kwarg), around=around,
+                                index_urls=(index_url,) if index_url else None, offline=offline)
+
+
+def module_owner(module: str, site_packages: list[Path]) -> str | None:
+    """The installed distribution (canonical name) that provides ``module``'s top-level package,
+    read from each ``*.dist-info``'s ``top_level.txt`` or ``RECORD`` (first folder wins)."""
+    return top_level_owners(site_packages).get(module.split(".")[0])

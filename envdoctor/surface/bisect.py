@@ -1,0 +1,270 @@
+"""Which releases of a distribution have a symbol: bisection over the index's release list.
+
+The release list comes from the configured index (PEP 691 JSON, else PEP 503 HTML, through
+:mod:`envdoctor.index`); yanked files are skipped, and pre-releases unless a project has no
+final release.  Each probed release is read from its wheel on the index by range requests
+(only the modules the query needs; an sdist when there is no wheel) and answered by
+:mod:`envdoctor.surface.lookup`.  Presence is assumed monotone on each side of the anchor
+release (the installed one): the newest and the oldest release are probed, and where their
+status differs from the anchor's a binary search finds the two neighbouring releases where it
+changes, both probed.  At most :data:`MAX_PROBES` releases and :data:`TIME_BUDGET_S` seconds
+per query; every probe is cached (releases do not change), and the release list is cached for
+``--offline``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.env import fetch, index, pipconfig
+from envdoctor.env.probe import canonical_name
+from envdoctor.surface import diskcache
+from envdoctor.surface.boundary import Boundary
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.lookup import answer, successor
+from envdoctor.surface.query import Query
+from envdoctor.surface.sources import SdistSource, Source, WheelSource
+
+MAX_PROBES = 16
+TIME_BUDGET_S = 30.0
+
+
+def same_version(left: str, right: str) -> bool:
+    """Whether two version strings name the same PEP 440 version (``1.0`` and ``1.0.0``)."""
+    a, b = _version(left), _version(right)
+    return a == b if a is not None and b is not None else left == right
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def release_files(dist: str, index_urls: tuple[str, ...]) -> dict[str, list[index.IndexFile]]:
+    """Version -> files of every release of ``dist`` on the first index listing it."""
+    for url in index_urls:
+        try:
+            files = index.project_files(url, dist)
+        except (fetch.NotFound, fetch.FetchError):
+            continue
+        by_version: dict[str, list[index.IndexFile]] = {}
+        for item in files:
+            try:
+                version = (parse_wheel_filename(item.filename)[1] if item.filename.endswith(".whl")
+                           else parse_sdist_filename(item.filename)[1])
+            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+                continue
+            by_version.setdefault(str(version), []).append(item)
+        if by_version:
+            return by_version
+    return {}
+
+
+def usable_versions(files: dict[str, list[index.IndexFile]], include_pre: bool = False) -> list[str]:
+    """Versions with a file that is not yanked, oldest first; pre-releases only when asked or
+    when there is no final release."""
+    live = [v for v, items in files.items() if any(not i.yanked for i in items) and _version(v)]
+    finals = [v for v in live if not Version(v).is_prerelease]
+    chosen = live if include_pre or not finals else finals
+    return sorted(chosen, key=Version)
+
+
+def open_index_release(dist: str, version: str, files: list[index.IndexFile]) -> ReleaseSymbols | None:
+    """The symbol index of one release from its wheel (else sdist) on the index."""
+    wheels = [f for f in files if f.filename.endswith(".whl") and not f.yanked]
+    pure = [f for f in wheels if f.filename.endswith("-none-any.whl")]
+    pick = (pure or wheels)[0] if wheels else None
+    source: Source
+    if pick is not None:
+        source = WheelSource(dist, version, pick.url, pick.filename)
+    else:
+        sdist = next((f for f in files if f.filename.endswith((".tar.gz", ".tgz")) and not f.yanked), None)
+        if sdist is None:
+            return None
+        source = SdistSource(dist, version, sdist.url, sdist.filename)
+    return ReleaseSymbols.open(source, remember=True)
+
+
+class ProbeStore:
+    """Cached probe results of one distribution (releases are immutable) and its release list."""
+
+    def __init__(self, dist: str) -> None:
+        self.dist = canonical_name(dist)
+        self.path = diskcache.cache_root() / "probes" / f"{self.dist}.json"
+        data = diskcache.read_json(self.path)
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {"versions": None, "probes": {}}
+        self.dirty = False
+
+    def probes(self, key: str) -> dict[str, bool | None]:
+        """Version -> status of one question (a query's JSON, or another stable key)."""
+        return self.data["probes"].setdefault(key, {})
+
+    def save(self) -> None:
+        if self.dirty:
+            diskcache.write_json(self.path, self.data)
+
+
+class Progress:
+    """``bisecting transformers: 5 releases read`` on a terminal's stderr; silent otherwise."""
+
+    def __init__(self, dist: str, enabled: bool) -> None:
+        self.dist, self.enabled, self.count = dist, enabled, 0
+
+    def step(self, version: str) -> None:
+        self.count += 1
+        if self.enabled:
+            sys.stderr.write(f"\rbisecting {self.dist}: read {self.count} releases (now {version})   ")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.count:
+            sys.stderr.write("\r" + " " * 70 + "\r")
+            sys.stderr.flush()
+
+
+def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:
+    """Indexes (a, a+1) between ``lo`` and ``hi`` where the status changes (status(lo) != status(hi))."""
+    low_status = status_at(lo)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        status = status_at(mid)
+        probe = mid
+        while status is None and probe + 1 < hi:  # an unreadable release: try its neighbours
+            probe += 1
+            status = status_at(probe)
+        if status is None:
+            return None
+        if status == low_status:
+            lo = probe
+        else:
+            hi = probe if probe == mid else mid
+            if status_at(hi) is None:
+                return None
+    return lo, hi
+
+
+def find_boundary(dist: str, query: Query, around: str | None = None, index_urls: tuple[str, ...] | None = None,
+                  offline: bool = False, progress: bool | None = None,
+                  probe_budget: int = MAX_PROBES, time_budget_s: float = TIME_BUDGET_S) -> Boundary | None:
+    """Bisect ``dist``'s releases for ``query``; None when no release list or probe is available.
+
+    ``around`` is the release to anchor on (usually the installed one); without it the newest
+    release is the anchor.
+    """
+    store = ProbeStore(dist)
+    urls = tuple(index_urls) if index_urls is not None else pipconfig.read().urls
+    files: dict[str, list[index.IndexFile]] = {}
+    if not offline and urls:
+        files = release_files(dist, urls)
+    if files:
+        versions = usable_versions(files, include_pre=bool(around and (_version(around) or Version("0")).is_prerelease))
+        store.data["versions"], store.dirty = versions, True
+    else:
+        versions = list(store.data.get("versions") or [])
+    if around is not None and around not in versions and _version(around) is not None:
+        versions = sorted({*versions, around}, key=Version)
+    if not versions:
+        return None
+    probes = store.probes(json.dumps(query.to_json()))
+    started = time.monotonic()
+    reporter = Progress(canonical_name(dist), sys.stderr.isatty() if progress is None else progress)
+    budget = [probe_budget]
+    releases: dict[str, ReleaseSymbols] = {}
+
+    def status_at(i: int) -> bool | None:
+        version = versions[i]
+        if version in probes:
+            return probes[version]
+        if budget[0] <= 0 or time.monotonic() - started > time_budget_s:
+            return None
+        budget[0] -= 1
+        release = (open_index_release(dist, version, files[version]) if version in files
+                   else None if not offline else ReleaseSymbols.cached(dist, version))
+        if release is None:
+            release = ReleaseSymbols.cached(dist, version)
+        status = answer(release, query).status if release is not None else None
+        if release is not None:
+            releases[version] = release
+            release.save()
+        reporter.step(version)
+        if status is not None or release is not None:
+            probes[version] = status
+            store.dirty = True
+        return status
+
+    try:
+        anchor = versions.index(around) if around in versions else len(versions) - 1
+        anchor_status = status_at(anchor)
+        if anchor_status is None:
+            return None
+        newer = older = None
+        complete = True
+        if anchor < len(versions) - 1 and status_at(len(versions) - 1) not in (None, anchor_status):
+            newer = transition(versions, anchor, len(versions) - 1, status_at)
+            complete = complete and newer is not None
+        elif anchor < len(versions) - 1 and status_at(len(versions) - 1) is None:
+            complete = False
+        if anchor > 0 and status_at(0) not in (None, anchor_status):
+            older = transition(versions, 0, anchor, status_at)
+            complete = complete and older is not None
+        elif anchor > 0 and status_at(0) is None:
+            complete = False
+        boundary = _boundary(dist, query, versions, probes, older, newer, complete)
+        evidence = _evidence(dist, query, boundary, releases, files, offline)
+        return boundary if evidence is None else evidence
+    finally:
+        reporter.close()
+        store.save()
+
+
+def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bool | None],
+              older: tuple[int, int] | None, newer: tuple[int, int] | None, complete: bool) -> Boundary:
+    """Turn the transitions found into ranges (only transitions both of whose sides were probed)."""
+    removed_in = added_in = last_with = first_with = None
+    cuts = [t for t in (older, newer) if t is not None]
+    for a, b in cuts:
+        if probes.get(versions[a]) and probes.get(versions[b]) is False:
+            removed_in, last_with = versions[b], versions[a]
+        elif probes.get(versions[a]) is False and probes.get(versions[b]):
+            added_in = first_with = versions[b]
+    present: list[str] = []
+    if added_in and removed_in and Version(added_in) < Version(removed_in):
+        present = [f">={added_in},<{removed_in}"]
+    elif added_in and removed_in:  # removed, then added back
+        present = [f"<{removed_in}", f">={added_in}"]
+    elif added_in:
+        present = [f">={added_in}"]
+    elif removed_in:
+        present = [f"<{removed_in}"]
+    elif any(probes.get(v) for v in versions):
+        present = [">=0"] if complete else []
+    return Boundary(dist=canonical_name(dist), query=query, present=present, removed_in=removed_in,
+                    added_in=added_in, last_with=last_with, first_with=first_with,
+                    probed={v: probes[v] for v in versions if v in probes}, complete=complete)
+
+
+def _evidence(dist: str, query: Query, boundary: Boundary, releases: dict[str, ReleaseSymbols],
+              files: dict[str, list[index.IndexFile]], offline: bool) -> Boundary | None:
+    """Add what the last release with the symbol says about it (deprecation message, successor)."""
+    version = boundary.last_with
+    if version is None:
+        return None
+    release = releases.get(version) or (ReleaseSymbols.cached(dist, version) if offline or version not in files
+                                        else open_index_release(dist, version, files[version]))
+    if release is None:
+        return None
+    found = answer(release, query)
+    name = successor(release, query) or found.successor
+    release.save()
+    return dataclasses.replace(boundary, message=found.message if found.deprecated else boundary.message,
+                               successor=name)

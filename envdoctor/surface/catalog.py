@@ -1,0 +1,128 @@
+"""The symbol index of one release: its module list and module summaries, parsed on demand.
+
+Nothing is parsed until asked for: :meth:`ReleaseSymbols.summary` reads and summarises one
+module (see :mod:`envdoctor.surface.symbols`) the first time it is needed.  Everything read is
+kept in one JSON file per (name, version, source key) under :func:`cache_root`
+(``$ENVDOCTOR_CACHE_DIR/surface``, else ``$XDG_CACHE_HOME/envdoctor/surface``), written back
+by :meth:`ReleaseSymbols.save`; a release read from an index also leaves a pointer so that
+``--offline`` finds it without the index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from envdoctor.surface.diskcache import cache_root, read_json, safe_name, write_json
+from envdoctor.env.probe import canonical_name
+from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files
+from envdoctor.surface.symbols import SUMMARY_VERSION
+
+CACHE_VERSION = 1
+
+
+class ReleaseSymbols:
+    """Modules and module summaries of one release; ``source`` None means cache only (offline)."""
+
+    def __init__(self, name: str, version: str, key: str, source: Source | None, data: dict[str, Any] | None) -> None:
+        self.name, self.version, self.key, self.source = canonical_name(name), version, key, source
+        fresh = {"cache_version": CACHE_VERSION, "summary_version": SUMMARY_VERSION,
+                 "name": self.name, "version": version, "key": key, "modules": None, "summaries": {}, "extra": {}}
+        valid = (isinstance(data, dict) and data.get("cache_version") == CACHE_VERSION
+                 and data.get("summary_version") == SUMMARY_VERSION)
+        self.data: dict[str, Any] = data if valid else fresh  # type: ignore[assignment]
+        self.dirty = not valid
+        self.problem: str | None = None
+        self.parsed = 0  # modules parsed since opened (lookups bound what one answer may read)
+
+    # --- construction ----------------------------------------------------------------------
+
+    @staticmethod
+    def path_for(name: str, version: str, key: str) -> Path:
+        """The cache file of one release read from one source."""
+        return cache_root() / f"{safe_name(canonical_name(name))}-{safe_name(version)}-{safe_name(key)}.json"
+
+    @staticmethod
+    def _pointer(name: str, version: str) -> Path:
+        return cache_root() / "latest" / f"{safe_name(canonical_name(name))}-{safe_name(version)}.txt"
+
+    @classmethod
+    def open(cls, source: Source, remember: bool = False) -> ReleaseSymbols:
+        """The index of ``source``'s release, from the cache when present; ``remember`` leaves
+        the offline pointer (index sources)."""
+        data = read_json(cls.path_for(source.name, source.version, source.key))
+        release = cls(source.name, source.version, source.key, source, data)
+        if remember:
+            pointer = cls._pointer(source.name, source.version)
+            try:
+                if not pointer.exists() or pointer.read_text(encoding="utf-8") != source.key:
+                    pointer.parent.mkdir(parents=True, exist_ok=True)
+                    pointer.write_text(source.key, encoding="utf-8")
+            except OSError:
+                pass
+        return release
+
+    @classmethod
+    def cached(cls, name: str, version: str) -> ReleaseSymbols | None:
+        """The cached index of a release last read from an index (offline use), or None."""
+        try:
+            key = cls._pointer(name, version).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        data = read_json(cls.path_for(name, version, key))
+        return cls(name, version, key, None, data) if data else None
+
+    # --- contents --------------------------------------------------------------------------
+
+    def modules(self) -> dict[str, str] | None:
+        """Module name -> file of every module in the release (None when unknown, offline)."""
+        if self.data["modules"] is None and self.source is not None:
+            try:
+                self.data["modules"] = module_files(self.source.files())
+            except (SourceError, OSError) as exc:
+                self.problem = str(exc)
+                return None
+            self.dirty = True
+        return self.data["modules"]
+
+    def top_level(self) -> set[str]:
+        """The release's top-level import names."""
+        return {m.split(".")[0] for m in self.modules() or {}}
+
+    def has_module(self, module: str) -> bool | None:
+        """Whether the release ships ``module`` (None when its file list is unknown)."""
+        mods = self.modules()
+        return None if mods is None else module in mods
+
+    def summary(self, module: str) -> dict[str, Any] | None:
+        """The summary of ``module``; None when it is absent, native or unreadable."""
+        cached = self.data["summaries"].get(module)
+        if cached is not None:
+            return cached or None
+        mods = self.modules()
+        path = (mods or {}).get(module)
+        if path is None or path.startswith("native:") or self.source is None:
+            return None
+        try:
+            text = self.source.read(path)
+        except SourceError as exc:
+            self.problem = str(exc)
+            return None
+        from envdoctor.surface import symbols  # parsing only on a cache miss
+
+        result: dict[str, Any] = {}
+        self.parsed += 1
+        if text is not None:
+            try:
+                result = symbols.summarize(text, module, is_package_file(path))
+            except (SyntaxError, ValueError, RecursionError):
+                result = {}
+        self.data["summaries"][module] = result
+        self.dirty = True
+        return result or None
+
+    def save(self) -> None:
+        """Write what was read back to the cache (only when something new was read)."""
+        if self.dirty:
+            write_json(self.path_for(self.name, self.version, self.key), self.data)
+            self.dirty = False

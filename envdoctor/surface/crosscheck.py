@@ -1,0 +1,395 @@
+"""Check what each distribution uses of the distributions it depends on, in one target.
+
+For every pair where A's Requires-Dist names B (extras included) and both are in the target,
+A's unconditional module-level references into B (:mod:`envdoctor.surface.references`) are
+answered against B's installed (or pinned) release (:mod:`envdoctor.surface.lookup`).  A
+reference B's release does not have is a :class:`Breakage`, with B's release boundary
+(:mod:`envdoctor.surface.bisect`) and the first release of A that no longer makes the
+reference, so both sides get a concrete pin.
+
+Releases come from the installed files (live, ``--python``) or from the index (lock-file
+targets; ``--offline`` reads the cache only).  Everything is cached per release, so a warm run
+reads one JSON file per distribution and parses nothing; a cold run scans distributions in the
+given priority order within :data:`SCAN_BUDGET_S` and leaves the rest for the next run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.snapshot import Distribution, Snapshot
+from envdoctor.surface.boundary import Boundary
+from envdoctor.surface import diskcache
+from envdoctor.surface.query import Answer, Query, Reference
+
+if TYPE_CHECKING:
+    from envdoctor.surface.catalog import ReleaseSymbols
+
+SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
+MAX_BISECTIONS = 6  # per run
+BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
+MAX_REFERENCING_FILES = 3
+RESULT_VERSION = 1  # of the per-target result cache  # files of A read per probed release when looking for A's fix
+
+
+@dataclass(frozen=True)
+class Breakage:
+    """A's reference into B that B's release does not have, and what would fix it."""
+
+    user: str
+    user_version: str
+    provider: str
+    provider_version: str
+    reference: Reference
+    answer: Answer
+    boundary: Boundary | None = None
+    user_fixed_in: str | None = None  # first release of A that no longer makes the reference
+    more: tuple[Reference, ...] = ()  # the same query elsewhere in A
+
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form (the per-target result cache)."""
+        b = self.boundary
+        return {"user": [self.user, self.user_version], "provider": [self.provider, self.provider_version],
+                "refs": [r.to_json() for r in (self.reference, *self.more)],
+                "answer": [self.answer.status, self.answer.reason, self.answer.message, self.answer.successor,
+                           self.answer.absorbed, self.answer.deprecated],
+                "boundary": None if b is None else {**{k: v for k, v in b.__dict__.items() if k != "query"},
+                                                    "query": b.query.to_json()},
+                "user_fixed_in": self.user_fixed_in}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Breakage:
+        """Inverse of :meth:`to_json`."""
+        refs = [Reference.from_json(r) for r in data["refs"]]
+        b = data["boundary"]
+        boundary = None if b is None else Boundary(**{**b, "query": Query(*b["query"])})
+        return cls(data["user"][0], data["user"][1], data["provider"][0], data["provider"][1], refs[0],
+                   Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]))
+
+
+@dataclass
+class CrossCheck:
+    """The result: breakages and notes on what could not be checked."""
+
+    breakages: list[Breakage] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    checked_pairs: int = 0
+    complete: bool = True  # every pair checked and every boundary bisected
+
+
+class Releases:
+    """Opens the target's releases: installed files for live targets, the index for lock files."""
+
+    def __init__(self, snap: Snapshot, offline: bool, index_urls: tuple[str, ...] | None = None) -> None:
+        self.snap, self.offline = snap, offline
+        self.live = not snap.source.startswith("file:")
+        self._index_urls = index_urls
+        self.opened: dict[str, ReleaseSymbols | None] = {}
+        self.problems: dict[str, str] = {}
+
+    @property
+    def index_urls(self) -> tuple[str, ...]:
+        """The configured indexes (read from pip's configuration when first needed)."""
+        if self._index_urls is None:
+            from envdoctor.env import pipconfig
+
+            self._index_urls = pipconfig.read().urls
+        return self._index_urls
+
+    def get(self, name: str) -> ReleaseSymbols | None:
+        """The symbol index of the target's release of ``name`` (None when it cannot be read)."""
+        if name not in self.opened:
+            self.opened[name] = self._open(self.snap.distributions[name])
+        return self.opened[name]
+
+    def _open(self, dist: Distribution) -> ReleaseSymbols | None:
+        from envdoctor.surface.catalog import ReleaseSymbols
+        from envdoctor.surface.sources import InstalledSource, SourceError
+
+        if self.live:
+            if not dist.location or not dist.location.endswith(".dist-info"):
+                self.problems[dist.name] = "not installed from a wheel (no .dist-info RECORD)"
+                return None
+            try:
+                return ReleaseSymbols.open(InstalledSource(dist.name, dist.version, Path(dist.location)))
+            except SourceError as exc:
+                self.problems[dist.name] = str(exc)
+                return None
+        from envdoctor.surface import bisect
+
+        if self.offline:
+            cached = ReleaseSymbols.cached(dist.name, dist.version)
+            if cached is None:
+                self.problems[dist.name] = "not in the symbol cache (offline)"
+            return cached
+        files = bisect.release_files(dist.name, self.index_urls).get(str(_norm(dist.version)))
+        if not files:
+            self.problems[dist.name] = "no files on the index"
+            return None
+        return bisect.open_index_release(dist.name, dist.version, files)
+
+    def save(self) -> None:
+        """Write every release's new cache entries."""
+        for release in self.opened.values():
+            if release is not None:
+                release.save()
+
+
+def _norm(version: str) -> Version | str:
+    try:
+        return Version(version)
+    except InvalidVersion:
+        return version
+
+
+def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
+    """The target's distributions that ``dist``'s Requires-Dist names (any extra or marker)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = []
+    for text in dist.requires:
+        try:
+            name = canonical_name(Requirement(text).name)
+        except InvalidRequirement:
+            continue
+        if name in snap.distributions and name != dist.name and name not in found:
+            found.append(name)
+    return found
+
+
+def references_of(release: ReleaseSymbols, deadline: float | None = None) -> list[Reference] | None:
+    """A release's unconditional references, cached with the release; None when ``deadline``
+    (a :func:`time.monotonic` value) passed first: what was read is kept, the next run goes on."""
+    from envdoctor.surface.references import module_references
+    from envdoctor.surface.sources import SourceError
+
+    extra = release.data["extra"]
+    if "references" not in extra:
+        if release.source is None:
+            return None
+        partial = extra.setdefault("references_partial", {"done": [], "rows": []})
+        done = set(partial["done"])
+        try:
+            release.source.prefetch()
+        except SourceError:
+            pass
+        own = frozenset(release.top_level())
+        for module, path in sorted((release.modules() or {}).items()):
+            if module in done:
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                release.dirty = True
+                return None
+            partial["rows"] += [r.to_json() for r in module_references(release, path, module, own)]
+            partial["done"].append(module)
+        extra["references"] = extra.pop("references_partial")["rows"]
+        release.dirty = True
+    return [Reference.from_json(row) for row in extra["references"]]
+
+
+def answer_cached(release: ReleaseSymbols, query: Query, deadline: float | None = None) -> Answer | None:
+    """:func:`answer`, memoised in the release's cache (unless unsettled); None when it is not
+    memoised and ``deadline`` has passed."""
+    from envdoctor.surface.lookup import answer
+
+    key = json.dumps(query.to_json())
+    memo = release.data["extra"].setdefault("answers", {})
+    if key in memo:
+        status, reason, message, successor, absorbed, deprecated = memo[key]
+        return Answer(status, str(reason), message, successor, bool(absorbed), bool(deprecated))
+    if deadline is not None and time.monotonic() > deadline:
+        return None
+    found = answer(release, query)
+    if found.settled:
+        memo[key] = [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
+        release.dirty = True
+    return found
+
+
+def _belongs(release: ReleaseSymbols, module: str) -> bool:
+    """Whether ``module`` is B's: B ships the top-level package itself (an ``__init__``), or a
+    module on its path below a shared namespace package (``google.protobuf``)."""
+    top = module.split(".")[0]
+    if release.has_module(top):
+        return True
+    parts = module.split(".")
+    return any(release.has_module(".".join(parts[:i])) for i in range(2, len(parts) + 1))
+
+
+def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[str, ...],
+                  offline: bool) -> str | None:
+    """The first release of ``user`` after ``version`` whose files that made the reference no
+    longer make it unconditionally (bisected; None when every later release still does, or
+    it cannot be told)."""
+    if offline or not urls:
+        return None
+    from envdoctor.surface import bisect
+    from envdoctor.surface.bisect import ProbeStore
+    from envdoctor.surface.references import snippet_references
+
+    query = refs[0].query
+    paths = sorted({r.path for r in refs})[:MAX_REFERENCING_FILES]
+    files = bisect.release_files(user, urls)
+    versions = [v for v in bisect.usable_versions(files) if Version(v) > Version(version)]
+    if not versions:
+        return None
+    store = ProbeStore(user)
+    probes = store.probes(json.dumps(["references", paths, query.to_json()]))
+
+    def still_references(i: int) -> bool | None:
+        candidate = versions[i]
+        if candidate not in probes:
+            release = bisect.open_index_release(user, candidate, files[candidate])
+            texts = [release.source.read(p) if release and release.source else None for p in paths]
+            if all(t is None for t in texts):
+                probes[candidate] = None
+            else:
+                own = frozenset(release.top_level()) if release else frozenset()
+                probes[candidate] = any(
+                    r.query == query for path, t in zip(paths, texts) if t is not None
+                    for r in snippet_references(t.decode("utf-8", errors="replace"), path, own, ""))
+            store.dirty = True
+        return probes[candidate]
+
+    try:
+        last = still_references(len(versions) - 1)
+        if last is not False:
+            return None
+        if still_references(0) is False:
+            return versions[0]
+        found = bisect.transition(versions, 0, len(versions) - 1, still_references)
+        return versions[found[1]] if found else None
+    finally:
+        store.save()
+
+
+def fingerprint(snap: Snapshot) -> str:
+    """A key that changes whenever any distribution of the target does: name, version and RECORD
+    size and mtime when installed, name, version and known requirements when pinned."""
+    if snap.source.startswith("file:"):
+        parts = sorted(f"{d.name}=={d.version}:{d.metadata_known}:{';'.join(d.requires)}"
+                       for d in snap.distributions.values())
+    else:
+        parts = []
+        for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+            try:
+                stat = Path(dist.location or "", "RECORD").stat()
+                parts.append(f"{dist.name}=={dist.version}:{stat.st_size}:{stat.st_mtime_ns}")
+            except OSError:
+                parts.append(f"{dist.name}=={dist.version}:-")
+    return hashlib.sha256("\n".join([snap.source, *parts]).encode()).hexdigest()[:24]
+
+
+def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
+          index_urls: tuple[str, ...] | None = None, scan_budget_s: float = SCAN_BUDGET_S) -> CrossCheck:
+    """Every dependency pair's failing references in ``snap``, from the result cache when the
+    target has not changed since a complete run.
+
+    ``order`` names distributions to scan first (the QLoRA stack); the others follow by name.
+    """
+    key = fingerprint(snap)
+    memo = diskcache.cache_root() / "checks" / f"{key}-{'offline' if offline else 'online'}.json"
+    cached = diskcache.read_json(memo)
+    if isinstance(cached, dict) and cached.get("version") == RESULT_VERSION:
+        try:
+            return CrossCheck([Breakage.from_json(b) for b in cached["breakages"]], list(cached["notes"]),
+                              int(cached["pairs"]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            pass
+    result = _check(snap, offline, order, index_urls, scan_budget_s)
+    if result.complete:
+        diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
+                                   "notes": result.notes, "breakages": [b.to_json() for b in result.breakages]})
+    return result
+
+
+def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tuple[str, ...] | None,
+           scan_budget_s: float) -> CrossCheck:
+    from envdoctor.surface import bisect
+
+    releases = Releases(snap, offline, index_urls)
+    result = CrossCheck()
+    started = time.monotonic()
+    preferred = [canonical_name(n) for n in order]
+    users = sorted((d for d in snap.distributions.values() if dependencies(d, snap)),
+                   key=lambda d: (preferred.index(d.name) if d.name in preferred else len(preferred), d.name))
+    waiting: list[str] = []
+    bisections = 0
+    deadline = started + scan_budget_s
+    bisect_deadline: float | None = None  # set by the first bisection
+    progress = sys.stderr.isatty()
+    for number, dist in enumerate(users, 1):
+        release = releases.get(dist.name)
+        if release is None:
+            continue
+        if progress:
+            sys.stderr.write(f"\rchecking the APIs {dist.name} uses ({number}/{len(users)})" + " " * 20)
+            sys.stderr.flush()
+        refs = references_of(release, deadline)
+        if refs is None:
+            waiting.append(dist.name)
+            continue
+        for provider in dependencies(dist, snap):
+            target = releases.get(provider)
+            if target is None or target.modules() is None:
+                continue
+            result.checked_pairs += 1
+            mine = release.top_level()
+            theirs = target.top_level()
+            belongs: dict[str, bool] = {}
+            by_query: dict[Query, list[Reference]] = {}
+            for ref in refs:
+                module = ref.query.module
+                if module.split(".")[0] in mine or module.split(".")[0] not in theirs:
+                    continue
+                if module not in belongs:
+                    belongs[module] = _belongs(target, module)
+                if belongs[module]:
+                    by_query.setdefault(ref.query, []).append(ref)
+            for query, uses in sorted(by_query.items(), key=lambda item: (item[1][0].path, item[1][0].line)):
+                found = answer_cached(target, query, deadline)
+                if found is None:
+                    waiting.append(dist.name)
+                    break
+                if found.status is not False:
+                    continue
+                boundary = fixed = None
+                if bisections < MAX_BISECTIONS and not offline:
+                    bisections += 1
+                    bisect_deadline = bisect_deadline or time.monotonic() + BISECT_BUDGET_S
+                    boundary = bisect.find_boundary(provider, query, around=target.version,
+                                                    index_urls=releases.index_urls, progress=None,
+                                                    time_budget_s=max(0.0, bisect_deadline - time.monotonic()))
+                    fixed = user_fixed_in(dist.name, dist.version, uses, releases.index_urls, offline)
+                elif offline:
+                    boundary = bisect.find_boundary(provider, query, around=target.version, offline=True,
+                                                    index_urls=())
+                result.breakages.append(Breakage(dist.name, dist.version, provider, target.version, uses[0],
+                                                 found, boundary, fixed, tuple(uses[1:])))
+    if progress:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+        sys.stderr.flush()
+    releases.save()
+    waiting = list(dict.fromkeys(waiting))
+    # an installed target's unreadable releases stay so until it changes; a pinned one's may be fetched later
+    result.complete = (not waiting and (releases.live or not releases.problems)
+                       and all(b.boundary is not None or offline for b in result.breakages))
+    if waiting:
+        result.notes.append(f"cross-package API check: {len(waiting)} packages not fully checked yet (first run, "
+                            f"{scan_budget_s:.0f} s budget): {', '.join(waiting[:6])}"
+                            f"{' and more' if len(waiting) > 6 else ''}; run `envdoctor check` again to finish")
+    for name, problem in sorted(releases.problems.items()):
+        if name in {d.name for d in users}:
+            result.notes.append(f"cross-package API check skipped {name}: {problem}")
+    return result

@@ -1,0 +1,327 @@
+"""Answer one symbol query against one release's symbol index, without importing anything.
+
+A :class:`Query` asks whether ``module`` exists, whether it has ``name``, whether that object
+has attribute ``attr``, or whether calling it accepts keyword ``kwarg``.  :func:`answer`
+follows what Python would: re-exports and lazy tables to the defining module, star imports
+through ``__all__``, a module ``__getattr__``'s tables, classes' bases inside the release,
+dataclass fields and ``**kwargs``.  The status is True, False, or None when the source does
+not decide it (an extension module, a base class from another distribution, a decorator that
+may change a signature, a ``__getattr__`` that answers any name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.query import Answer, Query
+from envdoctor.surface.symbols import renames_in
+
+MAX_DEPTH = 24
+MAX_PARSES = 200  # modules one answer may parse (a cache miss each); past it the answer is None
+MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "__loader__", "__package__",
+                               "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
+HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
+                            "typing.Protocol", "typing_extensions.Protocol"})
+
+
+@dataclass(frozen=True)
+class _Obj:
+    kind: str  # "module", "class", "function"
+    module: str
+    name: str = ""
+
+
+class _OverBudget(Exception):
+    """The answer needs more modules parsed than :data:`MAX_PARSES`."""
+
+
+class _Resolver:
+    def __init__(self, release: ReleaseSymbols) -> None:
+        self.release = release
+        self.renames: dict[str, str] = {}
+        self.parse_limit = release.parsed + MAX_PARSES
+
+    def summary(self, module: str) -> dict[str, Any] | None:
+        summary = self.release.summary(module)
+        if self.release.parsed > self.parse_limit:
+            raise _OverBudget()
+        if summary:
+            self.renames.update({k: v for k, v in summary.get("renames", {}).items() if k not in self.renames})
+        return summary
+
+    def native(self, module: str) -> bool:
+        return str((self.release.modules() or {}).get(module, "")).startswith("native:")
+
+    # --- module namespaces -----------------------------------------------------------------
+
+    def star_sources(self, module: str, summary: dict[str, Any], name: str) -> list[str]:
+        """Modules whose exports ``module`` takes: its star imports, and every direct submodule
+        when it builds its namespace with ``define_import_structure``; those whose name shares
+        the longest word with ``name`` first (``llama`` for ``LlamaForCausalLM``), so a hit
+        rarely needs the others read."""
+        stars = list(summary["stars"])
+        if summary.get("submodule_exports"):
+            prefix = module + "."
+            stars += [m for m in sorted(self.release.modules() or {})
+                      if m.startswith(prefix) and "." not in m[len(prefix):]]
+        wanted = name.lower()
+
+        def relevance(star: str) -> int:
+            words = star.rsplit(".", 1)[-1].split("_")
+            return -max((len(w) for w in words if len(w) > 2 and w in wanted), default=0)
+
+        return sorted(stars, key=relevance)
+
+    def table(self, module: str, name: str, depth: int) -> dict[str, Any] | None:
+        summary = self.summary(module) or {}
+        if name in summary.get("tables", {}):
+            return summary["tables"][name]
+        ref = summary.get("reexports", {}).get(name)
+        if ref and ref[1] and depth < MAX_DEPTH:
+            return self.table(ref[0], ref[1], depth + 1)
+        return None
+
+    def find_name(self, module: str, name: str, depth: int = 0) -> Answer:
+        if depth > MAX_DEPTH:
+            return Answer(None, "re-export chain too deep")
+        summary = self.summary(module)
+        if summary is None:
+            if self.native(module):
+                return Answer(None, f"{module} is an extension module")
+            present = self.release.has_module(module)
+            return Answer(None if present is None or present else False,
+                          "module unreadable" if present else f"no module {module}")
+        if name in summary["names"] or name in MODULE_ATTRIBUTES:
+            return Answer(True, "defined")
+        if name in summary.get("lazy", {}):
+            return Answer(True, "lazy export")
+        if self.release.has_module(f"{module}.{name}"):
+            return Answer(True, "submodule")
+        hook = summary.get("getattr")
+        if hook:
+            for outcome, kind, ref in hook["entries"]:
+                message = None
+                if kind == "name" and ref != name:
+                    continue
+                if kind == "table":
+                    table = self.table(module, ref, depth)
+                    if table is None or name not in table:
+                        continue
+                    message = table[name] if isinstance(table[name], str) else None
+                return Answer(outcome != "removed", f"module __getattr__ ({ref})", message=message,
+                              deprecated=outcome == "deprecated")
+        unknown = None
+        stars = self.star_sources(module, summary, name)
+        for star in stars:
+            exported = self.exports(star, name, depth + 1)
+            if exported.status:
+                return exported
+            if exported.status is None:
+                unknown = unknown or exported.reason
+        if hook and not hook.get("closed"):
+            unknown = unknown or "module __getattr__ may answer any name"
+        if summary.get("dynamic"):
+            unknown = unknown or "module namespace is built at run time"
+        return Answer(None, unknown) if unknown else Answer(False, "not defined")
+
+    def all_names(self, module: str, depth: int) -> set[str] | None:
+        summary = self.summary(module)
+        if summary is None or summary.get("all_dynamic") or depth > MAX_DEPTH:
+            return None
+        if "all" not in summary and not summary.get("all_from"):
+            return None
+        names = set(summary.get("all", []))
+        for other in summary.get("all_from", []):
+            extra = self.all_names(other, depth + 1)
+            if extra is None:
+                return None
+            names |= extra
+        return names
+
+    def exports(self, module: str, name: str, depth: int) -> Answer:
+        """Whether ``from module import *`` binds ``name``."""
+        if self.release.has_module(module) is False:
+            return Answer(None, f"star import from {module}, outside this distribution")
+        listed = self.all_names(module, depth)
+        if listed is not None:
+            return Answer(name in listed, f"__all__ of {module}")
+        if name.startswith("_"):
+            return Answer(False, "private names are not star-exported")
+        return self.find_name(module, name, depth)
+
+    # --- objects ---------------------------------------------------------------------------
+
+    def resolve(self, module: str, name: str, depth: int = 0) -> _Obj | None:
+        """The class, function or module ``module.name`` is, inside this release."""
+        summary = self.summary(module)
+        if summary is None or depth > MAX_DEPTH:
+            return None
+        if name in summary["classes"]:
+            return _Obj("class", module, name)
+        if name in summary["functions"]:
+            return _Obj("function", module, name)
+        ref = summary["reexports"].get(name)
+        if ref is not None:
+            target, attr = ref[0], ref[1]
+            if attr is None:
+                return _Obj("module", str(target)) if self.release.has_module(str(target)) else None
+            if self.release.has_module(f"{target}.{attr}"):
+                defined = self.summary(str(target)) or {}
+                if attr not in defined.get("classes", {}) and attr not in defined.get("functions", {}):
+                    return _Obj("module", f"{target}.{attr}")  # from pkg import sub (a submodule)
+            return self.resolve(str(target), attr, depth + 1)
+        if name in summary.get("lazy", {}):
+            return self.resolve(summary["lazy"][name], name, depth + 1)
+        stars = self.star_sources(module, summary, name)
+        for star in stars:
+            found = self.resolve(star, name, depth + 1)
+            if found is not None:
+                return found
+        if self.release.has_module(f"{module}.{name}"):
+            return _Obj("module", f"{module}.{name}")
+        return None
+
+    def resolve_dotted(self, module: str, ref: str) -> _Obj | None:
+        first, *rest = ref.split(".")
+        obj = self.resolve(module, first)
+        for part in rest:
+            if obj is None or obj.kind != "module":
+                return None
+            obj = self.resolve(obj.module, part)
+        return obj
+
+    def mro(self, obj: _Obj, depth: int = 0) -> tuple[list[dict[str, Any]], str | None]:
+        """The class and its in-release bases (depth first), and the first base it cannot follow."""
+        summary = (self.summary(obj.module) or {}).get("classes", {}).get(obj.name)
+        if summary is None or depth > MAX_DEPTH:
+            return [], f"class {obj.module}.{obj.name} unreadable"
+        chain, unknown = [summary], "opaque base class" if summary.get("opaque_bases") else None
+        for base in summary["bases"]:
+            if base in HARMLESS_BASES:
+                continue
+            target = self.resolve_dotted(obj.module, base)
+            if target is None or target.kind != "class":
+                unknown = unknown or f"base class {base} is outside this distribution"
+                continue
+            more, problem = self.mro(target, depth + 1)
+            chain += [c for c in more if all(c is not seen for seen in chain)]
+            unknown = unknown or problem
+        return chain, unknown
+
+    def has_attr(self, obj: _Obj, attr: str) -> Answer:
+        if obj.kind == "module":
+            return self.find_name(obj.module, attr)
+        if obj.kind == "function":
+            return Answer(None, "attributes of functions are not indexed")
+        chain, unknown = self.mro(obj)
+        for cls in chain:
+            if attr in cls["members"]:
+                return Answer(True, "class member")
+        if any(cls.get("dynamic") for cls in chain):
+            unknown = unknown or "the class answers attributes at run time"
+        return Answer(None, unknown) if unknown else Answer(False, f"not a member of {obj.name} or its bases")
+
+    def accepts(self, obj: _Obj, kwarg: str) -> Answer:
+        if obj.kind == "module":
+            return Answer(None, "a module is not callable")
+        summary = self.summary(obj.module) or {}
+        if obj.kind == "function":
+            return _check_signature(summary["functions"][obj.name], kwarg)
+        chain, unknown = self.mro(obj)
+        fields: list[str] = []
+        for cls in chain:
+            self.renames.update({k: v for k, v in cls.get("renames", {}).items() if k not in self.renames})
+            init = cls["methods"].get("__init__")
+            if init is not None and not fields:
+                return _check_signature(init, kwarg)
+            if cls.get("dataclass"):
+                fields += cls.get("fields", [])
+            elif init is not None:
+                break
+        if kwarg in fields:
+            return Answer(True, "dataclass field")
+        if fields and not unknown:
+            return Answer(False, f"not a field of dataclass {obj.name} or its bases")
+        return Answer(None, unknown or f"no __init__ found for {obj.name}")
+
+
+def _check_signature(sig: dict[str, Any], kwarg: str) -> Answer:
+    for name, kind in sig["params"]:
+        if name == kwarg and kind != "positional-only":
+            return Answer(True, "parameter")
+    if sig.get("var_kw"):
+        return Answer(True, "absorbed by **kwargs", absorbed=True)
+    if kwarg in sig.get("decorator_names", []):
+        return Answer(True, "accepted by a decorator", deprecated=True)
+    if sig.get("opaque"):
+        return Answer(None, "a decorator may change the signature")
+    return Answer(False, "not a parameter")
+
+
+def successor(release: ReleaseSymbols, query: Query) -> str | None:
+    """The name ``release``'s own deprecation messages give as replacing the query's last part."""
+    try:
+        return _successor(release, query)
+    except _OverBudget:
+        return None
+
+
+def _successor(release: ReleaseSymbols, query: Query) -> str | None:
+    resolver = _Resolver(release)
+    if query.name is not None:
+        resolver.find_name(query.module, query.name)
+        obj = resolver.resolve(query.module, query.name)
+        if obj is not None and obj.kind == "class" and query.kwarg:
+            resolver.accepts(obj, query.kwarg)
+        elif obj is not None and obj.kind == "function":
+            resolver.renames.update(
+                (resolver.summary(obj.module) or {}).get("functions", {}).get(obj.name, {}).get("renames", {}))
+    else:
+        resolver.summary(query.module)
+    return resolver.renames.get(query.kwarg or query.attr or query.name or query.module.rsplit(".", 1)[-1])
+
+
+def answer(release: ReleaseSymbols, query: Query) -> Answer:
+    """The status of ``query`` in ``release``, with the source's removal message and successor
+    (None when deciding it would take more than :data:`MAX_PARSES` modules parsed)."""
+    try:
+        return _answer(release, query)
+    except _OverBudget:
+        return Answer(None, f"deciding it needs more than {MAX_PARSES} modules read", settled=False)
+
+
+def _answer(release: ReleaseSymbols, query: Query) -> Answer:
+    resolver = _Resolver(release)
+    present = release.has_module(query.module)
+    if present is None:
+        return Answer(None, release.problem or "the release's files are unknown")
+    result: Answer
+    if not present:
+        parent, _, leaf = query.module.rpartition(".")
+        if parent and release.has_module(parent) and resolver.find_name(parent, leaf).status:
+            present = True  # an attribute reached as a module path (os.path-style)
+        else:
+            return Answer(False, f"no module {query.module}")
+    if query.name is None:
+        return Answer(True, "module")
+    result = resolver.find_name(query.module, query.name)
+    if result.status and (query.attr or query.kwarg):
+        obj = resolver.resolve(query.module, query.name)
+        if obj is None:
+            result = Answer(None, f"{query.name} is not a class or function of this distribution")
+        elif query.attr:
+            result = resolver.has_attr(obj, query.attr)
+            if result.status and query.kwarg:
+                inner = resolver.resolve(obj.module, query.attr) if obj.kind == "module" else None
+                result = resolver.accepts(inner, query.kwarg) if inner else Answer(None, "method signatures by attribute are not followed")
+        else:
+            result = resolver.accepts(obj, query.kwarg or "")
+    missing = query.kwarg or query.attr or query.name or ""
+    successor = resolver.renames.get(missing)
+    if successor is None and result.message:
+        successor = renames_in(result.message).get(missing)
+    if successor is not None and successor != result.successor:
+        result = Answer(result.status, result.reason, result.message, successor, result.absorbed, result.deprecated)
+    return result

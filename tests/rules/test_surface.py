@@ -1,0 +1,130 @@
+"""ED150 missing-api-reference end to end: installed releases, a loopback index, the rule's findings."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from envdoctor.env.snapshot import Snapshot
+from envdoctor.findings import Finding
+from tests.helpers.core import dist, run_rule, snap
+from tests.helpers.index import IndexServer, isolated_pip_env
+from tests.helpers.surface import Dist, Index, install
+
+
+def provider(version: str) -> Dist:
+    """``gone`` exists before 2.0; ``configure`` absorbs any keyword; ``strict`` takes ``a`` only."""
+    source = textwrap.dedent("""
+        def configure(name, **kwargs): ...
+        def strict(a=None): ...
+        def is_prov_available(): return True
+    """)
+    if version < "2.0":
+        source += "def gone(): ...\n"
+    return Dist("prov", version, {"prov/__init__.py": source})
+
+
+USER_10 = {
+    "userpkg/__init__.py": "from prov import gone\n",
+    "userpkg/guarded.py": textwrap.dedent("""
+        try:
+            from prov import gone
+        except ImportError:
+            gone = None
+        from prov import is_prov_available
+        if is_prov_available():
+            from prov import also_gone
+        def later():
+            from prov import gone_too
+    """),
+    "userpkg/calls.py": textwrap.dedent("""
+        import prov
+        SETTINGS = prov.configure("x", anything=1)
+        CHECKED = prov.strict(a=1, b=2)
+    """),
+}
+USER_11 = {**USER_10, "userpkg/__init__.py": "from prov import configure\n"}
+
+
+def target(site: Path) -> Snapshot:
+    prov_info = install(site, provider("2.0"))
+    user_info = install(site, Dist("userpkg", "1.0", USER_10, requires=("prov",)))
+    return snap(dist("prov", "2.0", location=str(prov_info)),
+                dist("userpkg", "1.0", ("prov",), location=str(user_info)))
+
+
+@pytest.fixture()
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    layout = Index(tmp_path / "index")
+    for version in ("1.0", "1.5", "2.0", "2.1"):
+        layout.add(provider(version))
+    layout.add(Dist("userpkg", "1.0", USER_10, requires=("prov",)))
+    layout.add(Dist("userpkg", "1.1", USER_11, requires=("prov",)))
+    layout.add(Dist("userpkg", "1.2", USER_11, requires=("prov",)))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def by_query(findings: list[Finding]) -> dict[str, Finding]:
+    return {f.message.split("`")[1]: f for f in findings}
+
+
+def test_failing_references_with_boundary_and_both_pins(index: IndexServer, tmp_path: Path) -> None:
+    findings = by_query(run_rule("ED150", target(tmp_path / "site")))
+    assert set(findings) == {"prov.gone", "prov.strict(b=...)"}
+    gone = findings["prov.gone"]
+    assert "userpkg 1.0 uses `prov.gone` (userpkg/__init__.py:1)" in gone.message
+    assert "prov 2.0 does not have" in gone.message and "removed in 2.0" in gone.message
+    assert gone.packages == ("userpkg", "prov") and gone.confidence == "high"
+    assert [f.pins for f in gone.fixes] == [{"userpkg": ">=1.1"}, {"prov": "<2.0"}]
+    assert "a downgrade" in gone.fixes[1].title and "1.5" in gone.fixes[1].title
+    assert gone.locations[0].path.endswith("site/userpkg/__init__.py") and gone.locations[0].line == 1
+    strict = findings["prov.strict(b=...)"]
+    assert "TypeError" in strict.message and "calls.py:4" in strict.message
+    assert strict.fixes == ()  # no release of prov accepts b, none of userpkg stops passing it
+
+
+def test_platform_owned_provider_is_not_moved(index: IndexServer, tmp_path: Path) -> None:
+    findings = by_query(run_rule("ED150", target(tmp_path / "site"), keep=frozenset({"prov"})))
+    assert [f.pins for f in findings["prov.gone"].fixes] == [{"userpkg": ">=1.1"}]
+
+
+def test_warm_run_reads_the_result_cache(index: IndexServer, tmp_path: Path) -> None:
+    first = run_rule("ED150", target(tmp_path / "site"))
+    before = len(index.requests)
+    second = run_rule("ED150", target(tmp_path / "site2"))  # same releases elsewhere: re-read, not re-fetched
+    third = run_rule("ED150", target(tmp_path / "site2"))
+    assert [f.message.replace("site2", "site") for f in second] == [f.message for f in first]
+    assert third == second
+    assert not any(path.endswith(".whl") for path, _ in index.requests[before:])  # bisection was cached
+
+
+def test_nothing_flagged_when_the_provider_has_it(index: IndexServer, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    prov_info = install(site, provider("1.5"))
+    user_info = install(site, Dist("userpkg", "1.0", {k: v for k, v in USER_10.items() if "calls" not in k},
+                                   requires=("prov",)))
+    snapshot = snap(dist("prov", "1.5", location=str(prov_info)),
+                    dist("userpkg", "1.0", ("prov",), location=str(user_info)))
+    assert run_rule("ED150", snapshot) == []
+
+
+def test_lock_file_target_reads_the_index_and_offline_the_cache(index: IndexServer, tmp_path: Path) -> None:
+    from tests.helpers.core import envdoctor
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("prov==2.0\nuserpkg==1.0\n", encoding="utf-8")
+    env = {"PIP_INDEX_URL": index.url, "ENVDOCTOR_CACHE_DIR": str(tmp_path / "lockcache")}
+
+    def codes(*extra: str) -> list[str]:
+        proc = envdoctor("check", "--env", str(lock), "--select", "ED150", "--format", "json", *extra, env=env)
+        assert proc.returncode in (0, 1), proc.stderr
+        return sorted(f["message"].split("`")[1] for f in json.loads(proc.stdout)["findings"])
+
+    assert codes("--offline") == []  # nothing cached yet: nothing fetched
+    assert codes() == ["prov.gone", "prov.strict(b=...)"]
+    assert codes("--offline") == ["prov.gone", "prov.strict(b=...)"]

@@ -1,0 +1,79 @@
+"""Release bisection over a loopback index of real wheels the test builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envdoctor.surface.bisect import find_boundary
+from envdoctor.surface.query import Query
+from tests.helpers.index import IndexServer, isolated_pip_env
+from tests.helpers.surface import Dist, Index
+
+VERSIONS = ["1.0", "1.5", "2.0", "2.0.3", "2.1.0", "2.2", "3.0"]
+
+
+def lib(version: str, yanked: bool = False) -> Dist:
+    """``helper`` until 2.0.3 (deprecated in 2.0.3 for ``assist``), ``newer`` from 2.2, ``kw`` keyword from 2.0."""
+    parts = ["def assist(): ..."]
+    if version in ("1.0", "1.5", "2.0", "2.0.3"):
+        warn = ("    import warnings\n    warnings.warn(\"'helper' is deprecated, use 'assist' instead\")\n"
+                if version == "2.0.3" else "    ...\n")
+        parts.append("def helper():\n" + warn)
+    if version in ("2.2", "3.0"):
+        parts.append("def newer(): ...")
+    parts.append("def run(x, kw=None): ..." if version >= "2.0" else "def run(x): ...")
+    return Dist("lib", version, {"lib/__init__.py": "\n".join(parts) + "\n"}, yanked=yanked)
+
+
+@pytest.fixture()
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    layout = Index(tmp_path / "index")
+    for version in VERSIONS:
+        layout.add(lib(version))
+    layout.add(Dist("lib", "2.0.4", {"lib/__init__.py": "def run(x, kw=None): ...\n"}, yanked=True))
+    layout.add(Dist("lib", "3.1rc1", {"lib/__init__.py": "def helper(): ...\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def test_removed_name_boundary(index: IndexServer) -> None:
+    boundary = find_boundary("lib", Query("lib", "helper"), around="3.0")
+    assert boundary is not None
+    assert (boundary.removed_in, boundary.last_with, boundary.present) == ("2.1.0", "2.0.3", ["<2.1.0"])
+    assert boundary.successor == "assist"  # from 2.0.3's own deprecation warning
+    assert "2.0.4" not in boundary.probed and "3.1rc1" not in boundary.probed  # yanked, pre-release
+    assert boundary.probed["2.0.3"] is True and boundary.probed["2.1.0"] is False  # both neighbours read
+    assert "removed in 2.1.0" in boundary.describe() and "up to 2.0.3" in boundary.describe()
+
+
+def test_added_name_and_keyword_boundaries(index: IndexServer) -> None:
+    added = find_boundary("lib", Query("lib", "newer"), around="1.5")
+    assert added is not None and (added.added_in, added.first_with, added.present) == ("2.2", "2.2", [">=2.2"])
+    keyword = find_boundary("lib", Query("lib", "run", kwarg="kw"), around="1.0")
+    assert keyword is not None and keyword.added_in == "2.0"
+
+
+def test_reads_only_what_it_needs_and_caches(index: IndexServer) -> None:
+    find_boundary("lib", Query("lib", "helper"), around="3.0")
+    wheels_read = {path for path, _ in index.requests if path.endswith(".whl")}
+    assert len(wheels_read) <= 5  # anchor, two ends, and a binary search over 7 releases
+    assert all(rng is not None for path, rng in index.requests if path.endswith(".whl"))  # range requests
+    before = len(index.requests)
+    again = find_boundary("lib", Query("lib", "helper"), around="3.0")
+    assert again is not None and again.removed_in == "2.1.0"
+    assert not any(path.endswith(".whl") for path, _ in index.requests[before:])  # probes were cached
+    offline = find_boundary("lib", Query("lib", "helper"), around="3.0", offline=True)
+    assert offline is not None and offline.removed_in == "2.1.0"
+
+
+def test_budget_bounds_probes(index: IndexServer) -> None:
+    boundary = find_boundary("lib", Query("lib", "helper"), around="3.0", probe_budget=2)
+    assert boundary is not None and boundary.removed_in is None and not boundary.complete
+
+
+def test_present_everywhere(index: IndexServer) -> None:
+    boundary = find_boundary("lib", Query("lib", "run"), around="3.0")
+    assert boundary is not None and boundary.present == [">=0"] and boundary.removed_in is None

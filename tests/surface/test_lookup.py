@@ -1,0 +1,155 @@
+"""Symbol queries against installed releases (real *.dist-info folders with RECORD files)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.lookup import answer, successor
+from envdoctor.surface.query import Query
+from envdoctor.surface.sources import InstalledSource
+from tests.helpers.surface import Dist, install
+
+LIB = {
+    "lib/__init__.py": """
+        from .core import *
+        from .models import Model as Model
+        from ._native import fast
+        __all__ = ["Model"]
+    """,
+    "lib/core.py": """
+        __all__ = ["public", "Base"]
+        def public(x, *, mode="a", **kwargs): ...
+        def private_helper(): ...
+        class Base:
+            attr = 1
+            def __init__(self, size, *, strict=False): ...
+    """,
+    "lib/models.py": """
+        from dataclasses import dataclass
+        from .core import Base
+        from torch.nn import Module
+
+        class Model(Base):
+            other = 2
+        @dataclass
+        class ParentConfig:
+            r: int = 8
+        @dataclass
+        class Config(ParentConfig):
+            alpha: int = 16
+        class Wrapped(Module):
+            pass
+        class Decorated:
+            @some_decorator
+            def __init__(self, a): ...
+    """,
+    "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
+    "lib/empty/__init__.py": "",
+    "lib/lazy/__init__.py": """
+        import sys
+        from ..utils import _LazyModule, define_import_structure
+        sys.modules[__name__] = _LazyModule(__name__, __file__, define_import_structure(__file__))
+    """,
+    "lib/lazy/aaa.py": "__all__ = ['A']\nA = 1\n",
+    "lib/lazy/bbb.py": "__all__ = ['B']\nB = 1\n",
+    "lib/lazy/lazy_model.py": """
+        __all__ = ["LazyModel"]
+        class LazyModel:
+            def __init__(self, config): ...
+        class Internal: ...
+    """,
+}
+
+
+@pytest.fixture()
+def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    files = {path: textwrap.dedent(text) for path, text in LIB.items()}
+    dist_info = install(tmp_path / "site", Dist("lib", "1.0", files))
+    return ReleaseSymbols.open(InstalledSource("lib", "1.0", dist_info))
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    (Query("lib"), True),
+    (Query("lib.missing"), False),
+    (Query("lib.empty"), True),
+    (Query("lib", "Model"), True),
+    (Query("lib", "public"), True),  # star import through core's __all__
+    (Query("lib", "private_helper"), False),  # not in core's __all__
+    (Query("lib", "empty"), True),  # a submodule
+    (Query("lib", "nothing"), False),
+    (Query("lib", "__file__"), True),
+    (Query("lib._native", "anything"), None),  # an extension module
+    (Query("lib", "Model", attr="attr"), True),  # inherited from Base
+    (Query("lib", "Model", attr="other"), True),
+    (Query("lib", "Model", attr="nope"), False),
+    (Query("lib.models", "Wrapped", attr="nope"), None),  # base class from torch
+    (Query("lib", "Model", kwarg="strict"), True),  # Base.__init__
+    (Query("lib", "Model", kwarg="colour"), False),
+    (Query("lib", "public", kwarg="anything"), True),  # **kwargs absorbs it
+    (Query("lib.models", "Config", kwarg="r"), True),  # inherited dataclass field
+    (Query("lib.models", "Config", kwarg="alpha"), True),
+    (Query("lib.models", "Config", kwarg="beta"), False),
+    (Query("lib.models", "Decorated", kwarg="b"), None),  # a decorator may change it
+    (Query("lib.lazy", "LazyModel"), True),  # define_import_structure: each submodule's __all__
+    (Query("lib.lazy", "Internal"), False),
+    (Query("lib.lazy", "LazyModel", kwarg="config"), True),
+])
+def test_answers(release: ReleaseSymbols, query: Query, status: bool | None) -> None:
+    assert answer(release, query).status is status
+
+
+def test_absorbed_keyword_is_marked(release: ReleaseSymbols) -> None:
+    found = answer(release, Query("lib", "public", kwarg="anything"))
+    assert found.absorbed and not answer(release, Query("lib", "public", kwarg="mode")).absorbed
+
+
+def test_summaries_are_parsed_on_demand_and_cached(release: ReleaseSymbols, tmp_path: Path) -> None:
+    answer(release, Query("lib", "Model"))
+    assert "lib.core" not in release.data["summaries"]  # found before the star import was needed
+    release.save()
+    again = ReleaseSymbols.open(release.source)  # type: ignore[arg-type]
+    assert "lib" in again.data["summaries"] and not again.dirty
+
+
+def test_successor_from_the_deprecated_function(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    files = {"ms/__init__.py": "from ._native import soft_unicode, soft_str\n",
+             "ms/_native.py": textwrap.dedent("""
+                 def soft_str(s): ...
+                 def soft_unicode(s):
+                     import warnings
+                     warnings.warn("'soft_unicode' has been renamed to 'soft_str'. The old name will be "
+                                   "removed in MarkupSafe 2.1.", DeprecationWarning, stacklevel=2)
+                     return soft_str(s)
+             """)}
+    dist_info = install(tmp_path / "site", Dist("ms", "2.0", files))
+    release = ReleaseSymbols.open(InstalledSource("ms", "2.0", dist_info))
+    assert successor(release, Query("ms", "soft_unicode")) == "soft_str"
+    assert successor(release, Query("ms", "soft_str")) is None
+
+
+def test_an_answer_that_needs_too_many_modules_is_unsettled(release: ReleaseSymbols,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import lookup
+    from envdoctor.surface.crosscheck import answer_cached
+
+    monkeypatch.setattr(lookup, "MAX_PARSES", 1)
+    query = Query("lib", "private_helper")  # needs lib, then core through the star import
+    found = answer_cached(release, query)
+    assert found is not None and found.status is None and not found.settled
+    assert "answers" not in release.data["extra"] or not release.data["extra"]["answers"]
+    assert answer_cached(release, query).status is False  # type: ignore[union-attr]  # lib is cached now
+    assert release.data["extra"]["answers"]
+
+
+def test_star_sources_sharing_a_word_with_the_name_are_read_first(release: ReleaseSymbols,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import lookup
+
+    monkeypatch.setattr(lookup, "MAX_PARSES", 2)  # lib.lazy, then lazy_model.py before aaa.py and bbb.py
+    assert answer(release, Query("lib.lazy", "LazyModel")).status is True
