@@ -100,6 +100,11 @@ def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
             MEDIUM,
             case_fixes,
         )
+    absent = [n for n in names if ev.installed(n) is None]
+    if absent and len(absent) < len(names):  # a partial target (a freeze of a few pins) cannot judge the rule
+        return Diagnosis(f"{entry.summary} (the target lists no {', '.join(absent)}, so its check cannot run; "
+                         f"`envdoctor rules {entry.code}` explains it)", MEDIUM, case_fixes,
+                         tuple(n for n in names if n not in absent))
     state = ", ".join(f"{n} {ev.installed(n) or 'not installed'}" for n in names)
     return Diagnosis(_stale(f"{entry.summary} Ruled out for the target ({state})"), LOW)
 
@@ -162,7 +167,8 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Di
     rule = None if lf else "ED001"  # transformers' own dependency check: a declared requirement
     if ev.ctx is None or req is None:
         found = f"{package} {logged} was installed" if logged else f"another {package} was installed"
-        return Diagnosis(f"{who} {said_req} at import, but {found}", MEDIUM, (*pin, *bypass), (package,), rule=rule)
+        return Diagnosis(f"{who} {said_req} at import, but {found}", MEDIUM, (*pin, *bypass),
+                         (package, "llamafactory") if lf else (package,), rule=rule)
     if lf:
         return _llamafactory_state(group, entry, ev, package, f"{who} {said_req} at import", (*pin, *bypass))
     return replace(_requirement_state(ev, req, f"{who} {said_req}", pin), rule=rule)

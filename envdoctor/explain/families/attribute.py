@@ -27,9 +27,9 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     attr = group.groups["attr"]
     module = group.groups.get("module") or (class_module(group, group.groups["cls"]) if "cls" in group.groups
                                             else None)
-    owner = group.groups.get("cls") or module or "?"
     if "lib" in group.groups:  # "`np.NaN` was removed in the NumPy 2.0 release"
         module = group.groups["lib"].lower()
+    owner = group.groups.get("cls") or module or "?"
     text = " ".join(o.text for o in group.occurrences)
     dist = ev.distribution_of(module) if module else None
     user = user_of(group, ev, dist or "")

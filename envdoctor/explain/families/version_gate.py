@@ -43,6 +43,7 @@ _OR_LOWER = re.compile(rf"{_Q}(?P<name>{_NAME}){_Q}\s(?:version\s|v)?(?P<version
 _MINIMUM = re.compile(rf"\b(?P<name>{_NAME})\sversion\s(?:of\s)?(?P<found>{_VERSION})\b[^\n]{{0,120}}?"
                       rf"\bminimum\s(?:required\s)?version\sis\s(?P<version>{_VERSION})", re.IGNORECASE)
 _UPDATE_NAME = re.compile(rf"\b(?:upgrade|update)\s{_Q}(?P<name>{_NAME}){_Q}(?:\s|$|[.,`])", re.IGNORECASE)
+_SUBJECT = re.compile(rf"^\s?(?:\w+(?:Error|Exception):\s)?(?P<who>{_NAME})\sneeds\s")
 _LATEST = re.compile(rf"\b(?:the\s)?(?:latest|newest|most\srecent)\sversion\sof\s{_Q}(?P<name>{_NAME}){_Q}"
                      r"(?![\w-])", re.IGNORECASE)
 _FOUND = re.compile(rf"\b(?:but\s)?(?:found|you\shave|installed(?:\sversion)?(?:\sis)?|got|current(?:ly)?"
@@ -62,6 +63,7 @@ class Gate:
     name: str
     specifier: str
     found: str | None = None
+    requirer: str | None = None
 
     @property
     def requirement(self) -> str:
@@ -85,7 +87,14 @@ def _valid(name: str, spec: str) -> bool:
 
 def parse_gate(line: str) -> Gate | None:
     """The version gate stated on ``line``, or None when the line states none."""
-    text = line[:MAX_GATE_LINE]
+    gate = _parse(line[:MAX_GATE_LINE])
+    subject = _SUBJECT.match(line[:MAX_GATE_LINE])
+    if gate and subject and _canonical(subject.group("who")) not in (gate.name, *_NOT_DISTRIBUTIONS):
+        return Gate(gate.name, gate.specifier, gate.found, _canonical(subject.group("who")))
+    return gate
+
+
+def _parse(text: str) -> Gate | None:
     if not _TRIGGER.search(text):
         return None
     found_match = _FOUND.search(text)
@@ -134,7 +143,7 @@ def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     gate = next((g for o in group.occurrences if (g := parse_gate(o.text))), None)
     if gate is None:
         return Diagnosis(f"{entry.summary} (the line does not say which version)", LOW)
-    checker = _checker(group, ev, gate.name)
+    checker = _checker(group, ev, gate.name) or gate.requirer
     who = f"{checker} checks" if checker else "a runtime check requires"
     said = f"{who} {gate.requirement or gate.name}" if gate.specifier else \
         f"{who} the newest release of {gate.name}"
