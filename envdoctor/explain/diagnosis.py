@@ -55,7 +55,10 @@ class Evidence:
         """The target's site-packages folder of ``dist`` (None for lock files and --no-env)."""
         if self.ctx is None or dist not in self.ctx.snapshot.distributions:
             return None
-        return self.ctx.snapshot.distributions[dist].location
+        where = self.ctx.snapshot.distributions[dist].location
+        if where and where.rstrip("/\\").endswith((".dist-info", ".egg-info")):
+            return str(Path(where).parent)  # the metadata folder's site-packages
+        return where
 
 
 @dataclass(frozen=True)

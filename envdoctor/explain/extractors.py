@@ -32,7 +32,7 @@ FALLBACK_CODES = frozenset({"ED001", "ED601"})
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
 # (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
 # a state of the environment, so all its lines form one finding too.
-GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature"}
+GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature", "ED142": "rule", "ED609": "rule"}
 CONTEXT_LINES = 12
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3

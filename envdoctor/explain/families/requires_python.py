@@ -100,6 +100,19 @@ def _ignored_floor(group: HitGroup) -> Version | None:
     return min(versions) if versions else None
 
 
+def _listed(group: HitGroup, floor: Version | None) -> Version | None:
+    """The newest final release in pip's ``(from versions: ...)`` list, below the releases it skipped."""
+    found = []
+    for item in (group.groups.get("versions") or "").split(","):
+        try:
+            version = Version(item.strip())
+        except InvalidVersion:
+            continue
+        if not (version.is_prerelease or version.is_devrelease) and (floor is None or version < floor):
+            found.append(version)
+    return max(found) if found else None
+
+
 def _explain(group: HitGroup, ev: Evidence, package: str, said: str) -> Diagnosis:
     python, origin = _python(group, ev)
     on = f"Python {python} ({origin})" if python else "the Python that ran pip"
@@ -110,7 +123,11 @@ def _explain(group: HitGroup, ev: Evidence, package: str, said: str) -> Diagnosi
                                           Applicability.UNSAFE),), (package,))
     floor = _ignored_floor(group)
     fixes: list[Fix] = []
-    if floor is not None:
+    listed = _listed(group, floor)
+    if listed is not None:
+        fixes.append(pip_install_fix(f"install {package} {listed}, the newest release pip listed as installable "
+                                     "here", {package: f"=={listed}"}, Applicability.UNSAFE))
+    elif floor is not None:
         fixes.append(pip_install_fix(f"install a {package} release before {floor}, the oldest one pip skipped "
                                      f"for its Requires-Python", {package: f"<{floor}"}, Applicability.UNSAFE))
     fixes.append(say(f"or run a Python that {package}'s newest release supports (its Requires-Python on the index)"))
