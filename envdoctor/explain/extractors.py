@@ -40,16 +40,16 @@ MAX_OCCURRENCES = 3
 # Facts gathered from any line: "ChatTS-14B" (model size), ranks and RAM, the launcher.
 _PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])", re.MULTILINE)
 _RANK_COUNTS = re.compile(r"(?:--nproc[_-]per[_-]node|num_local_procs|--num_gpus|world[_ ]size|WORLD_SIZE)"
-                          r"\s*[= :]\s*(\d+)")
-_RANK_INDEX = re.compile(r"\[rank(\d+)\]")
-_GPU_COUNT = re.compile(r"\b(\d+) ?x ?(?:NVIDIA|GPU)")
-_RAM = re.compile(r"(\d+(?:\.\d+)?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
+                          r"\s{0,8}[= :]\s{0,8}(\d{1,6})")
+_RANK_INDEX = re.compile(r"\[rank(\d{1,6})\]")
+_GPU_COUNT = re.compile(r"\b(\d{1,4}) ?x ?(?:NVIDIA|GPU)")
+_GPU_COUNT_HINT = re.compile(r"x ?(?:NVIDIA|GPU)")  # literal-first: what the whole-batch pre-scan searches
+_RAM = re.compile(r"(\d{1,6}(?:\.\d{1,3})?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
 # The GPU, the torch build and its architectures, the Python, the run's batch shape.
-_CAPABILITY = re.compile(r"\bCUDA capability sm_(\d{2,3})\b|\b(?:cuda|compute) capability (?:\(CC\) )?(\d{1,2}\.\d)\b",
-                         re.IGNORECASE)
-_GPU_NAME = re.compile(r"\b(?:NVIDIA|GeForce|Tesla|Quadro)(?: (?:GeForce|Tesla|RTX|GTX))* ?"
+_CAPABILITY = re.compile(r"capability (?:sm_(\d{2,3})|(?:\(CC\) )?(\d{1,2}\.\d))\b")
+_GPU_NAME = re.compile(r"(?:NVIDIA|GeForce|Tesla|Quadro)(?: (?:GeForce|Tesla|RTX|GTX)){0,3} ?"
                        r"(?:RTX |GTX )?[A-Z]{0,2}\d{2,4}(?: ?Ti)?\b")
-_TORCH = re.compile(r"\btorch(?:==| |-)(\d+\.\d+(?:\.\d+)?(?:[a-z]+\d*)?(?:\+[a-z]+\d+)?)\b")
+_TORCH = re.compile(r"torch(?<![\w.]torch)(?:==| |-)(\d{1,3}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,3})?(?:\+[a-z]{1,8}\d{1,4})?)\b")
 _ARCH_LIST = re.compile(r"supports CUDA capabilities ((?:(?:sm|compute)_\d{2,3}\s?){1,30})|"
                         r"get_arch_list\(\)\W{0,20}\[((?:'(?:sm|compute)_\d{2,3}',?\s?){1,30})\]")
 _PYTHON = re.compile(r"[/\\]python(3\.\d{1,2})[/\\]|\bPython (3\.\d{1,2}(?:\.\d{1,2})?)\b")
@@ -63,7 +63,7 @@ _FACTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_PARAMS, tuple(f"{digit}{b}" for digit in "0123456789" for b in "bB")),
     (_RANK_COUNTS, ("nproc", "num_local_procs", "num_gpus", "world", "WORLD_SIZE")),
     (_RANK_INDEX, ("[rank",)),
-    (_GPU_COUNT, ("NVIDIA", "GPU")),
+    (_GPU_COUNT_HINT, ("NVIDIA", "GPU")),
     (_RAM, ("RAM", "memory")),
     (LLAMAFACTORY, ("llama", "Llama", "LLaMA", "LLAMA", "DISABLE_VERSION_CHECK", "To fix:")),
     (_CAPABILITY, ("apability",)),
