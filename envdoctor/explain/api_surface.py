@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -24,6 +25,7 @@ class Boundary:
     last_with: str | None
     first_with: str | None
     text: str
+    successor: str | None = None
 
 
 def _api() -> Any | None:
@@ -39,12 +41,17 @@ def available() -> bool:
 
 
 def status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
-           kwarg: str | None = None, source: str | None = None) -> bool | None:
-    """Whether ``dist`` ``version`` has the symbol (None: unknown, or no engine)."""
+           kwarg: str | None = None, site_packages: str | None = None, offline: bool = False) -> bool | None:
+    """Whether ``dist`` ``version`` has the symbol (None: unknown, or no engine).
+
+    ``site_packages``: the target's folder holding that release (its installed files are read
+    first); ``offline``: the engine's cache only, no index.
+    """
     api = _api()
     if api is None:
         return None
     try:
+        source = api.SourceSpec(site_packages=(Path(site_packages),) if site_packages else (), offline=offline)
         return api.symbol_status(dist, version, module, name=name, attr=attr, kwarg=kwarg, source=source)
     except Exception:  # the engine's failure is an unknown answer, never a crash of explain
         return None
@@ -65,7 +72,8 @@ def boundary(dist: str, module: str, name: str | None = None, attr: str | None =
     if found is None:
         return None
     return Boundary(present=tuple(found.present), added_in=found.added_in, removed_in=found.removed_in,
-                    last_with=found.last_with, first_with=found.first_with, text=found.describe())
+                    last_with=found.last_with, first_with=found.first_with, text=found.describe(),
+                    successor=getattr(found, "successor", None))
 
 
 def owner(module: str, site_packages: str) -> str | None:
@@ -74,6 +82,6 @@ def owner(module: str, site_packages: str) -> str | None:
     if api is None:
         return None
     try:
-        return api.module_owner(module, site_packages)
+        return api.module_owner(module, [Path(site_packages)])
     except Exception:
         return None

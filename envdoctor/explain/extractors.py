@@ -126,8 +126,8 @@ class LogFacts:
         counts += [int(m.group(1)) for m in _GPU_COUNT.finditer(text)]
         if counts:
             self.ranks = max(self.ranks or 0, *counts)
-        if match := _RAM.search(text):
-            self.ram_gb = float(match.group(1))
+        if ram := _RAM.search(text):
+            self.ram_gb = float(ram.group(1))
         if LLAMAFACTORY.search(text):
             self.llamafactory = True
         self._observe_build(text)

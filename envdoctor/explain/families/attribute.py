@@ -47,7 +47,8 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     name, attribute = (cls, attr) if cls else (attr, None)
     target = module or dist.replace("-", "_")
     if installed and ev.ctx is not None and \
-            api_surface.status(dist, installed, target, name=name, attr=attribute) is True:
+            api_surface.status(dist, installed, target, name=name, attr=attribute, site_packages=ev.location(dist),
+                               offline=ev.offline) is True:
         return Diagnosis(stale(f"{dist} {installed} in the target has `{owner}.{attr}`"), LOW, (), culprits)
     removed = stated_removal(text, dist)
     boundary = removal_boundary(dist, removed, owner, attr) if removed else \

@@ -106,7 +106,8 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
                        (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
     if ev.ctx is not None and installed:
         location = ev.location(dist)
-        has = api_surface.status(dist, installed, module, name=name) if name else None
+        has = api_surface.status(dist, installed, module, name=name, site_packages=location,
+                                 offline=ev.offline) if name else None
         if has is None:
             has = defined_on_disk(location, module, name) if name else \
                 (_module_present(location, module) if "." in module else True)

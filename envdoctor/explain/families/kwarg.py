@@ -10,13 +10,27 @@ takes the keyword, the caller to one that no longer passes it.
 
 from __future__ import annotations
 
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import active_requirements
 from envdoctor.explain import api_surface
-from envdoctor.explain.blame import class_module
-from envdoctor.explain.blame import group_blame, provider_side
+from envdoctor.explain.blame import class_module, group_blame, group_frames, provider_side
+from envdoctor.explain.diagnosis import HIGH, LOW, MEDIUM, Diagnosis, Evidence, explains, say, stale
 from envdoctor.explain.extractors import HitGroup
-from envdoctor.explain.diagnosis import HIGH, LOW, MEDIUM, Evidence, Diagnosis, explains, say, stale
 from envdoctor.findings import Fix
 from envdoctor.knowledge.base import RuleEntry
+
+MAX_CANDIDATES = 12
+
+
+def _candidates(group: HitGroup, ev: Evidence) -> list[str]:
+    """Distributions that may define the callee: those in the traceback, then what the caller requires."""
+    assert ev.ctx is not None
+    snap = ev.ctx.snapshot
+    names = [ev.distribution_of(f.top) for f in group_frames(group) if f.top]
+    for name in list(dict.fromkeys(names)):
+        if name in snap.distributions:
+            names += [canonical_name(r.name) for r in active_requirements(snap.distributions[name], snap)]
+    return [n for n in dict.fromkeys(names) if n in snap.distributions][:MAX_CANDIDATES]
 
 
 def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None]:
@@ -29,11 +43,13 @@ def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str 
     module = ".".join(parts[:-1]) if len(parts) > 1 and parts[0].islower() else class_module(group, name)
     if module:
         return name, module, ev.distribution_of(module)
-    if ev.ctx is not None:  # ask the engine which installed distribution defines it
-        for dist in ev.ctx.snapshot.distributions.values():
-            top = dist.name.replace("-", "_")
-            if api_surface.status(dist.name, dist.version, top, name=name) is True:
-                return name, top, dist.name
+    if ev.ctx is not None:  # ask the engine which distribution near the call defines it
+        for dist in _candidates(group, ev):
+            top = dist.replace("-", "_")
+            version = ev.installed(dist) or ""
+            if api_surface.status(dist, version, top, name=name, site_packages=ev.location(dist),
+                                  offline=ev.offline) is True:
+                return name, top, dist
     return name, None, None
 
 
@@ -51,7 +67,8 @@ def call_arguments(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
     by = f" (called from {caller}{' ' + v if (v := ev.installed(caller)) else ''})" if caller else ""
     installed = ev.installed(dist) if dist else None
     if dist and installed and module and \
-            api_surface.status(dist, installed, module, name=name, kwarg=kwarg) is (not missing):
+            api_surface.status(dist, installed, module, name=name, kwarg=kwarg, site_packages=ev.location(dist),
+                               offline=ev.offline) is (not missing):
         return Diagnosis(stale(f"{dist} {installed}'s {name} {'takes' if not missing else 'does not require'} "
                              f"`{kwarg}`"), LOW, (), culprits)
     boundary = api_surface.boundary(dist, module, name=name, kwarg=kwarg, around=installed,
