@@ -252,3 +252,13 @@ def test_the_gpu_less_form_runs_through_the_known_broken_import_path(tmp_path: P
     finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {"bitsandbytes": "0.44.1", "triton": "3.2.0"})),
                     "ED101")
     assert finding.confidence == "high" and _pins(finding) == {"bitsandbytes": ">=0.45.1"}
+
+
+def test_the_file_a_decode_error_read_is_named_and_detected(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_bytes('{"text": "中文训练数据，用于微调模型"}\n'.encode("gbk") * 20)
+    log = (f'  File "{tmp_path}/prep.py", line 3, in <module>\n'
+           f'    rows = open("{data}", encoding="utf-8").readlines()\n'
+           "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xd6 in position 10: invalid continuation byte\n")
+    finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {})), "ED203")
+    assert str(data) in finding.message and "gb" in finding.message.lower()

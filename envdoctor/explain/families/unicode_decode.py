@@ -9,21 +9,54 @@ detected (charset-normalizer).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 
 import ftfy
 
+from envdoctor.explain.blame import group_frames
 from envdoctor.explain.diagnosis import HIGH, LOW, MEDIUM, Diagnosis, Evidence, explains, say, stale
 from envdoctor.explain.extractors import HitGroup
 from envdoctor.findings import Applicability, Fix, Severity
 from envdoctor.knowledge.base import RuleEntry
 
+_OPENED = re.compile(r"""(?:open|load\w{0,20}|read_\w{1,20})\(\s{0,4}[rbuf]?["'](?P<path>[^"']{1,300})["']""")
+MAX_DETECT_BYTES = 1 << 20
 _UTF16_AS_BYTES = re.compile(r"(?:[^\s\ufffd] ){4,}")
 _UTF8_DECODE = re.compile(r"'utf-8' codec can't decode byte 0x(?P<byte>[0-9a-f]{2}) in position (?P<position>\d+)")
 
 
+def opened_file(group: HitGroup) -> str | None:
+    """The file the failing code opened, when a traceback frame's source line names it."""
+    for frame in reversed(group_frames(group)):
+        if frame.code and (m := _OPENED.search(frame.code)):
+            return m.group("path")
+    return None
+
+
+def detected(path: str | None, ev: Evidence) -> str:
+    """``; `P` is ENCODING`` for a local file (charset detection), else ``; the file is `P` ``."""
+    if path is None:
+        return ""
+    where = Path(path)
+    if not ev.local or not where.is_file():
+        return f" (the file: `{path}`)"
+    from charset_normalizer import from_bytes
+
+    with where.open("rb") as handle:
+        best = from_bytes(handle.read(MAX_DETECT_BYTES)).best()
+    return f" (the file `{path}` reads as {best.encoding})" if best else f" (the file: `{path}`)"
+
+
 @explains("ED201", "ED203", "ED204", "ED606")
 def text_encoding(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
-    """Which encoding mix-up the line shows: locale codec, UTF-16 file, legacy file, or mojibake."""
+    """Which encoding mix-up the line shows, and which file: locale codec, UTF-16 file, legacy file, or mojibake."""
+    diagnosis = _mix_up(group, entry, ev)
+    which = detected(opened_file(group), ev)
+    return replace(diagnosis, message=diagnosis.message + which) if which else diagnosis
+
+
+def _mix_up(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     text = group.occurrences[0].text
     resave = say(
         "re-save the file as UTF-8 (`envdoctor check` finds such files in the project; in PowerShell "
