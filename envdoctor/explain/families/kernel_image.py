@@ -73,16 +73,23 @@ def _tag(cuda: str) -> str:
     return "cu" + cuda.replace(".", "")
 
 
+def _from_torch_index(title: str, spec: str, cuda: str) -> Fix:
+    """A pin of torch installed from the PyTorch index's build for ``cuda`` (local versions live only there)."""
+    url = f"{TORCH_INDEX}{_tag(cuda)}"
+    return Fix(title=title, applicability=Applicability.UNSAFE, pins={"torch": spec},
+               commands=(("{python}", "-m", "pip", "install", f"torch{spec}", "--index-url", url),))
+
+
 def _too_old_fixes(ev: Evidence, cap: Capability, torch: str, cuda: str | None) -> list[Fix]:
     """The same torch built for a CUDA that still has the GPU, and the last torch whose build for ``cuda`` had it."""
     base = torch.split("+")[0]
     fixes: list[Fix] = []
     for build_cuda, arches in _builds_for(ev, torch):
         if arches.runs_on(cap):
-            fixes.append(pip_install_fix(f"install torch=={base}+{_tag(build_cuda)} (the same release built for CUDA "
-                                         f"{build_cuda}, which still has {cap.sm} kernels; index "
-                                         f"{TORCH_INDEX}{_tag(build_cuda)})",
-                                         {"torch": f"=={base}+{_tag(build_cuda)}"}, Applicability.UNSAFE))
+            fixes.append(_from_torch_index(f"install torch=={base}+{_tag(build_cuda)}: the same release built for "
+                                           f"CUDA {build_cuda}, which still has {cap.sm} kernels (reinstall "
+                                           "torchvision/torchaudio from the same index)",
+                                           f"=={base}+{_tag(build_cuda)}", build_cuda))
             break
     for torch_spec, cuda_spec, arches in _rows(ev):
         if (cuda is None or cuda_spec.contains(cuda, prereleases=True)) and arches.runs_on(cap):
@@ -107,8 +114,9 @@ def _too_new_fixes(ev: Evidence, cap: Capability) -> list[Fix]:
         return [say(f"install a torch built with {cap.sm} kernels (https://pytorch.org/get-started/locally/)")]
     floor, cuda = best
     on = f" built for CUDA {cuda}+ (index {TORCH_INDEX}{_tag(cuda)})" if cuda else ""
-    return [pip_install_fix(f"install torch>={floor}{on}, the first with {cap.sm} kernels",
-                            {"torch": f">={floor}"}, Applicability.UNSAFE)]
+    title = f"install torch>={floor}{on}, the first with {cap.sm} kernels"
+    return [_from_torch_index(title, f">={floor}", cuda) if cuda else
+            pip_install_fix(title, {"torch": f">={floor}"}, Applicability.UNSAFE)]
 
 
 @explains("ED142")
