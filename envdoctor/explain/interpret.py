@@ -7,7 +7,9 @@ points at them.  When a target environment is available (a live snapshot, a
 confirmed → confidence "high"; contradicted (the log is stale or from another
 machine) → "low" and severity "info"; not checkable → "medium".  Rules that have
 their own check (declarative cases or a Python implementation) are evaluated by
-the same code `envdoctor check` runs.
+the same code `envdoctor check` runs.  The error families (envdoctor.explain.families)
+explain the generic log rules; what stays here is specific to one rule (LLaMA-Factory's
+runtime bounds, pip's resolver lines, SQLite names, missing files, argparse choices).
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 try:
     from re import _constants as sre_constants  # type: ignore[attr-defined]
     from re import _parser as sre_parse  # type: ignore[attr-defined]
