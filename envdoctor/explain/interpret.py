@@ -14,6 +14,7 @@ runtime bounds, pip's resolver lines, SQLite names, missing files, argparse choi
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
@@ -25,7 +26,7 @@ from packaging.requirements import Requirement
 from envdoctor.engine.core import implementation
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import is_kept, parse_requirement, parse_version
-from envdoctor.explain import families
+from envdoctor.explain import families, releases
 from envdoctor.explain.diagnosis import EXPLAINERS, HIGH, LOW, MEDIUM, Diagnosis, Evidence, explains
 from envdoctor.explain.diagnosis import say as _say
 from envdoctor.explain.diagnosis import stale as _stale
@@ -237,8 +238,10 @@ def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Dia
     )
     said = f"{requirer} requires {req}"
     if ev.ctx is None:
+        fixes = [pin, *_requirer_side(group, requirer, package, ev)]
         return Diagnosis(
-            f"{said}, which pip could not satisfy (from the log text alone)", MEDIUM, (pin,), (requirer, package)
+            f"{said}, which pip could not satisfy (from the log text alone)", MEDIUM, tuple(fixes),
+            (requirer, package)
         )
     if ev.installed(requirer) is None:
         return Diagnosis(_stale(f"{said}, but {requirer} is not installed in the target"), LOW, (), (requirer,))
@@ -247,6 +250,20 @@ def pip_requirement_line(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Dia
         return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
     verdict = _requirement_state(ev, req, said, (pin,))
     return Diagnosis(verdict.message, verdict.confidence, verdict.fixes, (requirer, package))
+
+
+def _requirer_side(group: HitGroup, requirer: str, package: str, ev: Evidence) -> list[Fix]:
+    """The requirer's release nearest the logged one that accepts the installed ``package`` (index; not offline)."""
+    installed = group.groups.get("installed", "").split(" ")[-1]
+    logged = re.search(rf"{re.escape(group.groups['requirer'])} (\S{{1,40}}) (?:requires|has requirement)",
+                       group.occurrences[0].text)
+    if ev.offline or not installed:
+        return []
+    version = releases.accepting(requirer, logged.group(1) if logged else None, package, installed)
+    if version is None:
+        return []
+    return [pip_install_fix(f"or move {requirer} to {version}, whose requirement on {package} admits {installed} "
+                            "(its metadata on the index)", {requirer: f"=={version}"}, Applicability.UNSAFE)]
 
 
 # ---------------------------------------------------------------------------------------------
