@@ -22,7 +22,7 @@ from envdoctor.explain.command import explain_log, render
               help="SQLite database for `no such column` suggestions (default: data.db of ./envdoctor.yaml).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), metavar="FILE",
               help="envdoctor.yaml for data.db, paths and model (default: ./envdoctor.yaml if present).")
-@click.option("--offline", is_flag=True, help="With --env: use the metadata cache only; fetch nothing.")
+@click.option("--offline", is_flag=True, help="Use the metadata and release caches only; fetch nothing from the index.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif"]), default="text", show_default=True)
 def command(log: str | None, python: str | None, env_file: Path | None, python_version: str | None,
             platform: str | None, cuda: str | None, no_env: bool, db_file: Path | None, config_file: Path | None,
@@ -50,6 +50,6 @@ def command(log: str | None, python: str | None, env_file: Path | None, python_v
     db = None if no_env else db_file
     if fmt == "text" and sys.stderr.isatty():
         click.echo(f"reading {log or '<stdin>'}…", err=True)
-    result = explain_log(path, stdin, request, db)
+    result = explain_log(path, stdin, request, db, offline=offline)
     click.echo(render(result, fmt, color=sys.stdout.isatty()))
     sys.exit(report.exit_code(result.findings))

@@ -55,6 +55,7 @@ class IndexFile:
     url: str
     metadata: bool | str  # False, True, or "sha256=<hex>" to verify against
     yanked: bool = False
+    requires_python: str | None = None  # the page's data-requires-python / "requires-python"
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,8 @@ class _LinkParser(HTMLParser):
         metadata: bool | str = False if marker is None or marker == "false" else (
             marker if marker and "=" in marker else True)
         self.files.append(IndexFile(filename=filename, url=url, metadata=metadata,
-                                    yanked="data-yanked" in values))
+                                    yanked="data-yanked" in values,
+                                    requires_python=values.get("data-requires-python") or None))
 
 
 def _json_files(doc: dict, page: str) -> list[IndexFile]:
@@ -173,7 +175,8 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
             marker = f"sha256={marker['sha256']}" if "sha256" in marker else bool(marker)
         files.append(IndexFile(filename=item["filename"], url=urljoin(page, item["url"]),
                                metadata=bool(marker) if not isinstance(marker, str) else marker,
-                               yanked=bool(item.get("yanked"))))
+                               yanked=bool(item.get("yanked")),
+                               requires_python=item.get("requires-python") or None))
     return files
 
 

@@ -17,8 +17,9 @@ from typing import BinaryIO
 
 from envdoctor.engine import check as checking
 from envdoctor.engine import report
+from envdoctor.explain.diagnosis import Evidence
 from envdoctor.explain.extractors import Scanner
-from envdoctor.explain.interpret import Evidence, explain_groups
+from envdoctor.explain.interpret import explain_groups
 from envdoctor.explain.logscan import LogInfo, read_log
 from envdoctor.findings import Finding
 from envdoctor.knowledge import base as knowledge
@@ -35,26 +36,29 @@ class ExplainResult:
 
 
 def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckRequest | None,
-                db: Path | None) -> ExplainResult:
+                db: Path | None, offline: bool = False) -> ExplainResult:
     """Scan the log, then compare each cause with the requested target (None: the text alone).
 
     The target's project facts (envdoctor.yaml, its database and paths, the files of the
     current folder) come from the same collector `envdoctor check` uses; ``db`` overrides
-    the config's data.db.
+    the config's data.db.  ``offline`` (or the request's) keeps the families' release
+    look-ups to the cache.
     """
     kb = knowledge.load()
     log, lines = read_log(path, stdin)
     scan = Scanner(kb).scan(lines)
+    notebook = log.kind == "notebook"
     notes = [f"read {log.name}: {log.lines} lines, {log.encoding}"
              + (" (notebook cell outputs)" if log.kind == "notebook" else "")]
     if request is None:
-        evidence = Evidence(kb=kb, facts=scan.facts, local=False)
+        evidence = Evidence(kb=kb, facts=scan.facts, local=False, offline=offline, notebook=notebook)
         notes.append("explained from the log text alone (--no-env): versions, files and databases were not checked")
     else:
         ctx = checking.build_context(request, kb)
         config = getattr(ctx.project, "config", None)
         evidence = Evidence(kb=kb, facts=scan.facts, ctx=ctx, python=request.python,
-                            db=db or (config.data.db if config else None))
+                            db=db or (config.data.db if config else None), offline=offline or request.offline,
+                            notebook=notebook)
         notes.append(f"compared with {ctx.snapshot.source}: Python {ctx.snapshot.python_version}, "
                      f"{len(ctx.snapshot.distributions)} packages")
         notes.extend([*ctx.snapshot.notes, *getattr(ctx.project, "notes", ())])

@@ -32,7 +32,7 @@ FALLBACK_CODES = frozenset({"ED001", "ED601"})
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
 # (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
 # a state of the environment, so all its lines form one finding too.
-GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature"}
+GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature", "ED142": "rule", "ED609": "rule"}
 CONTEXT_LINES = 12
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3
@@ -40,10 +40,21 @@ MAX_OCCURRENCES = 3
 # Facts gathered from any line: "ChatTS-14B" (model size), ranks and RAM, the launcher.
 _PARAMS = re.compile(r"(?:^|[-_/\s(])(\d{1,3}(?:\.\d)?)[bB](?=$|[-_/\s.,)])", re.MULTILINE)
 _RANK_COUNTS = re.compile(r"(?:--nproc[_-]per[_-]node|num_local_procs|--num_gpus|world[_ ]size|WORLD_SIZE)"
-                          r"\s*[= :]\s*(\d+)")
-_RANK_INDEX = re.compile(r"\[rank(\d+)\]")
-_GPU_COUNT = re.compile(r"\b(\d+) ?x ?(?:NVIDIA|GPU)")
-_RAM = re.compile(r"(\d+(?:\.\d+)?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
+                          r"\s{0,8}[= :]\s{0,8}(\d{1,6})")
+_RANK_INDEX = re.compile(r"\[rank(\d{1,6})\]")
+_GPU_COUNT = re.compile(r"\b(\d{1,4}) ?x ?(?:NVIDIA|GPU)")
+_GPU_COUNT_HINT = re.compile(r"x ?(?:NVIDIA|GPU)")  # literal-first: what the whole-batch pre-scan searches
+_RAM = re.compile(r"(\d{1,6}(?:\.\d{1,3})?) ?G(?:i?B)? (?:of )?(?:System |host |system )?(?:RAM|memory)\b")
+# The GPU, the torch build and its architectures, the Python, the run's batch shape.
+_CAPABILITY = re.compile(r"capability (?:sm_(\d{2,3})|(?:\(CC\) )?(\d{1,2}\.\d))\b")
+_GPU_NAME = re.compile(r"(?:NVIDIA|GeForce|Tesla|Quadro)(?: (?:GeForce|Tesla|RTX|GTX)){0,3} ?"
+                       r"(?:RTX |GTX )?[A-Z]{0,2}\d{2,4}(?: ?Ti)?\b")
+_TORCH = re.compile(r"torch(?<![\w.]torch)(?:==| |-)(\d{1,3}\.\d{1,3}(?:\.\d{1,3})?(?:[a-z]{1,5}\d{0,3})?(?:\+[a-z]{1,8}\d{1,4})?)\b")
+_ARCH_LIST = re.compile(r"supports CUDA capabilities ((?:(?:sm|compute)_\d{2,3}\s?){1,30})|"
+                        r"get_arch_list\(\)\W{0,20}\[((?:'(?:sm|compute)_\d{2,3}',?\s?){1,30})\]")
+_PYTHON = re.compile(r"[/\\]python(3\.\d{1,2})[/\\]|\bPython (3\.\d{1,2}(?:\.\d{1,2})?)\b")
+_BATCH = re.compile(r"\b(?:per_device_train_batch_size|batch_size)\s?[=:]\s?(\d{1,4})\b")
+_LENGTH = re.compile(r"\b(?:max_seq_length|max_length|cutoff_len|max_len)\s?[=:]\s?(\d{2,6})\b")
 # LLaMA-Factory by name, or by the hint its check_version() prints under the ImportError.
 LLAMAFACTORY = re.compile(r"llama[-_ ]?factory|DISABLE_VERSION_CHECK|^To fix: (?:run `)?pip install",
                           re.IGNORECASE | re.MULTILINE)
@@ -52,9 +63,16 @@ _FACTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_PARAMS, tuple(f"{digit}{b}" for digit in "0123456789" for b in "bB")),
     (_RANK_COUNTS, ("nproc", "num_local_procs", "num_gpus", "world", "WORLD_SIZE")),
     (_RANK_INDEX, ("[rank",)),
-    (_GPU_COUNT, ("NVIDIA", "GPU")),
+    (_GPU_COUNT_HINT, ("NVIDIA", "GPU")),
     (_RAM, ("RAM", "memory")),
     (LLAMAFACTORY, ("llama", "Llama", "LLaMA", "LLAMA", "DISABLE_VERSION_CHECK", "To fix:")),
+    (_CAPABILITY, ("apability",)),
+    (_GPU_NAME, ("NVIDIA", "GeForce", "Tesla", "Quadro")),
+    (_TORCH, ("torch",)),
+    (_ARCH_LIST, ("capabilities", "get_arch_list")),
+    (_PYTHON, ("python3", "Python 3")),
+    (_BATCH, ("batch_size",)),
+    (_LENGTH, ("max_seq_length", "max_length", "cutoff_len", "max_len")),
 )
 BATCH_LINES = 4096
 _NEWLINE = re.compile("\n")
@@ -89,6 +107,13 @@ class LogFacts:
     ranks: int | None = None
     ram_gb: float | None = None
     llamafactory: bool = False
+    gpu_capability: str | None = None
+    gpu_name: str | None = None
+    torch_version: str | None = None
+    arch_list: str | None = None
+    python_version: str | None = None
+    batch_size: int | None = None
+    max_length: int | None = None
 
     def observe(self, text: str) -> None:
         """Update the facts from one line."""
@@ -105,6 +130,25 @@ class LogFacts:
             self.ram_gb = float(ram.group(1))
         if LLAMAFACTORY.search(text):
             self.llamafactory = True
+        self._observe_build(text)
+
+    def _observe_build(self, text: str) -> None:
+        """The GPU, torch build, architectures, Python and batch shape a line states (first seen wins)."""
+        m: re.Match[str] | None
+        if self.gpu_capability is None and (m := _CAPABILITY.search(text)):
+            self.gpu_capability = m.group(1) or m.group(2)
+        if self.gpu_name is None and (m := _GPU_NAME.search(text)):
+            self.gpu_name = m.group(0)
+        if self.torch_version is None and (m := _TORCH.search(text)):
+            self.torch_version = m.group(1)
+        if self.arch_list is None and (m := _ARCH_LIST.search(text)):
+            self.arch_list = m.group(1) or m.group(2)
+        if self.python_version is None and (m := _PYTHON.search(text)):
+            self.python_version = m.group(1) or m.group(2)
+        if self.batch_size is None and (m := _BATCH.search(text)):
+            self.batch_size = int(m.group(1)) or None
+        if self.max_length is None and (m := _LENGTH.search(text)):
+            self.max_length = int(m.group(1)) or None
 
 
 @dataclass

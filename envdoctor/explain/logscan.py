@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,6 +32,13 @@ _MAGIC = {b"\x1f\x8b": "a gzip archive; decompress it first (`gunzip -k FILE`)",
           b"\x7fELF": "an executable, not a log",
           b"\x89PNG": "a PNG image; copy the error text instead of a screenshot",
           b"SQLite format 3": "an SQLite database, not a log; pass the log your command printed"}
+
+
+# The shapes of envdoctor's text report (envdoctor.engine.report.render_text).
+_REPORT_HEADER = re.compile(r"^envdoctor (?:check|explain|fix|rollback|lock|estimate|diff)\b.{0,200}· ")
+_REPORT_FINDING = re.compile(r"^[✗!i] ED\d{3} ")
+_REPORT_LINE = re.compile(r"^(?:    (?:at |> |fix \()|      (?:\$ |env )|  note: |✓ no problems found|"
+                          r"\d+ error\(s\), \d+ warning\(s\))")
 
 
 @dataclass(frozen=True)
@@ -124,8 +131,12 @@ def read_stream(stream: BinaryIO, info: LogInfo) -> Iterator[LogLine]:
 def _cell_outputs(cell: dict) -> Iterator[str]:
     for output in cell.get("outputs", ()):
         kind = output.get("output_type")
-        if kind == "error":  # traceback entries are lines without their newline
-            text = "\n".join([*output.get("traceback", ()), f"{output.get('ename')}: {output.get('evalue')}"])
+        if kind == "error":  # traceback entries are lines without their newline; the last names the error
+            entries = [str(entry) for entry in output.get("traceback", ())]
+            evalue = str(output.get("evalue", ""))
+            if not any(clean(entry).rstrip().endswith(evalue) for entry in entries[-3:]):
+                entries.append(f"{output.get('ename')}: {evalue}")
+            text = "\n".join(entries)
         else:
             parts = output.get("text", "") if kind == "stream" else output.get("data", {}).get("text/plain", "")
             text = "".join(parts) if isinstance(parts, list) else str(parts)
@@ -156,12 +167,16 @@ def read_log(path: Path | None, stdin: BinaryIO) -> tuple[LogInfo, Iterator[LogL
     """Open ``path`` (or ``stdin`` when None) and return its info and a lazy line iterator."""
     if path is None:
         info = LogInfo(name="<stdin>")
-        return info, read_stream(stdin, info)
+        return info, own_reports_dropped(read_stream(stdin, info))
     info = LogInfo(name=str(path))
     if path.is_dir():
         raise InputError(f"{path}: is a folder; pass a log file (or - for stdin)")
     if path.suffix == ".ipynb":
-        return info, read_notebook(path, info)
+        if not path.is_file():
+            drive = " (a Drive path: mount Drive first, or download the notebook)" if "drive" in str(path).lower() \
+                else ""
+            raise InputError(f"{path}: no such notebook{drive}; pass the .ipynb file, or a text log")
+        return info, own_reports_dropped(read_notebook(path, info))
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -173,4 +188,22 @@ def read_log(path: Path | None, stdin: BinaryIO) -> tuple[LogInfo, Iterator[LogL
         with handle:
             yield from read_stream(handle, info)
 
-    return info, lines()
+    return info, own_reports_dropped(lines())
+
+
+def own_reports_dropped(lines: Iterable[LogLine]) -> Iterator[LogLine]:
+    """``lines`` without envdoctor's own earlier reports (a `!envdoctor check` cell): they are not evidence.
+
+    A report starts with envdoctor's header (``envdoctor check · ...``) and runs while lines have
+    its shapes (findings, ``at``/``>``/``fix``/``$``/``env`` lines, notes, the summary); a finding
+    line (``✗ ED101 ...``) is dropped wherever it appears.
+    """
+    inside: str | None = None
+    for line in lines:
+        if _REPORT_HEADER.match(line.text):
+            inside = line.where
+            continue
+        if _REPORT_FINDING.match(line.text) or (inside == line.where and _REPORT_LINE.match(line.text)):
+            continue
+        inside = None
+        yield line

@@ -15,10 +15,10 @@ DATA = Path(__file__).resolve().parents[1] / "fixtures"
 
 def explain_text(text: str | bytes, tmp_path: Path, request: CheckRequest | None = None,
                  db: Path | None = None, name: str = "run.log") -> ExplainResult:
-    """Write ``text`` to a log file and explain it (``request`` None: --no-env)."""
+    """Write ``text`` to a log file and explain it (``request`` None: --no-env), offline (hermetic)."""
     log = tmp_path / name
     log.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    return explain_log(log, sys.stdin.buffer, request, db)
+    return explain_log(log, sys.stdin.buffer, request, db, offline=True)
 
 
 def freeze(tmp_path: Path, pins: dict[str, str]) -> CheckRequest:

@@ -93,8 +93,10 @@ def build_index(root: Path, releases: list[Release], json_pages: bool = True) ->
             attr = ' data-core-metadata="true" data-dist-info-metadata="true"' if release.metadata_file else ""
             attr += ' data-yanked=""' if release.yanked else ""
             anchors.append(f'<a href="../../files/{html.escape(wheel.name)}"{attr}>{html.escape(wheel.name)}</a>')
+            python = re.search(r"^Requires-Python: (.+)$", release.metadata, re.MULTILINE)
             entries.append({"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {},
-                            "core-metadata": release.metadata_file, "yanked": release.yanked})
+                            "core-metadata": release.metadata_file, "yanked": release.yanked,
+                            **({"requires-python": python.group(1)} if python else {})})
         (page / "index.html").write_text("<!DOCTYPE html><html><body>\n" + "\n".join(anchors)
                                          + "\n</body></html>\n", encoding="utf-8")
         if json_pages:

@@ -1,0 +1,87 @@
+"""The API-surface engine as explain uses it, when it is installed (envdoctor.surface).
+
+The symbol families (cannot import name, has no attribute, unexpected keyword) ask two
+questions: does this release of a distribution have the symbol, and in which releases does
+it exist.  The engine answers from the packages' own source (``ast`` only) and bisects the
+release list on the index.  Without it every answer here is None ("unknown"), and the
+families still name the culprits from the traceback and the metadata.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where a symbol exists in a distribution's releases, as the engine found it."""
+
+    present: tuple[str, ...]
+    added_in: str | None
+    removed_in: str | None
+    last_with: str | None
+    first_with: str | None
+    text: str
+    successor: str | None = None
+
+
+def _api() -> Any | None:
+    try:
+        return importlib.import_module("envdoctor.surface.api")
+    except ImportError:
+        return None
+
+
+def available() -> bool:
+    """Whether the API-surface engine is installed."""
+    return _api() is not None
+
+
+def status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
+           kwarg: str | None = None, site_packages: str | None = None, offline: bool = False) -> bool | None:
+    """Whether ``dist`` ``version`` has the symbol (None: unknown, or no engine).
+
+    ``site_packages``: the target's folder holding that release (its installed files are read
+    first); ``offline``: the engine's cache only, no index.
+    """
+    api = _api()
+    if api is None:
+        return None
+    try:
+        source = api.SourceSpec(site_packages=(Path(site_packages),) if site_packages else (), offline=offline)
+        return api.symbol_status(dist, version, module, name=name, attr=attr, kwarg=kwarg, source=source)
+    except Exception:  # the engine's failure is an unknown answer, never a crash of explain
+        return None
+
+
+def boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
+             kwarg: str | None = None, around: str | None = None, index_url: str | None = None,
+             offline: bool = False) -> Boundary | None:
+    """The releases of ``dist`` that have the symbol (None: unknown, or no engine)."""
+    api = _api()
+    if api is None:
+        return None
+    try:
+        found = api.symbol_boundary(dist, module, name=name, attr=attr, kwarg=kwarg, around=around,
+                                    index_url=index_url, offline=offline)
+    except Exception:
+        return None
+    if found is None:
+        return None
+    return Boundary(present=tuple(found.present), added_in=found.added_in, removed_in=found.removed_in,
+                    last_with=found.last_with, first_with=found.first_with, text=found.describe(),
+                    successor=getattr(found, "successor", None))
+
+
+def owner(module: str, site_packages: str) -> str | None:
+    """The distribution that installed ``module`` under ``site_packages`` (RECORD files), if the engine says."""
+    api = _api()
+    if api is None:
+        return None
+    try:
+        return api.module_owner(module, [Path(site_packages)])
+    except Exception:
+        return None

@@ -1,0 +1,97 @@
+"""What explaining one error produces, what it is compared with, and the registry of explainers.
+
+:class:`Evidence` is the target (a snapshot context, or nothing with ``--no-env``) plus the
+facts read from the whole log; a :class:`Diagnosis` is one explanation before it becomes a
+finding.  Explainers register for the knowledge-base codes whose signatures they explain
+(:func:`explains`); the error families (envdoctor.explain.families) and the rule-specific
+explanations (envdoctor.explain.interpret) both do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from envdoctor.env import owners
+from envdoctor.explain.extractors import HitGroup, LogFacts
+from envdoctor.findings import Applicability, Fix, Severity
+from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+from envdoctor.rules.base import Context
+
+HIGH, MEDIUM, LOW = "high", "medium", "low"
+
+
+@dataclass
+class Evidence:
+    """What a log is compared with: the target's context (None with --no-env) and local files.
+
+    ``offline`` forbids index requests (the families' release look-ups use the cache only).
+    """
+
+    kb: KnowledgeBase
+    facts: LogFacts
+    ctx: Context | None = None
+    python: str | None = None
+    local: bool = True
+    db: Path | None = None
+    offline: bool = False
+    notebook: bool = False
+    _owners: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    def installed(self, name: str) -> str | None:
+        """The target's version of distribution ``name`` (None without a target)."""
+        return self.ctx.snapshot.version_of(name) if self.ctx else None
+
+    def distribution_of(self, module: str) -> str:
+        """The distribution providing import name ``module`` (the target's own map when it can answer)."""
+        if self._owners is None:
+            source = self.ctx.snapshot.source if self.ctx else ""
+            asks_interpreter = source == "live" or source.startswith("python:")
+            self._owners = owners.module_owners(self.python) if asks_interpreter else {}
+        return owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
+
+    def location(self, dist: str) -> str | None:
+        """The target's site-packages folder of ``dist`` (None for lock files and --no-env)."""
+        if self.ctx is None or dist not in self.ctx.snapshot.distributions:
+            return None
+        where = self.ctx.snapshot.distributions[dist].location
+        if where and where.rstrip("/\\").endswith((".dist-info", ".egg-info")):
+            return str(Path(where).parent)  # the metadata folder's site-packages
+        return where
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The explanation of one hit group before it becomes a finding."""
+
+    message: str
+    confidence: str
+    fixes: tuple[Fix, ...] = ()
+    packages: tuple[str, ...] = ()
+    severity: Severity | None = None
+    rule: str | None = None  # report under another rule than the one whose signature matched
+
+
+Explainer = Callable[[HitGroup, RuleEntry, Evidence], Diagnosis]
+EXPLAINERS: dict[str, Explainer] = {}
+
+
+def explains(*codes: str) -> Callable[[Explainer], Explainer]:
+    """Register the explanation of the log rules ``codes``."""
+    def register(func: Explainer) -> Explainer:
+        for code in codes:
+            EXPLAINERS[code] = func
+        return func
+    return register
+
+
+def stale(what: str) -> str:
+    """A message for a cause the target rules out."""
+    return (f"{what}: the log is stale (it predates a change) or comes from another environment; "
+            "re-run to see the current error")
+
+
+def say(*options: str) -> Fix:
+    """A display-only fix: what to change, in words."""
+    return Fix(title="; ".join(options), applicability=Applicability.DISPLAY_ONLY)

@@ -1,0 +1,84 @@
+"""Family: `has no attribute` — a module, class or object lacks a name its user expects.
+
+``module 'M' has no attribute 'a'`` names the provider directly (the owner of M);
+``'C' object has no attribute 'a'`` and ``type object 'C' ...`` name a class, whose module
+is found in the traceback (an import of C, or C's own frame).  The user is the package
+whose frame read the attribute.  The boundary comes from the message when it states one
+(``was removed in the NumPy 2.0 release``), else from the API-surface engine.
+"""
+
+from __future__ import annotations
+
+import re
+
+from envdoctor.explain import api_surface
+from envdoctor.explain.blame import (
+    class_module,
+    provider_side,
+    removal_boundary,
+    stated_removal,
+    user_of,
+)
+from envdoctor.explain.diagnosis import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    Diagnosis,
+    Evidence,
+    explains,
+    say,
+    stale,
+)
+from envdoctor.explain.extractors import HitGroup
+from envdoctor.findings import Fix
+from envdoctor.knowledge.base import RuleEntry
+
+_SUCCESSOR = re.compile(r"(?:Use|use|Did you mean:?)\s`?'?(?P<successor>[\w.]+)`?'?")
+
+
+@explains("ED610")
+def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
+    """`has no attribute`: provider, user, the release that removed it, and a pin per side."""
+    attr = group.groups["attr"]
+    module = group.groups.get("module") or (class_module(group, group.groups["cls"]) if "cls" in group.groups
+                                            else None)
+    if "lib" in group.groups:  # "`np.NaN` was removed in the NumPy 2.0 release"
+        module = group.groups["lib"].lower()
+    owner = group.groups.get("cls") or module or "?"
+    text = " ".join(o.text for o in group.occurrences)
+    dist = ev.distribution_of(module) if module else None
+    user = user_of(group, ev, dist or "")
+    culprits = tuple(dict.fromkeys(d for d in (user, dist) if d))
+    what = f"`{owner}` has no attribute `{attr}`"
+    successor = m.group("successor") if (m := _SUCCESSOR.search(text[:2000])) else None
+    hint = f"; its successor is `{successor}`" if successor and successor != attr else ""
+    if dist is None:
+        return Diagnosis(f"{what}: the traceback does not say which package defines `{owner}`{hint}", MEDIUM,
+                       (say(f"upgrade or pin {user} to the release written for your libraries") if user else
+                        say("find which package defines it (`python -c 'import X; print(X.__file__)'`)"),),
+                       culprits)
+    installed = ev.installed(dist)
+    cls = group.groups.get("cls")
+    name, attribute = (cls, attr) if cls else (attr, None)
+    target = module or dist.replace("-", "_")
+    if installed and ev.ctx is not None and \
+            api_surface.status(dist, installed, target, name=name, attr=attribute, site_packages=ev.location(dist),
+                               offline=ev.offline) is True:
+        return Diagnosis(stale(f"{dist} {installed} in the target has `{owner}.{attr}`"), LOW, (), culprits)
+    removed = stated_removal(text, dist)
+    boundary = removal_boundary(dist, removed, owner, attr) if removed else \
+        api_surface.boundary(dist, target, name=name, attr=attribute, around=installed, offline=ev.offline)
+    fixes: list[Fix] = []
+    if boundary is not None and (side := provider_side(dist, boundary, installed)):
+        fixes.append(side.fix())
+    if user:
+        fixes.append(say(f"or upgrade {user} to a release that no longer uses `{owner}.{attr}`{hint}"))
+    elif successor:
+        fixes.append(say(f"in your code, use `{successor}` instead of `{attr}`"))
+    if boundary is None:
+        return Diagnosis(f"{what}{hint}: the code{f' in {user}' if user else ''} was written for another {dist} "
+                       f"release{f' than {installed}' if installed else ''} (release boundary unknown)", MEDIUM,
+                       tuple(fixes) or (say(f"install the {dist} release the calling code supports"),), culprits)
+    confirmed = f"; the target has {dist} {installed}" if installed else ""
+    return Diagnosis(f"{what}: {boundary.text}{confirmed}{hint}", HIGH if installed else MEDIUM, tuple(fixes),
+                   culprits)

@@ -1,0 +1,147 @@
+"""Family: `cannot import name 'N' from 'M'` and `No module named 'M'`.
+
+The provider is the distribution that owns module M (the target's RECORD files via
+importlib.metadata, the knowledge base's name table, or the import name itself); the
+importer is the package whose frame ran the import.  The API-surface engine says which
+provider releases have N (or M), which gives a pin for the provider; without the engine
+the boundary is unknown and the explanation says so.  Against a live target whose installed
+provider *does* have the name, the failing process held an older copy in memory: in a
+notebook that means restarting the kernel.  Modules that left the standard library
+(distutils, imp, ...) are named with the Python release that removed them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from envdoctor.explain import api_surface
+from envdoctor.explain.blame import Side, provider_side, user_of
+from envdoctor.explain.diagnosis import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    Diagnosis,
+    Evidence,
+    explains,
+    say,
+    stale,
+)
+from envdoctor.explain.extractors import HitGroup
+from envdoctor.findings import Applicability, Fix, pip_install_fix
+from envdoctor.knowledge.base import RuleEntry
+
+MAX_SOURCE_BYTES = 4 << 20
+
+
+def _source_file(location: str | None, module: str) -> Path | None:
+    """The installed source file of dotted ``module`` below ``location``."""
+    if not location:
+        return None
+    base = Path(location, *module.split("."))
+    for candidate in (base / "__init__.py", base.with_suffix(".py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def defined_on_disk(location: str | None, module: str, name: str) -> bool | None:
+    """Whether the installed ``module`` mentions ``name`` as a definition or export (None: no source)."""
+    path = _source_file(location, module)
+    if path is None or path.stat().st_size > MAX_SOURCE_BYTES:
+        return None
+    text = path.read_text(encoding="utf-8", errors="replace")
+    word = re.escape(name)
+    return re.search(rf"^\s*(?:async\s+)?(?:def|class)\s+{word}\b|^\s*{word}\s*[:=]|\bimport\b[^\n]*\b{word}\b"
+                     rf"|[\"']{word}[\"']", text, re.MULTILINE) is not None
+
+
+def _module_present(location: str | None, module: str) -> bool | None:
+    """Whether ``module`` (a dotted name) exists below ``location``; None when it cannot be told."""
+    if not location or not Path(location).is_dir():
+        return None
+    base = Path(location, *module.split("."))
+    return base.is_dir() or base.with_suffix(".py").is_file() or any(base.parent.glob(base.name + ".*.so"))
+
+
+def _by(importer: str | None, ev: Evidence) -> str:
+    if not importer:
+        return ""
+    version = ev.installed(importer)
+    return f" (imported by {importer}{' ' + version if version else ''})"
+
+
+def _restart(ev: Evidence) -> Fix:
+    where = "restart the kernel (Runtime → Restart session), then re-run the cells" if ev.notebook else \
+        "restart the process (or the notebook kernel) that printed the error"
+    return say(where)
+
+
+def _removed_stdlib(module: str, ev: Evidence) -> Diagnosis | None:
+    """A module that a Python release removed from the standard library."""
+    top = module.split(".")[0]
+    row = ev.kb.tables.get("stdlib_removed", {}).get(top)
+    if row is None:
+        return None
+    python = ev.ctx.snapshot.python_version if ev.ctx else None
+    fixes: list[Fix] = [say(f"run it on Python <{row['removed']}", row["instead"])]
+    if row.get("distribution"):
+        fixes.insert(0, pip_install_fix(f"install {row['distribution']}, which provides `{top}` again",
+                                        {row["distribution"]: ""}, Applicability.UNSAFE))
+    on = f" (the target runs Python {python})" if python else ""
+    return Diagnosis(f"`{top}` was removed from the standard library in Python {row['removed']} ({row['pep']}){on}; "
+                   f"the code that imports it predates that", HIGH if python else MEDIUM, tuple(fixes),
+                   tuple(d for d in (row.get("distribution"),) if d))
+
+
+@explains("ED601")
+def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
+    """No module named M / cannot import name N from M: provider, importer, boundary, pins."""
+    module, name = group.groups["module"], group.groups.get("name")
+    if name is None and (removed := _removed_stdlib(module, ev)):
+        return removed
+    dist = ev.distribution_of(module)
+    if name is None and "." not in module and ev.ctx is None:
+        return Diagnosis(f"`{module}` is not importable: {dist} is missing or is a release without it"
+                         f"{_by(user_of(group, ev, dist), ev)}", MEDIUM,
+                         (pip_install_fix(f"install {dist} (the distribution that provides `{module}`)", {dist: ""},
+                                          Applicability.UNSAFE),), (dist,))
+    importer = user_of(group, ev, dist)
+    by = _by(importer, ev)
+    what = f"`{module}` has no `{name}`" if name else f"`{module}` is not importable"
+    installed = ev.installed(dist)
+    if ev.ctx is not None and installed is None:
+        return Diagnosis(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
+                       (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
+    if ev.ctx is not None and installed:
+        location = ev.location(dist)
+        has = api_surface.status(dist, installed, module, name=name, site_packages=location,
+                                 offline=ev.offline) if name else None
+        if has is None:
+            has = defined_on_disk(location, module, name) if name else \
+                (_module_present(location, module) if "." in module else True)
+        if has:
+            if ev.notebook or ev.ctx.snapshot.source == "live":
+                return Diagnosis(f"{what} in the failing process, but the installed {dist} {installed} has it: the "
+                               "process had an older copy imported before the package changed (a stale module)",
+                               HIGH, (_restart(ev),), (dist,))
+            return Diagnosis(stale(f"{dist} {installed} in the target has `{name or module}`"), LOW, (), (dist,))
+    boundary = api_surface.boundary(dist, module if name else module.rsplit(".", 1)[0],
+                                    name=name or module.rsplit(".", 1)[-1], around=installed, offline=ev.offline)
+    culprits = tuple(dict.fromkeys(d for d in (importer, dist) if d))
+    sides: list[Side] = []
+    if boundary is not None and (side := provider_side(dist, boundary, installed)):
+        sides.append(side)
+    fixes = [side.fix() for side in sides]
+    if importer:
+        fixes.append(say(f"or move {importer} to a release written for {dist}{' ' + installed if installed else ''}"
+                         f" (one that does not import `{name or module}`)"))
+    if boundary is None:
+        known = (f"{dist} {installed} lacks it" if installed else f"the {dist} release that ran lacks it")
+        message = (f"{what}: {known}; the importing code{by} expects another {dist} release "
+                   f"(release boundary unknown: {'the API-surface engine is not installed' if not api_surface.available() else 'not found on the index'})")
+        if not fixes:
+            fixes.append(say(f"install the {dist} release the importer supports", "`envdoctor check` shows which pins conflict"))
+        return Diagnosis(message, MEDIUM, tuple(fixes), culprits)
+    confirmed = "" if installed is None else (f"; the target's {dist} {installed} lacks it, confirmed")
+    return Diagnosis(f"{what}{by}: {boundary.text}{confirmed}", HIGH if installed else MEDIUM, tuple(fixes), culprits)

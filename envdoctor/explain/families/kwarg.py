@@ -1,0 +1,105 @@
+"""Family: `got an unexpected keyword argument` / `missing required argument` — a call out of step with its callee.
+
+Python raises the TypeError in the caller's frame, so the last frame of the traceback is the
+code that made the call (the user); the callee is ``C.__init__`` or a function whose module
+the traceback shows (an import of C), or that the API-surface engine finds among the
+target's distributions.  The boundary is the release where the callee gained or lost the
+keyword (the engine's bisection), and each side gets a pin: the callee to a release that
+takes the keyword, the caller to one that no longer passes it.
+"""
+
+from __future__ import annotations
+
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import active_requirements
+from envdoctor.explain import api_surface
+from envdoctor.explain.blame import (
+    class_module,
+    group_blame,
+    group_frames,
+    provider_side,
+)
+from envdoctor.explain.diagnosis import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    Diagnosis,
+    Evidence,
+    explains,
+    say,
+    stale,
+)
+from envdoctor.explain.extractors import HitGroup
+from envdoctor.findings import Fix
+from envdoctor.knowledge.base import RuleEntry
+
+MAX_CANDIDATES = 12
+
+
+def _candidates(group: HitGroup, ev: Evidence) -> list[str]:
+    """Distributions that may define the callee: those in the traceback, then what the caller requires."""
+    assert ev.ctx is not None
+    snap = ev.ctx.snapshot
+    names = [ev.distribution_of(f.top) for f in group_frames(group) if f.top]
+    for name in list(dict.fromkeys(names)):
+        if name in snap.distributions:
+            names += [canonical_name(r.name) for r in active_requirements(snap.distributions[name], snap)]
+    return [n for n in dict.fromkeys(names) if n in snap.distributions][:MAX_CANDIDATES]
+
+
+def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None]:
+    """(class or function name, its module, its distribution) of the call that failed."""
+    called = group.groups.get("callable", "")
+    parts = [p for p in called.replace(".__init__", "").replace(".init", "").split(".") if p]
+    if not parts:
+        return None, None, None
+    name = parts[-1]
+    module = ".".join(parts[:-1]) if len(parts) > 1 and parts[0].islower() else class_module(group, name)
+    if module:
+        return name, module, ev.distribution_of(module)
+    if ev.ctx is not None:  # ask the engine which distribution near the call defines it
+        for dist in _candidates(group, ev):
+            top = dist.replace("-", "_")
+            version = ev.installed(dist) or ""
+            if api_surface.status(dist, version, top, name=name, site_packages=ev.location(dist),
+                                  offline=ev.offline) is True:
+                return name, top, dist
+    return name, None, None
+
+
+@explains("ED611")
+def call_arguments(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
+    """Unexpected or missing argument: caller, callee, the release boundary of the keyword, a pin per side."""
+    kwarg = group.groups.get("kwarg", "?").strip().replace(" ", "_")
+    missing = "missing" in group.occurrences[0].text
+    name, module, dist = _callee(group, ev)
+    who = group_blame(group, ev)
+    caller = who.raiser if who.raiser != dist else who.caller
+    culprits = tuple(dict.fromkeys(d for d in (caller, dist) if d))
+    call = f"`{name}()`" if name else "the call"
+    what = f"{call} {'requires' if missing else 'does not take'} the argument `{kwarg}`"
+    by = f" (called from {caller}{' ' + v if (v := ev.installed(caller)) else ''})" if caller else ""
+    installed = ev.installed(dist) if dist else None
+    if dist and installed and module and \
+            api_surface.status(dist, installed, module, name=name, kwarg=kwarg, site_packages=ev.location(dist),
+                               offline=ev.offline) is (not missing):
+        return Diagnosis(stale(f"{dist} {installed}'s {name} {'takes' if not missing else 'does not require'} "
+                             f"`{kwarg}`"), LOW, (), culprits)
+    boundary = api_surface.boundary(dist, module, name=name, kwarg=kwarg, around=installed,
+                                    offline=ev.offline) if dist and module else None
+    fixes: list[Fix] = []
+    if boundary is not None and not missing and (side := provider_side(dist or "", boundary, installed)):
+        fixes.append(side.fix())
+    if caller:
+        fixes.append(say(f"or move {caller} to a release written for "
+                         f"{dist or 'the callee'}{' ' + installed if installed else ''}"))
+    elif dist:
+        fixes.append(say(f"in your code, {'pass' if missing else 'drop or rename'} `{kwarg}` for {dist}"
+                         f"{' ' + installed if installed else ''} (its documentation names the successor)"))
+    owner = f"{dist}'s " if dist else ""
+    if boundary is None:
+        return Diagnosis(f"{what}{by}: the caller was written for another {owner or 'callee '}release"
+                       f"{f' than {installed}' if installed else ''} (release boundary unknown)", MEDIUM,
+                       tuple(fixes) or (say("pin the library to the release the calling code was written for"),),
+                       culprits)
+    return Diagnosis(f"{what}{by}: {boundary.text}", HIGH if installed else MEDIUM, tuple(fixes), culprits)

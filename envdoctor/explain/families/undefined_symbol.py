@@ -1,0 +1,121 @@
+"""Family: `undefined symbol` — a compiled extension built against another torch (or library).
+
+The ``.so`` path names the extension's owning distribution; the symbol, demangled
+(envdoctor.explain.demangle), names the library it expects (``c10::``, ``at::``,
+``torch::`` are torch's); the extension's metadata (or wheel tag, or the knowledge base's
+table) names the torch it was built for, which the target's torch is compared with.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+
+from packaging.specifiers import SpecifierSet
+
+from envdoctor.engine.core import implementation
+from envdoctor.env.requirements import parse_version
+from envdoctor.env.torch_build import built_for_torch
+from envdoctor.explain.demangle import demangle, namespace
+from envdoctor.explain.diagnosis import (
+    HIGH,
+    LOW,
+    MEDIUM,
+    Diagnosis,
+    Evidence,
+    explains,
+    say,
+    stale,
+)
+from envdoctor.explain.extractors import HitGroup
+from envdoctor.explain.frames import site_module
+from envdoctor.findings import Applicability, pip_install_fix
+from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+
+TORCH_NAMESPACES = ("c10", "at", "torch", "caffe2")
+MAX_SYMBOL_LINE = 8192
+_SO_PATH = re.compile(r"(?P<path>[^\s'\"`:]{1,1000}\.(?:so|pyd))\b")
+_SYMBOL = re.compile(r"undefined symbol:? (?P<symbol>\S{1,4096})")
+
+
+def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | None]:
+    """(import name of the compiled module, its .so path) named in an `undefined symbol` line."""
+    if m := _SO_PATH.search(text):
+        path = m.group("path")
+        module = site_module(path)
+        if module is None:
+            parent = PurePath(path.replace("\\", "/")).parent.name
+            module = parent or PurePath(path).name.split(".")[0]
+        return module, path
+    for name in (*kb.tables["torch_extensions"]["packages"], "flash_attn"):
+        if re.search(rf"\b{re.escape(name.replace('-', '_'))}\b", text):
+            return name.replace("-", "_"), None
+    return None, None
+
+
+@explains("ED120")
+def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
+    """`undefined symbol` in a compiled module: which distribution owns it and the torch it was built for."""
+    text = group.occurrences[0].text
+    module, path = _extension_module(text, ev.kb)
+    dist = ev.distribution_of(module) if module else None
+    symbol = m.group("symbol") if (m := _SYMBOL.search(text)) else ""
+    readable = demangle(symbol) if symbol else ""
+    owner = namespace(symbol)
+    shown = readable if len(readable) <= 120 else readable[:117] + "…"
+    against = (f"torch (the symbol `{shown}` is from {owner}::, torch's c10/ATen C++ libraries)"
+               if owner in TORCH_NAMESPACES else f"torch (it lacks `{shown}`)" if shown else "torch")
+    what = f"{dist}'s compiled module{f' ({path})' if path else ''}" if dist else "a compiled extension"
+    uninstall = (
+        (
+            pip_install_fix(
+                f"uninstall {dist} if this run does not use it (training does not need vllm)",
+                {},
+                Applicability.UNSAFE,
+                uninstall=(dist,),
+            ),
+        )
+        if dist
+        else ()
+    )
+    if ev.ctx is None:
+        return Diagnosis(
+            f"{what} was built against another {against} than the one installed: install the "
+            f"{dist or 'extension'} build for your torch, or uninstall it",
+            MEDIUM,
+            (say("install the build made for the installed torch (same torch major.minor)"), *uninstall),
+            (dist,) if dist else (),
+        )
+    if dist is None:
+        return Diagnosis(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
+    found = [f for f in implementation(entry)(ev.ctx, entry) if dist in f.packages]
+    if found:
+        return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
+    snap = ev.ctx.snapshot
+    version, torch = ev.installed(dist), ev.installed("torch")
+    if version is None:
+        return Diagnosis(
+            stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
+        )
+    spec, origin = built_for_torch(snap.distributions[dist], snap)
+    torch_version = parse_version(torch.split("+")[0]) if torch else None
+    if spec and torch_version and SpecifierSet(spec).contains(torch_version, prereleases=True):
+        return Diagnosis(
+            stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is installed"),
+            LOW,
+            (),
+            (dist, "torch"),
+        )
+    return Diagnosis(
+        f"{dist} {version}'s compiled module was built against another {against} than torch "
+        f"{torch or '(not installed)'}: importing it fails with `undefined symbol`",
+        MEDIUM,
+        (
+            say(
+                f"reinstall {dist} built for torch {torch} (`pip install --force-reinstall "
+                f"--no-cache-dir {dist}` builds or fetches one); keep torch"
+            ),
+            *uninstall,
+        ),
+        (dist, "torch"),
+    )

@@ -1,0 +1,74 @@
+"""Release history on the index, for the requirer's side of a declared conflict.
+
+``torchvision 0.18.0 requires torch==2.3.0, but you have torch 2.2.1``: besides moving torch,
+the requirer can move to a release whose declared requirement admits the installed version.
+:func:`accepting` reads the requirer's release list (PEP 691/503) and the metadata of the
+releases nearest the logged one (PEP 658 files or the wheel's METADATA by range requests),
+at most :data:`MAX_PROBES` of them; the metadata cache makes a second run free.
+"""
+
+from __future__ import annotations
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from envdoctor.env import fetch, index, pipconfig
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import parse_requirement
+
+MAX_PROBES = 8
+
+
+def _versions(files: list[index.IndexFile]) -> list[Version]:
+    found: set[Version] = set()
+    for item in files:
+        try:
+            version = (parse_wheel_filename(item.filename)[1] if item.filename.endswith(".whl")
+                       else parse_sdist_filename(item.filename)[1])
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        if not (item.yanked or version.is_prerelease or version.is_devrelease):
+            found.add(version)
+    return sorted(found)
+
+
+def _requires(name: str, version: str, config: pipconfig.IndexConfig) -> tuple[str, ...] | None:
+    cached = index.cache_read(name, version)
+    if cached is not None:
+        return cached.requires
+    lookup = index.fetch_one(name, version, config, {})
+    if lookup.metadata is None:
+        return None
+    index.cache_write(name, version, lookup.metadata)
+    return lookup.metadata.requires
+
+
+def accepting(requirer: str, requirer_version: str | None, dependency: str, installed: str) -> Version | None:
+    """The release of ``requirer`` nearest ``requirer_version`` whose requirement on ``dependency`` admits ``installed``."""
+    try:
+        have = Version(installed.split("+")[0])
+        near = Version(requirer_version) if requirer_version else None
+    except InvalidVersion:
+        return None
+    config = pipconfig.read()
+    urls = config.urls
+    try:
+        versions = _versions(next((f for url in urls if (f := index.project_files(url, requirer))), []))
+    except (fetch.FetchError, fetch.NotFound):
+        return None
+    order = sorted(versions, key=lambda v: (abs(versions.index(v) - versions.index(near)) if near in versions
+                                            else -versions.index(v)))
+    for version in order[:MAX_PROBES]:
+        requires = _requires(requirer, str(version), config)
+        if requires is None:
+            continue
+        pins = [r for r in (parse_requirement(text) for text in requires)
+                if r is not None and canonical_name(r.name) == dependency and not r.marker]
+        if pins and all(r.specifier.contains(have, prereleases=True) for r in pins):
+            return version
+    return None

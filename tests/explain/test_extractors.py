@@ -1,0 +1,59 @@
+"""The scanner's patterns stay linear on long log lines: every repeat in a signature is bounded."""
+
+from __future__ import annotations
+
+try:
+    from re import _constants as sre_constants  # type: ignore[attr-defined]
+    from re import _parser as sre_parse  # type: ignore[attr-defined]
+except ImportError:  # Python 3.10
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+from envdoctor.explain import extractors
+from envdoctor.knowledge import base as knowledge
+
+LIMIT = 300
+
+
+def _unbounded(items: list) -> list[str]:
+    found = []
+    for op, arg in items:
+        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT):
+            if arg[1] > LIMIT:
+                found.append(str(op))
+            found += _unbounded(list(arg[2]))
+        elif op is sre_constants.SUBPATTERN:
+            found += _unbounded(list(arg[-1]))
+        elif op is sre_constants.BRANCH:
+            for branch in arg[1]:
+                found += _unbounded(list(branch))
+    return found
+
+
+def test_every_signature_bounds_its_repeats() -> None:
+    kb = knowledge.load()
+    loose = [(code, p.pattern) for code, entry in kb.rules.items() for p in entry.signatures
+             if _unbounded(list(sre_parse.parse(p.pattern, p.flags)))]
+    assert loose == []
+
+
+def test_the_check_sees_an_unbounded_repeat() -> None:
+    assert _unbounded(list(sre_parse.parse(r"(?P<x>[\w.]+) is required", 0)))
+    assert not _unbounded(list(sre_parse.parse(r"(?P<x>[\w.]{1,300}) is required", 0)))
+
+
+def test_a_long_token_line_is_scanned_with_the_error_after_it() -> None:
+    kb = knowledge.load()
+    lines = ["sm_" * 2730, "torch==2" * 1000, "ImportError: Numba needs NumPy 2.1 or less. Got NumPy 2.2."]
+    scan = extractors.Scanner(kb).scan(extractors_lines(lines))
+    assert [g.code for g in scan.groups] == ["ED613"]
+
+
+def extractors_lines(texts: list[str]):  # type: ignore[no-untyped-def]
+    from envdoctor.explain.logscan import LogLine
+
+    return (LogLine("run.log", number, text) for number, text in enumerate(texts, start=1))
+
+
+def test_fact_patterns_bound_their_repeats() -> None:
+    assert [p.pattern for p, _ in extractors._FACTS if _unbounded(list(sre_parse.parse(p.pattern, p.flags)))] == []

@@ -1,0 +1,264 @@
+"""The error families (envdoctor.explain.families), each on both sides of its boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from envdoctor.engine.check import CheckRequest
+from envdoctor.env.cuda_arch import ArchList, capability
+from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot, save
+from envdoctor.explain.demangle import namespace, qualified_name
+from envdoctor.explain.families.version_gate import parse_gate
+from envdoctor.explain.frames import blame, parse_frames, site_module
+from tests.helpers.explain import explain_text, freeze, make_venv
+
+SITE = "/usr/local/lib/python3.11/site-packages"
+
+
+def _only(result, code: str):  # type: ignore[no-untyped-def]
+    found = [f for f in result.findings if f.code == code]
+    assert len(found) == 1, [(f.code, f.message) for f in result.findings]
+    return found[0]
+
+
+def _pins(finding) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {name: spec for fix in finding.fixes for name, spec in fix.pins.items()}
+
+
+def _snapshot(tmp_path: Path, pins: dict[str, str], gpu: tuple[str, str] | None = None) -> CheckRequest:
+    gpus = (GPU(0, gpu[0], gpu[1], 16000, 16000),) if gpu else ()
+    snap = Snapshot(source="snapshot", python_version="3.11",
+                    distributions={n: Distribution(n, v, metadata_known=False) for n, v in pins.items()},
+                    hardware=Hardware(gpus=gpus))
+    save(snap, tmp_path / "snap.json")
+    return CheckRequest(env_file=tmp_path / "snap.json", offline=True, include_project=False, quiet=True)
+
+
+# --- traceback frames -------------------------------------------------------------------------
+
+def test_frames_in_cpython_ipython_and_colab_forms_name_raiser_and_caller() -> None:
+    lines = [f'  File "{SITE}/trl/trainer/sft_trainer.py", line 12, in <module>',
+             "    from peft import PeftConfig",
+             f'  File "{SITE}/peft/__init__.py", line 22, in <module>',
+             "    from .auto import AutoPeftModel",
+             f"[{SITE}/peft/peft_model.py](https://localhost:8080/#) in <module>",
+             "---> 38 from transformers import Cache, EncoderDecoderCache"]
+    frames = parse_frames(lines)
+    assert [f.module for f in frames] == ["trl.trainer.sft_trainer", "peft", "peft.peft_model"]
+    assert frames[-1].code == "from transformers import Cache, EncoderDecoderCache"
+    who = blame(frames, lambda top: top)
+    assert (who.raiser, who.caller) == ("peft", "trl")
+    assert site_module("/home/me/train.py") is None
+
+
+def test_demangled_names_say_whose_library_a_symbol_is() -> None:
+    assert qualified_name("_ZN3c104cuda9SetDeviceEi") == "c10::cuda::SetDevice"
+    assert qualified_name("_ZNK3c1010TensorImpl4sizeEl") == "c10::TensorImpl::size"
+    assert namespace("_ZN2at4_ops15to_dtype_layout4callERKNS_6TensorE") == "at"
+    assert namespace("cudaGetDevice") is None
+
+
+# --- runtime version gates --------------------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "name", "spec", "found"), [
+    ("ImportError: tokenizers>=0.13.3 is required for a normal functioning of this module, but found "
+     "tokenizers==0.13.2.", "tokenizers", ">=0.13.3", "0.13.2"),
+    ("Using the `Trainer` with `PyTorch` requires `accelerate>=0.26.0`: Please run `pip install "
+     "transformers[torch]`", "accelerate", ">=0.26.0", None),
+    ("ValueError: Flash Attention 2 requires torch version 2.1.0 or higher", "torch", ">=2.1.0", None),
+    ("Please upgrade torch to 2.1 or later", "torch", ">=2.1", None),
+    ("ImportError: Numba needs NumPy 2.1 or less. Got NumPy 2.2.", "numpy", "<=2.1", "2.2"),
+    ("Unsloth: Your transformers version of 4.57.6 does not support Qwen3.5. The minimum required version "
+     "is 5.2.0.", "transformers", ">=5.2.0", "4.57.6"),
+    ("Using `bitsandbytes` 4-bit quantization requires the latest version of bitsandbytes", "bitsandbytes", "",
+     None),
+])
+def test_gates_in_any_wording(line: str, name: str, spec: str, found: str | None) -> None:
+    gate = parse_gate(line)
+    assert gate is not None and (gate.name, gate.specifier, gate.found) == (name, spec, found)
+
+
+def test_a_line_without_a_requirement_is_no_gate() -> None:
+    assert parse_gate("RuntimeError: FlashAttention only supports Ampere GPUs or newer.") is None
+    assert parse_gate("requires a different Python: 3.11.8 not in '<3.10,>=3.8'") is None
+
+
+@pytest.mark.parametrize(("numpy", "confidence"), [("2.2.0", "high"), ("2.0.2", "low")])
+def test_gate_against_the_target(tmp_path: Path, numpy: str, confidence: str) -> None:
+    finding = _only(explain_text("ImportError: Numba needs NumPy 2.1 or less. Got NumPy 2.2.\n", tmp_path,
+                                 freeze(tmp_path, {"numpy": numpy})), "ED613")
+    assert finding.confidence == confidence
+    assert set(finding.packages) == {"numpy", "numba"}
+    if confidence == "high":
+        assert _pins(finding) == {"numpy": "<=2.1"}
+
+
+# --- no kernel image: both directions ---------------------------------------------------------
+
+OLD_GPU = ("CUDA error: no kernel image is available for execution on the device\n"
+           "Found GPU0 NVIDIA GeForce GTX 1060 6GB which is of compute capability (CC) 6.1. "
+           "Your installed torch==2.14.0+cu130 does not include kernels for this GPU.\n")
+NEW_GPU = ("NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch "
+           "installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 sm_80 "
+           "sm_86 sm_90.\nRuntimeError: CUDA error: no kernel image is available for execution on the device\n")
+
+
+def test_capabilities_and_arch_lists() -> None:
+    arches = ArchList.parse("sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 compute_120")
+    assert arches.direction(capability("6.1")) == "too-old"  # type: ignore[arg-type]
+    assert arches.direction(capability("8.9")) is None  # type: ignore[arg-type]  # sm_86 cubins run on 8.9
+    assert ArchList.parse("sm_50 sm_90").direction(capability("sm_120")) == "too-new"  # type: ignore[arg-type]
+    assert arches.runs_on(capability("12.1"))  # type: ignore[arg-type]  # PTX
+
+
+def test_an_old_gpu_gets_an_older_cuda_build_not_a_newer_torch(tmp_path: Path) -> None:
+    finding = _only(explain_text(OLD_GPU, tmp_path), "ED142")
+    assert "older than every architecture" in finding.message
+    assert _pins(finding) == {"torch": "==2.14.0+cu126"}
+
+
+def test_a_new_gpu_gets_a_newer_torch(tmp_path: Path) -> None:
+    finding = _only(explain_text(NEW_GPU, tmp_path), "ED142")
+    assert "newer than every architecture" in finding.message
+    assert _pins(finding) == {"torch": ">=2.7"}
+
+
+def test_an_older_torch_for_a_cuda_build_that_dropped_the_gpu(tmp_path: Path) -> None:
+    log = "torch.AcceleratorError: CUDA error: no kernel image is available for execution on the device\n"
+    finding = _only(explain_text(log, tmp_path, _snapshot(tmp_path, {"torch": "2.10.0+cu128"},
+                                                           ("Tesla P100-PCIE-16GB", "6.0"))), "ED142")
+    assert [fix.pins for fix in finding.fixes] == [{"torch": "==2.10.0+cu126"}, {"torch": "<2.8"}]
+    assert "--index-url" in finding.fixes[0].commands[0]
+
+
+def test_a_build_that_has_the_gpu_rules_the_cause_out(tmp_path: Path) -> None:
+    log = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    finding = _only(explain_text(log, tmp_path, _snapshot(tmp_path, {"torch": "2.7.0+cu126"},
+                                                           ("Tesla P100-PCIE-16GB", "6.0"))), "ED142")
+    assert finding.confidence == "low"
+
+
+# --- symbols: attribute, import name, call arguments ------------------------------------------
+
+def test_a_removal_the_message_states_is_the_boundary(tmp_path: Path) -> None:
+    log = ("  File \"/opt/venv/lib/python3.11/site-packages/mistat/data.py\", line 3, in <module>\n"
+           "    x = np.NaN\n"
+           "AttributeError: `np.NaN` was removed in the NumPy 2.0 release. Use `np.nan` instead.\n")
+    finding = _only(explain_text(log, tmp_path), "ED610")
+    assert _pins(finding) == {"numpy": "<2.0"}
+    assert set(finding.packages) == {"numpy", "mistat"}
+    assert "np.nan" in finding.message
+
+
+def test_the_importer_is_the_frame_that_ran_the_import(tmp_path: Path) -> None:
+    log = (f'  File "{SITE}/peft/peft_model.py", line 37, in <module>\n'
+           "    from transformers import Cache, DynamicCache, EncoderDecoderCache, PreTrainedModel\n"
+           f"ImportError: cannot import name 'EncoderDecoderCache' from 'transformers' ({SITE}/transformers/"
+           "__init__.py)\n")
+    finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {"peft": "0.14.0", "transformers": "4.42.4"})),
+                    "ED130")  # the curated rule stays on top of the family
+    assert "peft" in finding.message
+    other = "ImportError: cannot import name 'soft_unicode' from 'markupsafe'\n"
+    finding = _only(explain_text(other, tmp_path), "ED601")
+    assert "markupsafe" in finding.packages and "boundary unknown" in finding.message
+
+
+def test_the_caller_of_a_renamed_keyword_is_named(tmp_path: Path) -> None:
+    log = (f'  File "{SITE}/llamafactory/train/sft/workflow.py", line 80, in run_sft\n'
+           "    trainer = CustomSeq2SeqTrainer(\n"
+           "TypeError: Seq2SeqTrainer.__init__() got an unexpected keyword argument 'tokenizer'\n")
+    finding = _only(explain_text(log, tmp_path), "ED611")
+    assert "llamafactory" in finding.packages and "`tokenizer`" in finding.message
+
+
+def test_stale_module_in_a_notebook_means_restart(tmp_path: Path) -> None:
+    python = make_venv(tmp_path / "venv", {"bitsandbytes": ("0.45.1", [], ["bitsandbytes/__init__.py",
+                                                                           "bitsandbytes/functional.py"])})
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "bitsandbytes", "functional.py").write_text("def has_avx512bf16():\n    return False\n")
+    notebook = {"cells": [{"cell_type": "code", "source": ["import bitsandbytes.functional as F"], "outputs": [
+        {"output_type": "error", "ename": "ImportError",
+         "evalue": "cannot import name 'has_avx512bf16' from 'bitsandbytes.functional'",
+         "traceback": ["\x1b[0;31mImportError\x1b[0m: cannot import name 'has_avx512bf16' from "
+                       "'bitsandbytes.functional'"]}]}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    request = CheckRequest(python=str(python), include_project=False, quiet=True, offline=True)
+    finding = _only(explain_text(json.dumps(notebook), tmp_path, request, name="colab.ipynb"), "ED601")
+    assert finding.confidence == "high" and "stale module" in finding.message
+    assert "restart the kernel" in finding.fixes[0].title
+    assert len(finding.quotes) == 1  # the traceback is read once
+
+
+# --- weights_only, Requires-Python -----------------------------------------------------------
+
+@pytest.mark.parametrize(("torch", "confidence"), [("2.6.0", "high"), ("2.5.1", "low")])
+def test_weights_only_default_flip(tmp_path: Path, torch: str, confidence: str) -> None:
+    log = (f'  File "{SITE}/transformers/trainer.py", line 2910, in _load_rng_state\n'
+           "    checkpoint_rng_state = torch.load(rng_file)\n"
+           f'  File "{SITE}/torch/serialization.py", line 1470, in load\n'
+           "    raise pickle.UnpicklingError(_get_wo_message(str(e))) from None\n"
+           "_pickle.UnpicklingError: Weights only load failed. WeightsUnpickler error: Unsupported global: GLOBAL "
+           "numpy.core.multiarray._reconstruct\n")
+    finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {"torch": torch})), "ED612")
+    assert finding.confidence == confidence
+    if confidence == "high":
+        assert set(finding.packages) == {"torch", "transformers"}
+        assert _pins(finding) == {"torch": "<2.6"}
+
+
+def test_releases_pip_skipped_bound_the_answer(tmp_path: Path) -> None:
+    log = ("ERROR: Ignored the following versions that require a different python version: 8.2.0 Requires-Python "
+           ">=3.10; 8.2.1 Requires-Python >=3.10\n"
+           "ERROR: Could not find a version that satisfies the requirement click==8.2.1 (from versions: 8.1.7, 8.1.8)\n"
+           "ERROR: No matching distribution found for click==8.2.1\n")
+    finding = _only(explain_text(log, tmp_path), "ED609")
+    assert _pins(finding) == {"click": "==8.1.8"}
+
+
+# --- notebooks ---------------------------------------------------------------------------------
+
+def test_envdoctor_own_report_in_a_cell_is_not_evidence(tmp_path: Path) -> None:
+    report = ("envdoctor check · live · Python 3.12.11 · 40 packages\n"
+              "✗ ED101 bitsandbytes 0.44.1 imports triton.ops, which triton 3.2.0 no longer has\n"
+              "    > No module named 'triton.ops'\n"
+              "    fix (safe): upgrade bitsandbytes\n"
+              "1 error(s), 0 warning(s), 0 note(s); read a rule with `envdoctor rules CODE`\n")
+    notebook = {"cells": [{"cell_type": "code", "source": ["!envdoctor check"], "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": report}]}], "metadata": {}, "nbformat": 4,
+        "nbformat_minor": 5}
+    assert explain_text(json.dumps(notebook), tmp_path, name="nb.ipynb").findings == []
+
+
+def test_a_missing_notebook_is_a_one_line_error(tmp_path: Path) -> None:
+    from tests.helpers.explain import run_cli
+
+    proc = run_cli("/content/drive/MyDrive/train.ipynb", "--no-env")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no such notebook" in proc.stderr and "mount Drive" in proc.stderr
+
+
+def test_the_gpu_less_form_runs_through_the_known_broken_import_path(tmp_path: Path) -> None:
+    log = (f'  File "{SITE}/bitsandbytes/nn/triton_based_modules.py", line 8, in <module>\n'
+           "    from bitsandbytes.triton.dequantize_rowwise import dequantize_rowwise\n"
+           f'  File "{SITE}/bitsandbytes/triton/dequantize_rowwise.py", line 36, in <module>\n'
+           "    @triton.autotune(\n"
+           f'  File "{SITE}/triton/runtime/driver.py", line 8, in _create_driver\n'
+           "    raise RuntimeError(f\"{len(actives)} active drivers ({actives}). There should only be one.\")\n"
+           "RuntimeError: 0 active drivers ([]). There should only be one.\n")
+    finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {"bitsandbytes": "0.44.1", "triton": "3.2.0"})),
+                    "ED101")
+    assert finding.confidence == "high" and _pins(finding) == {"bitsandbytes": ">=0.45.1"}
+
+
+def test_the_file_a_decode_error_read_is_named_and_detected(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_bytes('{"text": "中文训练数据，用于微调模型"}\n'.encode("gbk") * 20)
+    log = (f'  File "{tmp_path}/prep.py", line 3, in <module>\n'
+           f'    rows = open("{data}", encoding="utf-8").readlines()\n'
+           "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xd6 in position 10: invalid continuation byte\n")
+    finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {})), "ED203")
+    assert str(data) in finding.message and "gb" in finding.message.lower()
