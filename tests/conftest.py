@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,6 +49,8 @@ def hermetic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             patch.delenv(key, raising=False)
         for key, value in hermetic_environ(root).items():
             patch.setenv(key, value)
+        # the `python` on PATH is the test interpreter, so a live check inspects it (see env.target)
+        patch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
         yield root
 
 

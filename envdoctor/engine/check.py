@@ -93,7 +93,8 @@ def run_check(request: CheckRequest) -> CheckResult:
 def describe_target(snap: Snapshot) -> dict[str, object]:
     """The `target` object of the JSON output."""
     kind, cuda = torch_build(snap)
-    return {"source": snap.source, "python": snap.python_version, "platform": f"{snap.system} {snap.machine}",
+    return {"source": snap.source, "interpreter": snap.executable, "python": snap.python_version,
+            "platform": f"{snap.system} {snap.machine}",
             "packages": len(snap.distributions), "torch_build": kind, "torch_cuda": cuda,
             "gpus": [g.name for g in snap.hardware.gpus], "nvml": snap.hardware.nvml,
             "runtime": list(snap.runtime)}
@@ -106,10 +107,11 @@ def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> 
         return report.render_json(result.findings, describe_target(snap), result.notes, strict)
     if fmt == "sarif":
         artifact = snap.source.split(":", 1)[1] if snap.source.startswith("file:") else "pyproject.toml"
-        return report.render_sarif(result.findings, result.rules, artifact)
+        return report.render_sarif(result.findings, result.rules, artifact, describe_target(snap))
     kind, cuda = torch_build(snap)
     gpus = ", ".join(g.name for g in snap.hardware.gpus) or f"no GPU ({snap.hardware.nvml})"
-    header = (f"envdoctor check · {snap.source} · Python {snap.python_version} · "
+    where = f"{snap.source} ({snap.executable})" if snap.executable and snap.source == "live" else snap.source
+    header = (f"envdoctor check · {where} · Python {snap.python_version} · "
               f"{len(snap.distributions)} packages · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
     python = snap.executable or "python"
     return report.render_text(result.findings, header, python, result.notes, color)

@@ -83,8 +83,10 @@ def render_json(findings: Sequence[Finding], target: dict[str, Any], notes: Sequ
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str) -> str:
-    """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``."""
+def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str,
+                 target: dict[str, Any] | None = None) -> str:
+    """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``;
+    ``target`` (what was checked: the interpreter, Python, platform) goes to the run's properties."""
     used = sorted({f.code for f in findings})
     by_code = {r.code: r for r in rules}
     descriptors = []
@@ -111,6 +113,6 @@ def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifa
         "runs": [{"tool": {"driver": {"name": "envdoctor", "version": __version__,
                                       "informationUri": "https://pypi.org/project/envdoctor/",
                                       "rules": descriptors}},
-                  "results": results}],
+                  "results": results, **({"properties": {"target": target}} if target else {})}],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)
