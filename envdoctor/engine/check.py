@@ -62,6 +62,13 @@ def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
                                                   llamafactory_file=request.llamafactory_file), snap)
 
 
+def build_keep(request: CheckRequest, snap: Snapshot, kb: KnowledgeBase | None = None) -> frozenset[str]:
+    """Packages fixes must not move: ``--keep`` plus what the platform owns (Colab's torch stack)."""
+    kb = kb or knowledge.load()
+    return frozenset(request.keep) | frozenset(kb.tables.get("platform_owned", {}).get(
+        "colab" if "colab" in snap.runtime else "any", []))
+
+
 def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
                   snap: Snapshot | None = None) -> Context:
     """Resolve the target and gather every fact the rules read."""
@@ -72,17 +79,16 @@ def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
         from envdoctor.env import index
 
         snap = index.fill_metadata(snap, offline=request.offline, quiet=request.quiet)
-    keep = frozenset(request.keep) | frozenset(kb.tables.get("platform_owned", {}).get(
-        "colab" if "colab" in snap.runtime else "any", []))
-    return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=keep,
+    return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=build_keep(request, snap, kb),
                    provided=frozenset(request.provided),
                    offline=request.offline, extras={"gpu_target": request.gpu_target})
 
 
 def run_check(request: CheckRequest) -> CheckResult:
     """Run the selected rules on the requested target."""
-    ctx = build_context(request)
-    selected = engine.select_rules(ctx.kb, request.select, request.ignore)
+    kb = knowledge.load()
+    selected = engine.select_rules(kb, request.select, request.ignore)  # bad --select fails before any work
+    ctx = build_context(request, kb)
     findings = engine.run(ctx, selected)
     notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ()))
     if request.offline:
@@ -100,8 +106,9 @@ def describe_target(snap: Snapshot) -> dict[str, object]:
             "runtime": list(snap.runtime)}
 
 
-def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> str:
-    """Text, JSON or SARIF for a check result."""
+def render(result: CheckResult, fmt: str, strict: bool, color: bool = False, fixable: int = 0) -> str:
+    """Text, JSON or SARIF for a check result; ``fixable`` is how many findings `envdoctor fix` would act on
+    (the text's closing line points to `fix` only then)."""
     snap = result.snapshot
     if fmt == "json":
         return report.render_json(result.findings, describe_target(snap), result.notes, strict)
@@ -114,7 +121,7 @@ def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> 
     header = (f"envdoctor check · {where} · Python {snap.python_version} · "
               f"{len(snap.distributions)} packages · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
     python = snap.executable or "python"
-    return report.render_text(result.findings, header, python, result.notes, color)
+    return report.render_text(result.findings, header, python, result.notes, color, fixable)
 
 
 exit_code = report.exit_code

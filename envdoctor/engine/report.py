@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from envdoctor import __version__
-from envdoctor.findings import Applicability, Finding, Severity
+from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import RuleEntry
 
 JSON_SCHEMA_VERSION = 1
@@ -35,8 +35,9 @@ def _command_text(argv: Sequence[str], python: str) -> str:
 
 
 def render_text(findings: Sequence[Finding], header: str, python: str, notes: Sequence[str] = (),
-                color: bool = False) -> str:
-    """The human report: a mark, the code and the message per finding, then its fixes."""
+                color: bool = False, fixable: int = 0) -> str:
+    """The human report: a mark, the code and the message per finding, then its fixes; the closing
+    line points to `envdoctor fix` only when ``fixable`` (findings its plan acts on) is not zero."""
     def style(text: str, **kw: Any) -> str:
         return click.style(text, **kw) if color else text
 
@@ -60,10 +61,9 @@ def render_text(findings: Sequence[Finding], header: str, python: str, notes: Se
         lines.append(style("✓ no problems found", fg="green", bold=True))
     else:
         summary = f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)"
-        safe = sum(any(x.applicability is Applicability.SAFE for x in f.fixes) for f in findings)
         lines.append(style(summary, bold=True) + (
-            f"; {safe} with a safe fix: run `envdoctor fix` to see the plan, "
-            "`envdoctor fix --apply` to apply it" if safe else
+            f"; {fixable} with a safe fix: run `envdoctor fix` (with the same options) to see the plan, "
+            "`envdoctor fix --apply` to apply it" if fixable else
             "; read a rule with `envdoctor rules CODE`"))
     return "\n".join(lines)
 
