@@ -83,35 +83,60 @@ def render_json(findings: Sequence[Finding], target: dict[str, Any], notes: Sequ
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
+def _artifact_uri(path: str) -> str:
+    """A SARIF ``uri-reference`` for a file path: ``file:`` URI when absolute, percent-encoded when relative."""
+    from pathlib import PurePath
+    from urllib.parse import quote
+
+    pure = PurePath(path)
+    return pure.as_uri() if pure.is_absolute() else quote(pure.as_posix())
+
+
 def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str,
                  target: dict[str, Any] | None = None) -> str:
     """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``;
-    ``target`` (what was checked: the interpreter, Python, platform) goes to the run's properties."""
+    ``target`` (what was checked: the interpreter, Python, platform) goes to the run's properties.
+
+    A rule's ``helpUri`` is its documentation page (envdoctor.knowledge.docs); its evidence and a
+    finding's fixes are in ``properties``."""
+    from envdoctor.knowledge.docs import REPOSITORY_URL, help_uri
+
     used = sorted({f.code for f in findings})
     by_code = {r.code: r for r in rules}
     descriptors = []
     for code in used:
         entry = by_code.get(code)
+        if entry is None:
+            descriptors.append({"id": code, "name": "internal-error",
+                                "shortDescription": {"text": "a rule crashed"}})
+            continue
         descriptors.append({
             "id": code,
-            "name": entry.name if entry else "internal-error",
-            "shortDescription": {"text": entry.summary if entry else "a rule crashed"},
-            "fullDescription": {"text": entry.docs() if entry else "a rule crashed"},
-            "helpUri": entry.evidence[0] if entry and entry.evidence else None,
+            "name": entry.name,
+            "shortDescription": {"text": entry.summary},
+            "fullDescription": {"text": entry.docs()},
+            "help": {"text": entry.docs(), "markdown": entry.docs()},
+            "helpUri": help_uri(code),
+            "defaultConfiguration": {"level": SARIF_LEVEL[entry.severity]},
+            "properties": {"evidence": list(entry.evidence), "tags": [entry.severity.value]},
         })
+    index = {code: i for i, code in enumerate(used)}
     results = []
     for f in findings:
         locs = f.locations or ()
-        physical = [{"physicalLocation": {"artifactLocation": {"uri": loc.path},
+        physical = [{"physicalLocation": {"artifactLocation": {"uri": _artifact_uri(loc.path)},
                                           **({"region": {"startLine": loc.line}} if loc.line else {})}}
-                    for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": artifact}}}]
-        results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.severity],
-                        "message": {"text": f.message}, "locations": physical})
+                    for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": _artifact_uri(artifact)}}}]
+        results.append({"ruleId": f.code, "ruleIndex": index[f.code], "level": SARIF_LEVEL[f.severity],
+                        "message": {"text": f.message}, "locations": physical,
+                        "properties": {"evidence": list(f.evidence),
+                                       "fixes": [{"title": x.title, "applicability": x.applicability.value}
+                                                 for x in f.fixes]}})
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{"tool": {"driver": {"name": "envdoctor", "version": __version__,
-                                      "informationUri": "https://pypi.org/project/envdoctor/",
+                                      "informationUri": REPOSITORY_URL,
                                       "rules": descriptors}},
                   "results": results, **({"properties": {"target": target}} if target else {})}],
     }
