@@ -1,4 +1,4 @@
-"""The dataset builder's SQLite database and queries: ED220-ED223.
+"""The dataset builder's SQLite database and queries: ED220-ED224.
 
 Every fact comes from SQLite itself (see :mod:`envdoctor.project.database`): a query
 that names a missing column fails here exactly as it would in the builder.
@@ -15,6 +15,7 @@ from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.config import TrainingConfig
 from envdoctor.project.database import DatabaseFacts, QueryFacts, UnknownName
 from envdoctor.project.facts import ProjectFacts, display_path
+from envdoctor.project.queries import REQUIRED_COLUMNS
 from envdoctor.rules.base import Context, implements
 
 # SQLite's message → what it means for the user.
@@ -192,4 +193,50 @@ def too_few_rows(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                     applicability=Applicability.DISPLAY_ONLY,
                 ),
             ),
+        )
+
+
+def _suits(kind: str, sqlite_type: str, value: object) -> bool:
+    """Whether a value of ``sqlite_type`` survives the builder's use of a ``kind`` column."""
+    if kind == "text":
+        return sqlite_type != "blob"
+    if sqlite_type in ("integer", "real"):
+        return kind == "number" or sqlite_type == "integer" or float(value).is_integer()  # type: ignore[arg-type]
+    if sqlite_type == "text":
+        try:
+            number = float(str(value))
+        except ValueError:
+            return False
+        return kind == "number" or number.is_integer()
+    return False
+
+
+@implements("ED224")
+def query_lacks_builder_columns(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """A builder query returns none (or not all) of the columns the data stage reads, or the wrong types."""
+    found = _database(ctx)
+    if found is None:
+        return
+    _, db = found
+    for query in db.queries:
+        needed = REQUIRED_COLUMNS.get(query.name)
+        if needed is None or query.error or query.unknown or not query.columns:
+            continue
+        missing = [c for c in needed if c not in query.columns]
+        wrong = [f"{c} ({query.samples[c][0]} {query.samples[c][1]!r}, read as {kind})"
+                 for c, kind in needed.items() if c in query.samples and not _suits(kind, *query.samples[c])]
+        if not missing and not wrong:
+            continue
+        problems = []
+        if missing:
+            problems.append(f"lacks {', '.join(missing)}, which the data builder reads by name (KeyError)")
+        if wrong:
+            problems.append(f"has values the builder cannot convert: {', '.join(wrong)}")
+        yield entry.finding(
+            f"query {query.name!r} returns {', '.join(query.columns)} from {display_path(db.path)} but "
+            + "; and ".join(problems),
+            locations=_query_location(query, query.line),
+            fixes=(Fix(title=f"select {', '.join(missing or list(needed))} in query {query.name!r} "
+                             "(alias a column with AS to its expected name)",
+                       applicability=Applicability.DISPLAY_ONLY),),
         )
