@@ -260,6 +260,6 @@ def discover(root: Path, scanned: ScanResult) -> Discovery:
             path = (launch.path.parent / config) if (launch.path.parent / config).is_file() else root / config
             if path.is_file() and path not in llamafactory and _inside(path, root):
                 llamafactory.append(path)
-    databases = list(named.values()) + [p for p in present if str(p.resolve()) not in named]
-    return Discovery(queries=tuple(queries), databases=tuple(databases), llamafactory=tuple(llamafactory),
+    every_db = list(named.values()) + [p for p in present if str(p.resolve()) not in named]
+    return Discovery(queries=tuple(queries), databases=tuple(every_db), llamafactory=tuple(llamafactory),
                      accelerate=tuple(accelerate), launches=tuple(launches), notes=tuple(dict.fromkeys(notes)))

@@ -114,7 +114,8 @@ def query_unknown_name(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                     if name.kind == "column"
                     else f"the database has no table {name.written!r}"
                 )
-                closest = f"; closest: {', '.join(name.suggestions)}" if name.suggestions else "; no similar name exists"
+                closest = (f"; closest: {', '.join(name.suggestions)}" if name.suggestions
+                           else "; no similar name exists")
                 yield entry.finding(
                     f"query {query.name!r} names {name.written}, but {lacks} in {display_path(db.path)}"
                     f'{closest} (SQLite: "no such {name.kind}: {name.written}")',
