@@ -151,13 +151,11 @@ def _placed(facts: DatabaseFacts) -> DatabaseFacts:
     return replace(facts, queries=tuple(placed))
 
 
-def _found_databases(found: Discovery, skip: Path | None) -> tuple[DatabaseFacts, ...]:
+def _found_databases(found: Discovery) -> tuple[DatabaseFacts, ...]:
     """Each database the project's code names (or holds) with the SQL literals checked against it:
     a file's literals go to the databases that file names, else to the project's only database."""
     out = []
     for db in found.databases:
-        if skip is not None and db.resolve() == skip.resolve():
-            continue
         mine = {str(db.resolve())}
         queries = {q.name: (q.sql, q.path, q.line) for q in found.queries
                    if mine & set(q.databases) or (not q.databases and len(found.databases) == 1)}
@@ -219,8 +217,7 @@ def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
                         model_shape=_model_shape(config, model))
     if request.llamafactory_file is not None:
         facts = replace(facts, llamafactory=llamafactory_yaml(request.llamafactory_file, snapshot, root))
-    data_db = facts.database.path if facts.database is not None else None
-    facts = replace(facts, found_databases=_found_databases(found, data_db),
+    facts = replace(facts, found_databases=_found_databases(found),
                     found_llamafactory=_found_llamafactory(found, request.llamafactory_file, snapshot, root, notes))
     return replace(facts, notes=tuple(notes))
 

@@ -96,3 +96,13 @@ def test_fix_rewrites_the_launch_flag(tmp_path: Path) -> None:
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "--flash_attn disabled \\" in (root / "train.sh").read_text(encoding="utf-8")
     assert "flash_attn: disabled" in (root / "configs" / "qwen_qlora.yaml").read_text(encoding="utf-8")
+
+
+def test_init_writes_what_it_found_and_check_still_reads_the_code(tmp_path: Path) -> None:
+    root = seeds_like(tmp_path / "project")
+    done = envdoctor("init", cwd=root)
+    assert done.returncode == 0 and "data.db datasets/finance_analysis.db" in done.stderr, done.stderr
+    config = (root / "envdoctor.yaml").read_text(encoding="utf-8")
+    assert "\n  db: datasets/finance_analysis.db\n" in config
+    assert "SQL in scripts/qlora/build_instruction_dataset.py:9" in config and "flags in train.sh" in config
+    assert codes(run_rules(root, select=("ED221", "ED240"))) == ["ED221", "ED240", "ED240"]
