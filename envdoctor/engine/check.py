@@ -40,6 +40,7 @@ class CheckRequest:
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     quiet: bool = False
+    lock_header: object | None = None  # an env.lock_header.LockHeader for a lock envdoctor did not write
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
         snap = index.fill_metadata(snap, offline=request.offline, quiet=request.quiet)
     return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=build_keep(request, snap, kb),
                    provided=frozenset(request.provided),
-                   offline=request.offline, extras={"gpu_target": request.gpu_target})
+                   offline=request.offline, extras={"gpu_target": request.gpu_target,
+                                                            "lock_header": request.lock_header})
 
 
 def run_check(request: CheckRequest) -> CheckResult:

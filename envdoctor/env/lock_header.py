@@ -43,6 +43,7 @@ class LockHeader:
     command: str
     kb_constraints: str = ""
     excluded: str = ""
+    foreign: bool = False  # not written by envdoctor: read from a pip-compile/uv header, or a plain pinned file
 
     def render(self) -> str:
         """The header lines, each starting with ``#``."""
@@ -105,3 +106,34 @@ def made_for_python(path: Path) -> str | None:
             if m := pattern.match(line):
                 return m.group(1)
     return None
+
+
+_COMPILED_FROM = (re.compile(r"^#\s+pip-compile\b.*?(\S+\.(?:in|txt|toml|cfg))\s*$"),
+                  re.compile(r"^#\s+uv pip compile\s+(?:-\S+\s+)*(\S+\.(?:in|txt|toml|cfg))\b"))
+
+
+def foreign_header(path: Path, input_file: Path | None = None) -> LockHeader:
+    """A header for a pinned file envdoctor did not write (pip-compile, ``uv pip compile``, ``pip freeze``):
+    the Python it was compiled for when its header says so, and its input when known: ``input_file``
+    (``--input``), else the file its pip-compile/uv header names, else a sibling ``.in``."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            head = [handle.readline().rstrip("\n") for _ in range(HEADER_LINES)]
+    except OSError:
+        head = []
+    tool = next(("uv pip compile" for line in head if "uv pip compile" in line),
+                next(("pip-compile" for line in head if "pip-compile" in line), "pinned requirements file"))
+    source = input_file
+    if source is None:
+        named = next((m.group(1) for line in head for pattern in _COMPILED_FROM if (m := pattern.match(line))), None)
+        candidates = [path.parent / named] if named else []
+        candidates.append(path.with_suffix(".in"))
+        source = next((c for c in candidates if c.is_file() and c.resolve() != path.resolve()), None)
+    relative = None
+    if source is not None:
+        try:
+            relative = source.resolve().relative_to(path.resolve().parent).as_posix()
+        except ValueError:
+            relative = str(source.resolve())
+    return LockHeader(python=made_for_python(path) or "", platform="", cuda=None, source=relative, digest=None,
+                      made_with=tool, command="", foreign=True)
