@@ -101,7 +101,7 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
 @command.command("verify")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--input", "input_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              metavar="FILE", help="The requirements the lock was made from (for one lock without an envdoctor header).")
+              metavar="FILE", help="The requirements the lock was made from (one lock without an envdoctor header).")
 @click.option("--offline", is_flag=True, help="Use the knowledge base and metadata cache only; fetch nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def verify(paths: tuple[Path, ...], input_file: Path | None, offline: bool, fmt: str) -> None:
