@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from envdoctor.engine.report import use_color
 from envdoctor.engine import check as checking
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.env.target import resolve
@@ -72,9 +73,14 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
               "warnings": sorted({f.code for f in result.findings if f.severity is Severity.WARNING}),
               "forced": bool(errors) and options.force}
     if errors and not options.force:
-        click.echo(checking.render(result, "text", strict=False, color=sys.stdout.isatty()))
+        from envdoctor.fix.plan import fixable_count
+
+        fixable = fixable_count(result.findings, result.snapshot,
+                                sorted(checking.build_keep(options.check, result.snapshot)))
+        click.echo(checking.render(result, "text", strict=False, color=use_color(sys.stdout), fixable=fixable))
+        how = "(`envdoctor fix` plans the safe ones)" if fixable else "(each finding says how)"
         _say(f"envdoctor run: refused: `envdoctor check` found {len(errors)} error(s); fix them "
-             "(`envdoctor fix`), or pass --force to train anyway (recorded in training_info.json)")
+             f"{how}, or pass --force to train anyway (recorded in training_info.json)")
         raise ExitCode(1)
     if errors:
         _say(f"envdoctor run: --force: training despite {', '.join(error_codes)} (recorded)")

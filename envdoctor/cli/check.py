@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from envdoctor.cli.options import no_project_conflicts, project_options, selection_options, target_options
-from envdoctor.cli.style import use_color
+from envdoctor.engine.report import use_color
 
 
 @click.command()

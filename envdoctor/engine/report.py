@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -15,6 +16,14 @@ from envdoctor.knowledge.base import RuleEntry
 JSON_SCHEMA_VERSION = 1
 MARKS = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour for ``stream``: it is a TTY and ``NO_COLOR`` (https://no-color.org) is unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def exit_code(findings: Sequence[Finding], strict: bool = False) -> int:
