@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -78,7 +79,10 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
         fixable = fixable_count(result.findings, result.snapshot,
                                 sorted(checking.build_keep(options.check, result.snapshot)))
         click.echo(checking.render(result, "text", strict=False, color=use_color(sys.stdout), fixable=fixable))
-        how = "(`envdoctor fix` plans the safe ones)" if fixable else "(each finding says how)"
+        same = [*(["--config", str(options.check.config_file)] if options.check.config_file else []),
+                *(["--python", options.check.python] if options.check.python else [])]
+        how = (f"(`{shlex.join(['envdoctor', 'fix', *same])}` plans the safe ones)" if fixable
+               else "(each finding says how)")
         _say(f"envdoctor run: refused: `envdoctor check` found {len(errors)} error(s); fix them "
              f"{how}, or pass --force to train anyway (recorded in training_info.json)")
         raise ExitCode(1)
