@@ -17,11 +17,11 @@ import re
 import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
 
-from envdoctor.project.scan import SKIP_DIRS, ScanResult
+from envdoctor.project.scan import SKIP_DIRS, ScanResult, _Ignores
 
 SQL_CALLS = frozenset({"execute", "executemany", "executescript", "read_sql", "read_sql_query", "sql"})
 CONNECT_CALLS = frozenset({"connect", "create_engine"})
@@ -90,29 +90,36 @@ def _call_name(node: ast.Call) -> str:
     return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
-def python_strings(source: str, path: Path, first_line: int = 1) -> tuple[list[FoundQuery], list[str]]:
-    """SQL literals and database paths in Python ``source`` (a file, or one notebook cell at ``first_line``)."""
+def python_strings(source: str, path: Path, first_line: int = 1) -> tuple[list[FoundQuery], list[str], list[str]]:
+    """SQL literals, database paths, and the paths passed to ``connect()`` in Python ``source``
+    (a file, or one notebook cell starting at ``first_line``)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return [], []
+        return [], [], []
     sql: dict[int, str] = {}
     databases: list[str] = []
+    opened: list[str] = []
+    connects = any(isinstance(n, ast.Call) and _call_name(n) in CONNECT_CALLS for n in ast.walk(tree))
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
                 and isinstance(node.args[0].value, str):
             name, text = _call_name(node), node.args[0].value
             if name in SQL_CALLS and text.strip():
                 sql[node.args[0].lineno] = text
-            elif name in CONNECT_CALLS:
+            elif name in CONNECT_CALLS and text.strip():
                 databases.append(text.removeprefix("sqlite:///"))
+                opened.append(text.removeprefix("sqlite:///"))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if LOOKS_LIKE_SELECT.match(node.value):
                 sql.setdefault(node.lineno, node.value)
-            elif node.value.lower().endswith(DB_SUFFIXES) and "\n" not in node.value:
+            elif node.value.lower().endswith(DB_SUFFIXES) and "\n" not in node.value \
+                    and Path(node.value).stem:
                 databases.append(node.value)
     found = [FoundQuery(text, path, first_line + line - 1) for line, text in sorted(sql.items())]
-    return found, list(dict.fromkeys(databases))
+    if connects:  # `DB = "x.db"; sqlite3.connect(DB)`: the file's database paths are what it opens
+        opened += databases
+    return found, list(dict.fromkeys(databases)), list(dict.fromkeys(opened))
 
 
 def notebook_cells(text: str) -> Iterator[tuple[int, list[str]]]:
@@ -186,13 +193,19 @@ def yaml_kind(text: str) -> str | None:
 
 
 def database_files(root: Path) -> list[Path]:
-    """SQLite files under ``root`` (bounded walk; skips the folders a scan skips)."""
+    """SQLite files under ``root`` (bounded walk; skips the folders a scan skips and what the root's
+    .gitignore ignores, such as a run's output folder)."""
+    ignores = _Ignores()
+    ignores.load(root, PurePosixPath("."))
     found: list[Path] = []
     seen = 0
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        here = PurePosixPath(Path(folder).relative_to(root).as_posix())
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith(".")
+                         and not ignores.ignored(here / d, True))
         seen += len(dirs) + len(files)
-        found += [Path(folder) / f for f in sorted(files) if f.lower().endswith(DB_SUFFIXES)]
+        found += [Path(folder) / f for f in sorted(files)
+                  if f.lower().endswith(DB_SUFFIXES) and not ignores.ignored(here / f, False)]
         if seen > MAX_DB_WALK_ENTRIES:
             break
     return found
@@ -225,6 +238,7 @@ def discover(root: Path, scanned: ScanResult) -> Discovery:
     accelerate: list[Path] = []
     named: dict[str, Path] = {}
     notes: list[str] = []
+    missing: list[str] = []
     present = database_files(root)
     for file in scanned.files:
         suffix = file.path.suffix.lower()
@@ -245,21 +259,24 @@ def discover(root: Path, scanned: ScanResult) -> Discovery:
             shell = [line if line.lstrip().startswith("!") else "" for line in lines]
             launches += launch_flags(shell, file.path, first)
             code = "\n".join("" if line.lstrip().startswith(("!", "%")) else line for line in lines)
-            found, databases = python_strings(code, file.path, first)
+            found, databases, opened = python_strings(code, file.path, first)
             resolved = []
             for written in databases:
                 db = resolve_database(written, file.path.parent, root, present)
                 if db is not None:
                     named[str(db.resolve())] = db
                     resolved.append(str(db.resolve()))
-                elif Path(written).name:
-                    notes.append(f"{file.relative} names the database {written}, which is not in the project")
+                elif written in opened:
+                    missing.append(f"{written} ({file.relative})")
             queries += [FoundQuery(q.sql, q.path, q.line, tuple(resolved)) for q in found]
     for launch in launches:
         for config in launch.configs:
             path = (launch.path.parent / config) if (launch.path.parent / config).is_file() else root / config
             if path.is_file() and path not in llamafactory and _inside(path, root):
                 llamafactory.append(path)
+    if missing:
+        notes.append(f"the code opens {len(missing)} database(s) that are not in the project, so their SQL is not "
+                     f"checked: {', '.join(sorted(set(missing))[:3])}{' …' if len(set(missing)) > 3 else ''}")
     every_db = list(named.values()) + [p for p in present if str(p.resolve()) not in named]
     return Discovery(queries=tuple(queries), databases=tuple(every_db), llamafactory=tuple(llamafactory),
                      accelerate=tuple(accelerate), launches=tuple(launches), notes=tuple(dict.fromkeys(notes)))

@@ -58,7 +58,7 @@ def test_a_database_outside_the_project_is_never_used(tmp_path: Path) -> None:
     (root / "datasets" / "finance_analysis.db").unlink()
     seed_db(tmp_path / "sibling" / "finance_analysis.db")  # same name, next to the project
     found = discover(root, scan(root))
-    assert found.databases == () and any("not in the project" in n for n in found.notes)
+    assert found.databases == () and any("not in the project" in n and "finance_analysis.db" in n for n in found.notes)
     assert codes(run_rules(root, select=("ED22",))) == []
 
 
@@ -106,3 +106,13 @@ def test_init_writes_what_it_found_and_check_still_reads_the_code(tmp_path: Path
     assert "\n  db: datasets/finance_analysis.db\n" in config
     assert "SQL in scripts/qlora/build_instruction_dataset.py:9" in config and "flags in train.sh" in config
     assert codes(run_rules(root, select=("ED221", "ED240"))) == ["ED221", "ED240", "ED240"]
+
+
+def test_ignored_databases_are_not_the_projects(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_text("/out/\n", encoding="utf-8")
+    seed_db(tmp_path / "out" / "run" / "finance_analysis.db")
+    (tmp_path / "q.py").write_text('SQL = "SELECT titel FROM news"\n', encoding="utf-8")
+    assert discover(tmp_path, scan(tmp_path)).databases == ()
+    seed_db(tmp_path / "data" / "finance_analysis.db")
+    assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path, scan(tmp_path)).databases] \
+        == ["data/finance_analysis.db"]
