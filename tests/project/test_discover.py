@@ -116,3 +116,12 @@ def test_ignored_databases_are_not_the_projects(tmp_path: Path) -> None:
     seed_db(tmp_path / "data" / "finance_analysis.db")
     assert [p.relative_to(tmp_path).as_posix() for p in discover(tmp_path, scan(tmp_path)).databases] \
         == ["data/finance_analysis.db"]
+
+
+def test_the_readme_walk_through_project(tmp_path: Path) -> None:
+    """examples/make_seeds_project.py writes what the README's walk-through checks."""
+    import runpy
+
+    make = runpy.run_path(str(Path(__file__).resolve().parents[2] / "examples" / "make_seeds_project.py"))["make"]
+    root = make(tmp_path / "seeds-project")
+    assert codes(run_rules(root, select=("ED201", "ED221", "ED240"))) == ["ED221", "ED240", "ED240", "ED201"]
