@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any
 
 import click
 
+from envdoctor.engine.report import use_color
 from envdoctor.engine import check as checking
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.env.target import resolve
@@ -72,9 +74,17 @@ def check_target(options: RunOptions, quiet: bool) -> tuple[checking.CheckResult
               "warnings": sorted({f.code for f in result.findings if f.severity is Severity.WARNING}),
               "forced": bool(errors) and options.force}
     if errors and not options.force:
-        click.echo(checking.render(result, "text", strict=False, color=sys.stdout.isatty()))
+        from envdoctor.fix.plan import fixable_count
+
+        fixable = fixable_count(result.findings, result.snapshot,
+                                sorted(checking.build_keep(options.check, result.snapshot)))
+        click.echo(checking.render(result, "text", strict=False, color=use_color(sys.stdout), fixable=fixable))
+        same = [*(["--config", str(options.check.config_file)] if options.check.config_file else []),
+                *(["--python", options.check.python] if options.check.python else [])]
+        how = (f"(`{shlex.join(['envdoctor', 'fix', *same])}` plans the safe ones)" if fixable
+               else "(each finding says how)")
         _say(f"envdoctor run: refused: `envdoctor check` found {len(errors)} error(s); fix them "
-             "(`envdoctor fix`), or pass --force to train anyway (recorded in training_info.json)")
+             f"{how}, or pass --force to train anyway (recorded in training_info.json)")
         raise ExitCode(1)
     if errors:
         _say(f"envdoctor run: --force: training despite {', '.join(error_codes)} (recorded)")

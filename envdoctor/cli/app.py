@@ -8,6 +8,7 @@ bitsandbytes.  :func:`main` is the one place that maps exceptions to exit codes.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Callable
 
@@ -41,7 +42,7 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in LAZY_COMMANDS:
             return super().get_command(ctx, name)
-        if ctx.resilient_parsing or "--help" in sys.argv[1:2]:
+        if ctx.resilient_parsing or set(sys.argv[1:2]) & set(ctx.help_option_names):
             return click.Command(name, help=LAZY_COMMANDS[name][1])
         module_name, attribute = LAZY_COMMANDS[name][0].split(":")
         try:
@@ -65,6 +66,7 @@ def main() -> None:
     """Console entry point: one-line errors with exit 2 for bad input."""
     try:
         cli.main(standalone_mode=False)
+        sys.stdout.flush()  # a closed pipe (`envdoctor rules | head -1`) shows here, not at exit
     except InputError as exc:
         click.echo(f"envdoctor: error: {exc}", err=True)
         sys.exit(2)
@@ -81,7 +83,15 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("envdoctor: interrupted", err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        # click turns a closed stdout (EPIPE) into exit 1 after wrapping stdout; the reader
+        # (`envdoctor rules | head -1`) has what it wanted, which is success
+        if exc.code == 1 and type(sys.stdout).__name__.lstrip("_") == "PacifyFlushWrapper":
+            sys.exit(0)
+        raise
     except BrokenPipeError:
+        # the reader has what it wanted; stop quietly (Python's own flush at exit would fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
 
 

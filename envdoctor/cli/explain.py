@@ -51,5 +51,5 @@ def command(log: str | None, python: str | None, env_file: Path | None, python_v
     if fmt == "text" and sys.stderr.isatty():
         click.echo(f"reading {log or '<stdin>'}…", err=True)
     result = explain_log(path, stdin, request, db, offline=offline)
-    click.echo(render(result, fmt, color=sys.stdout.isatty()))
+    click.echo(render(result, fmt, color=report.use_color(sys.stdout)))
     sys.exit(report.exit_code(result.findings))

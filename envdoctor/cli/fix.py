@@ -11,10 +11,11 @@ from pathlib import Path
 
 import click
 
-from envdoctor.engine.check import CheckRequest, build_context, run_check
-from envdoctor.errors import InputError
+from envdoctor.cli.options import no_project_conflicts, project_options, selection_options, target_options
+from envdoctor.engine.check import CheckRequest, build_keep, run_check
+from envdoctor.errors import ExitCode, InputError
 from envdoctor.fix.apply import render_outcome, render_plan
-from envdoctor.fix.plan import from_findings, from_lock
+from envdoctor.fix.plan import from_findings, from_lock, interpreter_mismatch
 from envdoctor.fix.transaction import APPLIED, Progress, apply, latest_applied
 
 
@@ -33,40 +34,71 @@ def _confirm(question: str, yes: bool) -> None:
     if not sys.stdin.isatty():
         raise InputError("not a terminal, so nobody can confirm: pass --yes to apply without asking")
     if not click.confirm(question, default=False):
-        raise click.exceptions.Abort()
+        click.echo("envdoctor: nothing changed (you answered no)", err=True)
+        raise ExitCode(1)
+
+
+def _same_options() -> list[str]:
+    """The options this `fix` was given (not --apply/--format), to repeat them in the apply command."""
+    ctx = click.get_current_context()
+    argv: list[str] = []
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        flag = next((o for o in param.opts if o.startswith("--")), None)
+        if flag in (None, "--apply", "--format", "--yes") or value in (None, False, ()):
+            continue
+        if isinstance(param, click.Option) and param.is_flag:
+            argv.append(flag)
+            continue
+        for item in value if isinstance(value, tuple) else (value,):
+            argv += [flag, str(item)]
+    return argv
 
 
 @click.command("fix")
-@click.option("--python", "python", metavar="PATH", help="Fix another interpreter (a venv's python).")
+@target_options
+@project_options
 @click.option("--apply", "do_apply", is_flag=True, help="Apply the plan (default: only show it).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--unsafe", is_flag=True, help="Include unsafe fixes (they may move packages others need).")
-@click.option("--to", "lock", type=click.Path(path_type=Path), metavar="LOCK",
+@click.option("--to", "lock", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="LOCK",
               help="Plan the moves to the exact pins of a lock file instead of fixing findings.")
 @click.option("--keep", multiple=True, metavar="PKG", help="A package the fix must not move (repeatable).")
-@click.option("--path", "project_path", type=click.Path(path_type=Path), default=None,
-              help="Project folder whose files the fixes may edit (default: the current folder).")
+@selection_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, lock: Path | None,
-                keep: tuple[str, ...], project_path: Path | None, fmt: str) -> None:
-    """Plan the fixes for the current findings, or --apply them with a backup and a way back.
+def fix_command(python: str | None, env_file: Path | None, python_version: str | None, platform: str | None,
+                cuda: str | None, project_path: Path | None, config_file: Path | None,
+                llamafactory_file: Path | None, gpu_target: str | None, no_project: bool, do_apply: bool,
+                yes: bool, unsafe: bool, lock: Path | None, keep: tuple[str, ...], select: tuple[str, ...],
+                ignore: tuple[str, ...], fmt: str) -> None:
+    """Plan the fixes for what `envdoctor check` (with the same options) reports, or --apply them
+    with a backup and a way back.
 
-    Exit codes: 0 applied (or plan shown), 1 rolled back, 2 bad input.
+    Exit codes: 0 applied (or plan shown), 1 rolled back or declined, 2 bad input.
     """
+    no_project_conflicts(no_project, config=config_file, llamafactory=llamafactory_file)
     if python is not None:
         python = os.path.abspath(shutil.which(python) or python if os.sep not in python else python)
-    request = CheckRequest(python=python, project_path=project_path, keep=keep, quiet=fmt != "text")
+    request = CheckRequest(python=python, env_file=env_file, python_version=python_version, platform=platform,
+                           cuda=cuda, project_path=project_path, config_file=config_file,
+                           llamafactory_file=llamafactory_file, gpu_target=gpu_target,
+                           include_project=not no_project, keep=keep, select=select, ignore=ignore,
+                           quiet=fmt != "text")
     result = run_check(request)
     before, snap = result.findings, result.snapshot
-    keep_all = sorted(build_context(request, snap=snap).keep)
+    keep_all = sorted(build_keep(request, snap))
+    if lock is not None:
+        warning = interpreter_mismatch(lock, snap)
+        if warning:
+            click.echo(f"envdoctor fix: warning: {warning}", err=True)
+            if do_apply:
+                raise InputError(warning)
     plan = (from_lock(lock, snap, keep_all, unsafe) if lock is not None
             else from_findings(before, snap, keep_all, unsafe))
     if not do_apply or plan.empty:
         click.echo(json.dumps({"plan": plan.to_dict()}, indent=2) if fmt == "json" else render_plan(plan))
         if fmt == "text" and not plan.empty:
-            extra = [*(["--to", str(lock)] if lock else []), *(["--python", python] if python else []),
-                     *(["--unsafe"] if unsafe else [])]
-            click.echo(f"apply it with `{shlex.join(['envdoctor', 'fix', '--apply', *extra])}`")
+            click.echo(f"apply it with `{shlex.join(['envdoctor', 'fix', '--apply', *_same_options()])}`")
         return
     if fmt == "text":
         click.echo(render_plan(plan))

@@ -18,8 +18,8 @@ from envdoctor.env.target import platform_names
 from envdoctor.errors import InputError
 from envdoctor.fix.resolve import LockTarget, Resolved, lock
 from envdoctor.knowledge import base as knowledge
-from envdoctor.env.lock_header import LockHeader, input_digest, read_header
-from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform
+from envdoctor.env.lock_header import LockHeader, foreign_header, input_digest, read_header
+from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, pinned_cuda
 
 
 class LockGroup(click.Group):
@@ -69,11 +69,15 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
         sys.exit(1)
     resolved = Resolved(pins=[p for p in result.resolved.pins if not is_kept(p[0], exclude)],
                         made_with=result.resolved.made_with)
+    pinned = pinned_cuda(result.resolved.pins)  # before --exclude: the CUDA wheels torch pulled in
+    if cuda is None and pinned is not None:
+        click.echo(f"note: the resolution pins CUDA {pinned} builds (torch's CUDA wheels); the header says "
+                   f"cuda={pinned}. On a CPU-only target lock torch from the CPU index (torch==X+cpu)", err=True)
     argv = ["envdoctor", "lock", str(in_file), "-o", str(output), *(f"--exclude={e}" for e in exclude)]
     argv += [*(["--python-version", python_version] if python_version else []),
              *(["--platform", platform] if platform else []), *(["--cuda", cuda] if cuda else []),
              *(["--generate-hashes"] if generate_hashes else [])]
-    header = LockHeader(python=target.python, platform=target.platform, cuda=cuda,
+    header = LockHeader(python=target.python, platform=target.platform, cuda=cuda or pinned,
                         source=os.path.relpath(in_file, output.parent), digest=input_digest(in_file),
                         made_with=resolved.made_with, command=shlex.join(argv),
                         kb_constraints=", ".join(f.describe() for f in result.used),
@@ -96,19 +100,25 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
 
 @command.command("verify")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--input", "input_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              metavar="FILE", help="The requirements the lock was made from (one lock without an envdoctor header).")
 @click.option("--offline", is_flag=True, help="Use the knowledge base and metadata cache only; fetch nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def verify(paths: tuple[Path, ...], offline: bool, fmt: str) -> None:
-    """Check lock files (default: lockfiles/): pinned, hashed, current with their .in, and passing every rule.
+def verify(paths: tuple[Path, ...], input_file: Path | None, offline: bool, fmt: str) -> None:
+    """Check lock files (default: lockfiles/): pinned, hashed, current with their input, and passing every rule.
+
+    Any pinned requirements file works (pip-compile, uv pip compile, pip freeze); it is called stale only
+    where its input is known: an envdoctor header, a pip-compile/uv header, a sibling .in, or --input.
 
     Exit codes: 0 all pass, 1 findings, 2 bad input.
     """
+    files = lock_files(paths or (Path("lockfiles"),))
+    if input_file is not None and len(files) != 1:
+        raise click.UsageError("--input names the input of one lock; pass exactly one lock file with it")
     worst = 0
     documents = []
-    for path in lock_files(paths or (Path("lockfiles"),)):
-        header = read_header(path)
-        if header is None:
-            raise InputError(f"{path}: no `# envdoctor lock:` header; make the lock with `envdoctor lock FILE.in`")
+    for path in files:
+        header = read_header(path) or foreign_header(path, input_file)
         result = check_lock(path, header, offline)
         code = report.exit_code(result.findings)
         worst = max(worst, code)

@@ -43,6 +43,7 @@ class CheckRequest:
     select: Sequence[str] = ()
     ignore: Sequence[str] = ()
     quiet: bool = False
+    lock_header: object | None = None  # an env.lock_header.LockHeader for a lock envdoctor did not write
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
 
     return project.collect(project.ProjectRequest(project_path=request.project_path, config_file=request.config_file,
                                                   llamafactory_file=request.llamafactory_file), snap)
+
+
+def build_keep(request: CheckRequest, snap: Snapshot, kb: KnowledgeBase | None = None) -> frozenset[str]:
+    """Packages fixes must not move: ``--keep`` plus what the platform owns (Colab's torch stack)."""
+    kb = kb or knowledge.load()
+    return ownership.kept(snap, kb.tables.get("platform_owned", {}), request.keep, ownership.image_pins(snap))
 
 
 def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
@@ -88,16 +95,17 @@ def build_context(request: CheckRequest, kb: KnowledgeBase | None = None,
         snap = snap.with_changes(runtime=(*snap.runtime, "image-pins"))
     shipped, shipped_by = ownership.published_image(snap, kb.tables.get("platform_images", {}),
                                                     Path(checks_package.__file__).parent)
-    keep = ownership.kept(snap, kb.tables.get("platform_owned", {}), request.keep, pinned_by_image)
-    return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=keep,
+    return Context(snapshot=snap, kb=kb, project=collect_project(request, snap), keep=build_keep(request, snap, kb),
                    shipped=shipped, shipped_by=shipped_by, provided=frozenset(request.provided),
-                   offline=request.offline, extras={"gpu_target": request.gpu_target})
+                   offline=request.offline, extras={"gpu_target": request.gpu_target,
+                                                    "lock_header": request.lock_header})
 
 
 def run_check(request: CheckRequest) -> CheckResult:
     """Run the selected rules on the requested target."""
-    ctx = build_context(request)
-    selected = engine.select_rules(ctx.kb, request.select, request.ignore)
+    kb = knowledge.load()
+    selected = engine.select_rules(kb, request.select, request.ignore)  # bad --select fails before any work
+    ctx = build_context(request, kb)
     findings = engine.mark_inferred(engine.run(ctx, selected), ctx.snapshot)
     if any(fix.pins for f in findings for fix in f.fixes):
         from envdoctor.engine import search
@@ -112,7 +120,8 @@ def run_check(request: CheckRequest) -> CheckResult:
 def describe_target(snap: Snapshot) -> dict[str, object]:
     """The `target` object of the JSON output."""
     kind, cuda = torch_build(snap)
-    return {"source": snap.source, "python": snap.python_version, "platform": f"{snap.system} {snap.machine}",
+    return {"source": snap.source, "interpreter": snap.executable, "python": snap.python_version,
+            "platform": f"{snap.system} {snap.machine}",
             "packages": len(snap.distributions), "torch_build": kind, "torch_cuda": cuda,
             "gpus": [g.name for g in snap.hardware.gpus], "nvml": snap.hardware.nvml,
             "runtime": list(snap.runtime), "owner": snap.platform,
@@ -122,22 +131,24 @@ def describe_target(snap: Snapshot) -> dict[str, object]:
                                for r in snap.implied_ranges]}
 
 
-def render(result: CheckResult, fmt: str, strict: bool, color: bool = False) -> str:
-    """Text, JSON or SARIF for a check result."""
+def render(result: CheckResult, fmt: str, strict: bool, color: bool = False, fixable: int = 0) -> str:
+    """Text, JSON or SARIF for a check result; ``fixable`` is how many findings `envdoctor fix` would act on
+    (the text's closing line points to `fix` only then)."""
     snap = result.snapshot
     if fmt == "json":
         return report.render_json(result.findings, describe_target(snap), result.notes, strict)
     if fmt == "sarif":
         artifact = snap.source.split(":", 1)[1] if snap.source.startswith("file:") else "pyproject.toml"
-        return report.render_sarif(result.findings, result.rules, artifact)
+        return report.render_sarif(result.findings, result.rules, artifact, describe_target(snap))
     kind, cuda = torch_build(snap)
     gpus = ", ".join(g.name for g in snap.hardware.gpus) or f"no GPU ({snap.hardware.nvml})"
     implied = sum(bool(d.implied_by) for d in snap.distributions.values())
     count = f"{len(snap.distributions) - implied} packages" + (f" (+{implied} implied)" if implied else "")
-    header = (f"envdoctor check · {snap.source} · Python {snap.python_version} · "
+    where = f"{snap.source} ({snap.executable})" if snap.executable and snap.source == "live" else snap.source
+    header = (f"envdoctor check · {where} · Python {snap.python_version} · "
               f"{count} · torch {kind}{' ' + cuda if cuda else ''} · {gpus}")
     python = snap.executable or "python"
-    return report.render_text(result.findings, header, python, result.notes, color)
+    return report.render_text(result.findings, header, python, result.notes, color, fixable)
 
 
 exit_code = report.exit_code

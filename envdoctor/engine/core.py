@@ -9,6 +9,7 @@ their knowledge-base cases; Python rules register an implementation with
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import traceback
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from dataclasses import replace
 
 from envdoctor.env.implied import describe, describe_range
 from envdoctor.env.snapshot import Snapshot, torch_build
+from envdoctor.errors import InputError
 from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import Case, KnowledgeBase, RuleEntry
 from envdoctor.rules.base import IMPLEMENTATIONS, Context, RuleImpl, condition_holds, pin_locations
@@ -74,14 +76,31 @@ def evaluate_declarative(ctx: Context, entry: RuleEntry) -> Iterable[Finding]:
             )
 
 
+def _selectors(kb: KnowledgeBase, values: Iterable[str], flag: str) -> set[str]:
+    """``values`` split at commas (``ED2,ED7``), each a code, a code prefix or a rule name;
+    InputError (with the closest matches) for one that selects no rule."""
+    keys = {part.strip() for value in values for part in value.split(",") if part.strip()}
+    codes = sorted(kb.rules)
+    names = sorted(entry.name for entry in kb.rules.values())
+    for key in sorted(keys):
+        if key in names or any(code.startswith(key.upper()) for code in codes):
+            continue
+        close = difflib.get_close_matches(key.upper() if key[:2].upper() == "ED" else key,
+                                          codes if key[:2].upper() == "ED" else names, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise InputError(f"{flag} {key!r}: no rule has this code or name; {hint}`envdoctor rules` lists them")
+    return keys
+
+
 def select_rules(kb: KnowledgeBase, select: Iterable[str] = (), ignore: Iterable[str] = ()) -> list[RuleEntry]:
-    """Rules chosen by code or name (prefixes like ``ED1`` select a family)."""
+    """Rules chosen by code or name (prefixes like ``ED1`` select a family; ``ED2,ED7`` lists two);
+    InputError for a value that matches no rule."""
 
     def matches(entry: RuleEntry, keys: set[str]) -> bool:
         return entry.name in keys or any(entry.code.startswith(k.upper()) for k in keys)
 
-    chosen = {k for k in select}
-    dropped = {k for k in ignore}
+    chosen = _selectors(kb, select, "--select")
+    dropped = _selectors(kb, ignore, "--ignore")
     return [e for code, e in sorted(kb.rules.items()) if (not chosen or matches(e, chosen)) and not matches(e, dropped)]
 
 

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from envdoctor import __version__
-from envdoctor.findings import Applicability, Finding, Severity
+from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import RuleEntry
 
 JSON_SCHEMA_VERSION = 1
 MARKS = {Severity.ERROR: ("✗", "red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour for ``stream``: it is a TTY and ``NO_COLOR`` (https://no-color.org) is unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def exit_code(findings: Sequence[Finding], strict: bool = False) -> int:
@@ -35,8 +44,9 @@ def _command_text(argv: Sequence[str], python: str) -> str:
 
 
 def render_text(findings: Sequence[Finding], header: str, python: str, notes: Sequence[str] = (),
-                color: bool = False) -> str:
-    """The human report: a mark, the code and the message per finding, then its fixes."""
+                color: bool = False, fixable: int = 0) -> str:
+    """The human report: a mark, the code and the message per finding, then its fixes; the closing
+    line points to `envdoctor fix` only when ``fixable`` (findings its plan acts on) is not zero."""
     def style(text: str, **kw: Any) -> str:
         return click.style(text, **kw) if color else text
 
@@ -62,10 +72,9 @@ def render_text(findings: Sequence[Finding], header: str, python: str, notes: Se
         lines.append(style("✓ no problems found", fg="green", bold=True))
     else:
         summary = f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)"
-        safe = sum(any(x.applicability is Applicability.SAFE for x in f.fixes) for f in findings)
         lines.append(style(summary, bold=True) + (
-            f"; {safe} with a safe fix: run `envdoctor fix` to see the plan, "
-            "`envdoctor fix --apply` to apply it" if safe else
+            f"; {fixable} with a safe fix: run `envdoctor fix` (with the same options) to see the plan, "
+            "`envdoctor fix --apply` to apply it" if fixable else
             "; read a rule with `envdoctor rules CODE`"))
     return "\n".join(lines)
 
@@ -85,36 +94,63 @@ def render_json(findings: Sequence[Finding], target: dict[str, Any], notes: Sequ
     return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
-def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str) -> str:
-    """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``."""
+def _artifact_uri(path: str) -> str:
+    """A SARIF ``uri-reference`` for a file path: ``file:`` URI when absolute, percent-encoded when relative."""
+    from pathlib import PurePath
+    from urllib.parse import quote
+
+    pure = PurePath(path)
+    return pure.as_uri() if pure.is_absolute() else quote(pure.as_posix())
+
+
+def render_sarif(findings: Sequence[Finding], rules: Sequence[RuleEntry], artifact: str,
+                 target: dict[str, Any] | None = None) -> str:
+    """SARIF 2.1.0 for GitHub code scanning; findings without a file point at ``artifact``;
+    ``target`` (what was checked: the interpreter, Python, platform) goes to the run's properties.
+
+    A rule's ``helpUri`` is its documentation page (envdoctor.knowledge.docs); its evidence and a
+    finding's fixes are in ``properties``."""
+    from envdoctor.knowledge.docs import REPOSITORY_URL, help_uri
+
     used = sorted({f.code for f in findings})
     by_code = {r.code: r for r in rules}
     descriptors = []
     for code in used:
         entry = by_code.get(code)
+        if entry is None:
+            descriptors.append({"id": code, "name": "internal-error",
+                                "shortDescription": {"text": "a rule crashed"}})
+            continue
         descriptors.append({
             "id": code,
-            "name": entry.name if entry else "internal-error",
-            "shortDescription": {"text": entry.summary if entry else "a rule crashed"},
-            "fullDescription": {"text": entry.docs() if entry else "a rule crashed"},
-            "helpUri": entry.evidence[0] if entry and entry.evidence else None,
+            "name": entry.name,
+            "shortDescription": {"text": entry.summary},
+            "fullDescription": {"text": entry.docs()},
+            "help": {"text": entry.docs(), "markdown": entry.docs()},
+            "helpUri": help_uri(code),
+            "defaultConfiguration": {"level": SARIF_LEVEL[entry.severity]},
+            "properties": {"evidence": list(entry.evidence), "tags": [entry.severity.value]},
         })
+    index = {code: i for i, code in enumerate(used)}
     results = []
     for f in findings:
         locs = f.locations or ()
-        physical = [{"physicalLocation": {"artifactLocation": {"uri": loc.path},
+        physical = [{"physicalLocation": {"artifactLocation": {"uri": _artifact_uri(loc.path)},
                                           **({"region": {"startLine": loc.line}} if loc.line else {})}}
-                    for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": artifact}}}]
+                    for loc in locs] or [{"physicalLocation": {"artifactLocation": {"uri": _artifact_uri(artifact)}}}]
         text = f.message + "".join(f" [inferred: {item}]" for item in f.inferred)
-        results.append({"ruleId": f.code, "level": SARIF_LEVEL[f.severity],
+        results.append({"ruleId": f.code, "ruleIndex": index[f.code], "level": SARIF_LEVEL[f.severity],
                         "message": {"text": text}, "locations": physical,
-                        **({"properties": {"inferred": list(f.inferred)}} if f.inferred else {})})
+                        "properties": {"evidence": list(f.evidence),
+                                       "fixes": [{"title": x.title, "applicability": x.applicability.value}
+                                                 for x in f.fixes],
+                                       **({"inferred": list(f.inferred)} if f.inferred else {})}})
     doc = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
         "runs": [{"tool": {"driver": {"name": "envdoctor", "version": __version__,
-                                      "informationUri": "https://pypi.org/project/envdoctor/",
+                                      "informationUri": REPOSITORY_URL,
                                       "rules": descriptors}},
-                  "results": results}],
+                  "results": results, **({"properties": {"target": target}} if target else {})}],
     }
     return json.dumps(doc, indent=2, ensure_ascii=False)

@@ -32,7 +32,7 @@ from envdoctor.env.implied import exact_version
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import active_requirements, is_kept, requested_extras
 from envdoctor.env.snapshot import Distribution, Snapshot
-from envdoctor.findings import Applicability, Finding, Fix, brief_list, pip_install_fix
+from envdoctor.findings import Finding, Fix, brief_list, hint, pip_install_fix
 
 MAX_CANDIDATES = 40  # releases whose metadata one search reads at most
 ALONG_DEPTH = 2  # levels of exact pins checked for what moves along (vllm -> torch -> triton)
@@ -202,7 +202,7 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     if config is None:
         note = " (offline: releases not searched; run without --offline for the version)"
         if any(spec.startswith("!=") or not spec for spec in ranged.values()):  # "another release": no command
-            return Fix(title=fix.title + note, applicability=Applicability.DISPLAY_ONLY)
+            return hint(fix.title + note)
         return replace(fix, title=fix.title + note)
     pins = dict(fix.pins)
     parts: list[str] = []
@@ -210,8 +210,7 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     for name, spec in sorted(ranged.items()):
         result = search(snap, name, spec, frozenset(ranged), ctx.keep, config)
         if isinstance(result, Searched):
-            return Fix(title=f"no {name} release fits: {result.describe(snap)}",
-                       applicability=Applicability.DISPLAY_ONLY)
+            return hint(f"no {name} release fits: {result.describe(snap)}")
         pins[name] = f"=={result.version}"
         along = f", moving {brief_list(list(result.along), 2)} with it" if result.along else ""
         parts.append(_move(snap, name, result.version) + along)

@@ -1,21 +1,31 @@
 """Reading index pages and metadata over HTTP(S) or from ``file:`` URLs, with bounded time.
 
 Every request has a timeout and one retry on a network error; 404/410 is :class:`NotFound`.
+Connections behave as pip's with the same configuration (:func:`envdoctor.env.pipconfig.transport`):
+its CA bundle (``cert``), client certificate (``client-cert``), ``trusted-host`` (not verified),
+``proxy`` and the ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` variables (CONNECT tunnels for
+HTTPS); credentials from the URL, else ``~/.netrc`` (``$NETRC``), else :mod:`keyring` when it is
+installed (never required).  Credentials are sent, never stored or printed.
 :func:`metadata_from_wheel` reads one member of a remote wheel through HTTP range requests
 (a server that ignores ``Range`` is hung up on before its body is read), never the whole file.
 """
 
 from __future__ import annotations
 
+import base64
+import http.client
 import io
+import netrc
+import os
+import ssl
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
-from envdoctor.env.pipconfig import redact
+from envdoctor.env.pipconfig import Transport, redact, transport
 
 TIMEOUT_S = 15
 ATTEMPTS = 2  # one retry
@@ -41,6 +51,81 @@ def local_path(url: str) -> Path:
     return Path(url2pathname(urlsplit(url).path))
 
 
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    """HTTPS with pip's verification: the configured CA bundle and client certificate, and no
+    verification for a trusted host (chosen per request, through a proxy tunnel too)."""
+
+    def __init__(self, config: Transport) -> None:
+        super().__init__()
+        self.config = config
+        self.verified = ssl.create_default_context(cafile=config.cert) if config.cert else \
+            ssl.create_default_context()
+        self.unverified = ssl.create_default_context()
+        self.unverified.check_hostname = False
+        self.unverified.verify_mode = ssl.CERT_NONE
+        if config.client_cert:
+            for context in (self.verified, self.unverified):
+                context.load_cert_chain(config.client_cert)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        target = urlsplit(req.full_url)
+        context = self.unverified if self.config.trusts(target.hostname, target.port) else self.verified
+        return self.do_open(http.client.HTTPSConnection, req, context=context)
+
+
+def opener(config: Transport | None = None) -> urllib.request.OpenerDirector:
+    """A URL opener configured as pip would be (see the module docstring)."""
+    config = transport() if config is None else config
+    proxies = urllib.request.getproxies()  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as pip's requests reads them
+    if config.proxy:
+        proxies.update(http=config.proxy, https=config.proxy)
+    try:
+        https = _HTTPSHandler(config)
+    except (OSError, ssl.SSLError) as exc:
+        raise FetchError(f"pip's cert/client-cert setting ({config.origin}) cannot be loaded: {exc}")
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), https)
+
+
+def credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without user info, and the Authorization header pip would send: the URL's own
+    ``user:password``, else ``~/.netrc`` (``$NETRC``), else keyring when installed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    bare = urlunsplit((parts.scheme, host + (f":{parts.port}" if parts.port else ""), parts.path, parts.query,
+                       parts.fragment))
+    user, password = (unquote(parts.username) if parts.username else None,
+                      unquote(parts.password) if parts.password else None)
+    if user is None:
+        try:
+            found = netrc.netrc(os.environ.get("NETRC") or None).authenticators(host)
+        except (OSError, netrc.NetrcParseError):
+            found = None
+        if found is not None:
+            user, password = found[0], found[2]
+    if user is None:
+        user, password = _keyring(bare, host)
+    if user is None:
+        return url, {}
+    token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+    return bare, {"Authorization": f"Basic {token}"}
+
+
+def _keyring(url: str, host: str) -> tuple[str | None, str | None]:
+    """Credentials from :mod:`keyring` (only when it is installed; pip asks by URL, then by host)."""
+    try:
+        import keyring  # type: ignore[import-not-found]
+    except ImportError:
+        return None, None
+    for service in (url, host):
+        try:
+            found = keyring.get_credential(service, None)
+        except Exception:  # a broken keyring backend must not stop a check
+            return None, None
+        if found is not None:
+            return found.username, found.password
+    return None, None
+
+
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, int]:
     """Body, content type and status of ``url`` (http(s) or file), retried once on a network error."""
     if url.startswith("file:"):
@@ -53,11 +138,13 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, in
             raise NotFound(url)
         except OSError as exc:
             raise FetchError(f"{path}: {exc.strerror}")
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
+    plain, auth = credentials(url)
+    request = urllib.request.Request(plain, headers={"User-Agent": USER_AGENT, **auth, **(headers or {})})
+    client = opener()
     last, unreachable = "", False
     for _ in range(ATTEMPTS):
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with client.open(request, timeout=TIMEOUT_S) as response:
                 return response.read(), response.headers.get("Content-Type", ""), response.status
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
@@ -75,11 +162,13 @@ def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
     """Bytes ``first..last`` of ``url`` (the last ``last`` bytes when ``first`` is None) and the
     file's size; a server that ignores ``Range`` is closed before its body is read."""
     spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": spec})
+    plain, auth = credentials(url)
+    request = urllib.request.Request(plain, headers={"User-Agent": USER_AGENT, "Range": spec, **auth})
+    client = opener()
     problem = ""
     for _ in range(ATTEMPTS):
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with client.open(request, timeout=TIMEOUT_S) as response:
                 total = response.headers.get("Content-Range", "").rpartition("/")[2]
                 if response.status != 206 or not total.isdigit():
                     raise FetchError(f"{redact(url)}: the server does not answer range requests")

@@ -116,6 +116,54 @@ def constraint_files(environ: Mapping[str, str] | None = None) -> tuple[Path, ..
     return tuple(Path(v) for v in value.split() if Path(v).is_file())
 
 
+TRANSPORT_KEYS = ("cert", "client-cert", "trusted-host", "proxy")
+
+
+@dataclass(frozen=True)
+class Transport:
+    """How pip would connect: its CA bundle (``cert``), client certificate (``client-cert``, one PEM
+    with key and certificate), hosts it does not verify (``trusted-host``) and ``proxy``; where each
+    came from is in ``origin``."""
+
+    cert: str | None = None
+    client_cert: str | None = None
+    trusted_hosts: tuple[str, ...] = ()
+    proxy: str | None = None
+    origin: str = "pip's default"
+
+    def trusts(self, host: str | None, port: int | None) -> bool:
+        """Whether ``host[:port]`` is a trusted host (pip matches the host, or host:port)."""
+        return bool(host) and any(t in (host, f"{host}:{port}") for t in self.trusted_hosts)
+
+
+def transport(environ: Mapping[str, str] | None = None) -> Transport:
+    """pip's connection settings for ``pip install``: the config files (``[global]``, ``[install]``),
+    then ``PIP_CERT``, ``PIP_CLIENT_CERT``, ``PIP_TRUSTED_HOST``, ``PIP_PROXY``."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, tuple[str, str]] = {}
+    for path in config_files(environ):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError, OSError):
+            continue
+        for section in SECTIONS:
+            for key in TRANSPORT_KEYS:
+                if parser.has_section(section) and parser.has_option(section, key):
+                    values[key] = (parser.get(section, key), str(path))
+    for key in TRANSPORT_KEYS:
+        env_key = "PIP_" + key.upper().replace("-", "_")
+        if environ.get(env_key):
+            values[key] = (environ[env_key], env_key)
+
+    def value(key: str) -> str | None:
+        return (values[key][0].strip() or None) if key in values else None
+
+    return Transport(cert=value("cert"), client_cert=value("client-cert"),
+                     trusted_hosts=tuple((value("trusted-host") or "").split()), proxy=value("proxy"),
+                     origin=", ".join(dict.fromkeys(origin for _, origin in values.values())) or "pip's default")
+
+
 def with_lock_options(config: IndexConfig, index_url: str | None, extra_index_urls: tuple[str, ...],
                       no_index: bool, source: str, find_links: tuple[str, ...] = ()) -> IndexConfig:
     """``config`` as pip applies a requirements file's own options on top of it: the file's

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from envdoctor.env import snapshot as snapshot_mod
@@ -65,14 +70,78 @@ def from_pins(pins: list[Pin], source: str, python_version: str, platform: str |
                     notes=tuple(notes), created=snapshot_mod.utc_now())
 
 
+PREFIX_TIMEOUT_S = 10
+
+
+def _prefix_python(prefix: str) -> Path:
+    """The interpreter of an environment folder (venv or conda)."""
+    if os.name == "nt":
+        return Path(prefix) / ("Scripts" if (Path(prefix) / "Scripts").is_dir() else "") / "python.exe"
+    return Path(prefix) / "bin" / "python"
+
+
+def _same_prefix(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _prefix_of(python: str) -> str | None:
+    """``sys.prefix`` of another interpreter (read from its pyvenv.cfg's folder, else by asking it)."""
+    path = Path(python)
+    if (path.parent.parent / "pyvenv.cfg").is_file():
+        return str(path.parent.parent)
+    if sys.prefix == sys.base_prefix and _same_prefix(python, sys.executable):
+        return sys.prefix  # the very interpreter running envdoctor, outside any venv
+    try:
+        proc = subprocess.run([python, "-c", "import sys; print(sys.prefix)"], capture_output=True, text=True,
+                              timeout=PREFIX_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (proc.stdout.strip() or None) if proc.returncode == 0 else None
+
+
+def active_python(environ: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """The interpreter of the environment the user is in, when it is not envdoctor's own, and why:
+    ``$VIRTUAL_ENV``, then ``$CONDA_PREFIX``, then the ``python`` on ``PATH``."""
+    environ = os.environ if environ is None else environ
+    for key in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        prefix = environ.get(key)
+        if prefix:
+            if _same_prefix(prefix, sys.prefix):
+                return None
+            python = _prefix_python(prefix)
+            if python.exists():
+                return str(python), f"{key}={prefix}"
+    found = shutil.which("python", path=environ.get("PATH")) or shutil.which("python3", path=environ.get("PATH"))
+    if found is None:
+        return None
+    prefix = _prefix_of(found)
+    if prefix is None or _same_prefix(prefix, sys.prefix):
+        return None
+    return found, "the `python` on PATH"
+
+
 def resolve(python: str | None, env_file: Path | None, python_version: str | None,
             platform: str | None, cuda: str | None) -> Snapshot:
-    """The snapshot the user asked for; hardware is probed only for live targets."""
+    """The snapshot the user asked for; hardware is probed only for live targets.
+
+    With neither ``python`` nor ``env_file`` the target is the environment the user is in
+    (:func:`active_python`), else envdoctor's own interpreter."""
     if python and env_file:
         raise InputError("--python and --env name two targets; pass one of them")
     if env_file is None:
         hardware = probe_hardware()
-        snap = snapshot_mod.from_interpreter(python, hardware) if python else snapshot_mod.live(hardware)
+        active = None if python else active_python()
+        if python:
+            snap = snapshot_mod.from_interpreter(python, hardware)
+        elif active is not None:
+            snap = snapshot_mod.from_interpreter(active[0], hardware)
+            snap = snap.with_changes(source="live", notes=(*snap.notes, f"checked the active environment "
+                                                           f"({active[1]}), not envdoctor's own {sys.executable}"))
+        else:
+            snap = snapshot_mod.live(hardware)
         return snap.with_changes(stated_cuda=cuda) if cuda else snap
     if not env_file.exists():
         raise InputError(f"{env_file}: no such file; pass a pip freeze, a lock or a snapshot JSON to --env")

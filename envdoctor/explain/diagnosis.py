@@ -15,7 +15,7 @@ from pathlib import Path
 
 from envdoctor.env import owners
 from envdoctor.explain.extractors import HitGroup, LogFacts
-from envdoctor.findings import Applicability, Fix, Severity
+from envdoctor.findings import Fix, Severity, hint
 from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
 from envdoctor.rules.base import Context
 
@@ -94,4 +94,4 @@ def stale(what: str) -> str:
 
 def say(*options: str) -> Fix:
     """A display-only fix: what to change, in words."""
-    return Fix(title="; ".join(options), applicability=Applicability.DISPLAY_ONLY)
+    return hint("; ".join(options))

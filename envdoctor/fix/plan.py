@@ -137,6 +137,28 @@ def from_findings(findings: Sequence[Finding], snap: Snapshot, keep: Sequence[st
                 chosen=tuple(chosen), skipped=tuple(skipped))
 
 
+def fixable_count(findings: Sequence[Finding], snap: Snapshot, keep: Sequence[str]) -> int:
+    """How many of ``findings`` `envdoctor fix` (without --unsafe) would act on: what `check` reports."""
+    if not snap.executable:
+        return 0  # a lock or snapshot target: nothing to install into
+    plan = from_findings(findings, snap, keep, unsafe=False)
+    return 0 if plan.empty else len(plan.chosen)
+
+
+def interpreter_mismatch(lock: Path, snap: Snapshot) -> str | None:
+    """Why ``lock`` does not suit ``snap``'s interpreter (it was resolved for another Python X.Y), or None."""
+    from envdoctor.env.lock_header import made_for_python
+
+    wanted = made_for_python(lock)
+    have = ".".join(snap.python_version.split(".")[:2])
+    if wanted is None or wanted == have:
+        return None
+    return (f"{lock} was resolved for Python {wanted}, but {snap.executable or snap.source} is Python "
+            f"{snap.python_version}: its pins may not install or run there; use a Python {wanted} interpreter "
+            f"(`--python /path/to/python{wanted}`), or re-lock for {have} "
+            f"(`envdoctor lock IN --python-version {have}`)")
+
+
 def from_lock(lock: Path, snap: Snapshot, keep: Sequence[str], unsafe: bool) -> Plan:
     """The moves from ``snap`` to the exact pins of ``lock`` (``fix --to``).
 

@@ -53,7 +53,11 @@ class StepFailed(Exception):
 
 
 def state_root() -> Path:
-    """Where transactions are kept: ``$XDG_STATE_HOME/envdoctor/transactions``."""
+    """Where transactions are kept: ``$ENVDOCTOR_STATE_DIR/transactions``, else
+    ``$XDG_STATE_HOME/envdoctor/transactions`` (~/.local/state)."""
+    root = os.environ.get("ENVDOCTOR_STATE_DIR")
+    if root:
+        return Path(root) / "transactions"
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "envdoctor" / "transactions"
 

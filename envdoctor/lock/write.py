@@ -11,6 +11,8 @@ metadata is used where the metadata fetcher can get it.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from envdoctor.engine.check import CheckRequest, CheckResult, run_check
@@ -26,6 +28,23 @@ def native_platform() -> str:
     env = marker_environment()
     return next((name for name, (system, _, machine) in sorted(PLATFORMS.items())
                  if (system, machine) == (env["platform_system"], env["platform_machine"])), "linux_x86_64")
+
+
+_CUDA_RUNTIME = re.compile(r"^nvidia-cuda-runtime(?:-cu\d+)?$")
+
+
+def pinned_cuda(pins: Iterable[tuple[str, str, tuple[str, ...]]]) -> str | None:
+    """The CUDA (X.Y) a resolution pins: the version of the CUDA runtime wheel torch's CUDA builds
+    require (``nvidia-cuda-runtime-cu12==12.4.127`` → ``12.4``), else a ``+cuXYZ`` torch label; None
+    for a CPU resolution (``torch==2.6.0+cpu``, or no CUDA wheels)."""
+    for name, version, _ in pins:
+        if _CUDA_RUNTIME.match(name.lower()):
+            return ".".join(version.split(".")[:2])
+    for name, version, _ in pins:
+        label = re.search(r"\+cu(\d+)(\d)$", version) if name.lower() == "torch" else None
+        if label:
+            return f"{label.group(1)}.{label.group(2)}"
+    return None
 
 
 def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:
@@ -45,7 +64,8 @@ def check_lock(path: Path, header: LockHeader, offline: bool) -> CheckResult:
     return run_check(CheckRequest(env_file=path, python_version=header.python or None,
                                   platform=header.platform or None, cuda=header.cuda, offline=offline,
                                   provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
-                                  include_project=False, quiet=True))
+                                  include_project=False, quiet=True,
+                                  lock_header=header if header.foreign else None))
 
 
 def lock_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -56,7 +56,9 @@ class QueryFacts:
 
     ``origin`` is the file holding the SQL and ``line`` where it starts there.
     ``rows`` is how many rows it returns (None when not counted) and
-    ``tables_read`` the tables SQLite's plan opens.
+    ``tables_read`` the tables SQLite's plan opens; ``columns`` the names of its result columns
+    (``cursor.description`` of the query under ``LIMIT 0``) and ``samples`` one non-NULL value per
+    column with SQLite's ``typeof`` (empty when not sampled in time).
     """
 
     name: str
@@ -67,6 +69,8 @@ class QueryFacts:
     error: str | None = None
     rows: int | None = None
     tables_read: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()
+    samples: Mapping[str, tuple[str, object]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,33 @@ def _count(conn: sqlite3.Connection, sql: str) -> int | None:
         conn.set_progress_handler(None, 0)
 
 
+def result_columns(conn: sqlite3.Connection, sql: str) -> tuple[str, ...]:
+    """The result column names of ``sql``, from ``cursor.description`` with ``LIMIT 0`` (no row is read)."""
+    try:
+        cursor = conn.execute(f"SELECT * FROM ({sql}) LIMIT 0")
+    except sqlite3.Error:
+        return ()
+    return tuple(d[0] for d in cursor.description or ())
+
+
+def sample_values(conn: sqlite3.Connection, sql: str, columns: tuple[str, ...]) -> dict[str, tuple[str, object]]:
+    """One non-NULL value per column and its SQLite type (``typeof``), within COUNT_BUDGET_S."""
+    found: dict[str, tuple[str, object]] = {}
+    deadline = time.monotonic() + COUNT_BUDGET_S
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        for column in dict.fromkeys(columns):
+            row = conn.execute(f"SELECT typeof(q.{_quote(column)}), q.{_quote(column)} FROM ({sql}) AS q "
+                               f"WHERE q.{_quote(column)} IS NOT NULL LIMIT 1").fetchone()
+            if row is not None:
+                found[column] = (str(row[0]), row[1])
+    except sqlite3.Error:
+        pass
+    finally:
+        conn.set_progress_handler(None, 0)
+    return found
+
+
 def check_query(conn: sqlite3.Connection, name: str, sql: str, origin: Path | None, line: int | None,
                 tables: Mapping[str, tuple[str, ...]], pages: Mapping[int, str]) -> QueryFacts:
     """Compile ``sql`` with SQLite; collect every unknown name (repairing each to find the next)."""
@@ -198,8 +229,11 @@ def check_query(conn: sqlite3.Connection, name: str, sql: str, origin: Path | No
         if not _is_query(statement):
             return QueryFacts(name, sql, origin, line, error="not a SELECT statement: the builder reads rows")
         read = tuple(sorted({pages[row[3]] for row in plan if row[1] == "OpenRead" and row[3] in pages}))
-        rows = None if "?" in statement or re.search(r"[:@$]\w", statement) else _count(conn, statement)
-        return QueryFacts(name, sql, origin, line, rows=rows, tables_read=read)
+        bound = "?" in statement or bool(re.search(r"[:@$]\w", statement))
+        rows = None if bound else _count(conn, statement)
+        columns = () if bound else result_columns(conn, statement)
+        samples = sample_values(conn, statement, columns) if columns and rows else {}
+        return QueryFacts(name, sql, origin, line, rows=rows, tables_read=read, columns=columns, samples=samples)
     return QueryFacts(name, sql, origin, line, tuple(unknown))
 
 

@@ -18,6 +18,7 @@ from envdoctor.errors import InputError
 from envdoctor.project.builtin_models import builtin_config
 from envdoctor.project.config import DEFAULT_FILE, TrainingConfig, load_config
 from envdoctor.project.database import DatabaseFacts, inspect
+from envdoctor.project.discover import Discovery, discover
 from envdoctor.project.locate import PathFacts, probe
 from envdoctor.project.models import (
     LlamaFactoryFacts,
@@ -33,8 +34,10 @@ class ProjectFacts:
     """Everything the files, data and config rules read.
 
     ``model_shape`` holds the model's config.json values used to size
-    checkpoints (None when the model is a hub id).  ``notes`` say what could
-    not be checked and why.
+    checkpoints (None when the model is a hub id).  ``found_databases`` are the databases the
+    project's own code opens (or holds), with the SQL literals of that code checked against them;
+    ``found_llamafactory`` the LLaMA-Factory YAMLs and launch lines found by content
+    (:mod:`envdoctor.project.discover`).  ``notes`` say what could not be checked and why.
     """
 
     root: Path
@@ -45,6 +48,9 @@ class ProjectFacts:
     model: ModelFolderFacts | None = None
     model_shape: dict[str, Any] | None = None
     llamafactory: LlamaFactoryFacts | None = None
+    found_databases: tuple[DatabaseFacts, ...] = ()
+    found_llamafactory: tuple[LlamaFactoryFacts, ...] = ()
+    discovery: Discovery | None = None
     notes: tuple[str, ...] = ()
 
 
@@ -132,13 +138,47 @@ def _database(config: TrainingConfig, paths: tuple[PathFacts, ...], notes: list[
                      "the same-named file found nearby")
     else:
         return None
-    facts = inspect(target, _queries(config, notes))
+    return _placed(inspect(target, _queries(config, notes)))
+
+
+def _placed(facts: DatabaseFacts) -> DatabaseFacts:
+    """``facts`` with each unknown name's line (and its text) in the file that holds the query."""
     placed = []
     for query in facts.queries:
         unknown = tuple(replace(u, line=line, line_text=text) for u in query.unknown
                         for line, text in [_token_line(query.origin, query.line, u.written)])
         placed.append(replace(query, unknown=unknown))
     return replace(facts, queries=tuple(placed))
+
+
+def _found_databases(found: Discovery) -> tuple[DatabaseFacts, ...]:
+    """Each database the project's code names (or holds) with the SQL literals checked against it:
+    a file's literals go to the databases that file names, else to the project's only database."""
+    out = []
+    for db in found.databases:
+        mine = {str(db.resolve())}
+        queries = {q.name: (q.sql, q.path, q.line) for q in found.queries
+                   if mine & set(q.databases) or (not q.databases and len(found.databases) == 1)}
+        if queries:
+            out.append(_placed(inspect(db, queries)))
+    return tuple(out)
+
+
+def _found_llamafactory(found: Discovery, named: Path | None, snapshot: Snapshot, root: Path,
+                        notes: list[str]) -> tuple[LlamaFactoryFacts, ...]:
+    """LLaMA-Factory YAMLs recognised by their keys, and launch lines' flags, as LLaMA-Factory facts."""
+    out = []
+    for path in found.llamafactory:
+        if named is not None and path.resolve() == named.resolve():
+            continue
+        try:
+            out.append(llamafactory_yaml(path, snapshot, root))
+        except InputError as exc:
+            notes.append(f"{exc} (found by its keys; not checked)")
+    for launch in found.launches:
+        if launch.launcher == "llamafactory-cli" and launch.values:
+            out.append(LlamaFactoryFacts(launch.path, dict(launch.values), dict(launch.lines), style="cli"))
+    return tuple(out)
 
 
 def _model_shape(config: TrainingConfig, model: ModelFolderFacts | None) -> dict[str, Any] | None:
@@ -160,10 +200,15 @@ def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
     notes: list[str] = []
     config_path = _config_path(request)
     config = load_config(config_path) if config_path is not None else None
+    scanned = scan(root)
+    found = discover(root, scanned)
+    notes.extend(found.notes)
     if config is None:
-        notes.append(f"no {DEFAULT_FILE} in {root}: data, path and model checks skipped "
-                     "(create one with `envdoctor init`)")
-    facts = ProjectFacts(root=root, scan=scan(root), config=config, notes=())
+        notes.append(f"no {DEFAULT_FILE} in {root}: the builder's data, path and model checks skipped; checked what "
+                     f"the project's files name ({len(found.queries)} SQL, {len(found.databases)} database(s), "
+                     f"{len(found.llamafactory) + len(found.launches)} LLaMA-Factory config(s)); "
+                     "`envdoctor init` writes a config from them")
+    facts = ProjectFacts(root=root, scan=scanned, config=config, discovery=found, notes=())
     if config is not None:
         paths = _paths(config, root)
         model_dir = config.model_dir
@@ -172,6 +217,8 @@ def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
                         model_shape=_model_shape(config, model))
     if request.llamafactory_file is not None:
         facts = replace(facts, llamafactory=llamafactory_yaml(request.llamafactory_file, snapshot, root))
+    facts = replace(facts, found_databases=_found_databases(found),
+                    found_llamafactory=_found_llamafactory(found, request.llamafactory_file, snapshot, root, notes))
     return replace(facts, notes=tuple(notes))
 
 

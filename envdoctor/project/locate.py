@@ -60,13 +60,23 @@ def nearest_existing(path: Path) -> Path | None:
     return None
 
 
-def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float = SEARCH_TIME_S) -> tuple[tuple[Path, ...], str | None]:
-    """Files named like ``missing`` near where it was expected, closest first, and a note when a bound was hit."""
+def _inside(path: Path, folders: tuple[Path, ...]) -> bool:
+    return any(path.resolve().is_relative_to(folder.resolve()) for folder in folders)
+
+
+def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float = SEARCH_TIME_S,
+                within: tuple[Path, ...] = ()) -> tuple[tuple[Path, ...], str | None]:
+    """Files named like ``missing`` near where it was expected, closest first, and a note when a bound was hit.
+
+    With ``within`` (the project root and the config's folder) nothing outside those folders is
+    searched or proposed: a same-named file in a sibling project is not this project's."""
     anchor = nearest_existing(missing.parent)
     roots: list[Path] = []
     if anchor is not None:  # never from the file-system root: that is a search of the whole disk
         roots += [p for p in (anchor, *list(anchor.parents)[:SEARCH_UP]) if p.parent != p]
     roots += [r for r in extra_roots if r not in roots]
+    if within:
+        roots = [r for r in roots if _inside(r, within)]
     found: list[Path] = []
     visited: set[Path] = set()
     deadline = time.monotonic() + time_s
@@ -82,7 +92,8 @@ def find_nearby(missing: Path, extra_roots: tuple[Path, ...] = (), time_s: float
                 note = f"stopped after {len(visited) - 1} folders ({time_s:g} s / {SEARCH_MAX_DIRS} folder bound)"
                 return _closest(found, missing), note
             candidate = folder / missing.name
-            if candidate != missing and _is_file(candidate) and candidate not in found:
+            if candidate != missing and _is_file(candidate) and candidate not in found \
+                    and (not within or _inside(candidate, within)):
                 found.append(candidate)
             if depth >= SEARCH_DEPTH:
                 continue
@@ -134,6 +145,6 @@ def probe(key: str, path: Path, expect: str, search_roots: tuple[Path, ...] = ()
     nearby: tuple[Path, ...] = ()
     note = None
     if not exists and expect == "file":
-        nearby, note = find_nearby(path, search_roots)
+        nearby, note = find_nearby(path, search_roots, within=search_roots)
     return PathFacts(key=key, path=path, expect=expect, exists=exists, is_file=is_file, is_dir=is_dir,
                      readable=readable, writable=writable, nearby=nearby, search_note=note, free_bytes=free)

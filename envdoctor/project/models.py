@@ -63,6 +63,7 @@ class LlamaFactoryFacts:
     lines: Mapping[str, tuple[int, str]]
     zero_stage: int | None = None
     model: ModelFolderFacts | None = None
+    style: str = "yaml"  # "cli": the flags of a launch line (`llamafactory-cli train --flash_attn False`)
 
 
 def known_model_types(snapshot: Snapshot) -> tuple[frozenset[str] | None, str | None]:

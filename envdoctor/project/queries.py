@@ -19,6 +19,15 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "star_level", "pre_ret_120m", "ret_post_15m", "ret_post_60m",
 )
 
+# What the data stage (pipeline/data.py: news_sample, market_sample) reads from each query's rows, by
+# name, and how: "number" goes through float(), "integer" through int(), "text" into an f-string.
+# `envdoctor check` (rule ED224) checks every builder query returns these columns.
+REQUIRED_COLUMNS: dict[str, dict[str, str]] = {
+    "news": {"ret_post_15m": "number", "ret_post_60m": "number", "star_level": "integer",
+             "published_at": "text", "source": "text", "title": "text", "content": "text"},
+    "market": {"pre_ret_120m": "number", "ret_post_60m": "number", "title": "text"},
+}
+
 _SELECT = """
 SELECT n.id, n.title, n.content, n.published_at, n.source,
        ei.star_level, ei.pre_ret_120m, ei.ret_post_15m, ei.ret_post_60m

@@ -35,9 +35,12 @@ FSDP_WORDING_FROM = "0.8.2"  # the ValueError names fsdp+qlora from this release
 OFF_WORDS = ("off", "disabled")  # "off" until 0.8.2, "disabled" from 0.8.3: the same meaning
 
 
-def _yaml(ctx: Context) -> LlamaFactoryFacts | None:
+def _yamls(ctx: Context) -> Iterator[LlamaFactoryFacts]:
+    """--llamafactory FILE, then the YAMLs and launch lines found in the project."""
     project: ProjectFacts | None = ctx.project
-    return project.llamafactory if project is not None else None
+    if project is None:
+        return
+    yield from (lf for lf in (project.llamafactory, *project.found_llamafactory) if lf is not None)
 
 
 def flash_attn_row(ctx: Context) -> tuple[dict[str, Any] | None, str]:
@@ -58,6 +61,10 @@ def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability:
     if line is None:
         return hint(title)
     _, text = line
+    if lf.style == "cli":  # a launch line: `--key value` or `--key=value`
+        new_text = re.sub(rf"(--{re.escape(key)}(?:=|\s+))(\S+)", lambda m: m.group(1) + new_value, text, count=1)
+        return Fix(title=title, applicability=applicability,
+                   edits=(FileEdit(path=str(lf.path.resolve()), action="replace", old=text, new=new_text),))
     head = text.split(":", 1)[0]
     comment = re.search(r"\s+#.*$", text)
     edit = FileEdit(
@@ -72,8 +79,12 @@ def _replace_fix(lf: LlamaFactoryFacts, key: str, new_value: str, applicability:
 @implements("ED240")
 def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """flash_attn is a boolean or a word the installed LLaMA-Factory does not accept."""
-    lf = _yaml(ctx)
-    if lf is None or "flash_attn" not in lf.values:
+    for lf in _yamls(ctx):
+        yield from _flash_attn_value(ctx, entry, lf)
+
+
+def _flash_attn_value(ctx: Context, entry: RuleEntry, lf: LlamaFactoryFacts) -> Iterator[Finding]:
+    if "flash_attn" not in lf.values:
         return
     row, which = flash_attn_row(ctx)
     if row is None:  # releases before 0.7 took a boolean
@@ -100,9 +111,16 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     if isinstance(value, bool):
         replacement = row["on"] if value else row["off"]
         applicability = Applicability.SAFE
-        failure = (f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
-                   f"with \"NotImplementedError: Unknown attention type: {value}\" (on the command line: "
-                   f"\"invalid choice: '{value}'\")")
+        failure = (
+            f"YAML {str(value).lower()} is a boolean: it passes the argument parser, then training stops "
+            f'with "NotImplementedError: Unknown attention type: {value}" (on the command line: '
+            f"\"invalid choice: '{value}'\")"
+        )
+    elif lf.style == "cli" and str(value).lower() in ("true", "false"):
+        replacement = row["on"] if str(value).lower() == "true" else row["off"]
+        applicability = Applicability.SAFE
+        failure = (f"on the command line it is a string: the argument parser stops with \"invalid choice: "
+                   f"'{value}'\" (flash_attn takes a word, not a boolean)")
     elif value in OFF_WORDS:
         replacement = row["off"]
         applicability = Applicability.SAFE
@@ -114,15 +132,23 @@ def flash_attn_value(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         failure = f"the argument parser rejects it (\"invalid choice: '{value}'\")"
     yield entry.finding(
         f"flash_attn: {value!r} is not one of {', '.join(allowed)} ({which}): {failure}",
-        packages=("llamafactory",), locations=(Location(display_path(lf.path), line),),
-        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability, f"set flash_attn: {replacement}"),))
+        packages=("llamafactory",),
+        locations=(Location(display_path(lf.path), line),),
+        fixes=(_replace_fix(lf, "flash_attn", replacement, applicability,
+                            f"pass --flash_attn {replacement}" if lf.style == "cli" else
+                            f"set flash_attn: {replacement}"),),
+    )
 
 
 @implements("ED241")
 def zero3_quantization(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """quantization_bit with DeepSpeed ZeRO-3: 4-bit only, and bitsandbytes>=0.43.0."""
-    lf = _yaml(ctx)
-    if lf is None or lf.zero_stage != 3:
+    for lf in _yamls(ctx):
+        yield from _zero3_quantization(ctx, entry, lf)
+
+
+def _zero3_quantization(ctx: Context, entry: RuleEntry, lf: LlamaFactoryFacts) -> Iterator[Finding]:
+    if lf.zero_stage != 3:
         return
     bits = lf.values.get("quantization_bit")
     if bits is None or lf.values.get("quantization_method", "bnb") not in ("bnb", "bitsandbytes"):

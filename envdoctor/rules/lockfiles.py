@@ -26,7 +26,8 @@ def lock_of(ctx: Context) -> tuple[Path, LockHeader] | None:
     if not source.startswith("file:"):
         return None
     path = Path(source[len("file:") :])
-    header = read_header(path)
+    given = ctx.extras.get("lock_header")  # `envdoctor lock verify` of a lock envdoctor did not write
+    header = given if isinstance(given, LockHeader) else read_header(path)
     return (path, header) if header is not None else None
 
 
@@ -36,6 +37,8 @@ def source_of(path: Path, header: LockHeader) -> Path | None:
 
 
 def _relock(header: LockHeader) -> Fix:
+    if header.foreign:
+        return hint(f"re-make the lock with {header.made_with} (or `envdoctor lock FILE.in`)")
     return hint(f"re-make the lock: {header.command or 'envdoctor lock FILE.in'}")
 
 
@@ -103,6 +106,8 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     path, header = found
     fix = _relock(header)
     source = source_of(path, header)
+    if header.foreign and source is None:
+        return  # staleness only where an input is known (--input, its header, a sibling .in)
     if source is None or not source.is_file():
         yield _finding(
             entry,
@@ -118,7 +123,7 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     except InputError as exc:
         yield _finding(entry, f"{source}: cannot read it ({exc})", None, fix)
         return
-    if digest != header.digest:
+    if header.digest is not None and digest != header.digest:
         yield _finding(
             entry,
             f"{source} changed since {path.name} was made (sha256 {digest[:12]}… "

@@ -124,13 +124,6 @@ def test_foreign_target_uses_pips_resolver(env: dict[str, str], tmp_path: Path) 
     assert verify(env, tmp_path)[0] == 0
 
 
-def test_verify_without_header_is_bad_input(env: dict[str, str], tmp_path: Path) -> None:
-    plain = tmp_path / "plain.txt"
-    plain.write_text("bitsandbytes==0.45.1\n")
-    code, out = verify(env, plain)
-    assert code == 2 and "no `# envdoctor lock:` header" in out
-
-
 def test_shipped_lockfiles_verify_offline() -> None:
     result = envdoctor(pip_env(Path("/nonexistent")), "lock", "verify", "--offline", str(REPO / "lockfiles"))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -153,3 +146,29 @@ def test_foreign_lock_follows_the_targets_markers_not_the_running_pythons(tmp_pa
         assert result.returncode == 0, result.stdout + result.stderr
         text = (tmp_path / out).read_text()
         assert present in text and absent not in text.split("# excluded")[1], (version, text)
+
+
+def test_pinned_cuda_reads_what_the_resolution_pinned() -> None:
+    from envdoctor.lock.write import pinned_cuda
+
+    assert pinned_cuda([("torch", "2.6.0", ()), ("nvidia-cuda-runtime-cu12", "12.4.127", ())]) == "12.4"
+    assert pinned_cuda([("torch", "2.6.0+cu118", ())]) == "11.8"
+    assert pinned_cuda([("torch", "2.6.0+cpu", ())]) is None
+    assert pinned_cuda([("torch", "2.6.0", ()), ("nvidia-nccl-cu12", "2.21.5", ())]) is None
+
+
+def test_a_lock_that_pins_cuda_wheels_says_so_in_its_header(tmp_path: Path) -> None:
+    """A CPU box resolving `torch` from the index gets its CUDA wheels: the header must not say cuda=none."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    build_wheel(wheels, "nvidia-cuda-runtime-cu12", "12.4.127", {"nvidia/cuda_runtime/__init__.py": ""})
+    build_wheel(wheels, "torch", "2.6.0", {"torch/__init__.py": ""},
+                requires=("nvidia-cuda-runtime-cu12==12.4.127; platform_system == 'Linux'",))
+    folder = tmp_path / "made"
+    folder.mkdir()
+    (folder / "stack.in").write_text("torch\n")
+    result = envdoctor(pip_env(wheels), "lock", "stack.in", "--exclude", "nvidia-*", cwd=folder)
+    assert result.returncode == 0, result.stdout + result.stderr
+    header = (folder / "stack.txt").read_text().splitlines()[1]
+    assert header.endswith("cuda=12.4") and "CUDA 12.4" in result.stderr
+    assert "--cuda" not in (folder / "stack.txt").read_text()  # the re-make command stays as given

@@ -144,3 +144,17 @@ def test_missing_file_under_a_missing_top_folder_searches_no_disk(tmp_path: Path
     seed_db(tmp_path / "datasets" / "finance_analysis.db")
     found, _ = find_nearby(Path("/content-does-not-exist/drive/finance_analysis.db"), extra_roots=(tmp_path,))
     assert found == (tmp_path / "datasets" / "finance_analysis.db",)
+
+
+def test_nearby_search_never_leaves_the_project(tmp_path: Path) -> None:
+    """A same-named database in a sibling folder is not proposed (and --unsafe cannot write it in)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    seed_db(tmp_path / "other-project" / "datasets" / "finance_analysis.db")
+    write_config(project, "data:\n  db: datasets/finance_analysis.db\n")
+    [finding] = run_rules(project, select=("ED210",))
+    assert "other-project" not in finding.message and "no file of that name is nearby" in finding.message
+    assert all(not fix.edits for fix in finding.fixes)
+    seed_db(project / "data" / "finance_analysis.db")  # inside: found
+    [inside] = run_rules(project, select=("ED210",))
+    assert inside.fixes[0].edits[0].new == "  db: data/finance_analysis.db"

@@ -116,7 +116,9 @@ def test_unknown_columns_in_config_query_give_exact_line_edits(tmp_path: Path) -
         edit = finding.fixes[0].edits[0]
         text = text.replace(edit.old or "", edit.new or "")
     config.write_text(text, encoding="utf-8")
-    assert run_rules(tmp_path, select=("ED22",)) == []
+    # it compiles now, but does not return what the builder reads (the seeds' next failure): ED224
+    [left] = run_rules(tmp_path, select=("ED22",))
+    assert left.code == "ED224" and "published_at" in left.message and "ret_post_60m" in left.message
 
 
 def test_builtin_query_mismatch_points_at_the_pipeline_file(tmp_path: Path) -> None:
@@ -212,4 +214,26 @@ def test_query_with_a_syntax_error_is_ed222_and_a_correct_one_is_clean(tmp_path:
     findings = run_rules(bad, select=("ED22",))
     assert codes(findings) == ["ED222"] and "syntax error" in findings[0].message
     project(good, "SELECT id FROM news")
-    assert run_rules(good, select=("ED22",)) == []
+    assert codes(run_rules(good, select=("ED22",))) == ["ED224"]  # it compiles; it lacks the builder's columns
+
+
+def test_result_columns_come_from_the_cursor_description(tmp_path: Path) -> None:
+    db = seed_db(tmp_path / "f.db", rows=3)
+    query = check_sql(db, "SELECT n.id, n.title AS headline FROM news n")
+    assert query.columns == ("id", "headline") and query.samples["headline"] == ("text", "新闻1")
+
+
+def test_builder_query_must_return_the_columns_and_types_the_builder_reads(tmp_path: Path) -> None:
+    from envdoctor.project.queries import REQUIRED_COLUMNS
+
+    full = ", ".join(f"{'ei' if c not in ('title', 'content', 'published_at', 'source') else 'n'}.{c}"
+                     for c in REQUIRED_COLUMNS["news"])
+    good = f"SELECT n.id, {full} FROM news n JOIN event_impacts ei ON ei.news_id = n.id"
+    assert run_rules(project(tmp_path / "good", good), select=("ED224",)) == []
+    # one column short: the boundary
+    [finding] = run_rules(project(tmp_path / "short", good.replace(", ei.ret_post_60m", "")), select=("ED224",))
+    assert "lacks ret_post_60m" in finding.message and finding.severity is Severity.ERROR
+    # right names, wrong type: text where the builder calls float()
+    [typed] = run_rules(project(tmp_path / "typed", good.replace("ei.ret_post_15m", "n.title AS ret_post_15m")),
+                        select=("ED224",))
+    assert "ret_post_15m (text" in typed.message and "read as number" in typed.message
