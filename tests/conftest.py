@@ -25,6 +25,9 @@ UNSET = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_FIND_LINKS
          "ENVDOCTOR_CACHE_DIR", "ENVDOCTOR_STATE_DIR")  # envdoctor's own folders then lie under the temp XDG ones
 
 
+CLOSED_INDEX = "http://127.0.0.1:9/simple/"
+
+
 def hermetic_environ(root: Path) -> dict[str, str]:
     """The variables a hermetic test runs with, every folder under ``root`` (created)."""
     folders = {"HOME": "home", "XDG_CACHE_HOME": "home/.cache", "XDG_CONFIG_HOME": "home/.config",
@@ -34,6 +37,9 @@ def hermetic_environ(root: Path) -> dict[str, str]:
         Path(path).mkdir(parents=True, exist_ok=True)
     values["PIP_CONFIG_FILE"] = os.devnull
     values["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # No network but loopback: without a test's own index, pip and envdoctor's index client reach a closed
+    # loopback port (refused at once) instead of the public index.
+    values["PIP_INDEX_URL"] = CLOSED_INDEX
     return values
 
 
