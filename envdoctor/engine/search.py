@@ -209,6 +209,10 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     moved: list[str] = []
     for name, spec in sorted(ranged.items()):
         result = search(snap, name, spec, frozenset(ranged), ctx.keep, config)
+        if isinstance(result, Searched) and result.candidates == 0 and not any(
+                spec.startswith("!=") or not spec for spec in ranged.values()):
+            # the index listed nothing (unreachable, or a mirror without the project): keep the range
+            return replace(fix, title=f"{fix.title} (no version picked: {result.describe(snap)})")
         if isinstance(result, Searched):
             return hint(f"no {name} release fits: {result.describe(snap)}")
         pins[name] = f"=={result.version}"
