@@ -42,7 +42,8 @@ def _confirm(question: str, yes: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--unsafe", is_flag=True, help="Include unsafe fixes (they may move packages others need).")
 @click.option("--to", "lock", type=click.Path(path_type=Path), metavar="LOCK",
-              help="Plan the moves to the exact pins of a lock file instead of fixing findings.")
+              help="Plan the moves to the exact pins of a lock file, a snapshot JSON or a run record "
+                   "(training_info.json) instead of fixing findings.")
 @click.option("--keep", multiple=True, metavar="PKG", help="A package the fix must not move (repeatable).")
 @click.option("--path", "project_path", type=click.Path(path_type=Path), default=None,
               help="Project folder whose files the fixes may edit (default: the current folder).")

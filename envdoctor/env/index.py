@@ -55,6 +55,7 @@ class IndexFile:
     url: str
     metadata: bool | str  # False, True, or "sha256=<hex>" to verify against
     yanked: bool = False
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" as the page lists them (JSON hashes or a #sha256= fragment)
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ class _LinkParser(HTMLParser):
         marker = next((values[k] for k in METADATA_KEYS if k in values), None)
         metadata: bool | str = False if marker is None or marker == "false" else (
             marker if marker and "=" in marker else True)
+        fragment = urlsplit(url).fragment
+        digest = (fragment.replace("=", ":", 1),) if fragment.startswith("sha256=") else ()
         self.files.append(IndexFile(filename=filename, url=url, metadata=metadata,
-                                    yanked="data-yanked" in values))
+                                    yanked="data-yanked" in values, hashes=digest))
 
 
 def _json_files(doc: dict, page: str) -> list[IndexFile]:
@@ -173,7 +176,9 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
             marker = f"sha256={marker['sha256']}" if "sha256" in marker else bool(marker)
         files.append(IndexFile(filename=item["filename"], url=urljoin(page, item["url"]),
                                metadata=bool(marker) if not isinstance(marker, str) else marker,
-                               yanked=bool(item.get("yanked"))))
+                               yanked=bool(item.get("yanked")),
+                               hashes=tuple(f"{k}:{v}" for k, v in sorted((item.get("hashes") or {}).items())
+                                            if k == "sha256")))
     return files
 
 
