@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
+from envdoctor.env import notebook
 from envdoctor.env import snapshot as snapshot_mod
 from envdoctor.env.hardware import probe_hardware
 from envdoctor.env.lockfile import Pin, parse_file
@@ -64,11 +67,22 @@ def from_pins(pins: list[Pin], source: str, python_version: str, platform: str |
                     notes=tuple(notes), created=snapshot_mod.utc_now())
 
 
+def kernel_python() -> str | None:
+    """The interpreter of the notebook kernel that ran this ``!envdoctor`` when it is not this one
+    (the kernel's venv is what the notebook imports from), else None."""
+    found = notebook.kernel()
+    if found is None or not os.path.isfile(found.python):
+        return None
+    return None if os.path.abspath(found.python) == os.path.abspath(sys.executable) else found.python
+
+
 def resolve(python: str | None, env_file: Path | None, python_version: str | None,
             platform: str | None, cuda: str | None) -> Snapshot:
     """The snapshot the user asked for; hardware is probed only for live targets."""
     if python and env_file:
         raise InputError("--python and --env name two targets; pass one of them")
+    if python is None and env_file is None:
+        python = kernel_python()
     if env_file is None:
         hardware = probe_hardware()
         snap = snapshot_mod.from_interpreter(python, hardware) if python else snapshot_mod.live(hardware)
