@@ -24,7 +24,8 @@ def _progress(enabled: bool) -> Progress:
     """Print steps to stderr on a terminal; stay quiet in CI and JSON mode."""
     def report(message: str) -> None:
         if enabled:
-            click.echo(click.style(f"… {message}", dim=True), err=True)
+            click.echo(f"… {message}" if os.environ.get("NO_COLOR") else click.style(f"… {message}", dim=True),
+                       err=True)
     return report
 
 

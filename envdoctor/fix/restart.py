@@ -4,7 +4,7 @@ A Python process keeps the modules it imported: after pip replaces a package, a 
 (or any long-running Python of that environment) runs the old code until it restarts, and a
 later import from it mixes versions.  envdoctor looks from outside, without touching those
 processes: every process's memory maps (``/proc/<pid>/maps``: shared objects, including ones
-pip has since deleted) and open files (``/proc/<pid>/fd``) are matched against the changed
+pip has since moved aside and deleted) and open files (``/proc/<pid>/fd``) are matched against the changed
 packages' top-level folders in the environment's site-packages.  Pure-Python modules leave no
 trace there once imported, so a notebook kernel running on the changed environment is listed
 for every changed package: it may have imported any of them, and only a restart makes sure.
@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from envdoctor.env import notebook
 
 PROC = Path("/proc")
+STASH_CHARS = "-~.=%0123456789"  # pip's AdjacentTempDirectory.LEADING_CHARS
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,19 @@ def _files_of(pid: int) -> set[str]:
     return paths
 
 
+def _stashed_as(key: str, tops: dict[str, str]) -> str | None:
+    """The top-level name pip's uninstall renamed to ``key`` while replacing a package: pip moves a
+    folder aside to an adjacent ``~`` name of the same length (``bitsandbytes`` -> ``~itsandbytes``,
+    pip's ``AdjacentTempDirectory``) before deleting it, so a process's maps show that path."""
+    if not key.startswith("~"):
+        return None
+    for top in tops:
+        if len(top) == len(key) and any(key[i:] == top[i:] and all(c in STASH_CHARS for c in key[1:i])
+                                        for i in range(1, len(top))):
+            return top
+    return None
+
+
 def _held(paths: Iterable[str], sites: Sequence[str], tops: dict[str, str]) -> set[str]:
     held: set[str] = set()
     for path in paths:
@@ -122,6 +136,7 @@ def _held(paths: Iterable[str], sites: Sequence[str], tops: dict[str, str]) -> s
             if path.startswith(site + os.sep):
                 first = path[len(site) + 1:].split(os.sep, 1)[0]
                 key = first.split(".", 1)[0] if first.endswith(".so") else first.removesuffix(".libs")
+                key = key if key in tops else _stashed_as(key, tops) or key
                 if key in tops:
                     held.add(tops[key])
     return held
