@@ -6,7 +6,8 @@ platform) can install, from every index and find-links folder pip is configured 
 the record names: the index's own sha256 where its page lists one (PEP 691 ``hashes``, a
 ``#sha256=`` fragment), else the sha256 of the downloaded file.  pip's hash-checking mode then
 accepts whichever of those files it picks.  Distributions installed from a path or URL (an
-editable checkout) have no index file to hash; they are left out and named in the header.
+editable checkout) have no index file to hash; they are left out and named in the header, and so
+is pip's own tooling (pip, setuptools, wheel), as pip-compile leaves it out by default.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from envdoctor.env import fetch, index, pipconfig
 from envdoctor.env.lock_header import LockHeader, input_digest
 from envdoctor.env.record import RecordedEnvironment, pip_sources
 from envdoctor.errors import InputError
+from envdoctor.fix.plan import TOOLING
 from envdoctor.fix.resolve import Resolved
 
 
@@ -97,9 +99,13 @@ def lock_record(recorded: RecordedEnvironment, output: Path) -> RecordLock:
     pins: list[tuple[str, str, tuple[str, ...]]] = []
     left_out: dict[str, str] = {}
     missing: list[str] = []
+    tooling: list[str] = []
     for name, dist in sorted(recorded.snapshot.distributions.items()):
         if dist.direct_url:
             left_out[name] = dist.direct_url
+            continue
+        if name in TOOLING:
+            tooling.append(name)  # pip's own tooling, left out as pip-compile does without --allow-unsafe
             continue
         digests = file_hashes(name, dist.version, indexes, links, ranking)
         if not digests:
@@ -111,7 +117,8 @@ def lock_record(recorded: RecordedEnvironment, output: Path) -> RecordLock:
                          f"{recorded.python} {recorded.platform} on {searched}; add the index that served "
                          "them (PIP_EXTRA_INDEX_URL or PIP_FIND_LINKS) and run again")
     made_with = (f"envdoctor lock --from: the {recorded.kind}'s exact pins, sha256 of each version's files "
-                 f"for Python {recorded.python} {recorded.platform} on the configured indexes")
+                 f"for Python {recorded.python} {recorded.platform} on the configured indexes; pip, setuptools "
+                 "and wheel left out")
     if left_out:
         made_with += "; not locked (installed from a path or URL): " + ", ".join(
             f"{n} @ {u}" for n, u in sorted(left_out.items()))
@@ -119,5 +126,5 @@ def lock_record(recorded: RecordedEnvironment, output: Path) -> RecordLock:
     header = LockHeader(python=recorded.python, platform=recorded.platform, cuda=recorded.cuda,
                         source=os.path.relpath(recorded.path.resolve(), output.resolve().parent),
                         digest=input_digest(recorded.path), made_with=made_with, command=shlex.join(argv),
-                        excluded=", ".join(sorted(left_out)))
+                        excluded=", ".join(sorted([*left_out, *tooling])))
     return RecordLock(resolved=Resolved(pins=pins, made_with=made_with), header=header, left_out=left_out)
