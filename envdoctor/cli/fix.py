@@ -82,7 +82,7 @@ def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, loc
     outcome = apply(plan, snap, before, lambda: run_check(request).findings, progress,
                     base=project_path or Path("."))
     held = restart.notice(plan.python, restart.site_dirs_of(d.location for d in snap.distributions.values()),
-                          outcome.changes)
+                          outcome.changes, hosted=bool({"colab", "kaggle"} & set(snap.runtime)))
     if fmt == "json":
         click.echo(json.dumps({"plan": plan.to_dict(), "result": outcome.to_dict(),
                                "restart_required": held.to_dict()}, indent=2))

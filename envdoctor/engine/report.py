@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from envdoctor import __version__
+from envdoctor.env import notebook
 from envdoctor.findings import Applicability, Finding, Severity
 from envdoctor.knowledge.base import RuleEntry
 
@@ -62,8 +63,8 @@ def render_text(findings: Sequence[Finding], header: str, python: str, notes: Se
         summary = f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)"
         safe = sum(any(x.applicability is Applicability.SAFE for x in f.fixes) for f in findings)
         lines.append(style(summary, bold=True) + (
-            f"; {safe} with a safe fix: run `envdoctor fix` to see the plan, "
-            "`envdoctor fix --apply` to apply it" if safe else
+            f"; {safe} with a safe fix: run `{notebook.command_line(['envdoctor', 'fix'])}` to see the plan, "
+            f"`{notebook.command_line(['envdoctor', 'fix', '--apply'], confirm=True)}` to apply it" if safe else
             "; read a rule with `envdoctor rules CODE`"))
     return "\n".join(lines)
 

@@ -57,7 +57,8 @@ class RestartNotice:
         """The notice for people, or None."""
         if not self.packages:
             return None
-        who = "; ".join(f"pid {h.pid} ({h.command}: {h.evidence})" for h in self.holders)
+        who = "; ".join(f"pid {h.pid} ({h.command}: {h.evidence})" for h in self.holders) or \
+            "the notebook runtime's kernel (a hosted runtime: Colab or Kaggle)"
         return (f"RESTART the kernel or process now (Colab: Runtime > Restart session; Jupyter: Kernel > "
                 f"Restart): {', '.join(self.packages)} changed on disk, but {who} still holds the old version")
 
@@ -142,8 +143,10 @@ def _held(paths: Iterable[str], sites: Sequence[str], tops: dict[str, str]) -> s
     return held
 
 
-def notice(python: str, site_dirs: Iterable[str], changes: Sequence[str]) -> RestartNotice:
-    """The restart notice after ``changes`` (freeze-change lines) to the environment of ``python``."""
+def notice(python: str, site_dirs: Iterable[str], changes: Sequence[str], hosted: bool = False) -> RestartNotice:
+    """The restart notice after ``changes`` (freeze-change lines) to the environment of ``python``;
+    ``hosted`` (the target is a Colab or Kaggle runtime) names every changed package even when no
+    kernel process is visible from here."""
     names = changed_names(changes)
     if not names:
         return RestartNotice()
@@ -161,13 +164,13 @@ def notice(python: str, site_dirs: Iterable[str], changes: Sequence[str]) -> Res
             continue
         held = _held(_files_of(pid), sites, tops)
         words = notebook._cmdline(pid)
-        command = " ".join(words)[:80] or f"pid {pid}"
+        command = words[0] if words else "?"
         if held:
             holders.append(Holder(pid, command, tuple(sorted(held)), "maps or holds open their files"))
         elif kernel is not None and pid == kernel.pid and os.path.abspath(kernel.python) == os.path.abspath(python):
             holders.append(Holder(pid, command, tuple(names), "the notebook kernel of this environment; "
-                                  "pure-Python modules it imported cannot be seen from outside"))
-    packages = sorted({p for h in holders for p in h.packages})
+                                  "its pure-Python modules cannot be seen from outside"))
+    packages = sorted({p for h in holders for p in h.packages}) or (names if hosted else [])
     return RestartNotice(tuple(packages), tuple(holders))
 
 
