@@ -75,3 +75,26 @@ def test_a_schema_1_record_is_a_one_line_error(project: Path, tmp_path: Path) ->
     old.write_text(json.dumps(data), encoding="utf-8")
     done = run_cli(project, "reproduce", str(old))
     assert done.returncode == 2 and "schema 1 record without a `reproduce` section" in done.stderr
+
+
+def test_venv_builds_a_new_venv_with_exactly_the_recorded_pins(project: Path, tmp_path: Path) -> None:
+    """The record's environment is a stand-in venv's snapshot (so pip installs from a local wheel folder,
+    fast and offline); --venv must create a new venv and install exactly those pins into it."""
+    from tests.helpers.fix import build_seed_wheels, envdoctor, freeze, make_venv, pip, pip_env
+
+    wheels = build_seed_wheels(tmp_path / "wheels")
+    env = {**pip_env(wheels), "XDG_STATE_HOME": str(tmp_path / "state")}
+    source = make_venv(tmp_path / "source")
+    pip(source, env, "install", "bitsandbytes==0.45.1", "triton==3.2.0")
+    assert envdoctor(env, "snapshot", "--python", str(source), "-o", str(tmp_path / "snap.json")).returncode == 0
+    data = read_json(project / "out" / "adapter" / "training_info.json")
+    data["environment"] = read_json(tmp_path / "snap.json")
+    record = tmp_path / "training_info.json"
+    record.write_text(json.dumps(data), encoding="utf-8")
+    done = envdoctor(env, "reproduce", str(record), "--venv", str(tmp_path / "new"), "--check-only",
+                     "--workdir", str(tmp_path / "work"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "installed 2 change(s)" in done.stdout and "✓ environment" in done.stdout
+    assert freeze(tmp_path / "new" / "bin" / "python", env) == freeze(source, env)
+    again = envdoctor(env, "reproduce", str(record), "--venv", str(tmp_path / "new"), "--check-only")
+    assert again.returncode == 2 and "exists and is not empty" in again.stderr
