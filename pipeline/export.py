@@ -4,6 +4,15 @@
 (loss curve, tokens/s, peak memory, wall time), the evaluation, the seeds, the check result,
 the lockfile hash, and a snapshot of the environment under ``environment``, so that
 ``envdoctor diff training_info.json live`` tells whether the environment has drifted since.
+
+Schema (``schema_version``): 1 had no version field; 2 adds ``reproduce``, what `envdoctor
+reproduce` needs to rebuild and re-run the run (see :mod:`envdoctor.pipeline.provenance`):
+``config_file`` (path, sha256 and exact text; null for the built-in default), ``data`` (sha256 of
+the database and of the built JSONL), ``model`` (builtin config hash, hub revision and cached
+commit, or a local folder's file hashes), ``seeds``, ``determinism`` (the device, torch's
+deterministic-algorithm and cuDNN flags, and the loss tolerance they imply), and ``pip_sources``
+(the indexes and find-links pip was configured with: pins came from there, or from the
+``direct_url`` each distribution of ``environment`` carries).
 """
 
 from __future__ import annotations
@@ -16,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor import __version__
+from envdoctor.env.record import pip_sources
 from envdoctor.env.snapshot import Snapshot, utc_now
 from envdoctor.errors import InputError
+from envdoctor.pipeline import provenance
 from envdoctor.pipeline.plan import RunPlan, config_to_dict
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 INFO_FILE = "training_info.json"
+SCHEMA_VERSION = 2
 LOCKFILE_NAMES = ("envdoctor.lock", "requirements.lock", "requirements-lock.txt", "requirements.txt")
 
 
@@ -42,13 +54,30 @@ def find_lockfile(folder: Path) -> dict[str, str] | None:
     return None
 
 
+def reproduce_section(plan: RunPlan, train: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``reproduce`` part (schema 2): config bytes, data and model hashes, seeds, determinism."""
+    config = plan.config
+    flags = dict(train.get("determinism") or {})
+    device = str(train["device"])
+    return {
+        "config_file": provenance.config_source(config.source),
+        "data": provenance.data_hashes(config.data.db, config.data.output),
+        "model": provenance.model_identity(config.model.name_or_path, config.model.revision),
+        "seeds": {"data": config.data.seed, "train": config.train.seed},
+        "determinism": {"device": device, **flags,
+                        "loss_tolerance": provenance.loss_tolerance(
+                            device, bool(flags.get("deterministic_algorithms")))},
+        "pip_sources": pip_sources(),
+    }
+
+
 def export(plan: RunPlan, environment: Snapshot, run_record: dict[str, Any], project: Path) -> Path:
     """Copy the adapter next to the run record and write ``training_info.json``; returns its path."""
     out = plan.config.train.output_dir
     train = _read_json(out / "train_result.json", "training result")
     evaluation = _read_json(out / "eval.json", "evaluation") if (out / "eval.json").is_file() else None
     info = {
-        "envdoctor": __version__, "created": utc_now(), "config": config_to_dict(plan.config),
+        "schema_version": SCHEMA_VERSION, "envdoctor": __version__, "created": utc_now(), "config": config_to_dict(plan.config),
         "config_file": str(plan.config.source) if plan.config.source else None,
         **run_record,
         "seeds": {"data": plan.config.data.seed, "train": plan.config.train.seed},
@@ -61,6 +90,7 @@ def export(plan: RunPlan, environment: Snapshot, run_record: dict[str, Any], pro
                      "precision": train["precision"], "precision_reason": train["precision_reason"]},
         "resumed_from": train["resumed_from"], "training_hash": train["config_hash"],
         "lockfile": find_lockfile(project),
+        "reproduce": reproduce_section(plan, train),
         "environment": environment.to_dict(),
     }
     target = out / INFO_FILE

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import math
+import os
 import resource
 import signal
 import sys
@@ -275,7 +276,11 @@ def save(session: Session) -> dict[str, Any]:
                   "seconds_per_step": state.train_seconds / state.step,
                   "peak_memory": peak_memory_mib(device), "train_samples": len(session.examples),
                   "micro_batches": len(session.batches), "packing": cfg.train.packing,
-                  "settings": session.settings, "model_path": session.model_path, "seed": cfg.train.seed}
+                  "settings": session.settings, "model_path": session.model_path, "seed": cfg.train.seed,
+                  "determinism": {"deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+                                  "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+                                  "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+                                  "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG")}}
         (cfg.train.output_dir / RESULT_FILE).write_text(json.dumps(result, indent=2), encoding="utf-8")
     session.accelerator.wait_for_everyone()
     session.accelerator.end_training()  # tears the process group down (NCCL warns when it is leaked)

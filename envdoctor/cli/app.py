@@ -30,6 +30,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "lock": ("envdoctor.cli.lock:command", "Write or verify pinned lockfiles."),
     "init": ("envdoctor.cli.init:init_command", "Write a commented starter envdoctor.yaml."),
     "run": ("envdoctor.cli.run:command", "Check, then run the bundled QLoRA pipeline."),
+    "reproduce": ("envdoctor.cli.reproduce:command", "Rebuild a recorded run and say whether it reproduces."),
 }
 
 

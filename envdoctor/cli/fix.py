@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -13,8 +12,11 @@ import click
 
 from envdoctor.cli.options import no_project_conflicts, project_options, selection_options, target_options
 from envdoctor.engine.check import CheckRequest, build_keep, run_check
+from envdoctor.env import notebook
+from envdoctor.env.snapshot import load_json
 from envdoctor.errors import ExitCode, InputError
-from envdoctor.fix.apply import render_outcome, render_plan
+from envdoctor.fix import restart
+from envdoctor.fix.apply import render_outcome, render_plan, undo_lines
 from envdoctor.fix.plan import from_findings, from_lock, interpreter_mismatch
 from envdoctor.fix.transaction import APPLIED, Progress, apply, latest_applied
 
@@ -23,7 +25,8 @@ def _progress(enabled: bool) -> Progress:
     """Print steps to stderr on a terminal; stay quiet in CI and JSON mode."""
     def report(message: str) -> None:
         if enabled:
-            click.echo(click.style(f"… {message}", dim=True), err=True)
+            click.echo(f"… {message}" if os.environ.get("NO_COLOR") else click.style(f"… {message}", dim=True),
+                       err=True)
     return report
 
 
@@ -31,6 +34,9 @@ def _confirm(question: str, yes: bool) -> None:
     """Go on with ``--yes``; ask on a terminal; refuse in one line otherwise."""
     if yes:
         return
+    if notebook.in_notebook():
+        line = notebook.command_line(["envdoctor", *sys.argv[1:]], confirm=True)
+        raise InputError(f"in a notebook nobody can answer a prompt: run `{line}` in a cell")
     if not sys.stdin.isatty():
         raise InputError("not a terminal, so nobody can confirm: pass --yes to apply without asking")
     if not click.confirm(question, default=False):
@@ -62,7 +68,8 @@ def _same_options() -> list[str]:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--unsafe", is_flag=True, help="Include unsafe fixes (they may move packages others need).")
 @click.option("--to", "lock", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="LOCK",
-              help="Plan the moves to the exact pins of a lock file instead of fixing findings.")
+              help="Plan the moves to the exact pins of a lock file, a snapshot JSON or a run record "
+                   "(training_info.json) instead of fixing findings.")
 @click.option("--keep", multiple=True, metavar="PKG", help="A package the fix must not move (repeatable).")
 @selection_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -98,7 +105,7 @@ def fix_command(python: str | None, env_file: Path | None, python_version: str |
     if not do_apply or plan.empty:
         click.echo(json.dumps({"plan": plan.to_dict()}, indent=2) if fmt == "json" else render_plan(plan))
         if fmt == "text" and not plan.empty:
-            click.echo(f"apply it with `{shlex.join(['envdoctor', 'fix', '--apply', *_same_options()])}`")
+            click.echo(f"apply it with `{notebook.command_line(['envdoctor', 'fix', '--apply', *_same_options()], True)}`")
         return
     if fmt == "text":
         click.echo(render_plan(plan))
@@ -106,29 +113,51 @@ def fix_command(python: str | None, env_file: Path | None, python_version: str |
     progress = _progress(fmt == "text" and sys.stderr.isatty())
     outcome = apply(plan, snap, before, lambda: run_check(request).findings, progress,
                     base=project_path or Path("."))
+    held = restart.notice(plan.python, restart.site_dirs_of(d.location for d in snap.distributions.values()),
+                          outcome.changes, hosted=bool({"colab", "kaggle"} & set(snap.runtime)))
     if fmt == "json":
-        click.echo(json.dumps({"plan": plan.to_dict(), "result": outcome.to_dict()}, indent=2))
+        click.echo(json.dumps({"plan": plan.to_dict(), "result": outcome.to_dict(),
+                               "restart_required": held.to_dict()}, indent=2))
     else:
-        click.echo(render_outcome(outcome, snap.runtime, python))
+        click.echo(render_outcome(outcome, python, held.text()))
     sys.exit(0 if outcome.status == APPLIED else 1)
 
 
 @click.command("rollback")
 @click.option("--python", "python", metavar="PATH", help="Undo the last apply on this interpreter.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
-def rollback_command(python: str | None, yes: bool) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rollback_command(python: str | None, yes: bool, fmt: str) -> None:
     """Undo the last `envdoctor fix --apply`: the exact previous `pip freeze` and file bytes.
 
     Exit codes: 0 restored, 1 some packages could not be restored, 2 nothing to undo.
     """
     tx = latest_applied(python)
-    click.echo(f"undo {tx.folder.name} on {tx.python}:")
-    click.echo("\n".join(f"  {change}" for change in tx.changes) or "  (no package changes)")
+    undo = undo_lines(tx.changes)
+    if fmt == "text":
+        click.echo(f"undo {tx.folder.name} on {tx.python}:")
+        click.echo("\n".join(f"  {line}" for line in undo) or "  (no package changes)")
     _confirm("roll back?", yes)
-    leftover = tx.roll_back(_progress(sys.stderr.isatty()))
-    if leftover:
+    leftover = tx.roll_back(_progress(fmt == "text" and sys.stderr.isatty()))
+    held = restart.notice(tx.python, _site_dirs(tx.folder), tx.changes)
+    if fmt == "json":
+        click.echo(json.dumps({"state": str(tx.folder), "python": tx.python, "undone": undo,
+                               "not_restored": leftover, "restart_required": held.to_dict()}, indent=2))
+    elif leftover:
         click.echo("could NOT restore (reinstall these by hand from freeze.txt in the state folder):")
         click.echo("\n".join(f"  {item}" for item in leftover))
         click.echo(f"state: {tx.folder}")
-        sys.exit(1)
-    click.echo(f"restored the exact previous `pip freeze` and file bytes (state: {tx.folder})")
+    else:
+        click.echo(f"restored the exact previous `pip freeze` and file bytes (state: {tx.folder})")
+    if fmt == "text" and held.text():
+        click.echo(held.text())
+    sys.exit(1 if leftover else 0)
+
+
+def _site_dirs(folder: Path) -> list[str]:
+    """The site-packages folders recorded in a transaction's snapshot.json."""
+    try:
+        snap = load_json(folder / "snapshot.json")
+    except InputError:
+        return []
+    return restart.site_dirs_of(d.location for d in snap.distributions.values())

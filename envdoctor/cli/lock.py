@@ -19,6 +19,8 @@ from envdoctor.errors import InputError
 from envdoctor.fix.resolve import LockTarget, Resolved, lock
 from envdoctor.knowledge import base as knowledge
 from envdoctor.env.lock_header import LockHeader, foreign_header, input_digest, read_header
+from envdoctor.env.record import load as load_record
+from envdoctor.lock.from_record import lock_record
 from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, pinned_cuda
 
 
@@ -37,7 +39,10 @@ def command() -> None:
 
 
 @command.command("write")
-@click.argument("in_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("in_file", type=click.Path(path_type=Path, dir_okay=False), required=False)
+@click.option("--from", "record", type=click.Path(path_type=Path, dir_okay=False), metavar="RECORD",
+              help="Lock the environment a run record (training_info.json) or snapshot JSON describes, "
+                   "with the hashes of its exact files from the index.")
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Where to write the lock (default: FILE.txt beside FILE.in).")
 @click.option("--python-version", metavar="X.Y", help="Lock for another Python (uses pip's resolver).")
@@ -47,12 +52,21 @@ def command() -> None:
 @click.option("--exclude", multiple=True, metavar="PATTERN",
               help="Leave these packages out of the lock because the platform provides them (e.g. 'nvidia-*').")
 @click.option("--offline", is_flag=True, help="Check the result without fetching package metadata.")
-def write(in_file: Path, output: Path | None, python_version: str | None, platform: str | None,
-          cuda: str | None, generate_hashes: bool, exclude: tuple[str, ...], offline: bool) -> None:
-    """Resolve FILE.in into a pinned lock, check it with every rule, and write it only if it passes.
+def write(in_file: Path | None, record: Path | None, output: Path | None, python_version: str | None,
+          platform: str | None, cuda: str | None, generate_hashes: bool, exclude: tuple[str, ...],
+          offline: bool) -> None:
+    """Resolve FILE.in into a pinned lock (or lock --from RECORD), check it with every rule, and
+    write it only if it passes.
 
     Exit codes: 0 written, 1 the resolution breaks a rule (nothing written), 2 bad input.
     """
+    if record is not None:
+        if in_file is not None or output is None:
+            raise InputError("--from RECORD takes no FILE.in and needs -o FILE (where to write the lock)")
+        _write_from_record(record, output, offline)
+        return
+    if in_file is None:
+        raise InputError("pass a requirements FILE.in to lock, or --from RECORD with -o FILE")
     if not in_file.is_file():
         raise InputError(f"{in_file}: no such file; pass a requirements .in file")
     output = output or in_file.with_suffix(".txt")
@@ -82,20 +96,41 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
                         made_with=resolved.made_with, command=shlex.join(argv),
                         kb_constraints=", ".join(f.describe() for f in result.used),
                         excluded=", ".join(exclude))
+    _write_checked(output, header, lock_text(header, resolved, generate_hashes), offline)
+    click.echo(f"wrote {output} ({len(resolved.pins)} pins; {resolved.made_with})")
+    if result.used:
+        click.echo(f"knowledge-base floors applied: {header.kb_constraints}")
+
+
+def _write_checked(output: Path, header: LockHeader, text: str, offline: bool) -> None:
+    """Write ``text`` beside ``output``, check it with every rule, and move it into place only if it passes."""
     tmp = output.with_name(output.name + ".new")
-    tmp.write_text(lock_text(header, resolved, generate_hashes), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     try:
         checked = check_lock(tmp, header, offline)
         if report.exit_code(checked.findings) != 0:
             click.echo(render(checked, "text", strict=False))
-            click.echo(f"{output}: not written; the resolution breaks the rules above")
+            click.echo(f"{output}: not written; the lock breaks the rules above")
             sys.exit(1)
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    click.echo(f"wrote {output} ({len(resolved.pins)} pins; {resolved.made_with})")
-    if result.used:
-        click.echo(f"knowledge-base floors applied: {header.kb_constraints}")
+
+
+def _write_from_record(record: Path, output: Path, offline: bool) -> None:
+    """`envdoctor lock --from RECORD -o FILE`."""
+    recorded = load_record(record)
+    if sys.stderr.isatty():
+        click.echo(f"… hashing the {len(recorded.snapshot.distributions)} pins of {record}", err=True)
+    made = lock_record(recorded, output)
+    _write_checked(output, made.header, lock_text(made.header, made.resolved, True), offline)
+    click.echo(f"wrote {output} ({len(made.resolved.pins)} pins with hashes for Python {recorded.python} "
+               f"{recorded.platform}, cuda {recorded.cuda or 'none'}; from {record})")
+    if made.left_out:
+        click.echo("not locked (installed from a path or URL; install them the same way): "
+                   + ", ".join(f"{n} @ {u}" for n, u in sorted(made.left_out.items())))
+    click.echo(f"install it with `pip install --require-hashes --no-deps -r {output}`; "
+               f"check it with `envdoctor lock verify {output}`")
 
 
 @command.command("verify")

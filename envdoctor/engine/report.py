@@ -10,6 +10,7 @@ from typing import IO, Any
 import click
 
 from envdoctor import __version__
+from envdoctor.env import notebook
 from envdoctor.findings import Finding, Severity
 from envdoctor.knowledge.base import RuleEntry
 
@@ -73,8 +74,9 @@ def render_text(findings: Sequence[Finding], header: str, python: str, notes: Se
     else:
         summary = f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), {counts[Severity.INFO]} note(s)"
         lines.append(style(summary, bold=True) + (
-            f"; {fixable} with a safe fix: run `envdoctor fix` (with the same options) to see the plan, "
-            "`envdoctor fix --apply` to apply it" if fixable else
+            f"; {fixable} with a safe fix: run `{notebook.command_line(['envdoctor', 'fix'])}` (with the same options) "
+            f"to see the plan, `{notebook.command_line(['envdoctor', 'fix', '--apply'], confirm=True)}` to apply it"
+            if fixable else
             "; read a rule with `envdoctor rules CODE`"))
     return "\n".join(lines)
 

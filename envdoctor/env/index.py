@@ -56,6 +56,7 @@ class IndexFile:
     metadata: bool | str  # False, True, or "sha256=<hex>" to verify against
     yanked: bool = False
     requires_python: str | None = None  # the page's data-requires-python / "requires-python"
+    hashes: tuple[str, ...] = ()  # "sha256:<hex>" as the page lists them (JSON hashes or a #sha256= fragment)
 
 
 @dataclass(frozen=True)
@@ -162,8 +163,10 @@ class _LinkParser(HTMLParser):
         marker = next((values[k] for k in METADATA_KEYS if k in values), None)
         metadata: bool | str = False if marker is None or marker == "false" else (
             marker if marker and "=" in marker else True)
+        fragment = urlsplit(url).fragment
+        digest = (fragment.replace("=", ":", 1),) if fragment.startswith("sha256=") else ()
         self.files.append(IndexFile(filename=filename, url=url, metadata=metadata,
-                                    yanked="data-yanked" in values,
+                                    yanked="data-yanked" in values, hashes=digest,
                                     requires_python=values.get("data-requires-python") or None))
 
 
@@ -176,7 +179,9 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
         files.append(IndexFile(filename=item["filename"], url=urljoin(page, item["url"]),
                                metadata=bool(marker) if not isinstance(marker, str) else marker,
                                yanked=bool(item.get("yanked")),
-                               requires_python=item.get("requires-python") or None))
+                               requires_python=item.get("requires-python") or None,
+                               hashes=tuple(f"{k}:{v}" for k, v in sorted((item.get("hashes") or {}).items())
+                                            if k == "sha256")))
     return files
 
 

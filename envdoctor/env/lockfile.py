@@ -2,13 +2,15 @@
 
 Handles ``name==version`` (local labels such as ``2.3.1+cu121`` included),
 ``--hash`` options, environment markers, comments, line continuations,
-``-r``/``-c`` includes and the pip options that may appear in a lock.
+``-r``/``-c`` includes and the pip options that may appear in a lock.  A snapshot JSON or a run
+record (``training_info.json``) reads as the exact pins of its distributions.
 A malformed line is an :class:`InputError` naming the file and line.
 """
 
 from __future__ import annotations
 
 import codecs
+import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +143,30 @@ def _split_options(line: str) -> tuple[str, list[str]]:
     return " ".join(words[:first_option]), words[first_option:]
 
 
+def json_pins(path: Path, text: str) -> list[Pin]:
+    """The exact ``name==version`` pins of a snapshot JSON or a run record (its ``environment``),
+    each located at the line that names the distribution."""
+    try:
+        data = json.loads(text)
+        env = data["environment"] if isinstance(data.get("environment"), dict) else data
+        dists = [(str(d["name"]), str(d["version"])) for d in env["distributions"]]
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a snapshot or run record (missing or bad field {exc}); "
+                         "pass a file written by `envdoctor snapshot -o` or `envdoctor run`")
+    pins = []
+    for name, version in dists:
+        at = text.find(f'"name": "{name}"')
+        try:
+            requirement = Requirement(f"{name}=={version}")
+        except InvalidRequirement as exc:
+            raise InputError(f"{path}: bad distribution {name} {version} ({exc})")
+        line = text.count("\n", 0, at) + 1 if at >= 0 else 1
+        pins.append(Pin(requirement=requirement, source=str(path), line=line))
+    return pins
+
+
 def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pin]:
     """Every requirement in ``path`` and the files it includes, in order."""
     if _depth > MAX_INCLUDE_DEPTH:
@@ -154,6 +180,8 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
     except OSError as exc:
         raise InputError(f"{path}: cannot read it ({exc.strerror})")
     text = decode_bytes(data, str(path))
+    if text.lstrip().startswith("{"):
+        return json_pins(path, text)
     pins: list[Pin] = []
     for number, line in _logical_lines(text):
         where = f"{path}:{number}"

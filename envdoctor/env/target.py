@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from envdoctor.env import notebook
 from envdoctor.env import snapshot as snapshot_mod
 from envdoctor.env.hardware import probe_hardware
 from envdoctor.env.lockfile import Pin, parse_file
@@ -121,6 +122,13 @@ def active_python(environ: Mapping[str, str] | None = None) -> tuple[str, str] |
     if prefix is None or _same_prefix(prefix, sys.prefix):
         return None
     return found, "the `python` on PATH"
+def kernel_python() -> str | None:
+    """The interpreter of the notebook kernel that ran this ``!envdoctor`` when it is not this one
+    (the kernel's venv is what the notebook imports from), else None."""
+    found = notebook.kernel()
+    if found is None or not os.path.isfile(found.python):
+        return None
+    return None if os.path.abspath(found.python) == os.path.abspath(sys.executable) else found.python
 
 
 def resolve(python: str | None, env_file: Path | None, python_version: str | None,
@@ -131,6 +139,8 @@ def resolve(python: str | None, env_file: Path | None, python_version: str | Non
     (:func:`active_python`), else envdoctor's own interpreter."""
     if python and env_file:
         raise InputError("--python and --env name two targets; pass one of them")
+    if python is None and env_file is None:
+        python = kernel_python()
     if env_file is None:
         hardware = probe_hardware()
         active = None if python else active_python()

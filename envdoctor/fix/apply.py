@@ -10,11 +10,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from envdoctor.env import notebook
 from envdoctor.fix.plan import Plan
 from envdoctor.fix.transaction import APPLIED, Outcome
-
-RESTART_RUNTIMES = ("colab", "notebook", "kaggle")
-
 
 def render_plan(plan: Plan) -> str:
     """The plan for people: fixes chosen, commands, edits, env and what was skipped."""
@@ -32,17 +30,15 @@ def render_plan(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def render_outcome(outcome: Outcome, runtime: tuple[str, ...], python: str | None) -> str:
-    """What happened, where the state is, and what to do next."""
+def render_outcome(outcome: Outcome, python: str | None, restart: str | None = None) -> str:
+    """What happened, where the state is, what to restart, and what to do next."""
     lines = [f"  {change}" for change in outcome.changes]
     if outcome.status == APPLIED:
         lines.insert(0, f"applied; the re-check found no new errors. State: {outcome.folder}")
         undo = ["envdoctor", "rollback", *(["--python", python] if python else [])]
-        lines.append(f"undo it with `{shlex.join(undo)}`")
-        if outcome.changes and set(runtime) & set(RESTART_RUNTIMES):
-            names = ", ".join(c.split(":", 1)[0] for c in outcome.changes)
-            lines.append(f"RESTART THE RUNTIME NOW (Colab: Runtime > Restart session): {names} changed, and a "
-                         "running kernel keeps the old version of any package it has already imported")
+        lines.append(f"undo it with `{notebook.command_line(undo, confirm=True)}`")
+        if restart:
+            lines.append(restart)
         return "\n".join(lines)
     lines = [f"rolled back automatically: {outcome.reason}", f"state: {outcome.folder}"]
     lines += [f"  undone {change}" for change in outcome.changes]
@@ -51,4 +47,30 @@ def render_outcome(outcome: Outcome, runtime: tuple[str, ...], python: str | Non
         lines += [f"  {item}" for item in outcome.leftover]
     else:
         lines.append("the environment is back to its exact previous `pip freeze` and file bytes")
+    if restart:
+        lines.append(restart)
     return "\n".join(lines)
+
+
+def _version_of(line: str) -> str:
+    """The version (or URL) a freeze line pins."""
+    for separator in ("===", "==", " @ "):
+        if separator in line:
+            return line.split(separator, 1)[1].strip()
+    return line
+
+
+def undo_lines(changes: list[str]) -> list[str]:
+    """A transaction's changes (``name: old -> new`` freeze lines) as what a rollback does to each:
+    ``bitsandbytes 0.45.1 -> 0.44.1 (restored)``, ``foo 1.0 (removed)``, ``bar 2.0 (reinstalled)``."""
+    lines = []
+    for change in changes:
+        name, _, rest = change.partition(": ")
+        old, _, new = rest.rpartition(" -> ")
+        if old == "absent":
+            lines.append(f"{name} {_version_of(new)} (removed)")
+        elif new == "absent":
+            lines.append(f"{name} {_version_of(old)} (reinstalled)")
+        else:
+            lines.append(f"{name} {_version_of(new)} -> {_version_of(old)} (restored)")
+    return lines

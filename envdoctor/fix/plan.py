@@ -21,6 +21,7 @@ from typing import Any
 
 from packaging.specifiers import SpecifierSet
 
+from envdoctor.env import record
 from envdoctor.env.lockfile import parse_file
 from envdoctor.env.requirements import is_kept, parse_version
 from envdoctor.env.snapshot import Snapshot
@@ -162,8 +163,14 @@ def interpreter_mismatch(lock: Path, snap: Snapshot) -> str | None:
 def from_lock(lock: Path, snap: Snapshot, keep: Sequence[str], unsafe: bool) -> Plan:
     """The moves from ``snap`` to the exact pins of ``lock`` (``fix --to``).
 
-    Distributions the lock does not name stay installed unless ``unsafe``.
+    Distributions the lock does not name stay installed unless ``unsafe``.  A snapshot JSON or a
+    run record works as a lock (:mod:`envdoctor.env.record`): its Python and platform are checked
+    first, URL and path installs come back from their recorded URL, and the recorded indexes and
+    find-links that pip's configuration lacks are added to the install.
     """
+    recorded = record.load(lock) if record.is_json(lock) else None
+    if recorded is not None:
+        recorded.check_interpreter(snap)
     wanted: dict[str, str] = {}
     for pin in parse_file(lock):
         if pin.constraint or (pin.requirement.marker and not pin.requirement.marker.evaluate(snap.marker_env)):
@@ -181,14 +188,17 @@ def from_lock(lock: Path, snap: Snapshot, keep: Sequence[str], unsafe: bool) -> 
             skipped.append(f"{name}: the lock wants {version} but {name} is kept at "
                            f"{snap.version_of(name) or 'absent'} (platform-owned or --keep)")
             continue
-        install.append(f"{name}=={version}")
+        install.append(recorded.requirement(name) if recorded else f"{name}=={version}")
     extra = sorted(n for n in snap.distributions
                    if n not in wanted and n not in TOOLING and not is_kept(n, keep))
     if extra and not unsafe:
         skipped.append(f"not in the lock, left installed: {', '.join(extra)} (pass --unsafe to uninstall them)")
+    moves = len(install)
+    if recorded is not None and install:
+        install += recorded.source_options(record.pip_sources())
     return Plan(python=_python(snap), install=tuple(install), uninstall=tuple(extra) if unsafe else (),
                 constraints=kept_constraints(snap, keep),
-                chosen=(f"move to {lock} ({len(install)} to install)",), skipped=tuple(skipped))
+                chosen=(f"move to {lock} ({moves} to install)",), skipped=tuple(skipped))
 
 
 def _python(snap: Snapshot) -> str:

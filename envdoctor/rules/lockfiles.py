@@ -12,7 +12,7 @@ from pathlib import Path
 
 from envdoctor.env.lock_header import LockHeader, input_digest, read_header
 from envdoctor.env.lockfile import Pin, parse_file
-from envdoctor.env.requirements import parse_version
+from envdoctor.env.requirements import is_kept, parse_version
 from envdoctor.errors import InputError
 from envdoctor.findings import Finding, Fix, Location, hint
 from envdoctor.knowledge.base import RuleEntry
@@ -137,8 +137,8 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         if req.marker is not None and not req.marker.evaluate(snap.marker_env):
             continue
         version = parse_version(snap.version_of(pin.name))
-        if version is None and pin.constraint:
-            continue
+        if version is None and (pin.constraint or is_kept(pin.name, ctx.provided)):
+            continue  # a constraint on an absent package, or a package the lock leaves out by design
         if version is None or not req.specifier.contains(version, prereleases=True):
             have = f"{pin.name} {snap.version_of(pin.name)}" if version else f"no {pin.name}"
             kind = "constrains" if pin.constraint else "asks for"

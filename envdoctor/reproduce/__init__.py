@@ -1,0 +1,1 @@
+"""`envdoctor reproduce RECORD`: rebuild a recorded run, re-train it, and say whether it matches."""
