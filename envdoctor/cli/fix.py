@@ -15,7 +15,7 @@ from envdoctor.engine.check import CheckRequest, build_context, run_check
 from envdoctor.errors import InputError
 from envdoctor.fix.apply import render_outcome, render_plan
 from envdoctor.fix.plan import from_findings, from_lock
-from envdoctor.fix.transaction import APPLIED, Progress, apply, latest_applied
+from envdoctor.fix.transaction import APPLIED, Progress, Transaction, apply, undo
 
 
 def _progress(enabled: bool) -> Progress:
@@ -82,18 +82,22 @@ def fix_command(python: str | None, do_apply: bool, yes: bool, unsafe: bool, loc
 
 
 @click.command("rollback")
-@click.option("--python", "python", metavar="PATH", help="Undo the last apply on this interpreter.")
+@click.option("--python", "python", metavar="PATH",
+              help="Undo the last apply on this interpreter (default: the one running envdoctor).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 def rollback_command(python: str | None, yes: bool) -> None:
     """Undo the last `envdoctor fix --apply`: the exact previous `pip freeze` and file bytes.
 
     Exit codes: 0 restored, 1 some packages could not be restored, 2 nothing to undo.
     """
-    tx = latest_applied(python)
-    click.echo(f"undo {tx.folder.name} on {tx.python}:")
-    click.echo("\n".join(f"  {change}" for change in tx.changes) or "  (no package changes)")
-    _confirm("roll back?", yes)
-    leftover = tx.roll_back(_progress(sys.stderr.isatty()))
+    def show(tx: Transaction) -> None:
+        left = " (left `started` by an envdoctor that stopped; undone from its saved freeze)" \
+            if tx.status == "started" else ""
+        click.echo(f"undo {tx.folder.name} on {tx.python}{left}:")
+        click.echo("\n".join(f"  {change}" for change in tx.changes) or "  (no package changes recorded)")
+        _confirm("roll back?", yes)
+
+    tx, leftover = undo(python, show, _progress(sys.stderr.isatty()))
     if leftover:
         click.echo("could NOT restore (reinstall these by hand from freeze.txt in the state folder):")
         click.echo("\n".join(f"  {item}" for item in leftover))
