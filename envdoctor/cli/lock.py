@@ -19,7 +19,7 @@ from envdoctor.errors import InputError
 from envdoctor.fix.resolve import LockTarget, Resolved, lock
 from envdoctor.knowledge import base as knowledge
 from envdoctor.env.lock_header import LockHeader, input_digest, read_header
-from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform
+from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, output_for
 
 
 class LockGroup(click.Group):
@@ -55,7 +55,7 @@ def write(in_file: Path, output: Path | None, python_version: str | None, platfo
     """
     if not in_file.is_file():
         raise InputError(f"{in_file}: no such file; pass a requirements .in file")
-    output = output or in_file.with_suffix(".txt")
+    output = output_for(in_file, output)
     target = LockTarget(python=python_version or marker_environment()["python_version"],
                         platform=platform or native_platform(),
                         cuda=cuda, foreign=bool(python_version or platform))

@@ -153,3 +153,23 @@ def test_foreign_lock_follows_the_targets_markers_not_the_running_pythons(tmp_pa
         assert result.returncode == 0, result.stdout + result.stderr
         text = (tmp_path / out).read_text()
         assert present in text and absent not in text.split("# excluded")[1], (version, text)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["requirements.txt"], "requirements.txt: is an input of this lock, so it is not overwritten; rename the input "
+                           "to requirements.in (the convention) or pass -o requirements.lock.txt"),
+    (["stack.in", "-o", "platform.txt"], "platform.txt: is an input of this lock, so it is not overwritten; "
+                                         "pass -o stack.txt"),
+    (["stack.in", "-o", "/dev/null"], 
+     "/dev/null: not a regular file (a device, FIFO or folder); pass -o with a file name"),
+])
+def test_lock_never_writes_over_an_input_or_a_device(env: dict[str, str], tmp_path: Path, args: list[str],
+                                                      message: str) -> None:
+    (tmp_path / "requirements.txt").write_text("bitsandbytes\n")
+    (tmp_path / "platform.txt").write_text("triton==3.2.0\n")
+    (tmp_path / "stack.in").write_text("-c platform.txt\nbitsandbytes\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = envdoctor(env, "lock", *args, "--offline", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"envdoctor: error: {message}"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
