@@ -160,7 +160,7 @@ def test_foreign_lock_follows_the_targets_markers_not_the_running_pythons(tmp_pa
                            "to requirements.in (the convention) or pass -o requirements.lock.txt"),
     (["stack.in", "-o", "platform.txt"], "platform.txt: is an input of this lock, so it is not overwritten; "
                                          "pass -o stack.txt"),
-    (["stack.in", "-o", "/dev/null"], 
+    (["stack.in", "-o", "/dev/null"],
      "/dev/null: not a regular file (a device, FIFO or folder); pass -o with a file name"),
 ])
 def test_lock_never_writes_over_an_input_or_a_device(env: dict[str, str], tmp_path: Path, args: list[str],
