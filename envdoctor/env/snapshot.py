@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.env import probe
+from envdoctor.env.interpreter import isolated
 from envdoctor.errors import InputError
 
 SCHEMA_VERSION = 1
@@ -195,10 +196,10 @@ def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
     """Snapshot of another interpreter, collected by running the stdlib-only probe in it."""
     import subprocess  # only this target needs it; `envdoctor check` of the live interpreter stays lean
 
-    argv = [python, "-c", "import sys; sys.path.pop(0); exec(sys.stdin.read())"]
+    argv = isolated(python, "exec(sys.stdin.read())")
     source = Path(probe.__file__).read_text(encoding="utf-8")
     try:
-        proc = subprocess.run(argv, input=source, capture_output=True, text=True,
+        proc = subprocess.run(argv, input=source, capture_output=True, text=True, errors="replace",
                               timeout=PROBE_TIMEOUT_S, check=False)
     except FileNotFoundError:
         raise InputError(f"{python}: no such interpreter; pass the path of a python executable to --python")
@@ -212,10 +213,10 @@ def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise InputError(f"{python}: the probe failed ({last}); is it Python 3.8 or newer?")
     try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise InputError(f"{python}: the probe printed no JSON; is it a Python interpreter?")
-    return from_probe(data, f"python:{python}", hardware)
+        return from_probe(json.loads(proc.stdout), f"python:{python}", hardware)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise InputError(f"{python}: the probe printed no envdoctor JSON; is it a Python interpreter "
+                         "(3.8 or newer)?") from None
 
 
 def load_json(path: Path) -> Snapshot:

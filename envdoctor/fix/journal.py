@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from envdoctor.env.interpreter import isolated
 from envdoctor.errors import InputError
 
 SCHEMA_VERSION = 2
@@ -199,7 +200,7 @@ def read_freeze(folder: Path, digest: str) -> list[str]:
 
 def interpreter_prefix(python: str) -> str:
     """``sys.prefix`` of ``python`` (run isolated); InputError when it cannot be asked."""
-    argv = [python, "-I", "-c", "import sys; sys.stdout.write(sys.prefix)"]
+    argv = isolated(python, "sys.stdout.write(sys.prefix)")
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=PREFIX_TIMEOUT_S, check=False,
                               stdin=subprocess.DEVNULL)
