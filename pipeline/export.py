@@ -18,6 +18,7 @@ from typing import Any
 from envdoctor import __version__
 from envdoctor.env.snapshot import Snapshot, utc_now
 from envdoctor.errors import InputError
+from envdoctor.userfiles import write_private
 from envdoctor.pipeline.plan import RunPlan, config_to_dict
 
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
@@ -68,7 +69,7 @@ def export(plan: RunPlan, environment: Snapshot, run_record: dict[str, Any], pro
     try:
         for name in ADAPTER_FILES:
             shutil.copy2(plan.adapter_dir / name, out / name)
-        partial.write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        write_private(partial, (json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
         os.replace(partial, target)
     except FileNotFoundError as exc:
         raise InputError(f"{exc.filename}: missing; run `envdoctor run --stage train` first") from None

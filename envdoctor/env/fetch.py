@@ -12,10 +12,11 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from envdoctor.env.pipconfig import redact
+from envdoctor.env.pipconfig import redact, split_credentials
 
 TIMEOUT_S = 15
 ATTEMPTS = 2  # one retry
@@ -41,6 +42,29 @@ def local_path(url: str) -> Path:
     return Path(url2pathname(urlsplit(url).path))
 
 
+class _SameHostAuth(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but drop the credentials when a redirect leaves their host."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).netloc.lower() != urlsplit(req.full_url).netloc.lower():
+            new.remove_header("Authorization")
+        return new
+
+
+_OPENER = urllib.request.build_opener(_SameHostAuth)
+
+
+def _open(url: str, headers: dict[str, str]) -> Any:
+    """Open ``url``; credentials in it go as an ``Authorization`` header to its host only (never
+    parsed as the host, never sent on after a redirect to another host)."""
+    plain, auth, _ = split_credentials(url)
+    request = urllib.request.Request(plain, headers={"User-Agent": USER_AGENT, **headers,
+                                                     **({"Authorization": auth} if auth else {})})
+    return _OPENER.open(request, timeout=TIMEOUT_S)
+
+
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, int]:
     """Body, content type and status of ``url`` (http(s) or file), retried once on a network error."""
     if url.startswith("file:"):
@@ -50,18 +74,17 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, in
         try:
             return path.read_bytes(), "text/html", 200
         except FileNotFoundError:
-            raise NotFound(url)
+            raise NotFound(redact(url))
         except OSError as exc:
             raise FetchError(f"{path}: {exc.strerror}")
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, **(headers or {})})
     last, unreachable = "", False
     for _ in range(ATTEMPTS):
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with _open(url, headers or {}) as response:
                 return response.read(), response.headers.get("Content-Type", ""), response.status
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
-                raise NotFound(url)
+                raise NotFound(redact(url))
             last, unreachable = f"HTTP {exc.code}", False
             if exc.code < 500:
                 break
@@ -75,18 +98,17 @@ def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
     """Bytes ``first..last`` of ``url`` (the last ``last`` bytes when ``first`` is None) and the
     file's size; a server that ignores ``Range`` is closed before its body is read."""
     spec = f"bytes=-{last}" if first is None else f"bytes={first}-{last}"
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Range": spec})
     problem = ""
     for _ in range(ATTEMPTS):
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            with _open(url, {"Range": spec}) as response:
                 total = response.headers.get("Content-Range", "").rpartition("/")[2]
                 if response.status != 206 or not total.isdigit():
                     raise FetchError(f"{redact(url)}: the server does not answer range requests")
                 return response.read(), int(total)
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
-                raise NotFound(url)
+                raise NotFound(redact(url))
             problem = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             problem = str(getattr(exc, "reason", exc))

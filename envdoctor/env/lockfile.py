@@ -15,6 +15,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from envdoctor.env.pipconfig import redact_text
 from envdoctor.env.probe import canonical_name
 from envdoctor.errors import InputError
 
@@ -65,6 +66,20 @@ def decode_bytes(data: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8")
+
+
+REQUIREMENT_SUFFIXES = (".txt", ".in", ".pip", ".lock", ".req")
+
+
+def looks_like_requirements(path: Path) -> bool:
+    """Whether ``path`` is named like a requirements file (only then may its lines be quoted in errors)."""
+    name = path.name.lower()
+    return name.endswith(REQUIREMENT_SUFFIXES) or any(w in name for w in ("requirement", "constraint", "freeze"))
+
+
+def _shown(path: Path, word: str) -> str:
+    """``word`` quoted (credentials hidden, cut short) when ``path`` is a requirements file, else not shown."""
+    return repr(redact_text(word)[:80]) if looks_like_requirements(path) else "(not shown)"
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -167,7 +182,7 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
             if words[0].split("=", 1)[0] in OPTION_LINES:
                 continue
             if words[0] not in ("-e", "--editable"):
-                raise InputError(f"{where}: unknown option {words[0]!r} in a requirements file")
+                raise InputError(f"{where}: unknown option {_shown(path, words[0])} in a requirements file")
             if len(words) < 2:
                 raise InputError(f"{where}: -e needs a path or URL")
             spec, options, editable = words[1], words[2:], True
@@ -178,15 +193,17 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
             spec, options, editable = *_split_options(line), False
         stray = [w for w in options if not w.startswith("-")]
         if stray:
-            raise InputError(f"{where}: unexpected {stray[0]!r} among the options of a requirement")
+            raise InputError(f"{where}: unexpected {_shown(path, stray[0])} among the options of a requirement")
         hashes = tuple(w.split("=", 1)[1] if "=" in w else "" for w in options if w.startswith("--hash"))
         if any(not h or ":" not in h for h in hashes):
             raise InputError(f"{where}: malformed --hash (expected --hash=sha256:HEX)")
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            first = str(exc).splitlines()[0]
-            raise InputError(f"{where}: not a requirement: {spec!r} ({first})")
+            if not looks_like_requirements(path):  # never echo a line of a file that may hold secrets
+                raise InputError(f"{where}: not a requirement; is {path.name} a requirements file?") from None
+            first = redact_text(str(exc).splitlines()[0])[:120]
+            raise InputError(f"{where}: not a requirement: {redact_text(spec)[:120]!r} ({first})") from None
         pins.append(Pin(requirement=req, source=str(path), line=number, hashes=hashes,
                         constraint=constraint, editable=editable))
     return pins

@@ -16,7 +16,9 @@ from typing import Any
 
 from envdoctor.env import probe
 from envdoctor.env.interpreter import isolated
+from envdoctor.env.pipconfig import redact_text
 from envdoctor.errors import InputError
+from envdoctor.userfiles import check_output, write_private
 
 SCHEMA_VERSION = 1
 PROBE_TIMEOUT_S = 30
@@ -154,7 +156,7 @@ def utc_now() -> str:
 def from_probe(data: dict[str, Any], source: str, hardware: Hardware) -> Snapshot:
     """Build a snapshot from :func:`envdoctor.env.probe.collect` output."""
     dists = {d["name"]: _dist_from_dict(d) for d in data["distributions"]}
-    environ = dict(data.get("environ", {}))
+    environ = {str(k): redact_text(str(v)) for k, v in dict(data.get("environ", {})).items()}
     runtime = detect_runtime(environ, dists)
     if data.get("in_notebook") and "notebook" not in runtime:
         runtime = (*runtime, "notebook")
@@ -183,7 +185,8 @@ def _dist_from_dict(d: dict[str, Any]) -> Distribution:
         metadata_known=bool(d.get("metadata_known", True)), location=d.get("location"),
         shadowed=tuple(d.get("shadowed") or ()),
         runtime_requirements=tuple(d.get("runtime_requirements") or ()),
-        direct_url=d.get("direct_url"), native_libs=tuple(d.get("native_libs") or ()),
+        direct_url=redact_text(d["direct_url"]) if isinstance(d.get("direct_url"), str) else None,
+        native_libs=tuple(d.get("native_libs") or ()),
     )
 
 
@@ -250,6 +253,6 @@ def from_dict(data: dict[str, Any]) -> Snapshot:
 
 
 def save(snap: Snapshot, path: Path) -> None:
-    """Write ``snap`` as indented JSON."""
-    path.write_text(json.dumps(snap.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Write ``snap`` as indented JSON, readable by its owner only (0600: it describes the machine)."""
+    write_private(check_output(path), (json.dumps(snap.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
 

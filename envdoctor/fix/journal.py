@@ -34,6 +34,7 @@ from typing import IO, Any
 
 from envdoctor.env.interpreter import isolated
 from envdoctor.errors import InputError
+from envdoctor.userfiles import write_private
 
 SCHEMA_VERSION = 2
 JOURNAL = "journal.json"
@@ -81,20 +82,6 @@ class Journal:
         return {"schema_version": SCHEMA_VERSION, "prefix": self.prefix, "python": self.python,
                 "freeze_sha256": self.freeze_sha256, "status": self.status,
                 "files": [f.to_dict() for f in self.files], "changes": self.changes, "changed": self.changed}
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file readable by its owner only (the state folder may hold secrets)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def save(journal: Journal, folder: Path) -> None:

@@ -55,6 +55,7 @@ from envdoctor.findings import FileEdit, Finding, Severity
 from envdoctor.fix import files, journal
 from envdoctor.fix.journal import APPLIED, INCOMPLETE, ROLLED_BACK, STARTED, FileEntry, Journal
 from envdoctor.fix.plan import TOOLING, Plan
+from envdoctor.userfiles import write_private
 
 Progress = Callable[[str], None]
 __all__ = ["APPLIED", "INCOMPLETE", "ROLLED_BACK", "STARTED", "Outcome", "StepFailed", "Transaction", "apply",
@@ -223,7 +224,7 @@ class Transaction:
             except OSError as exc:
                 raise StepFailed(f"{path}: cannot back it up ({exc.strerror or exc})")
             name = f"backups/{index}"
-            journal.write_private(self.folder / name, data)
+            write_private(self.folder / name, data)
             self.journal.files.append(FileEntry(path=str(target), backup=name, mode=state.mode, uid=state.uid,
                                                 gid=state.gid, sha256=state.sha256))
         self.save()
@@ -295,7 +296,7 @@ class Transaction:
                 self._step([*pip, "uninstall", "-y", *added], progress)
             if moved:
                 restore = self.folder / "restore.txt"
-                journal.write_private(restore, ("\n".join(moved) + "\n").encode("utf-8"))
+                write_private(restore, ("\n".join(moved) + "\n").encode("utf-8"))
                 self._step([*pip, "install", "--no-deps", "-r", str(restore)], progress)
         except StepFailed as exc:
             progress(f"rollback step failed: {exc}")
@@ -377,11 +378,11 @@ def begin(plan: Plan, snap: Snapshot, prefix: str, interrupts: Interrupts, lock:
     folder = base / _now_stamp()
     folder.mkdir(mode=0o700)
     frozen = ("\n".join(freeze(plan.python)) + "\n").encode("utf-8")
-    journal.write_private(folder / journal.FREEZE, frozen)
-    journal.write_private(folder / "snapshot.json",
+    write_private(folder / journal.FREEZE, frozen)
+    write_private(folder / "snapshot.json",
                           (json.dumps(snap.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
-    journal.write_private(folder / "plan.json", (json.dumps(plan.to_dict(), indent=2) + "\n").encode("utf-8"))
-    journal.write_private(folder / "constraints.txt", "".join(line + "\n" for line in plan.constraints).encode())
+    write_private(folder / "plan.json", (json.dumps(plan.to_dict(), indent=2) + "\n").encode("utf-8"))
+    write_private(folder / "constraints.txt", "".join(line + "\n" for line in plan.constraints).encode())
     record = Journal(prefix=prefix, python=plan.python, freeze_sha256=files.sha256(frozen))
     tx = Transaction(folder=folder, python=plan.python, journal=record, interrupts=interrupts, lock=lock)
     tx.save()
