@@ -1,4 +1,4 @@
-"""The dataset builder's SQLite database and queries: ED220-ED223.
+"""The dataset builder's SQLite database and queries: ED220-ED223, ED225.
 
 Every fact comes from SQLite itself (see :mod:`envdoctor.project.database`): a query
 that names a missing column fails here exactly as it would in the builder.
@@ -62,6 +62,26 @@ def database_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         fixes=(
             Fix(
                 title="point data.db at the real database (copy it again if it was truncated)",
+                applicability=Applicability.DISPLAY_ONLY,
+            ),
+        ),
+    )
+
+
+@implements("ED225")
+def database_corrupt(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """The schema reads but ``PRAGMA quick_check`` finds damaged pages."""
+    found = _database(ctx)
+    if found is None or found[1].corrupt is None:
+        return
+    project, db = found
+    yield entry.finding(
+        f'data.db: {db.path} has damaged pages (SQLite quick_check: "{db.corrupt}")',
+        locations=_db_location(project),
+        fixes=(
+            Fix(
+                title="copy the database again from its source (or rebuild it); `sqlite3 DB .recover` "
+                      "salvages what it can into a new file",
                 applicability=Applicability.DISPLAY_ONLY,
             ),
         ),
