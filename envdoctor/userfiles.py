@@ -19,17 +19,17 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from envdoctor.errors import InputError
 
 MB = 1 << 20
-CAPS = {"config": 16 * MB, "json": 64 * MB, "requirements": 16 * MB, "log": 256 * MB, "notebook": 64 * MB,
+CAPS = {"config": 16 * MB, "json": 64 * MB, "requirements": 16 * MB, "log": 256 * MB, "notebook": 256 * MB,
         "text": 64 * MB}
 MAX_DEPTH = 100
-MAX_YAML_NODES = 1_000_000
+MAX_YAML_NODES = 100_000
 MAX_NUMBER_DIGITS = 30
-MAX_MESSAGE = 300
+MAX_MESSAGE = 600
 BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
         (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
@@ -57,8 +57,10 @@ def expand(path: Path) -> Path:
     return Path(expanded)
 
 
-def read_bytes(path: Path, kind: str = "text", hint: str = "") -> bytes:
+def read_bytes(path: Path, kind: str = "text", hint: str = "", head: int | None = None) -> bytes:
     """The bytes of the regular file ``path``, at most the cap of ``kind``; InputError otherwise.
+
+    With ``head``, only the first ``head`` bytes are read and a larger file is no error.
 
     The file is opened without blocking (a FIFO cannot hang the read) and checked with
     ``fstat`` on the open descriptor, so what is checked is what is read.
@@ -71,16 +73,18 @@ def read_bytes(path: Path, kind: str = "text", hint: str = "") -> bytes:
     except FileNotFoundError:
         raise fail(path, f"no such file{after}") from None
     except IsADirectoryError:
-        raise fail(path, f"is a folder, not a file{after}") from None
+        raise fail(path, f"is a folder, not a {kind} file; pass the file itself") from None
     except OSError as exc:
         why = "a symlink loop" if exc.errno == 40 else (exc.strerror or type(exc).__name__)
         raise fail(path, f"cannot read it ({why}){after}") from None
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
-            raise fail(path, f"is a folder, not a file{after}")
+            raise fail(path, f"is a folder, not a {kind} file; pass the file itself")
         if not stat.S_ISREG(info.st_mode):
             raise fail(path, f"not a regular file (a FIFO, socket or device); pass a file{after}")
+        if head is not None:
+            return os.read(fd, head)
         if info.st_size > cap:
             raise fail(path, f"{info.st_size // MB} MB is more than the {cap // MB} MB this tool reads for a {kind} "
                              "file; pass a smaller file")
@@ -100,20 +104,47 @@ def read_bytes(path: Path, kind: str = "text", hint: str = "") -> bytes:
         os.close(fd)
 
 
-def decode(data: bytes, path: Path | str) -> str:
-    """``data`` as text: by its BOM (UTF-8/16/32), else UTF-8; InputError naming the file and line."""
-    encoding = next((enc for bom, enc in BOMS if data.startswith(bom)), "utf-8")
+def open_regular(path: Path, hint: str = "") -> BinaryIO:
+    """``path`` opened for reading as a binary stream, only if it is a regular file (for logs read lazily)."""
+    after = f"; {hint}" if hint else ""
+    path = expand(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise fail(path, f"no such file{after}") from None
+    except IsADirectoryError:
+        raise fail(path, f"is a folder, not a file{after}") from None
+    except OSError as exc:
+        why = "a symlink loop" if exc.errno == 40 else (exc.strerror or type(exc).__name__)
+        raise fail(path, f"cannot read it ({why}){after}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = "is a folder, not a file" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, socket or device)"
+        raise fail(path, f"{kind}{after}")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def decode(data: bytes, path: Path | str, any_bom: bool = False) -> str:
+    """``data`` as UTF-8 text (a UTF-8 BOM is skipped); with ``any_bom`` also UTF-16/32 by their BOM.
+
+    InputError naming the file, line and byte when it does not decode.
+    """
+    boms = BOMS if any_bom else BOMS[:1]
+    encoding = next((enc for bom, enc in boms if data.startswith(bom)), "utf-8")
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise fail(path, f"not valid {encoding.removesuffix('-sig').upper()} (byte {exc.start}); "
-                         "save it as UTF-8", line) from None
+        name = encoding.removesuffix("-sig").upper()
+        raise fail(path, f"not {name} (byte {exc.start}); save it as UTF-8", line) from None
 
 
-def read_text(path: Path, kind: str = "text", hint: str = "") -> str:
+def read_text(path: Path, kind: str = "text", hint: str = "", any_bom: bool = False) -> str:
     """:func:`read_bytes` then :func:`decode`."""
-    return decode(read_bytes(path, kind, hint), expand(path))
+    return decode(read_bytes(path, kind, hint), expand(path), any_bom)
 
 
 def _number(text: str) -> int | float:
@@ -203,7 +234,10 @@ def parse_yaml(text: str, path: Path | str) -> Any:
             finally:
                 self.level -= 1
 
-    loader = Shallow(text)
+    try:
+        loader = Shallow(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters up front
+        raise fail(path, f"not valid YAML ({exc})") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -215,13 +249,13 @@ def parse_yaml(text: str, path: Path | str) -> Any:
         return value
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise fail(path, f"invalid YAML ({exc.problem})", mark.line + 1 if mark else None) from None
+        raise fail(path, f"not valid YAML ({exc.problem})", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise fail(path, f"invalid YAML ({exc})") from None
+        raise fail(path, f"not valid YAML ({exc})") from None
     except RecursionError:
-        raise fail(path, f"invalid YAML (nesting deeper than {MAX_DEPTH} levels)") from None
+        raise fail(path, f"not valid YAML (nesting deeper than {MAX_DEPTH} levels)") from None
     except ValueError as exc:
-        raise fail(path, f"invalid YAML ({exc})") from None
+        raise fail(path, f"not valid YAML ({exc})") from None
     finally:
         loader.dispose()
 

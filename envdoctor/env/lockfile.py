@@ -17,6 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envdoctor.env.pipconfig import redact_text
 from envdoctor.env.probe import canonical_name
+from envdoctor import userfiles
 from envdoctor.errors import InputError
 
 # pip options that may stand on their own line of a requirements file.
@@ -57,7 +58,11 @@ def decode_bytes(data: bytes, path: str) -> str:
     """Decode a lock file the way pip does (BOM-aware, else UTF-8); binary data is an error."""
     for bom, encoding in BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: damaged {encoding.upper()} (byte {exc.start}); re-save the file as "
+                                 "UTF-8") from None
     if b"\x00" in data:
         raise InputError(f"{path}: contains NUL bytes (UTF-16 without a BOM, or a binary file); "
                          "re-save it as UTF-8 (`envdoctor check --path` finds and fixes such files)")
@@ -125,7 +130,7 @@ def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool]:
     index_url: str | None = None
     extras: list[str] = []
     no_index = False
-    for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
+    for _, line in _logical_lines(decode_bytes(userfiles.read_bytes(path, "requirements"), str(path))):
         if not line.startswith("-"):
             continue
         try:
@@ -151,18 +156,17 @@ def _split_options(line: str) -> tuple[str, list[str]]:
     return " ".join(words[:first_option]), words[first_option:]
 
 
-def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pin]:
-    """Every requirement in ``path`` and the files it includes, in order."""
+def parse_file(path: Path, constraint: bool = False, _depth: int = 0, _from: str = "") -> list[Pin]:
+    """Every requirement in ``path`` and the files it includes, in order.
+
+    A file an include names that cannot be read is an error naming the including file and line.
+    """
     if _depth > MAX_INCLUDE_DEPTH:
-        raise InputError(f"{path}: -r/-c includes nest deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass a requirements or freeze file")
+        raise InputError(f"{_from}: -r/-c includes nest deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})")
+        data = userfiles.read_bytes(path, "requirements", "pass a requirements or freeze file")
+    except InputError as exc:
+        raise InputError(userfiles.one_line(f"{_from}: includes {exc}") if _from else str(exc)) from None
     text = decode_bytes(data, str(path))
     pins: list[Pin] = []
     for number, line in _logical_lines(text):
@@ -177,7 +181,8 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
                 target, is_constraint = include
                 if not target:
                     raise InputError(f"{where}: {words[0]} needs a file name")
-                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1)
+                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1,
+                                   _from=where)
                 continue
             if words[0].split("=", 1)[0] in OPTION_LINES:
                 continue

@@ -18,6 +18,7 @@ from envdoctor.env import probe
 from envdoctor.env.interpreter import isolated
 from envdoctor.env.pipconfig import redact_text
 from envdoctor.errors import InputError
+from envdoctor import userfiles
 from envdoctor.userfiles import check_output, write_private
 
 SCHEMA_VERSION = 1
@@ -224,18 +225,13 @@ def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
 
 def load_json(path: Path) -> Snapshot:
     """Read a snapshot saved by ``envdoctor snapshot -o`` (or a run's training_info.json)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 JSON; is it a snapshot written by `envdoctor snapshot`?")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
+    data = userfiles.load_json(path, "json", "pass a snapshot written by `envdoctor snapshot`")
     if isinstance(data, dict) and isinstance(data.get("environment"), dict):
         data = data["environment"]  # a pipeline run record embeds its snapshot
     try:
         return from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {exc})")
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {str(exc)[:80]})") from None
 
 
 def from_dict(data: dict[str, Any]) -> Snapshot:
