@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from envdoctor.errors import InputError
 
 MB = 1 << 20
-CAPS = {"config": 16 * MB, "json": 64 * MB, "requirements": 16 * MB, "log": 256 * MB, "notebook": 256 * MB,
+CAPS = {"config": 1 * MB, "json": 64 * MB, "requirements": 16 * MB, "log": 256 * MB, "notebook": 256 * MB,
         "text": 64 * MB}
 MAX_DEPTH = 100
 MAX_YAML_NODES = 100_000

@@ -106,7 +106,7 @@ CATEGORIES: dict[str, Maker] = {
     "odd-json": _file("odd.json", b'{"python": 1, "distributions": "x", "cells": 3, "schema_version": 1}'),
     "list-json": _file("list.json", b"[1, 2, 3]"),
     "odd-yaml": _file("odd.yaml", b"model: [1, 2]\ndata: 3\n"),
-    "long-line": _file("long.txt", b"a" * 2_000_000 + b"\n"),
+    "long-line": _file("long.txt", b"a" * 1_500_000 + b"\n"),
     "notebook-odd": _file("nb.ipynb", json.dumps({"cells": [{"cell_type": "code", "source": 5},
                                                               3, {"cell_type": None}]}).encode()),
     "model-negative": _model_folder(json.dumps({**MODEL, "hidden_size": -4096}).encode()),
@@ -189,3 +189,30 @@ def run_cli(argv: list[str], cwd: Path, seconds: int = 20) -> Result:
         sys.argv, sys.stdin = old_argv, old_stdin
         os.chdir(old_cwd)
     return Result(code, out.getvalue(), err.getvalue(), trace, hung)
+
+
+def run_matrix(seconds: int = 15) -> list[dict[str, object]]:
+    """Every command with every category, each in a fresh folder; JSON-ready results with timings."""
+    import tempfile
+    import time
+
+    results: list[dict[str, object]] = []
+    for command, template in COMMANDS.items():
+        for category, make in CATEGORIES.items():
+            with tempfile.TemporaryDirectory() as name:
+                folder = Path(name)
+                path = make(folder)
+                argv = [a.replace("{}", str(path)).replace("{out}", str(folder / "out.txt")) for a in template]
+                start = time.monotonic()
+                result = run_cli(argv, folder, seconds)
+                results.append({"command": command, "category": category, "code": result.code,
+                                "stderr": result.stderr, "traceback": result.traceback, "hung": result.hung,
+                                "seconds": round(time.monotonic() - start, 2)})
+    return results
+
+
+if __name__ == "__main__":  # run by tests/cli/test_bad_input.py in a memory-limited child
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))  # a reader of /dev/zero fails, not the machine
+    json.dump(run_matrix(), sys.stdout)
