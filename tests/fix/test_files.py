@@ -137,3 +137,26 @@ def test_full_disk_mid_edit_rolls_back(tiny_disk: Path, tmp_path: Path) -> None:
     assert "No space left" in (outcome.reason or "")
     assert data.read_bytes() == original and _mode(data) == 0o640
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler", "train.jsonl"]  # no partial temp file
+
+
+def test_apply_then_rollback_restores_bytes_mode_and_links(tmp_path: Path) -> None:
+    """An edit through a symlink to a 0755 hard-linked script; `rollback` puts back bytes and mode, links intact."""
+    real = tmp_path / "scripts" / "run.sh"
+    real.parent.mkdir()
+    real.write_bytes(b"python train.py --old\n")
+    os.chmod(real, 0o755)
+    twin = tmp_path / "scripts" / "run-copy.sh"
+    os.link(real, twin)
+    (tmp_path / "run.sh").symlink_to(real)
+    root = tmp_path / "state" / "transactions"
+    plan = Plan(python=sys.executable,
+                edits=(FileEdit(path="run.sh", action="replace", old="--old", new="--new"),))
+    outcome = transaction.apply(plan, Snapshot(source="test", python_version="3.11"), [], list, lambda _: None,
+                                base=tmp_path, root=root)
+    assert outcome.status == transaction.APPLIED
+    assert twin.read_bytes() == b"python train.py --new\n" and _mode(real) == 0o755
+    os.chmod(real, 0o600)  # a mode change after the apply is undone with the bytes
+    _, left = transaction.undo(sys.executable, lambda _: None, lambda _: None, root=root)
+    assert left == []
+    assert (tmp_path / "run.sh").is_symlink() and os.stat(real).st_ino == os.stat(twin).st_ino
+    assert twin.read_bytes() == b"python train.py --old\n" and _mode(real) == 0o755
