@@ -3,6 +3,7 @@
 The state folder may have been changed by anyone who can write it, so nothing read
 from it is used as is:
 
+- the transaction folder must be the user's own, not a symlink and not writable by others;
 - the journal must match :data:`SCHEMA_VERSION`'s shape exactly (types, status values,
   absolute target paths, backup names ``backups/N`` that resolve to a regular file
   inside the folder) or :func:`load` refuses it;
@@ -147,6 +148,12 @@ def _entry(raw: Any, folder: Path) -> FileEntry:
 def load(folder: Path) -> Journal:
     """Read and validate ``folder``'s journal; InputError naming what is wrong."""
     path = folder / JOURNAL
+    try:
+        owner = os.lstat(folder)
+    except OSError:
+        raise _bad(folder, "the folder cannot be read") from None
+    if stat.S_ISLNK(owner.st_mode) or owner.st_uid != os.getuid() or owner.st_mode & 0o022:
+        raise _bad(folder, "the folder is a symlink, someone else's, or writable by others")
     try:
         info = os.lstat(path)
         if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_JOURNAL_BYTES:

@@ -111,6 +111,10 @@ def _null_backup(folder: Path) -> None:
                                                        "mode": 420, "uid": 0, "gid": 0, "sha256": "0" * 64}]))
 
 
+def _writable_by_others(folder: Path) -> None:
+    folder.chmod(0o777)
+
+
 def _not_json(folder: Path) -> None:
     (folder / journal.JOURNAL).write_text("[" * 100_000)
 
@@ -121,6 +125,7 @@ def _not_json(folder: Path) -> None:
     (_plant_outside_backup, "is not of the form backups/N"),
     (_null_backup, "'backup' missing or of the wrong type"),
     (_not_json, "not a valid envdoctor journal (RecursionError)"),
+    (_writable_by_others, "writable by others"),
 ])
 def test_hostile_state_folder_is_refused_and_changes_nothing(venv: Path, tmp_path: Path,
                                                              tamper: Callable[[Path], None], message: str) -> None:
