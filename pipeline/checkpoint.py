@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import random
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,16 +40,26 @@ def latest(folder: Path) -> Path | None:
     pointer = folder / LATEST
     if not pointer.is_file():
         return None
-    path = folder / pointer.read_text(encoding="utf-8").strip()
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if not re.fullmatch(r"step-[0-9]{7,}", name):
+        return None  # a damaged pointer: start over rather than follow it out of the folder
+    path = folder / name
     return path if (path / "trainer_state.json").is_file() else None
 
 
 def rng_states() -> dict[str, Any]:
-    """Python, NumPy and torch (CPU and CUDA) generator states."""
+    """Python, NumPy and torch (CPU and CUDA) generator states, as tensors and plain lists.
+
+    That form loads with ``torch.load(weights_only=True)``, which unpickles no code.
+    """
     import numpy as np
     import torch
 
-    states: dict[str, Any] = {"python": random.getstate(), "numpy": np.random.get_state(),
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    states: dict[str, Any] = {"python": [version, list(internal), gauss],
+                              "numpy": [str(kind), torch.from_numpy(np.asarray(keys, dtype=np.int64)), int(pos),
+                                        int(has_gauss), float(cached)],
                               "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -60,11 +71,34 @@ def restore_rng(states: dict[str, Any]) -> None:
     import numpy as np
     import torch
 
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(states["torch"])
     if "cuda" in states and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def load_training_state(path: Path) -> dict[str, Any]:
+    """``training_state.pt`` of a checkpoint, unpickling no code (``weights_only=True``).
+
+    A damaged or foreign file (a planted pickle included) is an InputError saying how to go on.
+    """
+    import pickle
+
+    import torch
+
+    file = path / "training_state.pt"
+    try:
+        saved = torch.load(file, weights_only=True, map_location="cpu")
+        if not isinstance(saved, dict) or not {"optimizer", "scheduler", "rng"} <= set(saved):
+            raise ValueError("missing optimizer, scheduler or rng")
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError, AttributeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise InputError(f"{file}: not a checkpoint envdoctor can load safely ({first}); remove the folder "
+                         f"{path.parent} to start the run over") from None
+    return saved
 
 
 def save(folder: Path, state: TrainerState, model: Any, optimizer: Any, scheduler: Any) -> Path:
@@ -101,13 +135,18 @@ def save(folder: Path, state: TrainerState, model: Any, optimizer: Any, schedule
 
 def load(path: Path, model: Any, optimizer: Any, scheduler: Any) -> TrainerState:
     """Load adapter weights, optimizer, scheduler and RNG from ``path``; returns its trainer state."""
-    import torch
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    set_peft_model_state_dict(model, load_file(str(path / "adapter_model.safetensors")))
-    saved = torch.load(path / "training_state.pt", weights_only=False, map_location="cpu")
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
-    restore_rng(saved["rng"])
-    return TrainerState(**json.loads((path / "trainer_state.json").read_text(encoding="utf-8")))
+    saved = load_training_state(path)
+    try:
+        record = TrainerState(**json.loads((path / "trainer_state.json").read_text(encoding="utf-8")))
+        set_peft_model_state_dict(model, load_file(str(path / "adapter_model.safetensors")))
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        restore_rng(saved["rng"])
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise InputError(f"{path}: damaged checkpoint ({first}); remove the folder {path.parent} "
+                         "to start the run over") from None
+    return record

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
+from envdoctor.project.database import connect_read_only
+from envdoctor.userfiles import check_output
 from envdoctor.pipeline import sample_db
 from envdoctor.project import queries
 from envdoctor.project.config import DataConfig
@@ -120,14 +122,11 @@ def read_rows(db: Path, sql: str, name: str) -> list[dict[str, Any]]:
         raise InputError(f"{db}: no such database (data.db); fix the path, or set data.db: null "
                          "for a template-only data set")
     try:
-        connection = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
-        try:
+        with connect_read_only(db) as connection:
             cursor = connection.execute(sql)
             columns = [c[0] for c in cursor.description]
             return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            connection.close()
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, OSError) as exc:
         raise InputError(f"{db}: the {name!r} query failed ({exc}); `envdoctor check` compares the "
                          "database's columns with the builder's queries") from None
 
@@ -177,7 +176,12 @@ def build_samples(config: DataConfig) -> tuple[list[dict[str, str]], DataRecord]
             rows = list(rows)
             rng.shuffle(rows)
             builder = news_sample if kind == "news" else market_sample
-            candidates = [builder(row) for row in rows]
+            try:
+                candidates = [builder(row) for row in rows]
+            except (TypeError, ValueError, KeyError) as exc:
+                raise InputError(f"{config.db}: the {kind!r} query returned a value of the wrong type ({exc}); "
+                                 f"data.queries.{kind} must return {', '.join(queries.RESULT_COLUMNS)} with "
+                                 "numbers where numbers are expected") from None
         taken = 0
         for sample in candidates:
             key = (sample["instruction"], sample["input"])
@@ -212,7 +216,9 @@ def run(config: DataConfig) -> DataRecord:
     if record.train == 0:
         raise InputError(f"data: no training samples were built ({'; '.join(record.notes) or 'none'})")
     payload = "".join(json.dumps(s, ensure_ascii=False, sort_keys=True) + "\n" for s in samples).encode("utf-8")
-    output = Path(config.output)
+    if "\0" in str(config.output):
+        raise InputError(f"data.output: {str(config.output)!r} holds a NUL byte; name a file")
+    output = check_output(Path(config.output))
     partial = output.with_name(output.name + ".partial")
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from envdoctor import __version__
 from envdoctor.env.record import pip_sources
 from envdoctor.env.snapshot import Snapshot, utc_now
 from envdoctor.errors import InputError
+from envdoctor import userfiles
 from envdoctor.pipeline import provenance
 from envdoctor.pipeline.plan import RunPlan, config_to_dict
 
@@ -38,10 +39,9 @@ LOCKFILE_NAMES = ("envdoctor.lock", "requirements.lock", "requirements-lock.txt"
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no {what}; run the earlier stages first (`envdoctor run`)") from None
+    data = userfiles.load_json(path, "json", f"no {what}; run the earlier stages first (`envdoctor run`)")
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a {what}; run the earlier stages again (`envdoctor run`)")
     return data
 
 
@@ -98,7 +98,7 @@ def export(plan: RunPlan, environment: Snapshot, run_record: dict[str, Any], pro
     try:
         for name in ADAPTER_FILES:
             shutil.copy2(plan.adapter_dir / name, out / name)
-        partial.write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+        userfiles.write_private(partial, (json.dumps(info, indent=2, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
         os.replace(partial, target)
     except FileNotFoundError as exc:
         raise InputError(f"{exc.filename}: missing; run `envdoctor run --stage train` first") from None

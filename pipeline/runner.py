@@ -21,6 +21,7 @@ from envdoctor.engine.report import use_color
 from envdoctor.engine import check as checking
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.env.target import resolve
+from envdoctor import userfiles
 from envdoctor.errors import ExitCode, InputError
 from envdoctor.findings import Severity
 from envdoctor.pipeline import data, export, launch, sample_db
@@ -103,7 +104,10 @@ def require_training_stack(snap: Snapshot, python: str) -> None:
 
 def _record(plan: plan_mod.RunPlan) -> dict[str, Any]:
     path = plan.run_dir / RECORD_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    record = userfiles.load_json(path, "json", "delete it to start the run over") if path.is_file() else {}
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: not a run record; delete it to start the run over")
+    return record
 
 
 def _save_record(plan: plan_mod.RunPlan, record: dict[str, Any]) -> None:
@@ -115,9 +119,10 @@ def _trained(plan: plan_mod.RunPlan, data_sha256: str) -> bool:
     result = plan.config.train.output_dir / "train_result.json"
     if not result.is_file() or not (plan.adapter_dir / "adapter_config.json").is_file():
         return False
-    saved = json.loads(result.read_text(encoding="utf-8"))
+    saved = userfiles.load_json(result, "json", "delete it to train again")
     expected = plan_mod.training_hash(plan.config, data_sha256)
-    return bool(saved["config_hash"] == expected and saved["step"] == saved["total_steps"])
+    return isinstance(saved, dict) and saved.get("config_hash") == expected and \
+        saved.get("step") == saved.get("total_steps")
 
 
 def _data_stage(config: TrainingConfig, built_in: bool) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
+from envdoctor import userfiles
 from envdoctor.pipeline import batching, checkpoint, data, modeling
 from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
 from envdoctor.pipeline.plan import RunPlan, training_hash
@@ -202,7 +203,11 @@ def setup(plan: RunPlan) -> Session:
     resumed_from = None
     previous = checkpoint.latest(plan.checkpoints)
     if previous is not None:
-        saved = json.loads((previous / "trainer_state.json").read_text(encoding="utf-8"))
+        saved = userfiles.load_json(previous / "trainer_state.json", "json",
+                                    f"remove the folder {plan.checkpoints} to start the run over")
+        if not isinstance(saved, dict) or "config_hash" not in saved:
+            raise InputError(f"{previous}: damaged checkpoint (trainer_state.json); remove the folder "
+                             f"{plan.checkpoints} to start the run over")
         if saved["config_hash"] != state.config_hash:
             raise InputError(f"{plan.checkpoints}: holds checkpoints of a different config or data set; "
                              "set another train.output_dir (nothing was deleted)")

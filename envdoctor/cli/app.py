@@ -7,6 +7,7 @@ bitsandbytes.  :func:`main` is the one place that maps exceptions to exit codes.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -16,6 +17,7 @@ import click
 
 from envdoctor import __version__
 from envdoctor.errors import ExitCode, InputError
+from envdoctor.userfiles import one_line
 
 # name -> (module:attribute, one-line help); imported on first use.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -65,19 +67,24 @@ def _missing(name: str) -> Callable[[], None]:
 
 def main() -> None:
     """Console entry point: one-line errors with exit 2 for bad input."""
+    _open_closed_streams()
     try:
         cli.main(standalone_mode=False)
         sys.stdout.flush()  # a closed pipe (`envdoctor rules | head -1`) shows here, not at exit
     except InputError as exc:
-        click.echo(f"envdoctor: error: {exc}", err=True)
+        click.echo(one_line(f"envdoctor: error: {exc}"), err=True)
         sys.exit(2)
     except ExitCode as exc:
         sys.exit(exc.code)
     except click.exceptions.Abort:
         click.echo("envdoctor: aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else "envdoctor"
+        click.echo(one_line(f"envdoctor: error: {exc.format_message()} (see `{command} --help`)"), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        click.echo(one_line(f"envdoctor: error: {exc.format_message()}"), err=True)
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -91,9 +98,34 @@ def main() -> None:
             sys.exit(0)
         raise
     except BrokenPipeError:
-        # the reader has what it wanted; stop quietly (Python's own flush at exit would fail again)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         sys.exit(0)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT):
+            raise
+        _silence_stdout()
+        click.echo(f"envdoctor: error: cannot write the output ({exc.strerror}); free space or redirect it", err=True)
+        sys.exit(2)
+
+
+def _open_closed_streams() -> None:
+    """A closed stdin, stdout or stderr (``>&-``) reads as empty and writes to nowhere, as for a shell tool."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        if getattr(sys, name) is None:
+            try:
+                os.fstat(fd)
+            except OSError:
+                os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+            setattr(sys, name, open(fd, mode, encoding="utf-8", errors="replace", closefd=False))
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,7 +18,7 @@ from envdoctor.errors import ExitCode, InputError
 from envdoctor.fix import restart
 from envdoctor.fix.apply import render_outcome, render_plan, undo_lines
 from envdoctor.fix.plan import from_findings, from_lock, interpreter_mismatch
-from envdoctor.fix.transaction import APPLIED, Progress, apply, latest_applied
+from envdoctor.fix.transaction import APPLIED, Progress, Transaction, apply, undo
 
 
 def _progress(enabled: bool) -> Progress:
@@ -124,7 +124,8 @@ def fix_command(python: str | None, env_file: Path | None, python_version: str |
 
 
 @click.command("rollback")
-@click.option("--python", "python", metavar="PATH", help="Undo the last apply on this interpreter.")
+@click.option("--python", "python", metavar="PATH",
+              help="Undo the last apply on this interpreter (default: the one running envdoctor).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (needed when not on a terminal).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rollback_command(python: str | None, yes: bool, fmt: str) -> None:
@@ -132,16 +133,18 @@ def rollback_command(python: str | None, yes: bool, fmt: str) -> None:
 
     Exit codes: 0 restored, 1 some packages could not be restored, 2 nothing to undo.
     """
-    tx = latest_applied(python)
-    undo = undo_lines(tx.changes)
-    if fmt == "text":
-        click.echo(f"undo {tx.folder.name} on {tx.python}:")
-        click.echo("\n".join(f"  {line}" for line in undo) or "  (no package changes)")
-    _confirm("roll back?", yes)
-    leftover = tx.roll_back(_progress(fmt == "text" and sys.stderr.isatty()))
+    def show(tx: Transaction) -> None:
+        left = " (left `started` by an envdoctor that stopped; undone from its saved freeze)" \
+            if tx.status == "started" else ""
+        if fmt == "text":
+            click.echo(f"undo {tx.folder.name} on {tx.python}{left}:")
+            click.echo("\n".join(f"  {line}" for line in undo_lines(tx.changes)) or "  (no package changes recorded)")
+        _confirm("roll back?", yes)
+
+    tx, leftover = undo(python, show, _progress(fmt == "text" and sys.stderr.isatty()))
     held = restart.notice(tx.python, _site_dirs(tx.folder), tx.changes)
     if fmt == "json":
-        click.echo(json.dumps({"state": str(tx.folder), "python": tx.python, "undone": undo,
+        click.echo(json.dumps({"state": str(tx.folder), "python": tx.python, "undone": undo_lines(tx.changes),
                                "not_restored": leftover, "restart_required": held.to_dict()}, indent=2))
     elif leftover:
         click.echo("could NOT restore (reinstall these by hand from freeze.txt in the state folder):")

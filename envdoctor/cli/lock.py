@@ -21,7 +21,7 @@ from envdoctor.knowledge import base as knowledge
 from envdoctor.env.lock_header import LockHeader, foreign_header, input_digest, read_header
 from envdoctor.env.record import load as load_record
 from envdoctor.lock.from_record import lock_record
-from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, pinned_cuda
+from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, output_for, pinned_cuda
 
 
 class LockGroup(click.Group):
@@ -69,7 +69,7 @@ def write(in_file: Path | None, record: Path | None, output: Path | None, python
         raise InputError("pass a requirements FILE.in to lock, or --from RECORD with -o FILE")
     if not in_file.is_file():
         raise InputError(f"{in_file}: no such file; pass a requirements .in file")
-    output = output or in_file.with_suffix(".txt")
+    output = output_for(in_file, output)
     target = LockTarget(python=python_version or marker_environment()["python_version"],
                         platform=platform or native_platform(),
                         cuda=cuda, foreign=bool(python_version or platform))

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -49,6 +50,18 @@ class FetchError(Exception):
 def local_path(url: str) -> Path:
     """The file a ``file:`` URL names."""
     return Path(url2pathname(urlsplit(url).path))
+
+
+class _SameHostAuth(urllib.request.HTTPRedirectHandler):
+    """Follow redirects, but drop the credentials when a redirect leaves their host."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(newurl).netloc.lower() != urlsplit(req.full_url).netloc.lower():
+            new.remove_header("Authorization")
+        return new
+
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -83,7 +96,7 @@ def opener(config: Transport | None = None) -> urllib.request.OpenerDirector:
         https = _HTTPSHandler(config)
     except (OSError, ssl.SSLError) as exc:
         raise FetchError(f"pip's cert/client-cert setting ({config.origin}) cannot be loaded: {exc}")
-    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), https)
+    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), https, _SameHostAuth)
 
 
 def credentials(url: str) -> tuple[str, dict[str, str]]:
@@ -135,7 +148,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, in
         try:
             return path.read_bytes(), "text/html", 200
         except FileNotFoundError:
-            raise NotFound(url)
+            raise NotFound(redact(url))
         except OSError as exc:
             raise FetchError(f"{path}: {exc.strerror}")
     plain, auth = credentials(url)
@@ -148,7 +161,7 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[bytes, str, in
                 return response.read(), response.headers.get("Content-Type", ""), response.status
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
-                raise NotFound(url)
+                raise NotFound(redact(url))
             last, unreachable = f"HTTP {exc.code}", False
             if exc.code < 500:
                 break
@@ -175,7 +188,7 @@ def _range_get(url: str, first: int | None, last: int) -> tuple[bytes, int]:
                 return response.read(), int(total)
         except urllib.error.HTTPError as exc:
             if exc.code in (404, 410):
-                raise NotFound(url)
+                raise NotFound(redact(url))
             problem = f"HTTP {exc.code}"
         except (urllib.error.URLError, OSError) as exc:
             problem = str(getattr(exc, "reason", exc))

@@ -17,7 +17,9 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from envdoctor.env.pipconfig import redact_text
 from envdoctor.env.probe import canonical_name
+from envdoctor import userfiles
 from envdoctor.errors import InputError
 
 # pip options that may stand on their own line of a requirements file.
@@ -58,7 +60,11 @@ def decode_bytes(data: bytes, path: str) -> str:
     """Decode a lock file the way pip does (BOM-aware, else UTF-8); binary data is an error."""
     for bom, encoding in BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}: damaged {encoding.upper()} (byte {exc.start}); re-save the file as "
+                                 "UTF-8") from None
     if b"\x00" in data:
         raise InputError(f"{path}: contains NUL bytes (UTF-16 without a BOM, or a binary file); "
                          "re-save it as UTF-8 (`envdoctor check --path` finds and fixes such files)")
@@ -67,6 +73,20 @@ def decode_bytes(data: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{data[exc.start]:02x}); re-save the file as UTF-8")
+
+
+REQUIREMENT_SUFFIXES = (".txt", ".in", ".pip", ".lock", ".req")
+
+
+def looks_like_requirements(path: Path) -> bool:
+    """Whether ``path`` is named like a requirements file (only then may its lines be quoted in errors)."""
+    name = path.name.lower()
+    return name.endswith(REQUIREMENT_SUFFIXES) or any(w in name for w in ("requirement", "constraint", "freeze"))
+
+
+def _shown(path: Path, word: str) -> str:
+    """``word`` quoted (credentials hidden, cut short) when ``path`` is a requirements file, else not shown."""
+    return repr(redact_text(word)[:80]) if looks_like_requirements(path) else "(not shown)"
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -114,7 +134,7 @@ def index_options(path: Path) -> tuple[str | None, tuple[str, ...], bool, tuple[
     extras: list[str] = []
     links: list[str] = []
     no_index = False
-    for _, line in _logical_lines(decode_bytes(path.read_bytes(), str(path))):
+    for _, line in _logical_lines(decode_bytes(userfiles.read_bytes(path, "requirements"), str(path))):
         if not line.startswith("-"):
             continue
         try:
@@ -167,18 +187,17 @@ def json_pins(path: Path, text: str) -> list[Pin]:
     return pins
 
 
-def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pin]:
-    """Every requirement in ``path`` and the files it includes, in order."""
+def parse_file(path: Path, constraint: bool = False, _depth: int = 0, _from: str = "") -> list[Pin]:
+    """Every requirement in ``path`` and the files it includes, in order.
+
+    A file an include names that cannot be read is an error naming the including file and line.
+    """
     if _depth > MAX_INCLUDE_DEPTH:
-        raise InputError(f"{path}: -r/-c includes nest deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; pass a requirements or freeze file")
+        raise InputError(f"{_from}: -r/-c includes nest deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})")
+        data = userfiles.read_bytes(path, "requirements", "pass a requirements or freeze file")
+    except InputError as exc:
+        raise InputError(userfiles.one_line(f"{_from}: includes {exc}") if _from else str(exc)) from None
     text = decode_bytes(data, str(path))
     if text.lstrip().startswith("{"):
         return json_pins(path, text)
@@ -195,12 +214,13 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
                 target, is_constraint = include
                 if not target:
                     raise InputError(f"{where}: {words[0]} needs a file name")
-                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1)
+                pins += parse_file(path.parent / target, constraint=constraint or is_constraint, _depth=_depth + 1,
+                                   _from=where)
                 continue
             if words[0].split("=", 1)[0] in OPTION_LINES:
                 continue
             if words[0] not in ("-e", "--editable"):
-                raise InputError(f"{where}: unknown option {words[0]!r} in a requirements file")
+                raise InputError(f"{where}: unknown option {_shown(path, words[0])} in a requirements file")
             if len(words) < 2:
                 raise InputError(f"{where}: -e needs a path or URL")
             spec, options, editable = words[1], words[2:], True
@@ -211,15 +231,17 @@ def parse_file(path: Path, constraint: bool = False, _depth: int = 0) -> list[Pi
             spec, options, editable = *_split_options(line), False
         stray = [w for w in options if not w.startswith("-")]
         if stray:
-            raise InputError(f"{where}: unexpected {stray[0]!r} among the options of a requirement")
+            raise InputError(f"{where}: unexpected {_shown(path, stray[0])} among the options of a requirement")
         hashes = tuple(w.split("=", 1)[1] if "=" in w else "" for w in options if w.startswith("--hash"))
         if any(not h or ":" not in h for h in hashes):
             raise InputError(f"{where}: malformed --hash (expected --hash=sha256:HEX)")
         try:
             req = Requirement(spec)
         except InvalidRequirement as exc:
-            first = str(exc).splitlines()[0]
-            raise InputError(f"{where}: not a requirement: {spec!r} ({first})")
+            if not looks_like_requirements(path):  # never echo a line of a file that may hold secrets
+                raise InputError(f"{where}: not a requirement; is {path.name} a requirements file?") from None
+            first = redact_text(str(exc).splitlines()[0])[:120]
+            raise InputError(f"{where}: not a requirement: {redact_text(spec)[:120]!r} ({first})") from None
         pins.append(Pin(requirement=req, source=str(path), line=number, hashes=hashes,
                         constraint=constraint, editable=editable))
     return pins

@@ -11,10 +11,11 @@ import json
 import subprocess
 from collections.abc import Mapping
 
+from envdoctor.env.interpreter import isolated
 from envdoctor.env.probe import canonical_name
 
 PROBE_TIMEOUT_S = 30
-_PACKAGES_DISTRIBUTIONS = ("import importlib.metadata as m, json, sys; "
+_PACKAGES_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
                            "json.dump(m.packages_distributions(), sys.stdout)")
 
 
@@ -29,12 +30,14 @@ def module_owners(python: str | None) -> dict[str, list[str]]:
 
         return {k: list(v) for k, v in packages_distributions().items()}
     try:
-        proc = subprocess.run([python, "-c", _PACKAGES_DISTRIBUTIONS], capture_output=True, text=True,
-                              timeout=PROBE_TIMEOUT_S, check=False)
+        proc = subprocess.run(isolated(python, _PACKAGES_DISTRIBUTIONS), capture_output=True, text=True,
+                              errors="replace", timeout=PROBE_TIMEOUT_S, check=False, stdin=subprocess.DEVNULL)
         data = json.loads(proc.stdout) if proc.returncode == 0 else {}
-    except (OSError, subprocess.TimeoutExpired, ValueError):
+    except (OSError, subprocess.TimeoutExpired, ValueError, RecursionError):
         return {}
-    return {str(k): [str(d) for d in v] for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): [str(d) for d in v] for k, v in data.items() if isinstance(v, list)}
 
 
 def distribution_for_module(module: str, owners: Mapping[str, list[str]], table: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -178,12 +179,33 @@ def with_lock_options(config: IndexConfig, index_url: str | None, extra_index_ur
                        find_links=links)
 
 
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]{0,15}://)(?P<user>[^/@\s:]{1,512})(?P<password>:[^/@\s]{0,512})?@")
+
+
+def redact_text(text: str) -> str:
+    """``text`` with the credentials of every URL in it hidden: ``user:***@`` and, for a token
+    alone (``https://TOKEN@host/``), ``***@``."""
+    def hide(match: re.Match[str]) -> str:
+        user = match["user"] + ":***" if match["password"] is not None else "***"
+        return f"{match['scheme']}{user}@"
+    return _USERINFO.sub(hide, text)
+
+
 def redact(url: str) -> str:
-    """``url`` without a password, for messages (``https://user:***@host/simple``)."""
+    """``url`` without its credentials, for messages and saved files (``https://user:***@host/simple``)."""
+    return redact_text(url)
+
+
+def split_credentials(url: str) -> tuple[str, str | None, str]:
+    """``url`` without its userinfo, the Basic ``Authorization`` value it carried (None if none),
+    and the host it belongs to.  A token alone is sent as the user name with an empty password, as pip does."""
+    import base64
+    from urllib.parse import unquote
+
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    return urlunsplit((parts.scheme, f"{parts.username}:***@{host}", parts.path, parts.query, parts.fragment))
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    if "@" not in parts.netloc:
+        return url, None, host
+    user, _, password = parts.netloc.rpartition("@")[0].partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment)), f"Basic {token}", host

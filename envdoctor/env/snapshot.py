@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from envdoctor.env import probe
+from envdoctor.env.interpreter import isolated
+from envdoctor.env.pipconfig import redact_text
 from envdoctor.errors import InputError
+from envdoctor import userfiles
+from envdoctor.userfiles import check_output, write_private
 
 SCHEMA_VERSION = 1
 # Runtimes whose packages the platform decides (first match wins: Kaggle's image is built on Colab's).
@@ -185,7 +189,7 @@ def utc_now() -> str:
 def from_probe(data: dict[str, Any], source: str, hardware: Hardware) -> Snapshot:
     """Build a snapshot from :func:`envdoctor.env.probe.collect` output."""
     dists = {d["name"]: _dist_from_dict(d) for d in data["distributions"]}
-    environ = dict(data.get("environ", {}))
+    environ = {str(k): redact_text(str(v)) for k, v in dict(data.get("environ", {})).items()}
     runtime = detect_runtime(environ, dists)
     if data.get("in_notebook") and "notebook" not in runtime:
         runtime = (*runtime, "notebook")
@@ -214,8 +218,8 @@ def _dist_from_dict(d: dict[str, Any]) -> Distribution:
         metadata_known=bool(d.get("metadata_known", True)), location=d.get("location"),
         shadowed=tuple(d.get("shadowed") or ()),
         runtime_requirements=tuple(d.get("runtime_requirements") or ()),
-        direct_url=d.get("direct_url"), native_libs=tuple(d.get("native_libs") or ()),
-        implied_by=tuple(d.get("implied_by") or ()),
+        direct_url=redact_text(d["direct_url"]) if isinstance(d.get("direct_url"), str) else None,
+        native_libs=tuple(d.get("native_libs") or ()), implied_by=tuple(d.get("implied_by") or ()),
     )
 
 
@@ -228,10 +232,10 @@ def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
     """Snapshot of another interpreter, collected by running the stdlib-only probe in it."""
     import subprocess  # only this target needs it; `envdoctor check` of the live interpreter stays lean
 
-    argv = [python, "-c", "import sys; sys.path.pop(0); exec(sys.stdin.read())"]
+    argv = isolated(python, "exec(sys.stdin.read())")
     source = Path(probe.__file__).read_text(encoding="utf-8")
     try:
-        proc = subprocess.run(argv, input=source, capture_output=True, text=True,
+        proc = subprocess.run(argv, input=source, capture_output=True, text=True, errors="replace",
                               timeout=PROBE_TIMEOUT_S, check=False)
     except FileNotFoundError:
         raise InputError(f"{python}: no such interpreter; pass the path of a python executable to --python")
@@ -245,26 +249,21 @@ def from_interpreter(python: str, hardware: Hardware) -> Snapshot:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise InputError(f"{python}: the probe failed ({last}); is it Python 3.8 or newer?")
     try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise InputError(f"{python}: the probe printed no JSON; is it a Python interpreter?")
-    return from_probe(data, f"python:{python}", hardware)
+        return from_probe(json.loads(proc.stdout), f"python:{python}", hardware)
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise InputError(f"{python}: the probe printed no envdoctor JSON; is it a Python interpreter "
+                         "(3.8 or newer)?") from None
 
 
 def load_json(path: Path) -> Snapshot:
     """Read a snapshot saved by ``envdoctor snapshot -o`` (or a run's training_info.json)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 JSON; is it a snapshot written by `envdoctor snapshot`?")
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
+    data = userfiles.load_json(path, "json", "pass a snapshot written by `envdoctor snapshot`")
     if isinstance(data, dict) and isinstance(data.get("environment"), dict):
         data = data["environment"]  # a pipeline run record embeds its snapshot
     try:
         return from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {exc})")
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise InputError(f"{path}: not an envdoctor snapshot (missing or bad field {str(exc)[:80]})") from None
 
 
 def from_dict(data: dict[str, Any]) -> Snapshot:
@@ -284,6 +283,6 @@ def from_dict(data: dict[str, Any]) -> Snapshot:
 
 
 def save(snap: Snapshot, path: Path) -> None:
-    """Write ``snap`` as indented JSON."""
-    path.write_text(json.dumps(snap.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Write ``snap`` as indented JSON, readable by its owner only (0600: it describes the machine)."""
+    write_private(check_output(path), (json.dumps(snap.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
 

@@ -15,6 +15,7 @@ from envdoctor.env.hardware import probe_hardware
 from envdoctor.env.lockfile import Pin, parse_file
 from envdoctor.env.probe import marker_environment
 from envdoctor.env.snapshot import Distribution, Hardware, Snapshot
+from envdoctor import userfiles
 from envdoctor.errors import InputError
 
 PLATFORMS = {
@@ -30,14 +31,6 @@ PLATFORMS = {
 def platform_names() -> list[str]:
     """Accepted ``--platform`` values."""
     return sorted(PLATFORMS)
-
-
-def _looks_like_json(path: Path) -> bool:
-    try:
-        with path.open("rb") as handle:
-            return handle.read(64).lstrip().startswith(b"{")
-    except OSError:
-        return False
 
 
 def from_pins(pins: list[Pin], source: str, python_version: str, platform: str | None,
@@ -153,9 +146,8 @@ def resolve(python: str | None, env_file: Path | None, python_version: str | Non
         else:
             snap = snapshot_mod.live(hardware)
         return snap.with_changes(stated_cuda=cuda) if cuda else snap
-    if not env_file.exists():
-        raise InputError(f"{env_file}: no such file; pass a pip freeze, a lock or a snapshot JSON to --env")
-    if _looks_like_json(env_file):
+    head = userfiles.read_bytes(env_file, "requirements", "pass a pip freeze, a lock or a snapshot JSON to --env")
+    if head.lstrip()[:1] == b"{":
         snap = snapshot_mod.load_json(env_file)
         return snap.with_changes(stated_cuda=cuda) if cuda else snap
     pins = parse_file(env_file)

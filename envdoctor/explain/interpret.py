@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
-from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
@@ -300,9 +299,9 @@ def sqlite_schema(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if ev.db is None or not ev.local:
         return Diagnosis(f"the query names {kind} `{missing}`, which the database does not have", MEDIUM, (ask,))
     try:
-        with closing(database.connect_read_only(ev.db)) as conn:
+        with database.connect_read_only(ev.db) as conn:
             tables, _ = database.read_schema(conn)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         return Diagnosis(
             f"the query names {kind} `{missing}`, which the database does not have ({ev.db} could not be read: {exc})",
             MEDIUM,

@@ -11,7 +11,6 @@ one chunk and one (capped) line in memory.
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envdoctor.env.lockfile import BOMS
+from envdoctor import userfiles
 from envdoctor.errors import InputError
 
 CHUNK_BYTES = 1 << 20
 SAMPLE_BYTES = 64 * 1024
 MAX_LINE_CHARS = 8192
-NOTEBOOK_MAX_BYTES = 256 * 1024 * 1024
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 _MAGIC = {b"\x1f\x8b": "a gzip archive; decompress it first (`gunzip -k FILE`)",
@@ -129,7 +128,10 @@ def read_stream(stream: BinaryIO, info: LogInfo) -> Iterator[LogLine]:
 
 
 def _cell_outputs(cell: dict) -> Iterator[str]:
-    for output in cell.get("outputs", ()):
+    outputs = cell.get("outputs")
+    for output in outputs if isinstance(outputs, list) else ():
+        if not isinstance(output, dict):
+            continue
         kind = output.get("output_type")
         if kind == "error":  # traceback entries are lines without their newline; the last names the error
             entries = [str(entry) for entry in output.get("traceback", ())]
@@ -146,12 +148,10 @@ def _cell_outputs(cell: dict) -> Iterator[str]:
 def read_notebook(path: Path, info: LogInfo) -> Iterator[LogLine]:
     """The text of every cell's outputs (streams, tracebacks, results), numbered per cell."""
     try:
-        if path.stat().st_size > NOTEBOOK_MAX_BYTES:
-            raise InputError(f"{path}: notebook larger than {NOTEBOOK_MAX_BYTES >> 20} MiB; "
-                             "export its output to a text file and explain that")
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path}: not a valid notebook ({exc}); pass a text log instead")
+        doc = userfiles.load_json(path, "notebook", "export its output to a text file and explain that")
+    except InputError as exc:
+        raise InputError(f"{path}: not a valid notebook ({str(exc).split(': ', 1)[-1]}); pass a text log instead") \
+            from None
     if not isinstance(doc, dict) or not isinstance(doc.get("cells"), list):
         raise InputError(f"{path}: not a Jupyter notebook (no 'cells' list)")
     info.kind = "notebook"
@@ -177,12 +177,7 @@ def read_log(path: Path | None, stdin: BinaryIO) -> tuple[LogInfo, Iterator[LogL
                 else ""
             raise InputError(f"{path}: no such notebook{drive}; pass the .ipynb file, or a text log")
         return info, own_reports_dropped(read_notebook(path, info))
-    try:
-        handle = path.open("rb")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; pass a log file, or - to read stdin")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror})")
+    handle = userfiles.open_regular(path, "pass a log file, or - to read stdin")
 
     def lines() -> Iterator[LogLine]:
         with handle:

@@ -11,7 +11,9 @@ metadata is used where the metadata fetcher can get it.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from envdoctor.env.target import PLATFORMS
 from envdoctor.errors import InputError
 from envdoctor.fix.resolve import Resolved
 from envdoctor.env.lock_header import LockHeader
+from envdoctor.env.lockfile import parse_file
 
 
 def native_platform() -> str:
@@ -45,6 +48,27 @@ def pinned_cuda(pins: Iterable[tuple[str, str, tuple[str, ...]]]) -> str | None:
         if label:
             return f"{label.group(1)}.{label.group(2)}"
     return None
+def output_for(in_file: Path, output: Path | None) -> Path:
+    """Where the lock of ``in_file`` goes: ``output``, or ``FILE.txt`` beside ``FILE.in``.
+
+    Never one of its inputs (``in_file`` or a file it includes; pip-compile refuses this
+    too) and never a device, FIFO or folder: InputError naming the output to use instead.
+    """
+    chosen = output or in_file.with_suffix(".txt")
+    inputs = {os.path.realpath(in_file), *(os.path.realpath(pin.source) for pin in parse_file(in_file))}
+    if os.path.realpath(chosen) in inputs:
+        stem = in_file.name[:-len(in_file.suffix)] if in_file.suffix else in_file.name
+        instead = chosen.with_name(f"{stem}.lock.txt" if chosen.name == in_file.name else f"{stem}.txt")
+        hint = (f"rename the input to {stem}.in (the convention) or pass -o {instead}"
+                if chosen.name == in_file.name else f"pass -o {instead}")
+        raise InputError(f"{chosen}: is an input of this lock, so it is not overwritten; {hint}")
+    try:
+        mode = os.stat(chosen).st_mode
+    except OSError:
+        return chosen
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{chosen}: not a regular file (a device, FIFO or folder); pass -o with a file name")
+    return chosen
 
 
 def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:

@@ -8,16 +8,17 @@ known, ``--params 7B`` gives an approximate shape (Llama proportions).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from envdoctor.errors import InputError
+from envdoctor.userfiles import bounded_number, expand, load_json
 from envdoctor.project.builtin_models import BUILTIN_PREFIX, builtin_config
 
 LINEAR_NAMES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MAX_DIM = 100_000_000  # no real model has a dimension (or vocabulary, or layer count) this large
 MOE_KEYS = ("num_local_experts", "n_routed_experts", "num_experts", "moe_intermediate_size")
 _PARAMS_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bBmM])\s*$")
 
@@ -107,15 +108,23 @@ def shape_from_config(config: dict[str, Any], name: str) -> ModelShape:
     if any(config.get(key) for key in MOE_KEYS):
         raise InputError(f"{name}: mixture-of-experts configs are not modelled; pass --params with the "
                          f"total parameter count for an approximate estimate")
+    def dim(key: str, default: int | None = None) -> int:
+        value = (config.get(key) or default) if default is not None else config[key]
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise TypeError(f"{key} is {str(value)[:40]!r}")
+        return int(bounded_number(value, key, name, low=1, high=MAX_DIM))
+
     try:
-        hidden = int(config["hidden_size"])
-        heads = int(config["num_attention_heads"])
+        hidden = dim("hidden_size")
+        heads = dim("num_attention_heads")
         model_type = str(config.get("model_type", ""))
         return ModelShape(
-            name=name, vocab=int(config["vocab_size"]), hidden=hidden, layers=int(config["num_hidden_layers"]),
-            intermediate=int(config["intermediate_size"]), heads=heads,
-            kv_heads=int(config.get("num_key_value_heads") or heads),
-            head_dim=int(config.get("head_dim") or hidden // heads),
+            name=name, vocab=dim("vocab_size"), hidden=hidden, layers=dim("num_hidden_layers"),
+            intermediate=dim("intermediate_size"), heads=heads,
+            kv_heads=dim("num_key_value_heads", heads),
+            head_dim=dim("head_dim", max(1, hidden // heads)),
             tied_embeddings=bool(config.get("tie_word_embeddings", False)),
             attention_bias=bool(config.get("attention_bias", model_type == "qwen2")),
             qk_norm=model_type.startswith("qwen3"))
@@ -203,15 +212,8 @@ def shape_from_params(count: str) -> ModelShape:
 def read_config_file(path: Path) -> dict[str, Any]:
     """config.json at ``path`` (a file or a model folder), as a dict."""
     file = path / "config.json" if path.is_dir() else path
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{file}: no such file; pass a model folder with config.json, a config.json, "
-                         f"a builtin: name, or --params")
-    except UnicodeDecodeError:
-        raise InputError(f"{file}: not UTF-8 JSON")
-    except ValueError as exc:
-        raise InputError(f"{file}:{getattr(exc, 'lineno', '?')}: invalid JSON")
+    data = load_json(file, "json", "pass a model folder with config.json, a config.json, a builtin: name, "
+                                   "or --params")
     if not isinstance(data, dict):
         raise InputError(f"{file}: expected a JSON object")
     return data
@@ -224,7 +226,7 @@ def load_shape(model: str, base: Path | None = None) -> ModelShape:
     """
     if model.startswith(BUILTIN_PREFIX):
         return shape_from_config(builtin_config(model), model)
-    path = Path(model).expanduser()
+    path = expand(Path(model))
     if not path.is_absolute() and base is not None:
         path = base / path
     if not path.exists():

@@ -24,10 +24,14 @@ from typing import Any
 
 import yaml
 
-from envdoctor.errors import InputError, read_user_text
+from envdoctor.errors import InputError
+from envdoctor.userfiles import parse_yaml, read_text
 from envdoctor.project.builtin_models import BUILTIN_PREFIX
 
 DEFAULT_FILE = "envdoctor.yaml"
+
+
+MAX_MAGNITUDE = 1e15  # larger numbers in a training config are typos or attacks
 
 
 def knob(default: Any, doc: str, *, choices: tuple[Any, ...] = (), minimum: float | None = None,
@@ -83,7 +87,7 @@ class DataConfig:
         Path("out/instructions.jsonl"), "Where the built instruction samples are written (JSONL).")
     samples: int = knob(
         300, "Total instruction samples. More samples: better coverage, longer training; the database "
-             "must hold enough rows for each source's share.", minimum=1)
+             "must hold enough rows for each source's share.", minimum=1, maximum=10_000_000)
     mix: dict[str, float] = knob(
         {"news": 0.6, "market": 0.2, "earnings": 0.2},
         "Share of samples per source; the shares sum to 1. Skewing it skews what the adapter learns.",
@@ -243,6 +247,8 @@ def _number(value: Any, key: str, integer: bool) -> int | float:
         raise _Invalid(key, f"expected an integer, got {value!r}")
     if isinstance(value, float) and not math.isfinite(value):
         raise _Invalid(key, f"expected a finite number, got {value!r}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise _Invalid(key, f"{str(value)[:24]}… is out of any sane range (at most {MAX_MAGNITUDE:g})")
     return int(value) if integer else float(value)
 
 
@@ -354,9 +360,9 @@ def parse_config(text: str, path: Path) -> TrainingConfig:
         where = f"{path}:{line}" if line else str(path)
         return InputError(f"{where}: {exc.key}: {exc}" if exc.key else f"{where}: {exc}")
 
+    raw = parse_yaml(text, path)  # bounded: no alias bomb, no deep nesting, before anything walks it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -390,8 +396,7 @@ def load_config(path: Path) -> TrainingConfig:
 
     Raises InputError (one line, with file and line) for a missing, unreadable or invalid file.
     """
-    text = read_user_text(path, f"create one with `envdoctor init {path}`",
-                          "not a config file; pass the YAML file itself")
+    text = read_text(path, "config", f"create one with `envdoctor init {path}`")
     return parse_config(text, path)
 
 

@@ -1,7 +1,9 @@
 """Facts about the SQLite database the dataset builder reads, and about its queries.
 
 The database is opened read-only through a ``mode=ro`` URI (SQLite never
-creates a missing file or writes in this mode), with a busy timeout for locked
+creates a missing file or writes in this mode; a WAL database is opened ``immutable``
+or read from a copy, see :func:`connect_read_only`), checked with ``PRAGMA
+quick_check``, with a busy timeout for locked
 files and a progress-handler deadline for slow counts.  Each query is compiled
 by SQLite itself with ``EXPLAIN`` (so aliases, joins and views resolve exactly
 as at run time, and nothing is executed); an unknown column or table is looked
@@ -12,17 +14,21 @@ only the first.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
+import shutil
 import sqlite3
+import tempfile
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 BUSY_TIMEOUT_S = 1.0
 COUNT_BUDGET_S = 2.0
+CHECK_BUDGET_S = 5.0
 MAX_REPAIRS = 10
 SQL_KEYWORDS = frozenset({"where", "join", "inner", "left", "right", "full", "cross", "natural", "on", "using",
                           "group", "order", "limit", "union", "except", "intersect", "window", "having", "as"})
@@ -77,7 +83,8 @@ class QueryFacts:
 class DatabaseFacts:
     """The database file, its tables and row counts, and each query's compile result.
 
-    ``error`` is set when the file cannot be used at all (not a database, corrupt, locked).
+    ``error`` is set when the file cannot be used at all (not a database, corrupt, locked);
+    ``corrupt`` holds ``PRAGMA quick_check``'s first problems when the schema reads but pages are damaged.
     """
 
     path: Path
@@ -86,12 +93,68 @@ class DatabaseFacts:
     tables: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     row_counts: Mapping[str, int] = field(default_factory=dict)
     queries: tuple[QueryFacts, ...] = ()
+    corrupt: str | None = None
 
 
-def connect_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write ``path`` nor create it when missing."""
-    uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro"
-    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
+def _is_wal(path: Path) -> bool:
+    """Whether the database header says WAL mode (file format bytes 18-19 are 2)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return len(header) == 20 and header[:16] == b"SQLite format 3\0" and header[18:20] == b"\x02\x02"
+
+
+@contextlib.contextmanager
+def connect_read_only(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection that writes nothing beside ``path`` and never creates it.
+
+    ``mode=ro`` alone still creates and writes the ``-shm`` index of a WAL database,
+    so a WAL database without pending ``-wal`` content is opened ``immutable=1``; one
+    with pending content is copied (with its ``-wal``) to a temp folder and read there.
+    """
+    target = path.resolve()
+    wal = target.with_name(target.name + "-wal")
+    if not _is_wal(target):
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(target))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    if not wal.is_file() or wal.stat().st_size == 0:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(target))}?mode=ro&immutable=1", uri=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    with tempfile.TemporaryDirectory(prefix="envdoctor-db-") as folder:
+        copy = Path(folder) / "copy.db"
+        shutil.copyfile(target, copy)
+        shutil.copyfile(wal, Path(folder) / "copy.db-wal")
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(copy))}", uri=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def quick_check(conn: sqlite3.Connection) -> str | None:
+    """SQLite's ``PRAGMA quick_check`` first problem (None when ``ok``, or when it runs past its budget)."""
+    deadline = time.monotonic() + CHECK_BUDGET_S
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        rows = conn.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.OperationalError as exc:
+        return None if "interrupted" in str(exc) else str(exc)
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    finally:
+        conn.set_progress_handler(None, 0)
+    problems = [str(row[0]) for row in rows if row and row[0] != "ok"]
+    return "; ".join(problems)[:300] if problems else None
 
 
 def read_schema(conn: sqlite3.Connection) -> tuple[dict[str, tuple[str, ...]], dict[int, str]]:
@@ -244,23 +307,19 @@ def inspect(path: Path, queries: Mapping[str, tuple[str, Path | None, int | None
     """
     size = path.stat().st_size
     try:
-        conn = connect_read_only(path)
-    except sqlite3.Error as exc:
+        with connect_read_only(path) as conn:
+            tables, pages = read_schema(conn)
+            if not tables:  # a 0-byte or fresh file: ED220 says so; every query would only repeat it
+                return DatabaseFacts(path, size)
+            corrupt = quick_check(conn)
+            counts = {}
+            for table in tables:
+                if table in pages.values():
+                    counted = _count(conn, f"SELECT 1 FROM {_quote(table)}")
+                    if counted is not None:
+                        counts[table] = counted
+            checked = tuple(check_query(conn, name, sql, origin, line, tables, pages)
+                            for name, (sql, origin, line) in queries.items())
+            return DatabaseFacts(path, size, tables=tables, row_counts=counts, queries=checked, corrupt=corrupt)
+    except (sqlite3.Error, OSError) as exc:
         return DatabaseFacts(path, size, error=str(exc))
-    try:
-        tables, pages = read_schema(conn)
-        if not tables:  # a 0-byte or fresh file: ED220 says so; every query would only repeat it
-            return DatabaseFacts(path, size)
-        counts = {}
-        for table in tables:
-            if table in pages.values():
-                counted = _count(conn, f"SELECT 1 FROM {_quote(table)}")
-                if counted is not None:
-                    counts[table] = counted
-        checked = tuple(check_query(conn, name, sql, origin, line, tables, pages)
-                        for name, (sql, origin, line) in queries.items())
-        return DatabaseFacts(path, size, tables=tables, row_counts=counts, queries=checked)
-    except sqlite3.Error as exc:
-        return DatabaseFacts(path, size, error=str(exc))
-    finally:
-        conn.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.errors import InputError
+from envdoctor.userfiles import expand
 from envdoctor.project.builtin_models import builtin_config
 from envdoctor.project.config import DEFAULT_FILE, TrainingConfig, load_config
 from envdoctor.project.database import DatabaseFacts, inspect
@@ -194,7 +195,11 @@ def _model_shape(config: TrainingConfig, model: ModelFolderFacts | None) -> dict
 
 def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
     """Gather the project facts for ``request`` (raises InputError for a bad --path, --config or --llamafactory)."""
-    root = (request.project_path or Path.cwd()).resolve()
+    try:
+        root = expand(request.project_path or Path.cwd()).resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a missing folder
+        why = "a symlink loop" if isinstance(exc, RuntimeError) or exc.errno == 40 else "no such folder"
+        raise InputError(f"{request.project_path}: {why}; pass the project folder with --path") from None
     if not root.is_dir():
         raise InputError(f"{request.project_path}: not a folder; pass the project folder with --path")
     notes: list[str] = []

@@ -9,7 +9,6 @@ milliseconds where importing transformers takes seconds.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,7 +18,8 @@ from typing import Any
 import yaml
 
 from envdoctor.env.snapshot import Snapshot
-from envdoctor.errors import InputError, read_user_text
+from envdoctor import userfiles
+from envdoctor.errors import InputError
 
 MAX_FOLDER_ENTRIES = 500
 MAX_CODE_BYTES = 1 << 20
@@ -83,14 +83,15 @@ def known_model_types(snapshot: Snapshot) -> tuple[frozenset[str] | None, str | 
 
 
 def _json(path: Path) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         return None, f"no {path.name}"
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read {path.name} ({exc})"
-    except ValueError as exc:
-        return None, f"{path.name} is not valid JSON ({exc})"
+    try:
+        data = userfiles.load_json(path, "json")
+    except InputError as exc:
+        reason = str(exc).split(": ", 1)[-1]
+        if reason.startswith("invalid JSON"):
+            return None, f"{path.name} is not valid JSON{reason.removeprefix('invalid JSON')}"
+        return None, f"cannot read {path.name} ({reason})"
     if not isinstance(data, dict):
         return None, f"{path.name} is not a JSON object"
     return data, None
@@ -112,9 +113,8 @@ def model_folder(path: Path, snapshot: Snapshot) -> ModelFolderFacts:
     for name in files:
         if name.endswith(".py"):
             try:
-                with open(path / name, "rb") as handle:
-                    code = handle.read(MAX_CODE_BYTES).decode("utf-8", "replace")
-            except OSError:
+                code = userfiles.read_bytes(path / name, head=MAX_CODE_BYTES).decode("utf-8", "replace")
+            except InputError:
                 continue
             imports.update(IMPORT_RE.findall(code))
     return ModelFolderFacts(path, config, error=error, files=files, tokenizer_config=tokenizer_config or {},
@@ -135,11 +135,10 @@ def _zero_stage(reference: Any, bases: tuple[Path, ...]) -> int | None:
 
 def llamafactory_yaml(path: Path, snapshot: Snapshot, project_root: Path) -> LlamaFactoryFacts:
     """Read a LLaMA-Factory training YAML (InputError when it is missing or not a YAML mapping)."""
-    text = read_user_text(path, "pass the training YAML you give `llamafactory-cli train`",
-                          "not a training YAML; pass the YAML file itself")
+    text = userfiles.read_text(path, "config", "pass the training YAML you give `llamafactory-cli train`")
+    values = userfiles.parse_yaml(text, path)  # bounded before anything walks it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        values = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML "

@@ -1,4 +1,4 @@
-"""The dataset builder's SQLite database and queries: ED220-ED224.
+"""The dataset builder's SQLite database and queries: ED220-ED225.
 
 Every fact comes from SQLite itself (see :mod:`envdoctor.project.database`): a query
 that names a missing column fails here exactly as it would in the builder.
@@ -63,6 +63,20 @@ def database_unusable(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             fixes=(
                 hint("point data.db at the real database (copy it again if it was truncated)"),
             ),
+        )
+
+
+@implements("ED225")
+def database_corrupt(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """The schema reads but ``PRAGMA quick_check`` finds damaged pages."""
+    for project, db in _databases(ctx):
+        if db.corrupt is None:
+            continue
+        yield entry.finding(
+            f'data.db: {db.path} has damaged pages (SQLite quick_check: "{db.corrupt}")',
+            locations=_db_location(project),
+            fixes=(hint("copy the database again from its source (or rebuild it); `sqlite3 DB .recover` "
+                        "salvages what it can into a new file"),),
         )
 
 

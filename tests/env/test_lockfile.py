@@ -90,5 +90,5 @@ def test_include_cycle_and_directory(tmp_path: Path) -> None:
     write(tmp_path, "-r a.txt\n", "b.txt")
     with pytest.raises(InputError, match="nest deeper than"):
         parse_file(tmp_path / "a.txt")
-    with pytest.raises(InputError, match="is a directory"):
+    with pytest.raises(InputError, match="is a folder, not a requirements file"):
         parse_file(tmp_path)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from tests.helpers.fix import build_seed_wheels, build_wheel, envdoctor, pip_env
 
 REPO = Path(__file__).resolve().parents[2]
@@ -172,3 +173,21 @@ def test_a_lock_that_pins_cuda_wheels_says_so_in_its_header(tmp_path: Path) -> N
     header = (folder / "stack.txt").read_text().splitlines()[1]
     assert header.endswith("cuda=12.4") and "CUDA 12.4" in result.stderr
     assert "--cuda" not in (folder / "stack.txt").read_text()  # the re-make command stays as given
+@pytest.mark.parametrize(("args", "message"), [
+    (["requirements.txt"], "requirements.txt: is an input of this lock, so it is not overwritten; rename the input "
+                           "to requirements.in (the convention) or pass -o requirements.lock.txt"),
+    (["stack.in", "-o", "platform.txt"], "platform.txt: is an input of this lock, so it is not overwritten; "
+                                         "pass -o stack.txt"),
+    (["stack.in", "-o", "/dev/null"],
+     "/dev/null: not a regular file (a device, FIFO or folder); pass -o with a file name"),
+])
+def test_lock_never_writes_over_an_input_or_a_device(env: dict[str, str], tmp_path: Path, args: list[str],
+                                                      message: str) -> None:
+    (tmp_path / "requirements.txt").write_text("bitsandbytes\n")
+    (tmp_path / "platform.txt").write_text("triton==3.2.0\n")
+    (tmp_path / "stack.in").write_text("-c platform.txt\nbitsandbytes\n")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = envdoctor(env, "lock", *args, "--offline", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == f"envdoctor: error: {message}"
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -92,3 +92,21 @@ def test_seed_column_typo_in_an_override_is_reported(db: Path, tmp_path: Path) -
     broken = builtin_queries()["news"].replace("ei.ret_post_15m", "ei.ret_post_15")
     with pytest.raises(InputError, match="no such column: ei.ret_post_15"):
         data.run(DataConfig(db=db, queries={"news": broken}, output=tmp_path / "o.jsonl"))
+
+
+def test_output_never_replaces_a_device_and_rejects_a_nul(db: Path, tmp_path: Path) -> None:
+    for output, says in ((Path("/dev/full"), "not a regular file"), (tmp_path / "a\0b.jsonl", "NUL byte")):
+        with pytest.raises(InputError, match=says):
+            data.run(DataConfig(db=db, output=output, samples=10))
+    assert Path("/dev/full").is_char_device()
+
+
+def test_text_in_a_real_column_is_one_line_of_bad_input(db: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(bad)
+    conn.execute("UPDATE event_impacts SET ret_post_15m = 'n/a'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(InputError, match="returned a value of the wrong type"):
+        data.run(DataConfig(db=bad, output=tmp_path / "out.jsonl", samples=10, mix={"news": 1.0}))

@@ -69,16 +69,16 @@ def test_builtin_queries_compile_against_the_seed_schema(tmp_path: Path) -> None
 
 
 def test_missing_database_is_never_created(tmp_path: Path) -> None:
-    with pytest.raises(sqlite3.OperationalError):
-        connect_read_only(tmp_path / "missing.db").execute("SELECT 1 FROM sqlite_master").fetchall()
+    with pytest.raises(sqlite3.OperationalError), connect_read_only(tmp_path / "missing.db") as conn:
+        conn.execute("SELECT 1 FROM sqlite_master").fetchall()
     assert not (tmp_path / "missing.db").exists()
 
 
 def test_read_only_connection_cannot_write(tmp_path: Path) -> None:
     db = seed_db(tmp_path / "f.db")
     before = digest(db)
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        connect_read_only(db).execute("DELETE FROM news")
+    with pytest.raises(sqlite3.OperationalError, match="readonly"), connect_read_only(db) as conn:
+        conn.execute("DELETE FROM news")
     assert digest(db) == before
 
 
@@ -237,3 +237,49 @@ def test_builder_query_must_return_the_columns_and_types_the_builder_reads(tmp_p
     [typed] = run_rules(project(tmp_path / "typed", good.replace("ei.ret_post_15m", "n.title AS ret_post_15m")),
                         select=("ED224",))
     assert "ret_post_15m (text" in typed.message and "read as number" in typed.message
+
+
+def _folder_state(folder: Path) -> list[tuple[str, int, int]]:
+    return sorted((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("pending", [False, True])
+def test_wal_database_is_read_without_touching_any_side_file(tmp_path: Path, pending: bool) -> None:
+    """`mode=ro` alone creates and rewrites -shm on a WAL database; the check must leave the folder as it was."""
+    db = seed_db(tmp_path / "datasets" / "finance_analysis.db", rows=5)
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.commit()
+    conn.close()
+    writer = None
+    if pending:  # a writer that keeps its rows in -wal (no checkpoint) while the check runs
+        writer = sqlite3.connect(db)
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.execute("INSERT INTO news VALUES (99, 't', 'c', '2024-01-02 09:30', 's')")
+        writer.commit()
+    else:
+        for side in ("-wal", "-shm"):
+            (db.parent / (db.name + side)).unlink(missing_ok=True)
+    write_config(tmp_path, "data:\n  db: datasets/finance_analysis.db\n")
+    before = _folder_state(db.parent)
+    time.sleep(0.01)
+    facts = inspect(db, {})
+    assert facts.error is None and facts.corrupt is None
+    assert facts.row_counts["news"] == (6 if pending else 5)  # pending rows in -wal are seen
+    assert run_rules(tmp_path, select=("ED220", "ED225")) == []
+    assert _folder_state(db.parent) == before
+    if writer is not None:
+        writer.close()
+
+
+def test_damaged_data_pages_are_a_finding_before_training(tmp_path: Path) -> None:
+    db = seed_db(tmp_path / "datasets" / "finance_analysis.db", rows=2000)
+    data = bytearray(db.read_bytes())
+    page = 4096
+    middle = (len(data) // page // 2) * page
+    data[middle:middle + page] = b"\x0d" + b"\xff" * (page - 1)  # a leaf-table page with garbage cells
+    db.write_bytes(bytes(data))
+    write_config(tmp_path, "data:\n  db: datasets/finance_analysis.db\n")
+    findings = run_rules(tmp_path, select=("ED22",))
+    assert "ED225" in codes(findings)
+    assert "has damaged pages (SQLite quick_check:" in next(f.message for f in findings if f.code == "ED225")
