@@ -92,7 +92,7 @@ def write(in_file: Path | None, record: Path | None, output: Path | None, python
              *(["--platform", platform] if platform else []), *(["--cuda", cuda] if cuda else []),
              *(["--generate-hashes"] if generate_hashes else [])]
     header = LockHeader(python=target.python, platform=target.platform, cuda=cuda or pinned,
-                        source=os.path.relpath(in_file, output.parent), digest=input_digest(in_file),
+                        source=os.path.relpath(in_file, output.parent), digest=input_digest(in_file, meaningful=True),
                         made_with=resolved.made_with, command=shlex.join(argv),
                         kb_constraints=", ".join(f.describe() for f in result.used),
                         excluded=", ".join(exclude))

@@ -56,14 +56,23 @@ class LockHeader:
         return "\n".join(lines) + "\n"
 
 
-def input_digest(in_file: Path) -> str:
-    """sha256 of the ``.in`` and of every file it includes (paths relative to it, LF endings)."""
+def _meaningful(text: str) -> str:
+    """A requirements text without comments, blank lines and trailing blanks (what pip reads)."""
+    lines = (line.split(" #", 1)[0].rstrip() for line in text.splitlines() if not line.lstrip().startswith("#"))
+    return "\n".join(line for line in lines if line)
+
+
+def input_digest(in_file: Path, meaningful: bool = False) -> str:
+    """sha256 of the ``.in`` and of every file it includes (paths relative to it, LF endings).
+
+    ``meaningful``: of what pip reads only, so that editing a comment does not make a lock stale
+    (what `envdoctor lock` writes; the plain digest is what locks written before recorded)."""
     sources = {in_file.resolve(), *(Path(pin.source).resolve() for pin in parse_file(in_file))}
     digest = hashlib.sha256()
     for path in sorted(sources):
         text = decode_bytes(path.read_bytes(), str(path)).replace("\r\n", "\n")
-        digest.update(f"{path.name}\n{text}\n".encode())
-    return digest.hexdigest()
+        digest.update(f"{path.name}\n{_meaningful(text) if meaningful else text}\n".encode())
+    return ("m:" if meaningful else "") + digest.hexdigest()
 
 
 def read_header(path: Path) -> LockHeader | None:

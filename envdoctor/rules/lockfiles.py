@@ -118,7 +118,7 @@ def lock_out_of_date(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         )
         return
     try:
-        digest = input_digest(source)
+        digest = input_digest(source, meaningful=str(header.digest or "").startswith("m:"))
         requested = parse_file(source)
     except InputError as exc:
         yield _finding(entry, f"{source}: cannot read it ({exc})", None, fix)
