@@ -23,7 +23,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from envdoctor import userfiles
 from envdoctor.env.lockfile import decode_bytes, parse_file
+from envdoctor.errors import InputError
 
 TAG = "# envdoctor lock:"
 _FIELD = re.compile(r"^# ([a-z][a-z ()]*): (.*)$")
@@ -75,13 +77,23 @@ def input_digest(in_file: Path, meaningful: bool = False) -> str:
     return ("m:" if meaningful else "") + digest.hexdigest()
 
 
+HEAD_BYTES = 64 * 1024
+
+
+def head_lines(path: Path) -> list[str]:
+    """The first :data:`HEADER_LINES` lines of the regular file ``path`` (read from its first
+    :data:`HEAD_BYTES` bytes: a device or a file without newlines cannot make this read forever);
+    empty when it cannot be read."""
+    try:
+        data = userfiles.read_bytes(path, "requirements", head=HEAD_BYTES)
+    except InputError:
+        return []
+    return data.decode("utf-8", errors="replace").splitlines()[:HEADER_LINES]
+
+
 def read_header(path: Path) -> LockHeader | None:
     """The header of ``path``, or None when it is not an envdoctor lock."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            head = [handle.readline().rstrip("\n") for _ in range(HEADER_LINES)]
-    except OSError:
-        return None
+    head = head_lines(path)
     if not head or not head[0].startswith(TAG):
         return None
     fields = {m.group(1): m.group(2).strip() for line in head if (m := _FIELD.match(line))}
@@ -105,12 +117,7 @@ def made_for_python(path: Path) -> str | None:
     header = read_header(path)
     if header is not None and header.python:
         return ".".join(header.python.split(".")[:2])
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            head = [handle.readline() for _ in range(HEADER_LINES)]
-    except OSError:
-        return None
-    for line in head:
+    for line in head_lines(path):
         for pattern in _MADE_WITH_PYTHON:
             if m := pattern.match(line):
                 return m.group(1)
@@ -125,11 +132,7 @@ def foreign_header(path: Path, input_file: Path | None = None) -> LockHeader:
     """A header for a pinned file envdoctor did not write (pip-compile, ``uv pip compile``, ``pip freeze``):
     the Python it was compiled for when its header says so, and its input when known: ``input_file``
     (``--input``), else the file its pip-compile/uv header names, else a sibling ``.in``."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            head = [handle.readline().rstrip("\n") for _ in range(HEADER_LINES)]
-    except OSError:
-        head = []
+    head = head_lines(path)
     tool = next(("uv pip compile" for line in head if "uv pip compile" in line),
                 next(("pip-compile" for line in head if "pip-compile" in line), "pinned requirements file"))
     source = input_file

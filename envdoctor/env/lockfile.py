@@ -10,16 +10,15 @@ A malformed line is an :class:`InputError` naming the file and line.
 from __future__ import annotations
 
 import codecs
-import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from envdoctor import userfiles
 from envdoctor.env.pipconfig import redact_text
 from envdoctor.env.probe import canonical_name
-from envdoctor import userfiles
 from envdoctor.errors import InputError
 
 # pip options that may stand on their own line of a requirements file.
@@ -166,12 +165,10 @@ def _split_options(line: str) -> tuple[str, list[str]]:
 def json_pins(path: Path, text: str) -> list[Pin]:
     """The exact ``name==version`` pins of a snapshot JSON or a run record (its ``environment``),
     each located at the line that names the distribution."""
+    data = userfiles.parse_json(text, path)
     try:
-        data = json.loads(text)
         env = data["environment"] if isinstance(data.get("environment"), dict) else data
         dists = [(str(d["name"]), str(d["version"])) for d in env["distributions"]]
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})")
     except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"{path}: not a snapshot or run record (missing or bad field {exc}); "
                          "pass a file written by `envdoctor snapshot -o` or `envdoctor run`")

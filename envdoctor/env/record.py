@@ -11,7 +11,6 @@ name the indexes and find-links pip had when the run was recorded.
 from __future__ import annotations
 
 import configparser
-import json
 import os
 import shlex
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from envdoctor import userfiles
 from envdoctor.env import pipconfig
 from envdoctor.env.snapshot import Snapshot, load_json, torch_build
 from envdoctor.errors import InputError
@@ -131,11 +131,10 @@ def load(path: Path) -> RecordedEnvironment:
     """Read a snapshot JSON or a run record; a one-line :class:`InputError` for anything else."""
     if not path.is_file():
         raise InputError(f"{path}: no such file; pass a run record (training_info.json) or a snapshot JSON")
+    data = userfiles.load_json(path, "record", "pass a run record (training_info.json) or a snapshot JSON")
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a snapshot or run record (a JSON object); pass training_info.json")
     snap = load_json(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: unreadable ({exc})")
     is_record = isinstance(data.get("environment"), dict)
     sources = (data.get("reproduce") or {}).get("pip_sources") or {} if is_record else {}
     return RecordedEnvironment(path=path, snapshot=snap, kind="run record" if is_record else "snapshot",

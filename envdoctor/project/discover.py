@@ -11,7 +11,6 @@ name *inside the project root* only (a bounded walk), never in a sibling folder.
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import shlex
@@ -19,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import yaml
-
+from envdoctor import userfiles
+from envdoctor.errors import InputError
 from envdoctor.project.scan import SKIP_DIRS, ScanResult, _Ignores
 
 SQL_CALLS = frozenset({"execute", "executemany", "executescript", "read_sql", "read_sql_query", "sql"})
@@ -125,8 +124,8 @@ def python_strings(source: str, path: Path, first_line: int = 1) -> tuple[list[F
 def notebook_cells(text: str) -> Iterator[tuple[int, list[str]]]:
     """(first line, lines) of each code cell, numbered as if the cells were one file."""
     try:
-        cells = json.loads(text).get("cells", [])
-    except (ValueError, AttributeError):
+        cells = userfiles.parse_json(text, "<notebook>").get("cells", [])
+    except (InputError, AttributeError):
         return
     line = 1
     for cell in cells:
@@ -179,8 +178,8 @@ def launch_flags(lines: list[str], path: Path, first_line: int = 1) -> list[Laun
 def yaml_kind(text: str) -> str | None:
     """``llamafactory`` or ``accelerate`` when a YAML's top-level keys say so, else None."""
     try:
-        values = yaml.safe_load(text)
-    except yaml.YAMLError:
+        values = userfiles.parse_yaml(text, "<yaml>")
+    except InputError:
         return None
     if not isinstance(values, dict):
         return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from packaging.version import Version
 
 from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
-from envdoctor.findings import Applicability, Finding, Fix, Location, hint, pip_install_fix
+from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
 from envdoctor.surface.boundary import Boundary
@@ -88,6 +88,17 @@ def _location(b: Breakage, ctx: Context) -> tuple[Location, ...]:
     return pin_locations(ctx.snapshot, (b.user, b.provider))
 
 
+def had_it(query: Query, boundary: Boundary | None) -> bool | None:
+    """Whether the finding stands: True when some release of the provider has the symbol (a real
+    removal or addition: an error) or it is a keyword that no release's signature accepts (a
+    signature reads exactly); False when no release has a module, name or attribute (the static
+    reading cannot see it, e.g. a module built at run time: not reported); None when the release
+    history was not read (only a note)."""
+    if boundary is None:
+        return None
+    return bool(query.kwarg or boundary.last_with or boundary.first_with or any(boundary.probed.values()))
+
+
 def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
     """The finding for one cross-package breakage."""
     query = b.reference.query
@@ -100,7 +111,8 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
-    return entry.finding(message, packages=(b.user, b.provider), locations=_location(b, ctx),
+    severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
+    return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
                          confidence="high" if complete else "medium")
 
@@ -127,7 +139,9 @@ def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding
     evidence = [*entry.evidence, f"{b.dist} {b.version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.dist} says: {' '.join(b.answer.message.split())[:300]}")
-    return entry.finding(message, packages=(b.dist,), locations=(Location(str(b.file), b.reference.line),),
+    severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
+    return entry.finding(message, severity=severity, packages=(b.dist,),
+                         locations=(Location(str(b.file), b.reference.line),),
                          evidence=tuple(evidence), fixes=script_fixes(b, ctx),
                          confidence="high" if b.boundary and b.boundary.complete else "medium")
 
@@ -139,7 +153,7 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
     covered = curated_pairs(ctx)
     for b in result.breakages:
-        if (b.user, b.provider) not in covered:
+        if (b.user, b.provider) not in covered and had_it(b.reference.query, b.boundary) is not False:
             yield breakage_finding(b, ctx, entry)
     scan = getattr(ctx.project, "scan", None)
     if scan is not None:
@@ -147,4 +161,5 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 
         files = [f.path for f in scan.files if f.kind == "python"]
         for sb in project.script_breakages(files, scan.root, ctx.snapshot, ctx.offline):
-            yield script_finding(sb, ctx, entry)
+            if had_it(sb.reference.query, sb.boundary) is not False:
+                yield script_finding(sb, ctx, entry)
