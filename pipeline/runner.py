@@ -154,7 +154,8 @@ def run(options: RunOptions) -> Path | None:
     if processes > 1 and config.launch.strategy not in ("none", "ddp"):
         raise InputError(f"launch.strategy: {config.launch.strategy} is not run by `envdoctor run` yet; "
                          "use ddp (a full 4-bit model per GPU)")
-    request = dataclasses.replace(options.check, python=options.python or options.check.python,
+    # check the interpreter that trains (the one running envdoctor unless --python), not the active one
+    request = dataclasses.replace(options.check, python=options.python or options.check.python or sys.executable,
                                   config_file=config_file, quiet=not tty,
                                   project_path=options.check.project_path or
                                   (config_file.parent if config_file else Path.cwd()))
