@@ -155,7 +155,8 @@ def run(options: RunOptions) -> Path | None:
         raise InputError(f"launch.strategy: {config.launch.strategy} is not run by `envdoctor run` yet; "
                          "use ddp (a full 4-bit model per GPU)")
     # check the interpreter that trains (the one running envdoctor unless --python), not the active one
-    request = dataclasses.replace(options.check, python=options.python or options.check.python or sys.executable,
+    trains = options.python or options.check.python or (None if options.check.env_file else sys.executable)
+    request = dataclasses.replace(options.check, python=trains,
                                   config_file=config_file, quiet=not tty,
                                   project_path=options.check.project_path or
                                   (config_file.parent if config_file else Path.cwd()))

@@ -138,7 +138,7 @@ def resolve(python: str | None, env_file: Path | None, python_version: str | Non
         hardware = probe_hardware()
         active = None if python else active_python()
         if python and (prefix := _prefix_of(python)) is not None and _same_prefix(prefix, sys.prefix):
-            snap = snapshot_mod.live(hardware)  # envdoctor's own interpreter, named: no probe process
+            snap = snapshot_mod.live(hardware).with_changes(executable=python)  # named: no probe process
         elif python:
             snap = snapshot_mod.from_interpreter(python, hardware)
         elif active is not None:
