@@ -57,6 +57,19 @@ def expand(path: Path) -> Path:
     return Path(expanded)
 
 
+def _open_fd(path: Path, after: str, folder: str) -> int:
+    """A read-only, non-blocking descriptor of ``path``; InputError naming it when it cannot be opened."""
+    try:
+        return os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise fail(path, f"no such file{after}") from None
+    except IsADirectoryError:
+        raise fail(path, folder) from None
+    except OSError as exc:
+        why = "a symlink loop" if exc.errno == 40 else (exc.strerror or type(exc).__name__)
+        raise fail(path, f"cannot read it ({why}){after}") from None
+
+
 def read_bytes(path: Path, kind: str = "text", hint: str = "", head: int | None = None) -> bytes:
     """The bytes of the regular file ``path``, at most the cap of ``kind``; InputError otherwise.
 
@@ -68,15 +81,7 @@ def read_bytes(path: Path, kind: str = "text", hint: str = "", head: int | None 
     cap = CAPS.get(kind, CAPS["text"])
     after = f"; {hint}" if hint else ""
     path = expand(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise fail(path, f"no such file{after}") from None
-    except IsADirectoryError:
-        raise fail(path, f"is a folder, not a {kind} file; pass the file itself") from None
-    except OSError as exc:
-        why = "a symlink loop" if exc.errno == 40 else (exc.strerror or type(exc).__name__)
-        raise fail(path, f"cannot read it ({why}){after}") from None
+    fd = _open_fd(path, after, f"is a folder, not a {kind} file; pass the file itself")
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
@@ -108,15 +113,7 @@ def open_regular(path: Path, hint: str = "") -> BinaryIO:
     """``path`` opened for reading as a binary stream, only if it is a regular file (for logs read lazily)."""
     after = f"; {hint}" if hint else ""
     path = expand(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise fail(path, f"no such file{after}") from None
-    except IsADirectoryError:
-        raise fail(path, f"is a folder, not a file{after}") from None
-    except OSError as exc:
-        why = "a symlink loop" if exc.errno == 40 else (exc.strerror or type(exc).__name__)
-        raise fail(path, f"cannot read it ({why}){after}") from None
+    fd = _open_fd(path, after, f"is a folder, not a file{after}")
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
