@@ -14,6 +14,7 @@ from envdoctor.cli.options import no_project_conflicts, project_options, selecti
 from envdoctor.engine.check import CheckRequest, build_keep, run_check
 from envdoctor.env import notebook
 from envdoctor.env.snapshot import load_json
+from envdoctor.env.target import kernel_python
 from envdoctor.errors import ExitCode, InputError
 from envdoctor.fix import restart
 from envdoctor.fix.apply import render_outcome, render_plan, undo_lines
@@ -141,6 +142,7 @@ def rollback_command(python: str | None, yes: bool, fmt: str) -> None:
             click.echo("\n".join(f"  {line}" for line in undo_lines(tx.changes)) or "  (no package changes recorded)")
         _confirm("roll back?", yes)
 
+    python = python or kernel_python()  # in a notebook, the kernel's environment is the one fixed
     tx, leftover = undo(python, show, _progress(fmt == "text" and sys.stderr.isatty()))
     held = restart.notice(tx.python, _site_dirs(tx.folder), tx.changes)
     if fmt == "json":

@@ -56,10 +56,9 @@ def _config_list(environ: Mapping[str, str], key: str) -> list[str]:
 
 def is_json(path: Path) -> bool:
     """Whether ``path`` holds JSON (a snapshot or a record) rather than requirement lines."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(64).lstrip().startswith(b"{")
-    except OSError:
+    try:  # non-blocking and regular files only: a FIFO or a device cannot hang or flood this
+        return userfiles.read_bytes(path, "record", head=64).lstrip().startswith(b"{")
+    except InputError:
         return False
 
 

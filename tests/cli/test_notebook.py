@@ -117,14 +117,14 @@ def test_colab_flow_in_a_real_kernel(kernel_env: dict[str, Any]) -> None:
         "import sys; print(sys.executable)\ntry:\n    import bitsandbytes\nexcept ImportError as e:\n    print('import failed:', e)",
         "!envdoctor check --no-project",
         "!envdoctor fix --apply\nprint('exit', _exit_code)",
-        "!envdoctor fix --apply --yes",
+        "!envdoctor fix --apply --yes --no-project --select ED101",
         "%run -m envdoctor check --no-project",
     ], tmp)
     assert out[0].startswith(str(python)) and "No module named 'triton.ops'" in out[0]
     assert f"python:{python}" in out[1] and "ED101" in out[1]
     assert "in a notebook nobody can answer a prompt: run `!envdoctor fix --apply --yes` in a cell" in out[2]
     assert "exit 2" in out[2] and "[y/N]" not in out[2]
-    assert "applied" in out[3] and "bitsandbytes" in out[3]
+    assert "applied" in out[3] and "bitsandbytes" in out[3], out[3]
     assert "RESTART" in out[3] and "bitsandbytes" in out[3].split("RESTART", 1)[1]
     assert "`!envdoctor rollback --yes`" in out[3]
     assert "SystemExit" not in out[4] and "Unknown failure" not in out[4]
