@@ -104,14 +104,21 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
     query = b.reference.query
     more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
     detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
+    if b.public is False:
+        module = b.reference.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        fails = (f"only code that imports `{module}` fails, with {failure(query)} (neither `import "
+                 f"{module.split('.')[0]}` nor {b.user}'s public names load it)")
+    else:
+        fails = f"importing it fails with {failure(query)}"
     message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({b.reference.path}:{b.reference.line}{more}), "
-               f"which {b.provider} {b.provider_version} does not have: {detail}; importing it fails with "
-               f"{failure(query)}")
+               f"which {b.provider} {b.provider_version} does not have: {detail}; {fails}")
     evidence = [*entry.evidence, f"{b.provider} {b.provider_version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
     severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
+    if severity is None and b.public is False:
+        severity = Severity.WARNING
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
                          confidence="high" if complete else "medium")

@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
 MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
-MAX_REFERENCING_FILES = 3
-RESULT_VERSION = 1  # of the per-target result cache  # files of A read per probed release when looking for A's fix
+MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
+RESULT_VERSION = 2  # of the per-target result cache
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Breakage:
     boundary: Boundary | None = None
     user_fixed_in: str | None = None  # first release of A that no longer makes the reference
     more: tuple[Reference, ...] = ()  # the same query elsewhere in A
-
+    public: bool | None = None  # whether A's public API loads a module making it (None: unknown)
 
     def to_json(self) -> dict[str, object]:
         """JSON form (the per-target result cache)."""
@@ -66,7 +66,7 @@ class Breakage:
                            self.answer.absorbed, self.answer.deprecated],
                 "boundary": None if b is None else {**{k: v for k, v in b.__dict__.items() if k != "query"},
                                                     "query": b.query.to_json()},
-                "user_fixed_in": self.user_fixed_in}
+                "user_fixed_in": self.user_fixed_in, "public": self.public}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Breakage:
@@ -75,7 +75,7 @@ class Breakage:
         b = data["boundary"]
         boundary = None if b is None else Boundary(**{**b, "query": Query(*b["query"])})
         return cls(data["user"][0], data["user"][1], data["provider"][0], data["provider"][1], refs[0],
-                   Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]))
+                   Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]), data["public"])
 
 
 @dataclass
@@ -316,7 +316,7 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
 
 def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tuple[str, ...] | None,
            scan_budget_s: float) -> CrossCheck:
-    from envdoctor.surface import bisect
+    from envdoctor.surface import bisect, reach
 
     releases = Releases(snap, offline, index_urls)
     result = CrossCheck()
@@ -375,8 +375,9 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
                 elif offline:
                     boundary = bisect.find_boundary(provider, query, around=target.version, offline=True,
                                                     index_urls=())
+                public = reach.loaded_publicly(release, [u.path for u in uses])
                 result.breakages.append(Breakage(dist.name, dist.version, provider, target.version, uses[0],
-                                                 found, boundary, fixed, tuple(uses[1:])))
+                                                 found, boundary, fixed, tuple(uses[1:]), public))
     if progress:
         sys.stderr.write("\r" + " " * 70 + "\r")
         sys.stderr.flush()

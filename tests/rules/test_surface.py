@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from envdoctor.env.snapshot import Snapshot
-from envdoctor.findings import Finding
+from envdoctor.findings import Finding, Severity
 from tests.helpers.core import dist, run_rule, snap
 from tests.helpers.index import IndexServer, isolated_pip_env
 from tests.helpers.surface import Dist, Index, install
@@ -83,8 +83,12 @@ def test_failing_references_with_boundary_and_both_pins(index: IndexServer, tmp_
     assert [f.pins for f in gone.fixes] == [{"userpkg": ">=1.1"}, {"prov": "<2.0"}]
     assert "a downgrade" in gone.fixes[1].title and "1.5" in gone.fixes[1].title
     assert gone.locations[0].path.endswith("site/userpkg/__init__.py") and gone.locations[0].line == 1
+    assert gone.severity is Severity.ERROR  # userpkg/__init__.py runs on `import userpkg`
     strict = findings["prov.strict(b=...)"]
     assert "TypeError" in strict.message and "calls.py:4" in strict.message
+    # nothing imports userpkg.calls on the way to userpkg's names: only its own importers fail
+    assert strict.severity is Severity.WARNING
+    assert "only code that imports `userpkg.calls` fails" in strict.message
     assert strict.fixes == ()  # no release of prov accepts b, none of userpkg stops passing it
 
 

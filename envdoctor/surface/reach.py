@@ -1,0 +1,142 @@
+"""Which of a release's modules its public API loads.
+
+A reference that breaks in a module nothing imports on the way to the package's names only
+breaks code that imports that module itself (an ``experimental`` or optional corner), so
+ED150 reports it as a warning instead of an error.  The *public* modules are found by walking
+the release's own imports from each top-level package:
+
+- every ``import``/``from … import`` that runs when a module is imported (module level, also
+  under ``if``/``try``/``with``, never under ``if TYPE_CHECKING``) into the release's own
+  modules, and the parent packages of each module reached;
+- a package's lazy exports: the modules its lazy tables name (``_import_structure``,
+  ``_LazyModule``), and all its direct submodules when it exports them through
+  ``define_import_structure``, a module ``__getattr__`` or ``globals()`` writes.
+
+The walk errs towards *public*: an import it cannot place counts, and a walk cut off by its
+budget answers "unknown" (the finding then stays an error).  The result is cached with the
+release.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.sources import SourceError, is_package_file
+from envdoctor.surface.symbols import dotted, resolve_relative
+
+REACH_BUDGET_S = 10.0
+CACHE_KEY = "public_modules"
+
+
+def _type_checking(test: ast.expr) -> bool:
+    return (dotted(test) or "").rsplit(".", 1)[-1] == "TYPE_CHECKING"
+
+
+def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements that run when the module runs (not in functions, classes or
+    ``if TYPE_CHECKING`` blocks)."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            found.append(stmt)
+        elif isinstance(stmt, ast.If):
+            if not _type_checking(stmt.test):
+                found += _import_statements(stmt.body)
+            found += _import_statements(stmt.orelse)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            for block in (stmt.body, *(h.body for h in stmt.handlers), stmt.orelse,  # type: ignore[attr-defined]
+                          stmt.finalbody):  # type: ignore[attr-defined]
+                found += _import_statements(block)
+        elif isinstance(stmt, (ast.With, ast.For, ast.While)):
+            found += _import_statements(stmt.body)
+    return found
+
+
+def own_imports(module: str, source: bytes, is_package: bool, modules: dict[str, str]) -> set[str]:
+    """The release's modules that importing ``module`` (with ``source``) imports directly."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    found: set[str] = set()
+    for stmt in _import_statements(tree.body):
+        if isinstance(stmt, ast.Import):
+            found.update(alias.name for alias in stmt.names if alias.name in modules)
+            continue
+        base = resolve_relative(module, is_package, stmt.level, stmt.module)
+        if base in modules:
+            found.add(base)
+        found.update(f"{base}.{alias.name}" for alias in stmt.names if f"{base}.{alias.name}" in modules)
+    return found
+
+
+def lazy_exports(release: ReleaseSymbols, package: str, modules: dict[str, str]) -> set[str]:
+    """The submodules a package loads on attribute access (its lazy tables or dynamic exports)."""
+    summary = release.summary(package) or {}
+    found = {target for target in summary.get("lazy", {}).values() if target in modules}
+    if summary.get("submodule_exports") or summary.get("getattr") is not None or summary.get("dynamic"):
+        depth = package.count(".") + 1
+        found.update(m for m in modules if m.startswith(package + ".") and m.count(".") == depth)
+    return found
+
+
+def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S) -> set[str] | None:
+    """The modules ``import <top>`` and the top-level names load (None when the files cannot be
+    read or the walk ran out of ``budget_s``)."""
+    extra = release.data["extra"]
+    if isinstance(extra.get(CACHE_KEY), list):
+        return set(extra[CACHE_KEY])
+    modules = release.modules()
+    if modules is None or release.source is None:
+        return None
+    deadline = time.monotonic() + budget_s
+    try:
+        release.source.prefetch()  # one download, not a request per file
+    except SourceError:
+        pass
+    seen: set[str] = set()
+    todo = sorted(m for m in modules if "." not in m)
+    while todo:
+        if time.monotonic() > deadline:
+            return None
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules]
+        path = modules[module]
+        if not path.endswith(".py"):
+            continue
+        try:
+            source = release.source.read(path)
+        except SourceError:
+            return None
+        if source is None:
+            continue
+        package = is_package_file(path)
+        todo += sorted(own_imports(module, source, package, modules) - seen)
+        if package:
+            todo += sorted(lazy_exports(release, module, modules) - seen)
+    extra[CACHE_KEY] = sorted(seen)
+    release.dirty = True
+    return seen
+
+
+def module_of(release: ReleaseSymbols, path: str) -> str | None:
+    """The module name of one of the release's files."""
+    for module, file in (release.modules() or {}).items():
+        if file == path:
+            return module
+    return None
+
+
+def loaded_publicly(release: ReleaseSymbols, paths: list[str]) -> bool | None:
+    """Whether any of ``paths`` (files of the release) is loaded by its public API; None when
+    that cannot be told."""
+    public = public_modules(release)
+    if public is None:
+        return None
+    return any(module_of(release, path) in public for path in paths)

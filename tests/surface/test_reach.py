@@ -1,0 +1,74 @@
+"""Which modules a release's public API loads: eager imports, parents, lazy tables, dynamic exports."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from envdoctor.surface import reach
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.sources import InstalledSource
+from tests.helpers.surface import Dist, install
+
+LAZY_INIT = textwrap.dedent("""
+    from typing import TYPE_CHECKING
+    from ._lazy import _LazyModule
+    _import_structure = {"trainer": ["Trainer"], "data": ["load"]}
+    if TYPE_CHECKING:
+        from .trainer import Trainer
+        from .experimental.hidden import Hidden
+    else:
+        import sys
+        sys.modules[__name__] = _LazyModule(__name__, _import_structure)
+""")
+FILES = {
+    "pkg/__init__.py": LAZY_INIT,
+    "pkg/_lazy.py": "class _LazyModule: ...\n",
+    "pkg/trainer/__init__.py": "from .sft import Trainer\n",
+    "pkg/trainer/sft.py": "try:\n    from ..experimental.utils import helper\nexcept ImportError:\n    helper = None\n",
+    "pkg/data.py": "import pkg.formats.json_fmt\nfrom . import plugins\n",
+    "pkg/formats/__init__.py": "",
+    "pkg/formats/json_fmt.py": "",
+    "pkg/experimental/__init__.py": "",
+    "pkg/experimental/utils.py": "def helper(): ...\n",
+    "pkg/experimental/hidden.py": "from other import gone\n",
+    "pkg/plugins/__init__.py": "def __getattr__(name):\n    import importlib\n    return importlib.import_module('.' + name, __name__)\n",
+    "pkg/plugins/one.py": "",
+    "pkg/plugins/deep/__init__.py": "",
+    "pkg/plugins/deep/two.py": "",
+    "pkg/tests/test_x.py": "import pkg.experimental.hidden\n",
+}
+
+
+def release(site: Path, files: dict[str, str] = FILES) -> ReleaseSymbols:
+    info = install(site, Dist("pkg", "1.0", files))
+    return ReleaseSymbols.open(InstalledSource("pkg", "1.0", info))
+
+
+def test_public_modules_follow_imports_lazy_tables_and_dynamic_exports(tmp_path: Path) -> None:
+    public = reach.public_modules(release(tmp_path / "site"))
+    assert public is not None
+    assert {"pkg", "pkg._lazy", "pkg.trainer", "pkg.trainer.sft", "pkg.data"} <= public  # eager and lazy
+    assert {"pkg.experimental", "pkg.experimental.utils"} <= public  # under try/except, and its parent
+    assert {"pkg.formats", "pkg.formats.json_fmt"} <= public  # `import a.b.c` loads a.b too
+    assert {"pkg.plugins", "pkg.plugins.one", "pkg.plugins.deep"} <= public  # module __getattr__
+    assert "pkg.plugins.deep.two" not in public  # one level per dynamic package
+    assert "pkg.experimental.hidden" not in public  # only under TYPE_CHECKING
+    assert "pkg.tests.test_x" not in public
+
+
+def test_loaded_publicly_and_the_cache(tmp_path: Path) -> None:
+    rel = release(tmp_path / "site")
+    assert reach.loaded_publicly(rel, ["pkg/experimental/hidden.py"]) is False
+    assert reach.loaded_publicly(rel, ["pkg/experimental/hidden.py", "pkg/trainer/sft.py"]) is True
+    rel.save()
+    again = ReleaseSymbols.open(InstalledSource("pkg", "1.0", tmp_path / "site" / "pkg-1.0.dist-info"))
+    assert again.data["extra"][reach.CACHE_KEY] == sorted(reach.public_modules(rel) or ())
+    assert reach.loaded_publicly(again, ["pkg/experimental/hidden.py"]) is False
+
+
+def test_unknown_when_the_walk_runs_out_of_time(tmp_path: Path) -> None:
+    fresh = {**FILES, "pkg/extra.py": ""}  # not the cached release of the test above
+    assert reach.public_modules(release(tmp_path / "site", fresh), budget_s=-1) is None
+    offline = ReleaseSymbols("pkg", "1.0", "k", None, None)
+    assert reach.loaded_publicly(offline, ["pkg/data.py"]) is None
