@@ -39,7 +39,7 @@ def verify(env: dict[str, str], *paths: Path) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.xfail(strict=False, reason="on a fresh CI clone ED004 warns about one dependency the written lock leaves unpinned; passes on a used machine; open, see the closing note")
+
 def test_written_lock_is_pinned_hashed_headed_and_verifies(made: Path, env: dict[str, str]) -> None:
     text = (made / "stack.txt").read_text()
     assert text.startswith("# envdoctor lock:")
