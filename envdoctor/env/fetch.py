@@ -13,11 +13,13 @@ installed (never required).  Credentials are sent, never stored or printed.
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import io
 import netrc
 import os
 import ssl
+import threading
 import urllib.error
 import urllib.request
 import zipfile
@@ -66,37 +68,51 @@ class _SameHostAuth(urllib.request.HTTPRedirectHandler):
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
     """HTTPS with pip's verification: the configured CA bundle and client certificate, and no
-    verification for a trusted host (chosen per request, through a proxy tunnel too)."""
+    verification for a trusted host (chosen per request, through a proxy tunnel too).  The SSL
+    contexts are made on the first HTTPS request (loading a CA store costs tens of ms)."""
 
     def __init__(self, config: Transport) -> None:
         super().__init__()
         self.config = config
-        self.verified = ssl.create_default_context(cafile=config.cert) if config.cert else \
-            ssl.create_default_context()
-        self.unverified = ssl.create_default_context()
-        self.unverified.check_hostname = False
-        self.unverified.verify_mode = ssl.CERT_NONE
-        if config.client_cert:
-            for context in (self.verified, self.unverified):
-                context.load_cert_chain(config.client_cert)
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def context(self, verified: bool) -> ssl.SSLContext:
+        """The verifying (or, for a trusted host, the non-verifying) context."""
+        with self._lock:
+            if verified not in self._contexts:
+                context = ssl.create_default_context(cafile=self.config.cert if verified else None)
+                if not verified:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                if self.config.client_cert:
+                    context.load_cert_chain(self.config.client_cert)
+                self._contexts[verified] = context
+            return self._contexts[verified]
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         target = urlsplit(req.full_url)
-        context = self.unverified if self.config.trusts(target.hostname, target.port) else self.verified
+        try:
+            context = self.context(not self.config.trusts(target.hostname, target.port))
+        except (OSError, ssl.SSLError) as exc:
+            raise FetchError(f"pip's cert/client-cert setting ({self.config.origin}) cannot be loaded: {exc}")
         return self.do_open(http.client.HTTPSConnection, req, context=context)
 
 
 def opener(config: Transport | None = None) -> urllib.request.OpenerDirector:
-    """A URL opener configured as pip would be (see the module docstring)."""
+    """A URL opener configured as pip would be (see the module docstring); one per configuration
+    and proxy setting, shared by every request (and thread) of a run."""
     config = transport() if config is None else config
     proxies = urllib.request.getproxies()  # HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as pip's requests reads them
     if config.proxy:
         proxies.update(http=config.proxy, https=config.proxy)
-    try:
-        https = _HTTPSHandler(config)
-    except (OSError, ssl.SSLError) as exc:
-        raise FetchError(f"pip's cert/client-cert setting ({config.origin}) cannot be loaded: {exc}")
-    return urllib.request.build_opener(urllib.request.ProxyHandler(proxies), https, _SameHostAuth)
+    return _opener(config, tuple(sorted(proxies.items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _opener(config: Transport, proxies: tuple[tuple[str, str], ...]) -> urllib.request.OpenerDirector:
+    return urllib.request.build_opener(urllib.request.ProxyHandler(dict(proxies)), _HTTPSHandler(config),
+                                       _SameHostAuth)
 
 
 def credentials(url: str) -> tuple[str, dict[str, str]]:

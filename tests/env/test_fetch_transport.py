@@ -86,3 +86,27 @@ def test_netrc_and_url_credentials(pki: Pki, root: Path, monkeypatch: pytest.Mon
         assert fetch.get(with_user + "simple/alpha/")[0] == PAGE
         monkeypatch.setenv("NETRC", str(netrc))
         assert fetch.get(server.url + "simple/alpha/")[0] == PAGE
+
+
+def test_one_opener_per_configuration_and_the_ca_loaded_once(pki: Pki, root: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_CERT", str(pki.ca))
+    loads = []
+    real = fetch.ssl.create_default_context
+    monkeypatch.setattr(fetch.ssl, "create_default_context", lambda *a, **k: loads.append(k) or real(*a, **k))
+    fetch._opener.cache_clear()  # earlier tests of this process made the same configuration's opener
+    with HttpsServer(root, pki) as server:
+        for _ in range(5):
+            assert fetch.get(server.url + "simple/alpha/")[0] == PAGE
+    assert loads == [{"cafile": str(pki.ca)}]  # a metadata run makes hundreds of requests: one CA load
+    assert fetch.opener() is fetch.opener()
+    monkeypatch.setenv("PIP_TRUSTED_HOST", "127.0.0.1")
+    assert fetch.opener() is not fetch.opener(pipconfig.Transport(cert=str(pki.ca)))
+
+
+def test_an_unreadable_cert_names_the_setting(root: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                              pki: Pki) -> None:
+    monkeypatch.setenv("PIP_CERT", str(tmp_path / "missing.pem"))
+    with HttpsServer(root, pki) as server:
+        with pytest.raises(fetch.FetchError, match="pip's cert/client-cert setting \\(PIP_CERT\\) cannot be loaded"):
+            fetch.get(server.url + "simple/alpha/")
