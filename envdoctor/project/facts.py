@@ -22,7 +22,9 @@ from envdoctor.project.database import DatabaseFacts, inspect
 from envdoctor.project.discover import Discovery, discover
 from envdoctor.project.locate import PathFacts, probe
 from envdoctor.project.models import (
+    ConfigFileFacts,
     LlamaFactoryFacts,
+    config_yaml,
     ModelFolderFacts,
     llamafactory_yaml,
     model_folder,
@@ -37,7 +39,8 @@ class ProjectFacts:
     ``model_shape`` holds the model's config.json values used to size
     checkpoints (None when the model is a hub id).  ``found_databases`` are the databases the
     project's own code opens (or holds), with the SQL literals of that code checked against them;
-    ``found_llamafactory`` the LLaMA-Factory YAMLs and launch lines found by content
+    ``found_llamafactory`` the LLaMA-Factory YAMLs and launch lines found by content, ``found_accelerate``
+    accelerate's config YAMLs
     (:mod:`envdoctor.project.discover`).  ``notes`` say what could not be checked and why.
     """
 
@@ -51,6 +54,7 @@ class ProjectFacts:
     llamafactory: LlamaFactoryFacts | None = None
     found_databases: tuple[DatabaseFacts, ...] = ()
     found_llamafactory: tuple[LlamaFactoryFacts, ...] = ()
+    found_accelerate: tuple[ConfigFileFacts, ...] = ()
     discovery: Discovery | None = None
     notes: tuple[str, ...] = ()
 
@@ -182,6 +186,18 @@ def _found_llamafactory(found: Discovery, named: Path | None, snapshot: Snapshot
     return tuple(out)
 
 
+def _found_accelerate(found: Discovery, notes: list[str]) -> tuple[ConfigFileFacts, ...]:
+    """accelerate config YAMLs recognised by their keys."""
+    out = []
+    for path in found.accelerate:
+        try:
+            out.append(config_yaml(path, "accelerate settings (compute_environment: ...)",
+                                   "pass the file you give `accelerate launch --config_file`"))
+        except InputError as exc:
+            notes.append(f"{exc} (found by its keys; not checked)")
+    return tuple(out)
+
+
 def _model_shape(config: TrainingConfig, model: ModelFolderFacts | None) -> dict[str, Any] | None:
     if model is not None:
         return dict(model.config) if model.config else None
@@ -223,7 +239,8 @@ def collect(request: ProjectRequest, snapshot: Snapshot) -> ProjectFacts:
     if request.llamafactory_file is not None:
         facts = replace(facts, llamafactory=llamafactory_yaml(request.llamafactory_file, snapshot, root))
     facts = replace(facts, found_databases=_found_databases(found),
-                    found_llamafactory=_found_llamafactory(found, request.llamafactory_file, snapshot, root, notes))
+                    found_llamafactory=_found_llamafactory(found, request.llamafactory_file, snapshot, root, notes),
+                    found_accelerate=_found_accelerate(found, notes))
     return replace(facts, notes=tuple(notes))
 
 

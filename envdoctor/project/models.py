@@ -133,9 +133,20 @@ def _zero_stage(reference: Any, bases: tuple[Path, ...]) -> int | None:
     return None
 
 
-def llamafactory_yaml(path: Path, snapshot: Snapshot, project_root: Path) -> LlamaFactoryFacts:
-    """Read a LLaMA-Factory training YAML (InputError when it is missing or not a YAML mapping)."""
-    text = userfiles.read_text(path, "config", "pass the training YAML you give `llamafactory-cli train`")
+@dataclass(frozen=True)
+class ConfigFileFacts:
+    """A tool's YAML configuration (accelerate's ``default_config.yaml``): its top-level values
+    and each key's (line number, line text)."""
+
+    path: Path
+    values: Mapping[str, Any]
+    lines: Mapping[str, tuple[int, str]]
+
+
+def config_yaml(path: Path, what: str, next_step: str) -> ConfigFileFacts:
+    """Read a YAML mapping with the line of each top-level key (InputError when it is missing,
+    not YAML or not a mapping)."""
+    text = userfiles.read_text(path, "config", next_step)
     values = userfiles.parse_yaml(text, path)  # bounded before anything walks it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -144,9 +155,17 @@ def llamafactory_yaml(path: Path, snapshot: Snapshot, project_root: Path) -> Lla
         raise InputError(f"{path}{f':{mark.line + 1}' if mark else ''}: not valid YAML "
                          f"({getattr(exc, 'problem', None) or exc}); fix the syntax")
     if not isinstance(values, dict) or not isinstance(node, yaml.MappingNode):
-        raise InputError(f"{path}: expected a mapping of LLaMA-Factory arguments (model_name_or_path: ...)")
+        raise InputError(f"{path}: expected a mapping of {what}")
     source_lines = text.splitlines()
     lines = {key.value: (key.start_mark.line + 1, source_lines[key.start_mark.line]) for key, _ in node.value}
+    return ConfigFileFacts(path, values, lines)
+
+
+def llamafactory_yaml(path: Path, snapshot: Snapshot, project_root: Path) -> LlamaFactoryFacts:
+    """Read a LLaMA-Factory training YAML (InputError when it is missing or not a YAML mapping)."""
+    found = config_yaml(path, "LLaMA-Factory arguments (model_name_or_path: ...)",
+                        "pass the training YAML you give `llamafactory-cli train`")
+    values, lines = found.values, found.lines
     bases = (path.parent, project_root, Path.cwd())
     model = None
     name = values.get("model_name_or_path")

@@ -219,12 +219,35 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
             complete = complete and older is not None
         elif anchor > 0 and status_at(0) is None:
             complete = False
+        if anchor_status is False and older is None and newer is None and anchor > 1:
+            older, newer, found = _window(versions, anchor, status_at)
+            complete = complete and (found is None or (older is not None and newer is not None))
         boundary = _boundary(dist, query, versions, probes, older, newer, complete)
         evidence = _evidence(dist, query, boundary, releases, files, offline)
         return boundary if evidence is None else evidence
     finally:
         reporter.close()
         store.save()
+
+
+def _window(versions: list[str], anchor: int, status_at: Callable[[int], bool | None]
+            ) -> tuple[tuple[int, int] | None, tuple[int, int] | None, int | None]:
+    """A symbol absent from the anchor and the oldest release may have lived in between (added in
+    3.0, removed in 4.46): search back from the anchor in doubling steps (a recent removal is found
+    in a probe or two) for a release that has it, then bisect both edges of that window.  Returns the
+    (addition, removal) transitions and the index found (None: no probed release has it)."""
+    step, last_without = 1, anchor
+    while anchor - step > 0:
+        index = anchor - step
+        status = status_at(index)
+        if status:
+            removed = transition(versions, index, last_without, status_at)  # first: where it went
+            added = transition(versions, 0, index, status_at)
+            return added, removed, index
+        if status is False:
+            last_without = index
+        step *= 2
+    return None, None, None
 
 
 def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bool | None],

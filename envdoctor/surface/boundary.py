@@ -44,7 +44,11 @@ class Boundary:
         elif self.first_with:
             parts.append(f"{what} is in {dist} {self.first_with} and later")
         elif self.last_with:
-            oldest = f" (the oldest release checked, {known[0]}, has it)" if known else ""
+            without = [Version(v) for v, s in self.probed.items() if s is False and known and Version(v) < known[0]]
+            if without:
+                oldest = f" (from a release after {max(without)}: {known[0]} has it, {max(without)} does not)"
+            else:
+                oldest = f" (the oldest release checked, {known[0]}, has it)" if known else ""
             parts.append(f"{what} is in {dist} up to {self.last_with}{oldest}")
         else:
             parts.append(f"{what} is in every release of {dist} that was checked")

@@ -162,6 +162,8 @@ class _Resolver:
             return _Obj("class", module, name)
         if name in summary["functions"]:
             return _Obj("function", module, name)
+        if name in summary.get("aliases", {}):
+            return _Obj("class", module, summary["aliases"][name])
         ref = summary["reexports"].get(name)
         if ref is not None:
             target, attr = ref[0], ref[1]
@@ -325,3 +327,67 @@ def _answer(release: ReleaseSymbols, query: Query) -> Answer:
     if successor is not None and successor != result.successor:
         result = Answer(result.status, result.reason, result.message, successor, result.absorbed, result.deprecated)
     return result
+
+
+@dataclass(frozen=True)
+class ClassChain:
+    """A class of a release and its bases as the source defines them: ``classes`` (module, name)
+    with the class first, the dataclass ``fields`` along the chain (``init=False`` ones left out),
+    ``outside`` the bases defined in other distributions (absolute dotted names, to be read from
+    those), and ``complete`` False when a base could be placed nowhere."""
+
+    classes: tuple[tuple[str, str], ...]
+    fields: tuple[str, ...]
+    outside: tuple[str, ...]
+    complete: bool
+
+
+def _origin(resolver: _Resolver, module: str, ref: str) -> str | None:
+    """The absolute dotted name ``ref`` (a name or attribute chain used in ``module``) stands for,
+    through the module's imports (``Seq2SeqTrainingArguments`` -> ``transformers.Seq2SeqTrainingArguments``)."""
+    first, _, rest = ref.partition(".")
+    bound = (resolver.summary(module) or {}).get("reexports", {}).get(first)
+    if bound is None:
+        return None
+    target = f"{bound[0]}.{bound[1]}" if bound[1] else str(bound[0])
+    return f"{target}.{rest}" if rest else target
+
+
+def class_chain(release: ReleaseSymbols, module: str, name: str) -> ClassChain | None:
+    """The class ``module.name`` of ``release`` with its bases (None when it is not a class there)."""
+    resolver = _Resolver(release)
+    try:
+        obj = resolver.resolve(module, name)
+        if obj is None or obj.kind != "class":
+            return None
+        classes: list[tuple[str, str]] = []
+        fields: list[str] = []
+        outside: list[str] = []
+        complete = True
+        todo = [obj]
+        while todo:
+            current = todo.pop(0)
+            if (current.module, current.name) in classes or len(classes) > MAX_DEPTH:
+                continue
+            summary = (resolver.summary(current.module) or {}).get("classes", {}).get(current.name)
+            if summary is None:
+                complete = False
+                continue
+            classes.append((current.module, current.name))
+            fields += [f for f in summary.get("fields", []) if f not in fields]
+            complete = complete and not summary.get("opaque_bases")
+            for base in summary["bases"]:
+                if base in HARMLESS_BASES:
+                    continue
+                target = resolver.resolve_dotted(current.module, base)
+                if target is not None and target.kind == "class":
+                    todo.append(target)
+                    continue
+                origin = _origin(resolver, current.module, base)
+                if origin is not None and origin.split(".")[0] not in release.top_level():
+                    outside.append(origin)
+                else:
+                    complete = False
+        return ClassChain(tuple(classes), tuple(fields), tuple(outside), complete)
+    except _OverBudget:
+        return None

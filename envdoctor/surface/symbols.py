@@ -30,7 +30,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 2
+SUMMARY_VERSION = 3
 MAX_MESSAGE = 600
 SAFE_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod", "overload",
                              "cached_property", "wraps", "final", "override", "setter", "getter",
@@ -226,6 +226,7 @@ class _Walker:
         self.env: dict[str, Any] = {}
         self.names: dict[str, str] = {}
         self.reexports: dict[str, list[str | None]] = {}
+        self.aliases: dict[str, str] = {}  # name -> a class of this module it is bound to
         self.stars: list[str] = []
         self.all: list[str] | None = None
         self.all_from: list[str] = []
@@ -337,12 +338,32 @@ class _Walker:
                     continue
                 self.names[target.id] = "var"
                 self._set_constant(target.id, value, fallback)
+                if isinstance(stmt, ast.Assign) and isinstance(value, (ast.Name, ast.Attribute)):
+                    self._alias(target.id, dotted(value))
             elif isinstance(target, (ast.Tuple, ast.List)):
                 for elt in ast.walk(target):
                     if isinstance(elt, ast.Name):
                         self.names[elt.id] = "var"
             elif isinstance(target, ast.Subscript):
                 self._set_item(target, value, isinstance(stmt, ast.AugAssign), fallback)
+
+    def _alias(self, name: str, ref: str | None) -> None:
+        """``name = ref``: an imported object (``Base = Seq2SeqTrainingArguments``) or a class of
+        this module under another name, followed as the original."""
+        if not ref:
+            return
+        first, _, rest = ref.partition(".")
+        if first in self.reexports:
+            module, attr = self.reexports[first]
+            full = ".".join(p for p in (str(module), attr, rest) if p)
+            owner, _, leaf = full.rpartition(".")
+            self.reexports[name] = [owner, leaf] if owner else [full, None]
+            self.names[name] = "import"
+        elif first in self.classes and not rest:
+            self.aliases[name] = first
+        else:
+            self.reexports.pop(name, None)
+            self.aliases.pop(name, None)
 
     def _set_constant(self, name: str, value: ast.expr, fallback: bool) -> None:
         try:
@@ -507,6 +528,8 @@ class _Walker:
             summary["lazy"] = lazy
         if self.getattr is not None:
             summary["getattr"] = self.getattr
+        if self.aliases:
+            summary["aliases"] = self.aliases
         if tables:
             summary["tables"] = tables
         if self.renames:

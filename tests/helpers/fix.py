@@ -50,9 +50,13 @@ def build_seed_wheels(folder: Path) -> Path:
     return folder
 
 
-def pip_env(wheels: Path) -> dict[str, str]:
-    """The environment the tests give pip: the local wheel folder only, no index, no config."""
+def pip_env(wheels: Path, cache: Path | None = None) -> dict[str, str]:
+    """The environment the tests give pip: the local wheel folder only, no index, no config; with
+    ``cache``, envdoctor's own cache there (not the session's, which other tests filled with the
+    real metadata of the same pins)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    if cache is not None:
+        env["ENVDOCTOR_CACHE_DIR"] = str(cache)
     env.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(wheels), PIP_CONFIG_FILE=os.devnull,
                PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1")
     return env

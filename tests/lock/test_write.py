@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return pip_env(build_seed_wheels(tmp_path_factory.mktemp("wheels")))
+    return pip_env(build_seed_wheels(tmp_path_factory.mktemp("wheels")), cache=tmp_path_factory.mktemp("cache"))
 
 
 @pytest.fixture(scope="module")
