@@ -15,7 +15,8 @@ VERSIONS = ["1.0", "1.5", "2.0", "2.0.3", "2.1.0", "2.2", "3.0"]
 
 
 def lib(version: str, yanked: bool = False) -> Dist:
-    """``helper`` until 2.0.3 (deprecated in 2.0.3 for ``assist``), ``newer`` from 2.2, ``kw`` keyword from 2.0."""
+    """``helper`` until 2.0.3 (deprecated in 2.0.3 for ``assist``), ``newer`` from 2.2, ``kw`` keyword from 2.0,
+    ``middle`` only in 1.5 and 2.0."""
     parts = ["def assist(): ..."]
     if version in ("1.0", "1.5", "2.0", "2.0.3"):
         warn = ("    import warnings\n    warnings.warn(\"'helper' is deprecated, use 'assist' instead\")\n"
@@ -23,6 +24,8 @@ def lib(version: str, yanked: bool = False) -> Dist:
         parts.append("def helper():\n" + warn)
     if version in ("2.2", "3.0"):
         parts.append("def newer(): ...")
+    if version in ("1.5", "2.0"):
+        parts.append("def middle(): ...")
     parts.append("def run(x, kw=None): ..." if version >= "2.0" else "def run(x): ...")
     return Dist("lib", version, {"lib/__init__.py": "\n".join(parts) + "\n"}, yanked=yanked)
 
@@ -77,3 +80,19 @@ def test_budget_bounds_probes(index: IndexServer) -> None:
 def test_present_everywhere(index: IndexServer) -> None:
     boundary = find_boundary("lib", Query("lib", "run"), around="3.0")
     assert boundary is not None and boundary.present == [">=0"] and boundary.removed_in is None
+
+
+def test_a_name_that_came_and_went_between_the_ends(index: IndexServer) -> None:
+    # absent from the anchor (3.0) and the oldest release (1.0): found by searching back from the anchor
+    boundary = find_boundary("lib", Query("lib", "middle"), around="3.0")
+    assert boundary is not None
+    assert (boundary.added_in, boundary.removed_in, boundary.last_with) == ("1.5", "2.0.3", "2.0")
+    assert boundary.present == [">=1.5,<2.0.3"] and boundary.complete
+    assert find_boundary("lib", Query("lib", "never_there"), around="3.0").present == []
+
+
+def test_an_unbisected_addition_is_not_claimed_for_the_oldest_release(index: IndexServer) -> None:
+    boundary = find_boundary("lib", Query("lib", "middle"), around="3.0", probe_budget=6)
+    assert boundary is not None and boundary.removed_in == "2.0.3" and boundary.added_in is None
+    assert not boundary.complete
+    assert "(from a release after 1.0: 2.0 has it, 1.0 does not)" in boundary.describe()
