@@ -14,7 +14,12 @@ from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot, save
 from envdoctor.explain.demangle import namespace, qualified_name
 from envdoctor.explain.families.version_gate import parse_gate
 from envdoctor.explain.frames import blame, parse_frames, site_module
+from envdoctor.surface.bisect import find_boundary
+from envdoctor.surface.query import Query
+from tests.helpers.config_loaders import transformers
 from tests.helpers.explain import explain_text, freeze, make_venv
+from tests.helpers.index import IndexServer, isolated_pip_env
+from tests.helpers.surface import Index
 
 SITE = "/usr/local/lib/python3.11/site-packages"
 
@@ -262,3 +267,28 @@ def test_the_file_a_decode_error_read_is_named_and_detected(tmp_path: Path) -> N
            "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xd6 in position 10: invalid continuation byte\n")
     finding = _only(explain_text(log, tmp_path, freeze(tmp_path, {})), "ED203")
     assert str(data) in finding.message and "gb" in finding.message.lower()
+
+
+def test_rejected_config_keys_are_looked_up_in_the_release_history(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version in ("1.0", "1.5", "2.0", "2.1"):
+        layout.add(transformers(version))
+    query = Query("transformers", "Seq2SeqTrainingArguments", kwarg="evaluation_strategy")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert find_boundary("transformers", query) is not None  # online once; explain below is offline
+        for key in ("lora_rnak", "output_dir"):
+            find_boundary("transformers", Query("transformers", "Seq2SeqTrainingArguments", kwarg=key))
+    log = (f'  File "{SITE}/transformers/hf_argparser.py", line 386, in parse_dict\n'
+           "ValueError: Some keys are not used by the HfArgumentParser: ['evaluation_strategy', 'lora_rnak']\n")
+    finding = _only(explain_text(log, tmp_path), "ED614")
+    assert "`evaluation_strategy`: `transformers.Seq2SeqTrainingArguments(evaluation_strategy=...)`" in finding.message
+    assert "removed in 2.0" in finding.message and "`lora_rnak` is in no release checked" in finding.message
+    assert finding.fixes[0].title.startswith("rename `evaluation_strategy` to `eval_strategy`")
+    assert _pins(finding) == {"transformers": "<2.0"}
+    # training keys handed to a command that does not parse training arguments (chat, eval)
+    chat = _only(explain_text("ValueError: Some keys are not used by the HfArgumentParser: ['output_dir']\n",
+                              tmp_path), "ED614")
+    assert "`output_dir` is a Seq2SeqTrainingArguments field" in chat.message
+    assert chat.fixes[0].title.startswith("run this config with `llamafactory-cli train`")

@@ -47,7 +47,7 @@ def test_written_lock_is_pinned_hashed_headed_and_verifies(made: Path, env: dict
     assert re.search(r"^bitsandbytes==0\.45\.1 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.MULTILINE)
     assert re.search(r"^triton==3\.2\.0 \\\n    --hash=sha256:[0-9a-f]{64}$", text, re.MULTILINE)
     code, out = verify(env, made)
-    assert code == 0 and "✓ no problems found" in out
+    assert code == 0 and "✓ no problems found" in out, out
 
 
 def test_stale_lock_after_in_or_include_changes(made: Path, env: dict[str, str], tmp_path: Path) -> None:

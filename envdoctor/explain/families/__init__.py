@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from envdoctor.explain.families import (
     attribute,
+    config_keys,
     cuda_oom,
     host_ram,
     import_name,
@@ -23,5 +24,5 @@ from envdoctor.explain.families import (
     version_gate,
 )
 
-MODULES = (attribute, cuda_oom, host_ram, import_name, kernel_image, kwarg, requires_python, trust_remote_code,
+MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, requires_python, trust_remote_code,
            undefined_symbol, unicode_decode, unpickling, version_gate)
