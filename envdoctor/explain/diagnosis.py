@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from envdoctor.env import owners
+from envdoctor.env.probe import canonical_name
 from envdoctor.explain.extractors import HitGroup, LogFacts
 from envdoctor.findings import Fix, Severity, hint
 from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
@@ -50,6 +51,26 @@ class Evidence:
             asks_interpreter = source == "live" or source.startswith("python:")
             self._owners = owners.module_owners(self.python) if asks_interpreter else {}
         return owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
+
+    def providers_of(self, module: str, importer: str | None = None) -> list[str]:
+        """The distributions to install for a missing import name: the target's owner or the curated
+        name when one is known, else those the index says ship it among the importer's requirements
+        and the name's usual spellings (:mod:`envdoctor.surface.providers`); more than one when the
+        name is ambiguous, none when nothing is known."""
+        known = self.distribution_of(module)
+        top = module.split(".")[0]
+        if self.installed(known) or (self._owners or {}).get(top) or \
+                top in self.kb.tables.get("module_distributions", {}):
+            return [known]
+        candidates: list[str] = []
+        if self.ctx is not None and importer in self.ctx.snapshot.distributions:
+            from envdoctor.env.requirements import active_requirements
+
+            snap = self.ctx.snapshot
+            candidates = [canonical_name(r.name) for r in active_requirements(snap.distributions[importer], snap)]
+        from envdoctor.surface.providers import providers
+
+        return providers(module, candidates, offline=self.offline)
 
     def location(self, dist: str) -> str | None:
         """The target's site-packages folder of ``dist`` (None for lock files and --no-env)."""

@@ -15,11 +15,12 @@ from envdoctor.explain.demangle import namespace, qualified_name
 from envdoctor.explain.families.version_gate import parse_gate
 from envdoctor.explain.frames import blame, parse_frames, site_module
 from envdoctor.surface.bisect import find_boundary
+from envdoctor.surface.providers import providers
 from envdoctor.surface.query import Query
 from tests.helpers.config_loaders import transformers
 from tests.helpers.explain import explain_text, freeze, make_venv
 from tests.helpers.index import IndexServer, isolated_pip_env
-from tests.helpers.surface import Index
+from tests.helpers.surface import Dist, Index
 
 SITE = "/usr/local/lib/python3.11/site-packages"
 
@@ -292,3 +293,19 @@ def test_rejected_config_keys_are_looked_up_in_the_release_history(tmp_path: Pat
                               tmp_path), "ED614")
     assert "`output_dir` is a Seq2SeqTrainingArguments field" in chat.message
     assert chat.fixes[0].title.startswith("run this config with `llamafactory-cli train`")
+
+
+def test_a_missing_module_names_the_distributions_the_index_says_ship_it(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("jwt", "1.3.1", {"jwt/__init__.py": ""}))
+    layout.add(Dist("pyjwt", "2.9.0", {"jwt/__init__.py": ""}))
+    layout.add(Dist("python-magic", "0.4.27", {"magic/__init__.py": ""}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        providers("jwt"), providers("magic")  # online once; explain below is offline
+    magic = _only(explain_text("ModuleNotFoundError: No module named 'magic'\n", tmp_path), "ED601")
+    assert magic.packages == ("python-magic",) and _pins(magic) == {"python-magic": ""}
+    jwt = _only(explain_text("ModuleNotFoundError: No module named 'jwt'\n", tmp_path), "ED601")
+    assert "jwt and pyjwt ship a `jwt` package on the index" in jwt.message
+    assert [list(f.pins) for f in jwt.fixes] == [["jwt"], ["pyjwt"]]

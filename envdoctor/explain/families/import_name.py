@@ -101,7 +101,16 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if name is None and (removed := _removed_stdlib(module, ev)):
         return removed
     dist = ev.distribution_of(module)
+    shipped: list[str] = []
+    if name is None:  # a module that is not there: which distribution ships it
+        shipped = ev.providers_of(module, user_of(group, ev, dist))
+        dist = shipped[0] if shipped else dist
     if name is None and "." not in module and ev.ctx is None:
+        if len(shipped) > 1:
+            return Diagnosis(f"`{module}` is not importable{_by(user_of(group, ev, dist), ev)}: {' and '.join(shipped)} "
+                             f"ship a `{module}` package on the index; install the one the code was written for",
+                             MEDIUM, tuple(pip_install_fix(f"install {d} (it ships `{module}`)", {d: ""},
+                                                           Applicability.UNSAFE) for d in shipped), tuple(shipped))
         return Diagnosis(f"`{module}` is not importable: {dist} is missing or is a release without it"
                          f"{_by(user_of(group, ev, dist), ev)}", MEDIUM,
                          (pip_install_fix(f"install {dist} (the distribution that provides `{module}`)", {dist: ""},

@@ -1,0 +1,43 @@
+"""Which distribution on a (loopback) index ships an import name, read from its wheels' file lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from envdoctor.surface.providers import name_variants, providers
+from tests.helpers.index import IndexServer, isolated_pip_env
+from tests.helpers.surface import Dist, Index
+
+
+@pytest.fixture()
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("opencv-python", "4.10.0", {"cv2/__init__.py": ""}))
+    layout.add(Dist("opencv-python-headless", "4.10.0", {"cv2/__init__.py": ""}))
+    layout.add(Dist("jwt", "1.3.1", {"jwt/__init__.py": ""}))
+    layout.add(Dist("pyjwt", "2.9.0", {"jwt/__init__.py": ""}))
+    layout.add(Dist("python-magic", "0.4.27", {"magic/__init__.py": ""}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def test_the_importers_requirement_decides(index: IndexServer) -> None:
+    assert providers("cv2.dnn", ["albumentations", "opencv-python-headless"]) == ["opencv-python-headless"]
+
+
+def test_the_usual_spellings_and_an_ambiguous_name(index: IndexServer) -> None:
+    assert providers("magic") == ["python-magic"]
+    assert providers("jwt") == ["jwt", "pyjwt"]  # both ship `jwt`: the caller must say so
+    assert providers("cv2") == []  # no distribution is spelled like cv2: the importer has to name it
+    assert name_variants("flash_attn") == ["flash-attn", "python-flash-attn", "pyflash-attn", "flash-attn-python"]
+
+
+def test_answers_are_cached_per_distribution_for_offline_use(index: IndexServer) -> None:
+    assert providers("magic") == ["python-magic"]
+    before = len(index.requests)
+    assert providers("magic", offline=True) == ["python-magic"]
+    assert providers("magic") == ["python-magic"] and len(index.requests) == before
+    assert providers("jwt", offline=True) == []  # never asked online: nothing to answer from
