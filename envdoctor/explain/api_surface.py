@@ -76,6 +76,18 @@ def boundary(dist: str, module: str, name: str | None = None, attr: str | None =
                     successor=getattr(found, "successor", None))
 
 
+def first_release_without(user: str, version: str, path: str, module: str, name: str | None = None,
+                          offline: bool = False) -> str | None:
+    """The first release of ``user`` after ``version`` whose ``path`` no longer uses the symbol (None: unknown)."""
+    api = _api()
+    if api is None:
+        return None
+    try:
+        return api.first_release_without(user, version, path, module, name, offline=offline)
+    except Exception:
+        return None
+
+
 def owner(module: str, site_packages: str) -> str | None:
     """The distribution that installed ``module`` under ``site_packages`` (RECORD files), if the engine says."""
     api = _api()

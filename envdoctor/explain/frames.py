@@ -39,17 +39,22 @@ class Frame:
         return self.module.split(".")[0] if self.module else None
 
 
-def site_module(path: str) -> str | None:
-    """The dotted module of a file below site-packages (``peft/tuners/lora.py`` → ``peft.tuners.lora``)."""
+def site_path(path: str) -> str | None:
+    """A file's path below site-packages (``peft/tuners/lora.py``), None outside it."""
     parts = PurePath(path.replace("\\", "/")).parts
     for index in range(len(parts) - 2, -1, -1):
         if parts[index] in SITE_DIRS:
-            inner = list(parts[index + 1:])
-            inner[-1] = inner[-1].split(".")[0]
-            if inner[-1] == "__init__":
-                inner.pop()
-            return ".".join(inner) or None
+            return "/".join(parts[index + 1:])
     return None
+
+
+def site_module(path: str) -> str | None:
+    """The dotted module of a file below site-packages (``peft/tuners/lora.py`` → ``peft.tuners.lora``)."""
+    inner = (site_path(path) or "").split("/")
+    inner[-1] = inner[-1].split(".")[0]
+    if inner[-1] == "__init__":
+        inner.pop()
+    return ".".join(inner) or None
 
 
 def parse_frames(lines: Iterable[str]) -> list[Frame]:

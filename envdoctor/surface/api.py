@@ -14,7 +14,7 @@ from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.query import Query
 from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info, top_level_owners
 
-__all__ = ["Boundary", "SourceSpec", "module_owner", "symbol_boundary", "symbol_status"]
+__all__ = ["Boundary", "SourceSpec", "first_release_without", "module_owner", "symbol_boundary", "symbol_status"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,19 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
 
     return bisect.find_boundary(dist, Query(module, name, attr, kwarg), around=around,
                                 index_urls=(index_url,) if index_url else None, offline=offline)
+
+
+def first_release_without(user: str, version: str, path: str, module: str, name: str | None = None, *,
+                          index_url: str | None = None, offline: bool = False) -> str | None:
+    """The first release of ``user`` after ``version`` whose file ``path`` (``peft/peft_model.py``)
+    no longer imports or references ``module.name`` at module level (bisected on the index;
+    None when every later release still does, or it cannot be told, or offline)."""
+    from envdoctor.env import pipconfig
+    from envdoctor.surface.crosscheck import user_fixed_in
+    from envdoctor.surface.query import Reference
+
+    urls = (index_url,) if index_url else pipconfig.read().urls
+    return user_fixed_in(user, version, [Reference(Query(module, name), path, 1)], urls, offline)
 
 
 def module_owner(module: str, site_packages: list[Path]) -> str | None:

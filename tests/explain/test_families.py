@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from envdoctor.surface.bisect import find_boundary
 from envdoctor.surface.providers import providers
 from envdoctor.surface.query import Query
 from tests.helpers.config_loaders import transformers
+from envdoctor.explain.command import explain_log
 from tests.helpers.explain import explain_text, freeze, make_venv
 from tests.helpers.index import IndexServer, isolated_pip_env
 from tests.helpers.surface import Dist, Index
@@ -309,3 +311,24 @@ def test_a_missing_module_names_the_distributions_the_index_says_ship_it(tmp_pat
     jwt = _only(explain_text("ModuleNotFoundError: No module named 'jwt'\n", tmp_path), "ED601")
     assert "jwt and pyjwt ship a `jwt` package on the index" in jwt.message
     assert [list(f.pins) for f in jwt.fixes] == [["jwt"], ["pyjwt"]]
+
+
+def test_the_importer_gets_the_first_release_that_no_longer_imports_the_name(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("prov", "2.0", {"prov/__init__.py": "def kept(): ...\n"}))
+    for version, source in (("1.0", "from prov import gone\n"), ("1.1", "from prov import gone\n"),
+                            ("1.2", "from prov import kept\n"), ("1.3", "from prov import kept\n")):
+        layout.add(Dist("userpkg", version, {"userpkg/__init__.py": "", "userpkg/mod.py": source},
+                        requires=("prov",)))
+    log = (f'  File "{SITE}/userpkg/mod.py", line 1, in <module>\n'
+           "    from prov import gone\n"
+           "ImportError: cannot import name 'gone' from 'prov' (/x/site-packages/prov/__init__.py)\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, {"userpkg": "1.0", "prov": "2.0"}), offline=False)
+        result = explain_log(tmp_path / "run.log", None, target, None, offline=False)
+    finding = _only(result, "ED601")
+    assert finding.fixes[0].pins == {"userpkg": ">=1.2"}
+    assert "the first release whose userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title

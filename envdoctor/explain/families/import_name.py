@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from envdoctor.explain import api_surface
-from envdoctor.explain.blame import Side, provider_side, user_of
+from envdoctor.explain.blame import Side, group_frames, provider_side, user_of
 from envdoctor.explain.diagnosis import (
     HIGH,
     LOW,
@@ -28,6 +28,7 @@ from envdoctor.explain.diagnosis import (
     stale,
 )
 from envdoctor.explain.extractors import HitGroup
+from envdoctor.explain.frames import site_path
 from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 
@@ -94,6 +95,20 @@ def _removed_stdlib(module: str, ev: Evidence) -> Diagnosis | None:
                    tuple(d for d in (row.get("distribution"),) if d))
 
 
+def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None) -> Fix | None:
+    """Upgrade the importer to its first release whose importing file no longer imports the symbol
+    (the file from the traceback, bisected over the importer's later releases)."""
+    version = ev.installed(importer)
+    files = [site_path(f.path) for f in group_frames(group) if f.top and ev.distribution_of(f.top) == importer]
+    if not version or not files or files[-1] is None:
+        return None
+    fixed = api_surface.first_release_without(importer, version, files[-1], module, name, offline=ev.offline)
+    if fixed is None:
+        return None
+    return pip_install_fix(f"upgrade {importer} to {fixed}+, the first release whose {files[-1]} no longer imports "
+                           f"`{module}{'.' + name if name else ''}`", {importer: f">={fixed}"}, Applicability.UNSAFE)
+
+
 @explains("ED601")
 def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """No module named M / cannot import name N from M: provider, importer, boundary, pins."""
@@ -142,7 +157,9 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if boundary is not None and (side := provider_side(dist, boundary, installed)):
         sides.append(side)
     fixes = [side.fix() for side in sides]
-    if importer:
+    if importer and (moved := _importer_fix(group, ev, importer, module, name)):
+        fixes.insert(0, moved)
+    elif importer:
         fixes.append(say(f"or move {importer} to a release written for {dist}{' ' + installed if installed else ''}"
                          f" (one that does not import `{name or module}`)"))
     if boundary is None:
