@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import parse_version
+from envdoctor.env.requirements import active_requirements, parse_version
+from envdoctor.explain import api_surface
 from envdoctor.explain.api_surface import Boundary
 from envdoctor.explain.diagnosis import Evidence
 from envdoctor.explain.extractors import HitGroup
@@ -112,4 +113,36 @@ def class_module(group: HitGroup, cls: str) -> str | None:
     for line in group.context:
         if m := pattern.search(line[:1000]):
             return m.group("module")
+    return None
+
+
+MAX_CANDIDATES = 16
+
+
+def candidate_definers(group: HitGroup, ev: Evidence) -> list[str]:
+    """The target's distributions that may define a name the error mentions: those in the
+    traceback, then what they require, then the fine-tuning stack the knowledge base lists first,
+    then the others (at most :data:`MAX_CANDIDATES`)."""
+    assert ev.ctx is not None
+    snap = ev.ctx.snapshot
+    names = [ev.distribution_of(f.top) for f in group_frames(group) if f.top]
+    for name in list(dict.fromkeys(names)):
+        if name in snap.distributions:
+            names += [canonical_name(r.name) for r in active_requirements(snap.distributions[name], snap)]
+    names += [canonical_name(n) for n in ev.kb.tables.get("surface_first", {}).get("packages", [])]
+    names += sorted(snap.distributions)  # the rest, while the bound allows
+    return [n for n in dict.fromkeys(names) if n in snap.distributions][:MAX_CANDIDATES]
+
+
+def defining_distribution(group: HitGroup, ev: Evidence, name: str) -> tuple[str, str] | None:
+    """(top-level module, distribution) of the target's distribution whose top-level package
+    exports ``name`` (a class or function the message names without a module), asked of the
+    API-surface engine; None without a target or when none does."""
+    if ev.ctx is None:
+        return None
+    for dist in candidate_definers(group, ev):
+        top = dist.replace("-", "_")
+        if api_surface.status(dist, ev.installed(dist) or "", top, name=name, site_packages=ev.location(dist),
+                              offline=ev.offline) is True:
+            return top, dist
     return None

@@ -22,7 +22,7 @@ from tests.helpers.config_loaders import transformers
 from envdoctor.explain.command import explain_log
 from tests.helpers.explain import explain_text, freeze, make_venv
 from tests.helpers.index import IndexServer, isolated_pip_env
-from tests.helpers.surface import Dist, Index
+from tests.helpers.surface import Dist, Index, install
 
 SITE = "/usr/local/lib/python3.11/site-packages"
 
@@ -332,3 +332,19 @@ def test_the_importer_gets_the_first_release_that_no_longer_imports_the_name(tmp
     finding = _only(result, "ED601")
     assert finding.fixes[0].pins == {"userpkg": ">=1.2"}
     assert "the first release whose userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
+
+
+def test_a_class_named_without_its_module_is_found_among_the_targets_distributions(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = install(site, Dist("peft", "0.9.0", {"peft/__init__.py": "from .config import LoraConfig\n",
+                                                "peft/config.py": "class LoraConfig:\n    r = 8\n"}))
+    other = install(site, Dist("tqdm", "4.66.0", {"tqdm/__init__.py": "class tqdm: ...\n"}))
+    snap = Snapshot(source="snapshot", python_version="3.11", distributions={
+        "peft": Distribution("peft", "0.9.0", location=str(info)),
+        "tqdm": Distribution("tqdm", "4.66.0", location=str(other))})
+    save(snap, tmp_path / "snap.json")
+    request = CheckRequest(env_file=tmp_path / "snap.json", offline=True, include_project=False, quiet=True)
+    finding = _only(explain_text("AttributeError: 'LoraConfig' object has no attribute 'use_dora'\n", tmp_path,
+                                 request), "ED610")
+    assert "peft" in finding.packages  # no traceback, no module in the message: peft's own source says
+    assert "peft release than 0.9.0" in finding.message

@@ -14,6 +14,7 @@ import re
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import (
     class_module,
+    defining_distribution,
     provider_side,
     removal_boundary,
     stated_removal,
@@ -47,6 +48,8 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     owner = group.groups.get("cls") or module or "?"
     text = " ".join(o.text for o in group.occurrences)
     dist = ev.distribution_of(module) if module else None
+    if dist is None and "cls" in group.groups and (found := defining_distribution(group, ev, group.groups["cls"])):
+        module, dist = found  # a class the message names without its module: the target's definer
     user = user_of(group, ev, dist or "")
     culprits = tuple(dict.fromkeys(d for d in (user, dist) if d))
     what = f"`{owner}` has no attribute `{attr}`"

@@ -10,13 +10,11 @@ takes the keyword, the caller to one that no longer passes it.
 
 from __future__ import annotations
 
-from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import active_requirements
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import (
     class_module,
+    defining_distribution,
     group_blame,
-    group_frames,
     provider_side,
 )
 from envdoctor.explain.diagnosis import (
@@ -33,19 +31,6 @@ from envdoctor.explain.extractors import HitGroup
 from envdoctor.findings import Fix
 from envdoctor.knowledge.base import RuleEntry
 
-MAX_CANDIDATES = 12
-
-
-def _candidates(group: HitGroup, ev: Evidence) -> list[str]:
-    """Distributions that may define the callee: those in the traceback, then what the caller requires."""
-    assert ev.ctx is not None
-    snap = ev.ctx.snapshot
-    names = [ev.distribution_of(f.top) for f in group_frames(group) if f.top]
-    for name in list(dict.fromkeys(names)):
-        if name in snap.distributions:
-            names += [canonical_name(r.name) for r in active_requirements(snap.distributions[name], snap)]
-    return [n for n in dict.fromkeys(names) if n in snap.distributions][:MAX_CANDIDATES]
-
 
 def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None]:
     """(class or function name, its module, its distribution) of the call that failed."""
@@ -57,14 +42,8 @@ def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str 
     module = ".".join(parts[:-1]) if len(parts) > 1 and parts[0].islower() else class_module(group, name)
     if module:
         return name, module, ev.distribution_of(module)
-    if ev.ctx is not None:  # ask the engine which distribution near the call defines it
-        for dist in _candidates(group, ev):
-            top = dist.replace("-", "_")
-            version = ev.installed(dist) or ""
-            if api_surface.status(dist, version, top, name=name, site_packages=ev.location(dist),
-                                  offline=ev.offline) is True:
-                return name, top, dist
-    return name, None, None
+    found = defining_distribution(group, ev, name)  # ask the engine which distribution near the call defines it
+    return (name, *found) if found else (name, None, None)
 
 
 @explains("ED611")
