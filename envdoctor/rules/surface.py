@@ -99,13 +99,37 @@ def had_it(query: Query, boundary: Boundary | None) -> bool | None:
     return bool(query.kwarg or boundary.last_with or boundary.first_with or any(boundary.probed.values()))
 
 
-def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
-    """The finding for one cross-package breakage."""
+def reference_module(b: Breakage) -> str:
+    """The dotted module of the file that makes the breaking reference."""
+    return b.reference.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+
+
+def project_importer(b: Breakage, ctx: Context, imports: dict[str, tuple[Path, int]]) -> str | None:
+    """``file:line imports `m``` when the project imports a module of ``b.user`` that loads the
+    module making the breaking reference (so the project's run fails, though the public API does not)."""
+    from envdoctor.surface import reach
+    from envdoctor.surface.crosscheck import Releases
+
+    release = Releases(ctx.snapshot, ctx.offline).get(b.user)
+    if release is None:
+        return None
+    target = reference_module(b)
+    for module, (path, line) in sorted(imports.items()):
+        if module.split(".")[0] in release.top_level() and target in (reach.loaded_by(release, [module]) or ()):
+            return f"{path.name}:{line} imports `{module}`"
+    return None
+
+
+def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str | None = None) -> Finding:
+    """The finding for one cross-package breakage (``importer``: where the project loads a module
+    that makes a reference the public API does not load)."""
     query = b.reference.query
     more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
     detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
-    if b.public is False:
-        module = b.reference.path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+    if b.public is False and importer:
+        fails = f"{importer}, which loads it: running it fails with {failure(query)}"
+    elif b.public is False:
+        module = reference_module(b)
         fails = (f"only code that imports `{module}` fails, with {failure(query)} (neither `import "
                  f"{module.split('.')[0]}` nor {b.user}'s public names load it)")
     else:
@@ -117,7 +141,7 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry) -> Finding:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
     severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
-    if severity is None and b.public is False:
+    if severity is None and b.public is False and not importer:
         severity = Severity.WARNING
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
@@ -159,14 +183,21 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
     result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
     covered = curated_pairs(ctx)
+    scan = getattr(ctx.project, "scan", None)
+    files = [f.path for f in scan.files if f.kind == "python"] if scan is not None else []
+    imports: dict[str, tuple[Path, int]] | None = None
     for b in result.breakages:
         if (b.user, b.provider) not in covered and had_it(b.reference.query, b.boundary) is not False:
-            yield breakage_finding(b, ctx, entry)
-    scan = getattr(ctx.project, "scan", None)
+            importer = None
+            if b.public is False and scan is not None:
+                from envdoctor.surface import project
+
+                imports = project.imported_modules(files, scan.root) if imports is None else imports
+                importer = project_importer(b, ctx, imports)
+            yield breakage_finding(b, ctx, entry, importer)
     if scan is not None:
         from envdoctor.surface import project
 
-        files = [f.path for f in scan.files if f.kind == "python"]
         for sb in project.script_breakages(files, scan.root, ctx.snapshot, ctx.offline):
             if had_it(sb.reference.query, sb.boundary) is not False:
                 yield script_finding(sb, ctx, entry)

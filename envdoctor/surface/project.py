@@ -61,6 +61,26 @@ def site_packages(snap: Snapshot) -> list[Path]:
                               if d.location and d.location.endswith(".dist-info")))
 
 
+def imported_modules(files: list[Path], root: Path) -> dict[str, tuple[Path, int]]:
+    """Every module the project's files import unconditionally (``from a.b import c`` names ``a.b``
+    and, should it be a submodule, ``a.b.c``), with the first file and line that does."""
+    own = own_modules(files, root)
+    found: dict[str, tuple[Path, int]] = {}
+    for path in files:
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                continue
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for ref in tree_references(tree, str(path), own):
+            if ref.guard is None:
+                for module in (ref.query.module, f"{ref.query.module}.{ref.query.name}" if ref.query.name else None):
+                    if module:
+                        found.setdefault(module, (path, ref.line))
+    return found
+
+
 def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: bool,
                      index_urls: tuple[str, ...] | None = None) -> list[ScriptBreakage]:
     """Uses in ``files`` that the target's releases do not have, bisected when online."""

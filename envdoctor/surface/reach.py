@@ -84,10 +84,20 @@ def lazy_exports(release: ReleaseSymbols, package: str, modules: dict[str, str])
 
 def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S) -> set[str] | None:
     """The modules ``import <top>`` and the top-level names load (None when the files cannot be
-    read or the walk ran out of ``budget_s``)."""
+    read or the walk ran out of ``budget_s``); cached with the release."""
     extra = release.data["extra"]
     if isinstance(extra.get(CACHE_KEY), list):
         return set(extra[CACHE_KEY])
+    found = loaded_by(release, sorted(m for m in release.modules() or {} if "." not in m), budget_s)
+    if found is not None:
+        extra[CACHE_KEY] = sorted(found)
+        release.dirty = True
+    return found
+
+
+def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH_BUDGET_S) -> set[str] | None:
+    """The modules importing ``roots`` loads (with their parents and lazy exports); None when the
+    files cannot be read or the walk ran out of ``budget_s``."""
     modules = release.modules()
     if modules is None or release.source is None:
         return None
@@ -97,7 +107,7 @@ def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S) ->
     except SourceError:
         pass
     seen: set[str] = set()
-    todo = sorted(m for m in modules if "." not in m)
+    todo = [m for m in roots if m in modules]
     while todo:
         if time.monotonic() > deadline:
             return None
@@ -120,8 +130,6 @@ def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S) ->
         todo += sorted(own_imports(module, source, package, modules) - seen)
         if package:
             todo += sorted(lazy_exports(release, module, modules) - seen)
-    extra[CACHE_KEY] = sorted(seen)
-    release.dirty = True
     return seen
 
 

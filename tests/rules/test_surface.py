@@ -132,3 +132,18 @@ def test_lock_file_target_reads_the_index_and_offline_the_cache(index: IndexServ
     assert codes("--offline") == []  # nothing cached yet: nothing fetched
     assert codes() == ["prov.gone", "prov.strict(b=...)"]
     assert codes("--offline") == ["prov.gone", "prov.strict(b=...)"]
+
+
+def test_a_project_that_imports_the_unloaded_module_fails_for_real(index: IndexServer, tmp_path: Path) -> None:
+    from envdoctor.engine import core as engine
+    from envdoctor.project.facts import ProjectRequest, collect
+    from envdoctor.rules.base import Context
+    from tests.helpers.core import kb
+
+    snapshot = target(tmp_path / "site")
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "train.py").write_text("import os\nfrom userpkg import calls\n", encoding="utf-8")
+    ctx = Context(snapshot=snapshot, kb=kb(), project=collect(ProjectRequest(project_path=tmp_path / "proj"), snapshot))
+    strict = by_query(engine.run(ctx, [kb().rules["ED150"]]))["prov.strict(b=...)"]
+    assert strict.severity is Severity.ERROR
+    assert "train.py:2 imports `userpkg.calls`, which loads it" in strict.message
