@@ -88,6 +88,16 @@ def first_release_without(user: str, version: str, path: str, module: str, name:
         return None
 
 
+def definers(name: str, candidates: list[str], offline: bool = False) -> list[tuple[str, str]]:
+    """[(distribution, top-level package)] of the first candidate whose newest release exports ``name``."""
+    try:
+        from envdoctor.surface.providers import definers as found
+
+        return found(name, candidates, offline=offline)
+    except Exception:
+        return []
+
+
 def owner(module: str, site_packages: str) -> str | None:
     """The distribution that installed ``module`` under ``site_packages`` (RECORD files), if the engine says."""
     api = _api()

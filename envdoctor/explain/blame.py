@@ -135,14 +135,17 @@ def candidate_definers(group: HitGroup, ev: Evidence) -> list[str]:
 
 
 def defining_distribution(group: HitGroup, ev: Evidence, name: str) -> tuple[str, str] | None:
-    """(top-level module, distribution) of the target's distribution whose top-level package
-    exports ``name`` (a class or function the message names without a module), asked of the
-    API-surface engine; None without a target or when none does."""
-    if ev.ctx is None:
-        return None
-    for dist in candidate_definers(group, ev):
-        top = dist.replace("-", "_")
-        if api_surface.status(dist, ev.installed(dist) or "", top, name=name, site_packages=ev.location(dist),
-                              offline=ev.offline) is True:
-            return top, dist
-    return None
+    """(top-level module, distribution) that exports ``name`` (a class or function the message
+    names without a module): the target's distribution whose release does, asked of the
+    API-surface engine; without a target (or when none does), the first of the traceback's and
+    the fine-tuning stack's distributions whose newest release on the index does."""
+    if ev.ctx is not None:
+        for dist in candidate_definers(group, ev):
+            top = dist.replace("-", "_")
+            if api_surface.status(dist, ev.installed(dist) or "", top, name=name, site_packages=ev.location(dist),
+                                  offline=ev.offline) is True:
+                return top, dist
+    stack = [ev.distribution_of(f.top) for f in group_frames(group) if f.top]
+    stack += [canonical_name(n) for n in ev.kb.tables.get("surface_first", {}).get("packages", [])]
+    found = api_surface.definers(name, stack, offline=ev.offline)
+    return (found[0][1], found[0][0]) if found else None

@@ -271,6 +271,10 @@ def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bo
         present = [f"<{removed_in}"]
     elif any(probes.get(v) for v in versions):
         present = [">=0"] if complete else []
+        having = [v for v in versions if probes.get(v)]
+        if not complete and not any(probes.get(v) is False for v in versions if Version(v) > Version(having[0])):
+            first_with = having[0]  # the edge below it was not found (unreadable releases): from here on, as probed
+            present = [f">={first_with}"]
     return Boundary(dist=canonical_name(dist), query=query, present=present, removed_in=removed_in,
                     added_in=added_in, last_with=last_with, first_with=first_with,
                     probed={v: probes[v] for v in versions if v in probes}, complete=complete)

@@ -16,12 +16,30 @@ import time
 from collections.abc import Iterable
 
 from envdoctor.env.probe import canonical_name
+from envdoctor.surface.catalog import ReleaseSymbols
+from envdoctor.surface.sources import SourceError
 from envdoctor.surface.diskcache import cache_root, read_json, write_json
 
 BUDGET_S = 8.0
 MAX_CANDIDATES = 12
 CACHE_FILE = "providers.json"
 CACHE_VERSION = 1
+
+
+DYNAMIC_EXPORTS = (b"import *", b"__getattr__", b"define_import_structure", b"globals()")
+
+
+def _may_export(release: ReleaseSymbols, top: str, name: str) -> bool:
+    """Whether ``top/__init__`` can export ``name`` at all: it names it (an import or a lazy
+    table), or builds its namespace in a way only the full lookup can follow."""
+    path = (release.modules() or {}).get(top)
+    if path is None or release.source is None:
+        return False
+    try:
+        text = release.source.read(path) or b""
+    except SourceError:  # an unreadable file: let the full lookup decide
+        return True
+    return name.encode() in text or any(marker in text for marker in DYNAMIC_EXPORTS)
 
 
 def name_variants(top: str) -> list[str]:
@@ -39,30 +57,55 @@ class ProviderMap:
         data = read_json(self.path)
         valid = isinstance(data, dict) and data.get("version") == CACHE_VERSION and isinstance(data.get("tops"), dict)
         self.tops: dict[str, list[str] | None] = data["tops"] if valid else {}
+        self.exports: dict[str, str | None] = data.get("exports", {}) if valid else {}
+        self.opened: dict[str, ReleaseSymbols | None] = {}
         self.dirty = False
+
+    def newest(self, dist: str) -> ReleaseSymbols | None:
+        """The symbol index of ``dist``'s newest release on the index (None offline, or when absent)."""
+        name = canonical_name(dist)
+        if name not in self.opened:
+            self.opened[name] = None
+            if not self.offline:
+                from envdoctor.surface import bisect
+
+                files = bisect.release_files(name, self.index_urls)
+                versions = bisect.usable_versions(files)
+                if versions:
+                    self.opened[name] = bisect.open_index_release(name, versions[-1], files[versions[-1]])
+        return self.opened[name]
 
     def top_levels(self, dist: str) -> list[str] | None:
         """The import names ``dist``'s newest release ships (None: not on the index, or unreadable)."""
         name = canonical_name(dist)
         if name in self.tops or self.offline:
             return self.tops.get(name)
-        from envdoctor.surface import bisect
-
-        files = bisect.release_files(name, self.index_urls)
-        versions = bisect.usable_versions(files)
-        found: list[str] | None = None
-        if versions:
-            release = bisect.open_index_release(name, versions[-1], files[versions[-1]])
-            if release is not None and release.modules() is not None:
-                found = sorted(release.top_level())
+        release = self.newest(name)
+        found = sorted(release.top_level()) if release is not None and release.modules() is not None else None
         self.tops[name] = found
         self.dirty = True
         return found
 
+    def exporter(self, dist: str, name: str) -> str | None:
+        """The top-level package of ``dist``'s newest release that exports ``name`` (cached)."""
+        key = f"{canonical_name(dist)}:{name}"
+        if key not in self.exports and not self.offline:
+            from envdoctor.surface.lookup import answer
+            from envdoctor.surface.query import Query
+
+            release = self.newest(dist)
+            tops = [t for t in self.top_levels(dist) or () if not t.startswith("_")]
+            self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
+                                      and answer(release, Query(t, name)).status is True), None)
+            if release is not None:
+                release.save()
+            self.dirty = True
+        return self.exports.get(key)
+
     def save(self) -> None:
         """Write new answers back to the cache."""
         if self.dirty:
-            write_json(self.path, {"version": CACHE_VERSION, "tops": self.tops})
+            write_json(self.path, {"version": CACHE_VERSION, "tops": self.tops, "exports": self.exports})
             self.dirty = False
 
 
@@ -91,5 +134,29 @@ def providers(module: str, candidates: Iterable[str] = (), index_urls: tuple[str
             if ships(name):
                 return [name]
         return [name for name in name_variants(top) if name not in required and ships(name)]
+    finally:
+        found.save()
+
+
+def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] | None = None,
+             offline: bool = False, budget_s: float = BUDGET_S) -> list[tuple[str, str]]:
+    """[(distribution, top-level package)] of the first of ``candidates`` (most likely first) whose
+    newest release exports ``name`` at top level (``LoraConfig`` -> peft), for an error that names
+    a class without its module and no target to ask; cached per distribution and name."""
+    if index_urls is None:
+        from envdoctor.env import pipconfig
+
+        index_urls = pipconfig.read().urls
+    found = ProviderMap(index_urls, offline)
+    deadline = time.monotonic() + budget_s
+    hits: list[tuple[str, str]] = []
+    try:
+        for dist in dict.fromkeys(canonical_name(c) for c in candidates):
+            if time.monotonic() > deadline and f"{dist}:{name}" not in found.exports:
+                continue
+            top = found.exporter(dist, name)
+            if top:
+                return [(dist, top)]  # the most likely candidate that exports it
+        return hits
     finally:
         found.save()

@@ -16,6 +16,7 @@ from envdoctor.explain.demangle import namespace, qualified_name
 from envdoctor.explain.families.version_gate import parse_gate
 from envdoctor.explain.frames import blame, parse_frames, site_module
 from envdoctor.surface.bisect import find_boundary
+from envdoctor.surface.providers import definers as providers_definers
 from envdoctor.surface.providers import providers
 from envdoctor.surface.query import Query
 from tests.helpers.config_loaders import transformers
@@ -348,3 +349,21 @@ def test_a_class_named_without_its_module_is_found_among_the_targets_distributio
                                  request), "ED610")
     assert "peft" in finding.packages  # no traceback, no module in the message: peft's own source says
     assert "peft release than 0.9.0" in finding.message
+
+
+def test_a_keyword_of_a_class_named_without_its_module_is_resolved_from_the_index(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    config = "from dataclasses import dataclass\n\n@dataclass\nclass LoraConfig:\n    r: int = 8\n"
+    layout.add(Dist("peft", "0.8.0", {"peft/__init__.py": "from .config import LoraConfig\n", "peft/config.py": config}))
+    for version in ("0.9.0", "0.10.0"):
+        layout.add(Dist("peft", version, {"peft/__init__.py": "from .config import LoraConfig\n",
+                                          "peft/config.py": config + "    use_dora: bool = False\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert providers_definers("LoraConfig", ["peft"]) == [("peft", "peft")]  # online once
+        find_boundary("peft", Query("peft", "LoraConfig", kwarg="use_dora"))
+    log = "TypeError: LoraConfig.__init__() got an unexpected keyword argument 'use_dora'\n"
+    finding = _only(explain_text(log, tmp_path), "ED611")  # text only, offline: the cache answers
+    assert "`peft.LoraConfig(use_dora=...)` is in peft 0.9.0 and later" in finding.message
+    assert _pins(finding) == {"peft": ">=0.9.0"}

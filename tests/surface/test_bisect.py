@@ -96,3 +96,20 @@ def test_an_unbisected_addition_is_not_claimed_for_the_oldest_release(index: Ind
     assert boundary is not None and boundary.removed_in == "2.0.3" and boundary.added_in is None
     assert not boundary.complete
     assert "(from a release after 1.0: 2.0 has it, 1.0 does not)" in boundary.describe()
+
+
+def test_an_edge_hidden_by_unreadable_releases_is_worded_from_the_first_release_with_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    base = "from dataclasses import dataclass\nfrom other import Base\n\n@dataclass\nclass C(Base):\n    a: int = 0\n"
+    layout.add(Dist("lib2", "0.1", {"lib2/__init__.py": ""}))
+    for version in ("1.0", "1.5"):  # a base class from another distribution: whether C takes `b` is unknown
+        layout.add(Dist("lib2", version, {"lib2/__init__.py": base}))
+    for version in ("2.0", "3.0"):
+        layout.add(Dist("lib2", version, {"lib2/__init__.py": base + "    b: int = 0\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        boundary = find_boundary("lib2", Query("lib2", "C", kwarg="b"), around="3.0")
+    assert boundary is not None and not boundary.complete
+    assert boundary.present == [">=2.0"] and boundary.first_with == "2.0" and boundary.added_in is None
+    assert boundary.describe().startswith("`lib2.C(b=...)` is in lib2 2.0 and later")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from envdoctor.surface.providers import name_variants, providers
+from envdoctor.surface.providers import definers, name_variants, providers
 from tests.helpers.index import IndexServer, isolated_pip_env
 from tests.helpers.surface import Dist, Index
 
@@ -41,3 +41,20 @@ def test_answers_are_cached_per_distribution_for_offline_use(index: IndexServer)
     assert providers("magic", offline=True) == ["python-magic"]
     assert providers("magic") == ["python-magic"] and len(index.requests) == before
     assert providers("jwt", offline=True) == []  # never asked online: nothing to answer from
+
+
+def test_the_first_candidate_whose_newest_release_exports_a_name(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("liby", "1.0", {"liby/__init__.py": "class Other: ...\n"}))
+    layout.add(Dist("libx", "1.0", {"libx/__init__.py": "from .core import Widget\n",
+                                    "libx/core.py": "class Widget: ...\n"}))
+    layout.add(Dist("libx", "2.0", {"libx/__init__.py": "from .core import Widget\n",
+                                    "libx/core.py": "class Widget: ...\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert definers("Widget", ["liby", "libx"]) == [("libx", "libx")]
+        assert definers("Missing", ["liby", "libx"]) == []
+        before = len(server.requests)
+    assert definers("Widget", ["liby", "libx"], offline=True) == [("libx", "libx")]  # from the cache
+    assert len(server.requests) == before
