@@ -134,9 +134,13 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     by = _by(importer, ev)
     what = f"`{module}` has no `{name}`" if name else f"`{module}` is not importable"
     installed = ev.installed(dist)
+    elsewhere = ""
     if ev.ctx is not None and installed is None:
-        return Diagnosis(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
-                       (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
+        if name is None and "." not in module:
+            return Diagnosis(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
+                             (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
+        # the failing process had `{module}`'s package: the log is from another environment than the target
+        elsewhere = f" (the target does not list {dist}: the log comes from another environment)"
     if ev.ctx is not None and installed:
         location = ev.location(dist)
         has = api_surface.status(dist, installed, module, name=name, site_packages=location,
@@ -165,9 +169,13 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if boundary is None:
         known = (f"{dist} {installed} lacks it" if installed else f"the {dist} release that ran lacks it")
         message = (f"{what}: {known}; the importing code{by} expects another {dist} release "
-                   f"(release boundary unknown: {'the API-surface engine is not installed' if not api_surface.available() else 'not found on the index'})")
+                   f"(release boundary unknown: {'the API-surface engine is not installed' if not api_surface.available() else 'not found on the index'})"
+                   f"{elsewhere}")
+        if elsewhere:
+            fixes.append(pip_install_fix(f"install {dist} in the target", {dist: ""}, Applicability.UNSAFE))
         if not fixes:
             fixes.append(say(f"install the {dist} release the importer supports", "`envdoctor check` shows which pins conflict"))
         return Diagnosis(message, MEDIUM, tuple(fixes), culprits)
     confirmed = "" if installed is None else (f"; the target's {dist} {installed} lacks it, confirmed")
-    return Diagnosis(f"{what}{by}: {boundary.text}{confirmed}", HIGH if installed else MEDIUM, tuple(fixes), culprits)
+    return Diagnosis(f"{what}{by}: {boundary.text}{confirmed}{elsewhere}", HIGH if installed else MEDIUM, tuple(fixes),
+                     culprits)
