@@ -11,6 +11,7 @@ check`'s: 0 nothing known (or only causes the target rules out), 1 known errors,
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +24,8 @@ from envdoctor.explain.interpret import explain_groups
 from envdoctor.explain.logscan import LogInfo, read_log
 from envdoctor.findings import Finding
 from envdoctor.knowledge import base as knowledge
+
+LOOKUP_BUDGET_S = 60.0  # index look-ups (release lists, bisection) of one explain run; then the cache only
 
 
 @dataclass(frozen=True)
@@ -51,20 +54,24 @@ def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckReque
     notes = [f"read {log.name}: {log.lines} lines, {log.encoding}"
              + (" (notebook cell outputs)" if log.kind == "notebook" else "")]
     if request is None:
-        evidence = Evidence(kb=kb, facts=scan.facts, local=False, offline=offline, notebook=notebook)
+        evidence = Evidence(kb=kb, facts=scan.facts, local=False, cache_only=offline, notebook=notebook,
+                            deadline=time.monotonic() + LOOKUP_BUDGET_S)
         notes.append("explained from the log text alone (--no-env): versions, files and databases were not checked")
     else:
         ctx = checking.build_context(request, kb)
         config = getattr(ctx.project, "config", None)
         evidence = Evidence(kb=kb, facts=scan.facts, ctx=ctx, python=request.python,
-                            db=db or (config.data.db if config else None), offline=offline or request.offline,
-                            notebook=notebook)
+                            db=db or (config.data.db if config else None), cache_only=offline or request.offline,
+                            notebook=notebook, deadline=time.monotonic() + LOOKUP_BUDGET_S)
         notes.append(f"compared with {ctx.snapshot.source}: Python {ctx.snapshot.python_version}, "
                      f"{len(ctx.snapshot.distributions)} packages")
         notes.extend([*ctx.snapshot.notes, *getattr(ctx.project, "notes", ())])
     if scan.dropped_groups:
         notes.append(f"{scan.dropped_groups} further distinct error lines were not explained (too many kinds)")
     findings = explain_groups(scan.groups, evidence)
+    if evidence.budget_spent:
+        notes.append(f"index look-ups stopped after {LOOKUP_BUDGET_S:.0f} s; the rest was answered from the cache "
+                     "(run `envdoctor explain` again to go on: what was read is cached)")
     if not findings:
         notes.append("nothing known in this log: no line matches a rule (`envdoctor rules` lists them); "
                      "pass the full output, traceback included (`cmd 2>&1 | tee run.log`)")

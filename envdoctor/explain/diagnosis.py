@@ -9,6 +9,7 @@ explanations (envdoctor.explain.interpret) both do.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,9 @@ HIGH, MEDIUM, LOW = "high", "medium", "low"
 class Evidence:
     """What a log is compared with: the target's context (None with --no-env) and local files.
 
-    ``offline`` forbids index requests (the families' release look-ups use the cache only).
+    ``cache_only`` (``--offline``) forbids index requests: the families' release look-ups use the
+    cache only; so they do once ``deadline`` (a :func:`time.monotonic` value: the run's look-up
+    budget) has passed, and ``budget_spent`` then says so.
     """
 
     kb: KnowledgeBase
@@ -36,9 +39,18 @@ class Evidence:
     python: str | None = None
     local: bool = True
     db: Path | None = None
-    offline: bool = False
+    cache_only: bool = False
     notebook: bool = False
+    deadline: float | None = None
+    budget_spent: bool = field(default=False, repr=False)
     _owners: dict[str, list[str]] | None = field(default=None, repr=False)
+
+    @property
+    def offline(self) -> bool:
+        """Whether release look-ups stay in the cache: --offline, or the run's look-up budget is spent."""
+        if not self.cache_only and self.deadline is not None and time.monotonic() > self.deadline:
+            self.budget_spent = True
+        return self.cache_only or self.budget_spent
 
     def installed(self, name: str) -> str | None:
         """The target's version of distribution ``name`` (None without a target)."""
