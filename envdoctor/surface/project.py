@@ -12,6 +12,7 @@ went away in (or arrived in) and for the successor the library's own deprecation
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,11 +62,9 @@ def site_packages(snap: Snapshot) -> list[Path]:
                               if d.location and d.location.endswith(".dist-info")))
 
 
-def imported_modules(files: list[Path], root: Path) -> dict[str, tuple[Path, int]]:
-    """Every module the project's files import unconditionally (``from a.b import c`` names ``a.b``
-    and, should it be a submodule, ``a.b.c``), with the first file and line that does."""
+def file_references(files: list[Path], root: Path) -> Iterator[tuple[Path, list[Reference]]]:
+    """Each readable project file (up to :data:`MAX_FILE_BYTES`) with every reference it makes."""
     own = own_modules(files, root)
-    found: dict[str, tuple[Path, int]] = {}
     for path in files:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
@@ -73,7 +72,15 @@ def imported_modules(files: list[Path], root: Path) -> dict[str, tuple[Path, int
             tree = ast.parse(path.read_bytes(), filename=str(path))
         except (OSError, SyntaxError, ValueError):
             continue
-        for ref in tree_references(tree, str(path), own):
+        yield path, tree_references(tree, str(path), own)
+
+
+def imported_modules(files: list[Path], root: Path) -> dict[str, tuple[Path, int]]:
+    """Every module the project's files import unconditionally (``from a.b import c`` names ``a.b``
+    and, should it be a submodule, ``a.b.c``), with the first file and line that does."""
+    found: dict[str, tuple[Path, int]] = {}
+    for path, refs in file_references(files, root):
+        for ref in refs:
             if ref.guard is None:
                 for module in (ref.query.module, f"{ref.query.module}.{ref.query.name}" if ref.query.name else None):
                     if module:
@@ -88,18 +95,11 @@ def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: boo
 
     releases = Releases(snap, offline, index_urls)
     owners = top_level_owners(site_packages(snap)) if releases.live else {}
-    own = own_modules(files, root)
     found: list[ScriptBreakage] = []
     bisections = 0  # at most crosscheck.MAX_BISECTIONS per run
-    for path in files:
-        try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                continue
-            tree = ast.parse(path.read_bytes(), filename=str(path))
-        except (OSError, SyntaxError, ValueError):
-            continue
+    for path, refs in file_references(files, root):
         seen = set()
-        for ref in tree_references(tree, str(path), own):
+        for ref in refs:
             top = ref.query.module.split(".")[0]
             dist = owners.get(top) or (canonical_name(top) if canonical_name(top) in snap.distributions else None)
             if ref.guard is not None or dist is None or dist not in snap.distributions or ref.query in seen:
