@@ -58,6 +58,14 @@ class IndexFile:
     requires_python: str | None = None  # the page's data-requires-python / "requires-python"
     hashes: tuple[str, ...] = ()  # "sha256:<hex>" as the page lists them (JSON hashes or a #sha256= fragment)
 
+    def version(self) -> Version | None:
+        """The release this file belongs to, from its wheel or sdist name (None when it is neither)."""
+        try:
+            return (parse_wheel_filename(self.filename)[1] if self.filename.endswith(".whl")
+                    else parse_sdist_filename(self.filename)[1])
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            return None
+
 
 @dataclass(frozen=True)
 class Metadata:

@@ -15,7 +15,7 @@ import configparser
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -72,12 +72,7 @@ def read(environ: Mapping[str, str] | None = None) -> IndexConfig:
     """The indexes pip would use for ``pip install`` with this environment."""
     environ = os.environ if environ is None else environ
     values: dict[str, tuple[str, str]] = {}  # key -> (value, origin)
-    for path in config_files(environ):
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError, OSError):
-            continue  # pip itself stops on a broken file; we fall back to the other settings
+    for path, parser in parsed_config_files(environ):  # pip stops on a broken file; we use the others
         for section in SECTIONS:
             if parser.has_section(section):
                 for key in KEYS:
@@ -98,6 +93,17 @@ def read(environ: Mapping[str, str] | None = None) -> IndexConfig:
                        no_index=_truthy(values.get("no-index", ("", ""))[0]), find_links=links)
 
 
+def parsed_config_files(environ: Mapping[str, str]) -> Iterator[tuple[Path, configparser.RawConfigParser]]:
+    """pip's configuration files in the order pip reads them, each parsed (unreadable ones skipped)."""
+    for path in config_files(environ):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError, OSError):
+            continue
+        yield path, parser
+
+
 def constraint_files(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
     """The constraints files every ``pip install`` applies (pip's ``constraint`` setting or
     ``PIP_CONSTRAINT``): how an image declares the pins it owns (NVIDIA's PyTorch containers ship
@@ -105,12 +111,7 @@ def constraint_files(environ: Mapping[str, str] | None = None) -> tuple[Path, ..
     environ = os.environ if environ is None else environ
     value = environ.get("PIP_CONSTRAINT", "")
     if not value:
-        for path in config_files(environ):
-            parser = configparser.RawConfigParser()
-            try:
-                parser.read(path, encoding="utf-8")
-            except (configparser.Error, UnicodeDecodeError, OSError):
-                continue
+        for _, parser in parsed_config_files(environ):
             for section in SECTIONS:
                 if parser.has_option(section, "constraint"):
                     value = parser.get(section, "constraint")
@@ -142,12 +143,7 @@ def transport(environ: Mapping[str, str] | None = None) -> Transport:
     then ``PIP_CERT``, ``PIP_CLIENT_CERT``, ``PIP_TRUSTED_HOST``, ``PIP_PROXY``."""
     environ = os.environ if environ is None else environ
     values: dict[str, tuple[str, str]] = {}
-    for path in config_files(environ):
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError, OSError):
-            continue
+    for path, parser in parsed_config_files(environ):
         for section in SECTIONS:
             for key in TRANSPORT_KEYS:
                 if parser.has_section(section) and parser.has_option(section, key):

@@ -9,12 +9,6 @@ at most :data:`MAX_PROBES` of them; the metadata cache makes a second run free.
 
 from __future__ import annotations
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.env import fetch, index, pipconfig
@@ -27,12 +21,8 @@ MAX_PROBES = 8
 def _versions(files: list[index.IndexFile]) -> list[Version]:
     found: set[Version] = set()
     for item in files:
-        try:
-            version = (parse_wheel_filename(item.filename)[1] if item.filename.endswith(".whl")
-                       else parse_sdist_filename(item.filename)[1])
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-        if not (item.yanked or version.is_prerelease or version.is_devrelease):
+        version = item.version()
+        if version is not None and not (item.yanked or version.is_prerelease or version.is_devrelease):
             found.add(version)
     return sorted(found)
 

@@ -24,6 +24,7 @@ from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.facts import display_path
 from envdoctor.rules.base import Context, implements
 from envdoctor.surface.boundary import Boundary
+from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.crosscheck import Releases, dependencies
 from envdoctor.surface.query import Query
 from envdoctor.surface.schema import ConfigSchema, read_schema
@@ -63,7 +64,7 @@ class Schemas:
         self.releases = Releases(ctx.snapshot, ctx.offline)
         self.read: dict[str, ConfigSchema | None] = {}
 
-    def release(self, dist: str) -> Any:
+    def release(self, dist: str) -> ReleaseSymbols | None:
         """The target's release of ``dist`` (None when it is not in the target or unreadable)."""
         return self.releases.get(dist) if dist in self.ctx.snapshot.distributions else None
 

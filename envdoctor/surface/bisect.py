@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.env import fetch, index, pipconfig
@@ -59,12 +58,9 @@ def release_files(dist: str, index_urls: tuple[str, ...]) -> dict[str, list[inde
             continue
         by_version: dict[str, list[index.IndexFile]] = {}
         for item in files:
-            try:
-                version = (parse_wheel_filename(item.filename)[1] if item.filename.endswith(".whl")
-                           else parse_sdist_filename(item.filename)[1])
-            except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-                continue
-            by_version.setdefault(str(version), []).append(item)
+            version = item.version()
+            if version is not None:
+                by_version.setdefault(str(version), []).append(item)
         if by_version:
             return by_version
     return {}

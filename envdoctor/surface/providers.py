@@ -149,7 +149,6 @@ def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] |
         index_urls = pipconfig.read().urls
     found = ProviderMap(index_urls, offline)
     deadline = time.monotonic() + budget_s
-    hits: list[tuple[str, str]] = []
     try:
         for dist in dict.fromkeys(canonical_name(c) for c in candidates):
             if time.monotonic() > deadline and f"{dist}:{name}" not in found.exports:
@@ -157,6 +156,6 @@ def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] |
             top = found.exporter(dist, name)
             if top:
                 return [(dist, top)]  # the most likely candidate that exports it
-        return hits
+        return []
     finally:
         found.save()

@@ -15,6 +15,7 @@ installed distribution, the file name and size for an index file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 import io
 import re
 import tarfile
@@ -210,17 +211,21 @@ class SdistSource:
 def find_dist_info(name: str, site_packages: list[Path], version: str | None = None) -> Path | None:
     """The ``*.dist-info`` folder of ``name`` (of ``version`` when given) in the first folder that has one."""
     wanted = canonical_name(name)
+    for entry in dist_infos(site_packages):
+        dist, _, dist_version = entry.name[:-len(".dist-info")].partition("-")
+        if canonical_name(dist) == wanted and (version is None or _same_version(dist_version, version)):
+            return entry
+    return None
+
+
+def dist_infos(site_packages: list[Path]) -> Iterator[Path]:
+    """Every ``*.dist-info`` folder, folder by folder in path order, sorted within each."""
     for folder in site_packages:
         try:
             entries = sorted(p for p in folder.iterdir() if p.name.endswith(".dist-info"))
         except OSError:
             continue
-        for entry in entries:
-            stem = entry.name[:-len(".dist-info")]
-            dist, _, dist_version = stem.partition("-")
-            if canonical_name(dist) == wanted and (version is None or _same_version(dist_version, version)):
-                return entry
-    return None
+        yield from entries
 
 
 def _same_version(left: str, right: str) -> bool:
@@ -239,29 +244,24 @@ def top_level_owners(site_packages: list[Path]) -> dict[str, str]:
     of its ``RECORD`` (``pkg/__init__.py`` -> ``pkg``, ``mod.py`` -> ``mod``).
     """
     owners: dict[str, str] = {}
-    for folder in site_packages:
+    for entry in dist_infos(site_packages):
+        dist = canonical_name(entry.name[:-len(".dist-info")].partition("-")[0])
+        names: set[str] = set()
         try:
-            entries = sorted(p for p in folder.iterdir() if p.name.endswith(".dist-info"))
-        except OSError:
-            continue
-        for entry in entries:
-            dist = canonical_name(entry.name[:-len(".dist-info")].partition("-")[0])
-            names: set[str] = set()
+            names = {n.strip() for n in (entry / "top_level.txt").read_text(encoding="utf-8").split() if n.strip()}
+        except (OSError, UnicodeDecodeError):
+            pass
+        if not names:
             try:
-                names = {n.strip() for n in (entry / "top_level.txt").read_text(encoding="utf-8").split() if n.strip()}
-            except (OSError, UnicodeDecodeError):
-                pass
-            if not names:
-                try:
-                    record = (entry / "RECORD").read_text(encoding="utf-8", errors="replace")
-                except OSError:
-                    continue
-                for line in record.splitlines():
-                    first = line.split(",", 1)[0].split("/", 1)
-                    top = first[0].removesuffix(".py") if len(first) == 1 and first[0].endswith(".py") else (
-                        first[0] if len(first) > 1 else "")
-                    if top.isidentifier():
-                        names.add(top)
-            for name in sorted(names):
-                owners.setdefault(name.replace("/", "."), dist)
+                record = (entry / "RECORD").read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            for line in record.splitlines():
+                first = line.split(",", 1)[0].split("/", 1)
+                top = first[0].removesuffix(".py") if len(first) == 1 and first[0].endswith(".py") else (
+                    first[0] if len(first) > 1 else "")
+                if top.isidentifier():
+                    names.add(top)
+        for name in sorted(names):
+            owners.setdefault(name.replace("/", "."), dist)
     return owners
