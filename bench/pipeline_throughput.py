@@ -5,7 +5,8 @@ median ≈170 tokens, clipped to 512) and the same token capacity per optimizer 
 (batch 4 × max_length 512), LoRA r 8 on q_proj/v_proj, NF4 + double quantisation, bf16:
 
 * ``pipeline-lean``: envdoctor.pipeline's step with checkpointing on every layer (padding-free
-  packing, chunked loss, no fp32 upcast);
+  packing, chunked loss, no fp32 upcast, steps replayed from CUDA graphs where they can be);
+  ``pipeline-lean-eager`` / ``pipeline-auto-eager``: the same without CUDA graphs;
 * ``pipeline-auto``: the same with ``train.gradient_checkpointing: auto`` (the fastest setting
   whose estimated peak fits this GPU); ``pipeline-auto-liger`` adds ``train.kernels: liger``;
 * ``trl`` / ``trl-nockpt``: TRL's SFTTrainer with ``packing=True`` (padding-free BFD packing),
@@ -39,8 +40,8 @@ from typing import Any
 
 import torch
 
-from envdoctor.pipeline import batching, modeling, training
-from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
+from envdoctor.pipeline import batching, graphs, modeling, training
+from envdoctor.pipeline.loss import CHUNK_TOKENS
 from envdoctor.project.config import LoraConfig, ModelConfig, TrainConfig, TrainingConfig
 from envdoctor.project.builtin_models import builtin_config
 
@@ -115,9 +116,12 @@ def _summary(step_times: list[float], step_tokens: list[int], warmup: int, devic
             "pad_fraction": 1 - sum(timed_n) / (slots * len(timed_n)) if slots else None, **_memory(device)}
 
 
-def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, steps: int,
-                 checkpointing: bool | str = True, kernels: str = "torch") -> dict[str, Any]:
-    """envdoctor.pipeline's setup and step: load_quantized, apply_kernels, the auto choice, attach_lora."""
+def pipeline_step(path: Path, data: list[list[int]], device: str, n_batches: int, checkpointing: bool | str,
+                  kernels: str, cuda_graphs: bool | str) -> tuple[Any, list[batching.Batch], dict[str, Any]]:
+    """envdoctor.pipeline's setup: load_quantized, apply_kernels, the auto choices, attach_lora, build_step.
+
+    Returns the step function, the first ``n_batches`` packed micro-batches and what was chosen.
+    """
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
@@ -132,24 +136,36 @@ def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, st
     on, layers = (bool(checkpointing), None) if choice is None else (choice.layers > 0, choice.layers)
     model = modeling.attach_lora(base, 8, 16, 0.05, ("q_proj", "v_proj"), on, layers)
     examples = [batching.Example(tuple(ids), tuple(ids)) for ids in data]
-    batches = batching.epoch_batches(examples, BATCH, MAX_LENGTH, True, PAD_ID, 0, 0)[:warmup + steps]
+    batches = batching.epoch_batches(examples, BATCH, MAX_LENGTH, True, PAD_ID, 0, 0)[:n_batches]
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = training.make_optimizer("adamw_torch", params, LR)
+    graphed = graphs.choose(cuda_graphs, device, precision.name, True, 1, "adamw_torch", "sdpa")
+    optimizer = graphs.capturable_adamw(params, LR) if graphed.on else training.make_optimizer("adamw_torch", params, LR)
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, len(batches))
     scaler = torch.amp.GradScaler(device, enabled=False)
-    wrapped = ChunkedCausalLMLoss(model, None if choice is not None and choice.whole_batch_loss else CHUNK_TOKENS)
+    chunk = None if choice is not None and choice.whole_batch_loss else CHUNK_TOKENS
+    _, step = training.build_step(model, chunk, graphed, optimizer, scheduler, scaler, params, accelerator,
+                                  BATCH * MAX_LENGTH, PAD_ID, 0)
+    chosen = {"kernels": ran, "checkpointed_layers": len(modeling.decoder_layers(model)) if on and layers is None
+              else (layers if on else 0), "choice": None if choice is None else choice.to_dict()}
+    return step, batches, chosen
+
+
+def run_pipeline(path: Path, data: list[list[int]], device: str, warmup: int, steps: int,
+                 checkpointing: bool | str = True, kernels: str = "torch",
+                 cuda_graphs: bool | str = "auto") -> dict[str, Any]:
+    """Time envdoctor.pipeline's step (:func:`pipeline_step`) over ``warmup + steps`` micro-batches."""
+    step, batches, chosen = pipeline_step(path, data, device, warmup + steps, checkpointing, kernels, cuda_graphs)
     _reset(device)
     times, tokens = [], []
     for batch in batches:
         _sync(device)
         start = time.perf_counter()
-        training.optimizer_step(wrapped, [batch], optimizer, scheduler, scaler, params, accelerator)
+        step([batch])
         _sync(device)
         times.append(time.perf_counter() - start)
         tokens.append(batch.real_tokens)
     out = _summary(times, tokens, warmup, device, slots=0)
-    out.update(kernels=ran, checkpointed_layers=len(modeling.decoder_layers(model)) if on and layers is None else
-               (layers if on else 0), choice=None if choice is None else choice.to_dict())
+    out.update(cuda_graphs=getattr(step, "captured", False), graphs_failure=getattr(step, "failure", None), **chosen)
     return out
 
 
@@ -249,6 +265,8 @@ CONTENDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "trl-nockpt": lambda *a: run_trl(*a, checkpointing=False),
     "trl-liger": lambda *a: run_trl(*a, liger=True),
     "trl-liger-nockpt": lambda *a: run_trl(*a, checkpointing=False, liger=True),
+    "pipeline-lean-eager": lambda *a: run_pipeline(*a, cuda_graphs=False),
+    "pipeline-auto-eager": lambda *a: run_pipeline(*a, checkpointing="auto", cuda_graphs=False),
     "pipeline-lean-liger": lambda *a: run_pipeline(*a, kernels="liger"),
     "pipeline-auto-liger": lambda *a: run_pipeline(*a, checkpointing="auto", kernels="liger"),
     "seed": run_seed,
@@ -334,12 +352,14 @@ def issue_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Issue 16's two ratios: lean vs the best TRL variant using no more memory; auto vs the fastest TRL."""
     trl = {n: r for n, r in rows.items() if n.startswith("trl")}
     out: dict[str, Any] = {}
-    lean = rows.get("pipeline-lean")
-    if lean and trl:
+    for name in ("pipeline-lean", "pipeline-lean-liger"):
+        lean = rows.get(name)
+        if not lean or not trl:
+            continue
         within = {n: r for n, r in trl.items() if r.get("peak_reserved_gib", 0) <= lean.get("peak_reserved_gib", 0) * 1.02}
         if within:
             best = max(within, key=lambda n: within[n]["useful_tok_s"])
-            out["lean_vs_trl_within_its_memory"] = (best, lean["useful_tok_s"] / within[best]["useful_tok_s"])
+            out[f"{name}_vs_trl_within_its_memory"] = (best, lean["useful_tok_s"] / within[best]["useful_tok_s"])
     for auto in ("pipeline-auto", "pipeline-auto-liger"):
         if auto in rows and trl:
             fastest = max(trl, key=lambda n: trl[n]["useful_tok_s"])

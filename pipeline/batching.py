@@ -75,7 +75,8 @@ def tokenize(samples: Sequence[dict[str, str]], tokenizer: Any, max_length: int)
     return examples
 
 
-def _round_up(n: int) -> int:
+def round_up(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`PAD_MULTIPLE`."""
     return -(-n // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
@@ -88,7 +89,7 @@ def _packed_batch(bin_: Sequence[Example], pad_id: int) -> Batch:
         labels += [IGNORE, *example.labels[1:]]
         positions += range(len(example.input_ids))
     real = len(ids)
-    pad = _round_up(real) - real
+    pad = round_up(real) - real
     ids += [pad_id] * pad
     labels += [IGNORE] * pad
     positions += range(pad)  # the padding is its own short sequence: it attends to nothing real
@@ -96,7 +97,7 @@ def _packed_batch(bin_: Sequence[Example], pad_id: int) -> Batch:
 
 
 def _grouped_batch(group: Sequence[Example], pad_id: int) -> Batch:
-    width = _round_up(max(len(e.input_ids) for e in group))
+    width = round_up(max(len(e.input_ids) for e in group))
     ids, labels, positions, mask = [], [], [], []
     for e in group:
         pad = width - len(e.input_ids)

@@ -25,7 +25,7 @@ from typing import Any
 
 from envdoctor.errors import InputError
 from envdoctor import userfiles
-from envdoctor.pipeline import batching, checkpoint, data, modeling
+from envdoctor.pipeline import batching, checkpoint, data, graphs, modeling, recompute
 from envdoctor.pipeline.loss import CHUNK_TOKENS, ChunkedCausalLMLoss
 from envdoctor.pipeline.plan import RunPlan, training_hash
 
@@ -121,6 +121,31 @@ def optimizer_step(wrapped: Any, micro: list[batching.Batch], optimizer: Any, sc
     return loss_sum / targets
 
 
+def eager_step(wrapped: Any, optimizer: Any, scheduler: Any, scaler: Any, params: list[Any],
+               accelerator: Any) -> Any:
+    """:func:`optimizer_step` bound to one run's parts: ``step(micro_batches) -> loss``."""
+    def step(micro: list[batching.Batch]) -> float:
+        return optimizer_step(wrapped, micro, optimizer, scheduler, scaler, params, accelerator)
+    return step
+
+
+def build_step(model: Any, chunk: int | None, choice: graphs.GraphsChoice, optimizer: Any, scheduler: Any,
+               scaler: Any, params: list[Any], accelerator: Any, capacity: int, pad_id: int,
+               seed: int) -> tuple[Any, Any]:
+    """The loss module and the step function of a run: CUDA graphs when ``choice.on``, else eager.
+
+    With graphs, ``optimizer`` must come from :func:`graphs.capturable_adamw` and every packed row
+    holds at most ``capacity`` tokens.
+    """
+    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model, chunk, static=choice.on), device_placement=False)
+    if not choice.on:
+        return wrapped, eager_step(wrapped, optimizer, scheduler, scaler, params, accelerator)
+    states = [state for layer in recompute.install(modeling.decoder_layers(model), seed, accelerator.device)
+              for state in layer.states]
+    return wrapped, graphs.GraphedStep(wrapped, optimizer, scheduler, scaler, params, capacity, pad_id,
+                                       accelerator.device, states)
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
     if not enabled:
         return contextlib.nullcontext(None)
@@ -145,6 +170,7 @@ class Session:
     scheduler: Any
     scaler: Any
     wrapped: Any
+    step: Any  # (micro-batches) -> mean loss per target token: eager_step or graphs.GraphedStep
     state: checkpoint.TrainerState
     resumed_from: str | None
     settings: dict[str, Any] = field(default_factory=dict)  # what auto knobs chose, and why
@@ -196,7 +222,11 @@ def setup(plan: RunPlan) -> Session:
     if total_steps == 0:
         raise InputError(f"{cfg.data.output}: no training batches; add samples or lower launch.processes")
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = make_optimizer(cfg.train.optimizer, params, cfg.train.learning_rate)
+    choice = graphs.choose(cfg.train.cuda_graphs, device, precision.name, cfg.train.packing,
+                           accelerator.num_processes, cfg.train.optimizer, cfg.model.attn_implementation)
+    settings["cuda_graphs"] = choice.to_dict()
+    optimizer = (graphs.capturable_adamw(params, cfg.train.learning_rate) if choice.on
+                 else make_optimizer(cfg.train.optimizer, params, cfg.train.learning_rate))
     scheduler = get_linear_schedule_with_warmup(optimizer, 0, total_steps)
     state = checkpoint.TrainerState(total_steps=total_steps,
                                     config_hash=training_hash(cfg, file_sha256(cfg.data.output)))
@@ -216,9 +246,11 @@ def setup(plan: RunPlan) -> Session:
     elif plan.resume:
         raise InputError(f"{plan.checkpoints}: no checkpoint to resume from; run without --resume")
     scaler = torch.amp.GradScaler(device, enabled=precision.name == "fp16" and device == "cuda")
-    wrapped = accelerator.prepare_model(ChunkedCausalLMLoss(model, chunk), device_placement=False)
+    wrapped, step = build_step(model, chunk, choice, optimizer, scheduler, scaler, params, accelerator,
+                               batching.round_up(cfg.train.batch_size * cfg.train.max_length),
+                               tokenizer.pad_token_id, cfg.train.seed)
     return Session(plan, accelerator, precision, path, model, examples, batches, params, optimizer, scheduler,
-                   scaler, wrapped, state, resumed_from, settings)
+                   scaler, wrapped, step, state, resumed_from, settings)
 
 
 def run_steps(session: Session) -> None:
@@ -240,8 +272,7 @@ def run_steps(session: Session) -> None:
         while state.step < state.total_steps:
             started = time.perf_counter()
             micro = session.batches[state.step * accumulation:(state.step + 1) * accumulation]
-            loss = optimizer_step(session.wrapped, micro, session.optimizer, session.scheduler, session.scaler,
-                                  session.params, session.accelerator)
+            loss = session.step(micro)
             state.step += 1
             state.losses.append(loss)
             state.real_tokens += sum(b.real_tokens for b in micro)
@@ -264,6 +295,9 @@ def save(session: Session) -> dict[str, Any]:
 
     plan, state, cfg, device = session.plan, session.state, session.plan.config, session.device
     result: dict[str, Any] = {}
+    if isinstance(session.step, graphs.GraphedStep) and not session.step.captured:
+        session.settings["cuda_graphs"] = {"cuda_graphs": False, "reason": "capture failed, the run stayed eager: "
+                                           f"{session.step.failure or 'too few steps to capture'}"}
     if session.accelerator.is_main_process:
         try:
             session.model.save_pretrained(plan.adapter_dir, safe_serialization=True)

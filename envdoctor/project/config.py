@@ -135,6 +135,11 @@ class TrainConfig:
               "fastest setting whose estimated peak fits the GPU with 10% to spare (off, or only as many "
               "layers as needed); the choice and why are recorded in train_result.json.",
         choices=(True, False, "auto"))
+    cuda_graphs: bool | str = knob(
+        "auto", "Replay each step from CUDA graphs: the host launches a few graphs instead of thousands of "
+                "small kernels, so steps stop waiting on Python (packed rows are padded to batch_size x "
+                "max_length). auto: on with CUDA, packing, one process, sdpa and adamw_torch; the "
+                "choice and why are recorded in train_result.json.", choices=(True, False, "auto"))
     kernels: str = knob("torch", "torch: the model's own layers. liger: Liger's fused RMSNorm, RoPE and SwiGLU "
                                  "kernels on CUDA (pip install liger-kernel; faster steps, the same loss within "
                                  "rounding); ignored on CPU.", choices=("torch", "liger"))
