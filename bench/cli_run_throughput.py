@@ -1,8 +1,8 @@
 """`envdoctor run`'s own throughput on the 7B shape, with and without CUDA graphs, from train_result.json.
 
 An independent check of ``pipeline_throughput.py``: nothing here times anything.  Each variant is
-a fresh project (the bundled sample database, ``builtin:deepseek-7b-config``, batch 4 × 512, LoRA
-r 8 on q/v), trained by the real CLI (`envdoctor run --stage data`, then `--stage train`, in child
+a fresh project (the bundled sample database, the random-init 7B deepseek shape written once in
+bf16 as ``pipeline_throughput.materialise`` does, batch 4 × 512, LoRA r 8 on q/v), trained by the real CLI (`envdoctor run --stage data`, then `--stage train`, in child
 processes); the figures are the training loop's own record: tokens/s over every step (the eager
 first updates and the capture included), seconds per step, peak reserved memory and what the auto
 knobs chose.  Usage::
@@ -74,15 +74,20 @@ def run_variant(root: Path, name: str, model: str, steps: int) -> dict[str, Any]
 def main() -> None:
     """Run every variant; print one line each and the graphs/eager ratios; write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="builtin:deepseek-7b-config")
+    parser.add_argument("--model", default="7b", help="a shape of pipeline_throughput.MODELS")
+    parser.add_argument("--models-dir", type=Path, default=Path("/tmp/envdoctor-bench-models"))
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--out", type=Path, default=Path("cli_run_throughput.json"))
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import pipeline_throughput
+
+    model = pipeline_throughput.materialise(args.model, args.models_dir / args.model, "cuda")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
-            row = run_variant(Path(tmp), name, args.model, args.steps)
+            row = run_variant(Path(tmp), name, str(model), args.steps)
             rows.append(row)
             print(json.dumps(row), flush=True)
             args.out.write_text(json.dumps(rows, indent=2))

@@ -360,6 +360,10 @@ def issue_ratios(rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if within:
             best = max(within, key=lambda n: within[n]["useful_tok_s"])
             out[f"{name}_vs_trl_within_its_memory"] = (best, lean["useful_tok_s"] / within[best]["useful_tok_s"])
+        else:  # every TRL variant needs more memory: the leanest one is the nearest peer
+            leanest = min(trl, key=lambda n: trl[n].get("peak_reserved_gib", 0))
+            out[f"{name}_vs_leanest_trl_(all_use_more_memory)"] = (leanest, lean["useful_tok_s"]
+                                                                   / trl[leanest]["useful_tok_s"])
     for auto in ("pipeline-auto", "pipeline-auto-liger"):
         if auto in rows and trl:
             fastest = max(trl, key=lambda n: trl[n]["useful_tok_s"])
