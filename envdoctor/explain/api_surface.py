@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.version import Version
 from typing import Any
 
 
@@ -26,6 +28,7 @@ class Boundary:
     first_with: str | None
     text: str
     successor: str | None = None
+    last_without: str | None = None  # the release just before ``added_in`` (checked: it lacks the symbol)
 
 
 def _api() -> Any | None:
@@ -41,39 +44,44 @@ def available() -> bool:
 
 
 def status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
-           kwarg: str | None = None, site_packages: str | None = None, offline: bool = False) -> bool | None:
+           kwarg: str | None = None, site_packages: str | None = None, offline: bool = False,
+           explicit: bool = False) -> bool | None:
     """Whether ``dist`` ``version`` has the symbol (None: unknown, or no engine).
 
     ``site_packages``: the target's folder holding that release (its installed files are read
-    first); ``offline``: the engine's cache only, no index.
+    first); ``offline``: the engine's cache only, no index; ``explicit``: ``kwarg`` must be a named
+    parameter (``**kwargs`` does not count).
     """
     api = _api()
     if api is None:
         return None
     try:
         source = api.SourceSpec(site_packages=(Path(site_packages),) if site_packages else (), offline=offline)
-        return api.symbol_status(dist, version, module, name=name, attr=attr, kwarg=kwarg, source=source)
+        return api.symbol_status(dist, version, module, name=name, attr=attr, kwarg=kwarg, source=source,
+                                 explicit=explicit)
     except Exception:  # the engine's failure is an unknown answer, never a crash of explain
         return None
 
 
 def boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
              kwarg: str | None = None, around: str | None = None, index_url: str | None = None,
-             offline: bool = False) -> Boundary | None:
+             offline: bool = False, explicit: bool = False) -> Boundary | None:
     """The releases of ``dist`` that have the symbol (None: unknown, or no engine)."""
     api = _api()
     if api is None:
         return None
     try:
         found = api.symbol_boundary(dist, module, name=name, attr=attr, kwarg=kwarg, around=around,
-                                    index_url=index_url, offline=offline)
+                                    index_url=index_url, offline=offline, explicit=explicit)
     except Exception:
         return None
     if found is None:
         return None
+    before = [Version(v) for v, status in found.probed.items() if status is False and found.added_in
+              and Version(v) < Version(found.added_in)]
     return Boundary(present=tuple(found.present), added_in=found.added_in, removed_in=found.removed_in,
                     last_with=found.last_with, first_with=found.first_with, text=found.describe(),
-                    successor=getattr(found, "successor", None))
+                    successor=getattr(found, "successor", None), last_without=str(max(before)) if before else None)
 
 
 def first_release_without(user: str, version: str, path: str, module: str, name: str | None = None,

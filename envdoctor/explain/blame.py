@@ -80,6 +80,17 @@ def provider_side(dist: str, found: Boundary, installed: str | None) -> Side | N
     return Side(dist, spec, f"a {dist} release that has it ({found.text})")
 
 
+def lacking_side(dist: str, found: Boundary) -> Side | None:
+    """The newest release of ``dist`` before the one that added the symbol (for a caller that predates it).
+
+    The release checked just below the boundary when the bisection saw it, else ``<added_in``.
+    """
+    if not found.added_in:
+        return None
+    spec = f"=={found.last_without}" if found.last_without else f"<{found.added_in}"
+    return Side(dist, spec, f"the {dist} release before {found.added_in}, which added it ({found.text})")
+
+
 def _below(version: str | None, bound: str) -> bool | None:
     parsed, limit = parse_version((version or "").split("+")[0]), parse_version(bound)
     return None if parsed is None or limit is None else parsed < limit

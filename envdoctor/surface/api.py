@@ -53,11 +53,12 @@ def open_release(dist: str, version: str, source: SourceSpec) -> ReleaseSymbols 
 
 
 def symbol_status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
-                  kwarg: str | None = None, *, source: SourceSpec | None = None) -> bool | None:
+                  kwarg: str | None = None, *, source: SourceSpec | None = None, explicit: bool = False) -> bool | None:
     """Whether release ``dist==version`` has ``module`` (and ``module.name``, its attribute
     ``attr``, or keyword ``kwarg`` of calling it).
 
-    True: present (a keyword absorbed by ``**kwargs`` counts as accepted); False: absent;
+    True: present (a keyword absorbed by ``**kwargs`` counts as accepted, unless ``explicit``:
+    then it must be a named parameter); False: absent;
     None: the source does not tell (an extension module, a base class from another
     distribution, a dynamic ``__getattr__``) or the release could not be read.
     Example: ``symbol_status("markupsafe", "2.1.0", "markupsafe", "soft_unicode")`` is False.
@@ -67,14 +68,14 @@ def symbol_status(dist: str, version: str, module: str, name: str | None = None,
     release = open_release(dist, version, source or SourceSpec())
     if release is None:
         return None
-    status = answer(release, Query(module, name, attr, kwarg)).status
+    status = answer(release, Query(module, name, attr, kwarg, explicit)).status
     release.save()
     return status
 
 
 def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
                     kwarg: str | None = None, *, around: str | None = None, index_url: str | None = None,
-                    offline: bool = False) -> Boundary | None:
+                    offline: bool = False, explicit: bool = False) -> Boundary | None:
     """The releases of ``dist`` that have the symbol, bisected over the index's release list.
 
     ``around``: the release to anchor on (the installed one; default the newest);
@@ -86,7 +87,7 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
     """
     from envdoctor.surface import bisect
 
-    return bisect.find_boundary(dist, Query(module, name, attr, kwarg), around=around,
+    return bisect.find_boundary(dist, Query(module, name, attr, kwarg, explicit), around=around,
                                 index_urls=(index_url,) if index_url else None, offline=offline)
 
 

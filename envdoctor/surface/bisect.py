@@ -91,6 +91,9 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
+PROBE_VERSION = 2  # of the answers' meaning (2: a class's method signatures answer Cls.method(kwarg=))
+
+
 class ProbeStore:
     """Cached probe results of one distribution (releases are immutable) and its release list."""
 
@@ -98,7 +101,8 @@ class ProbeStore:
         self.dist = canonical_name(dist)
         self.path = diskcache.cache_root() / "probes" / f"{self.dist}.json"
         data = diskcache.read_json(self.path)
-        self.data: dict[str, Any] = data if isinstance(data, dict) else {"versions": None, "probes": {}}
+        fresh = isinstance(data, dict) and data.get("version") == PROBE_VERSION
+        self.data: dict[str, Any] = data if fresh else {"version": PROBE_VERSION, "versions": None, "probes": {}}
         self.dirty = False
 
     def probes(self, key: str) -> dict[str, bool | None]:

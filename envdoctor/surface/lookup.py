@@ -38,8 +38,9 @@ class _OverBudget(Exception):
 
 
 class _Resolver:
-    def __init__(self, release: ReleaseSymbols) -> None:
+    def __init__(self, release: ReleaseSymbols, explicit: bool = False) -> None:
         self.release = release
+        self.explicit = explicit  # keywords must be named parameters (Query.explicit)
         self.renames: dict[str, str] = {}
         self.parse_limit = release.parsed + MAX_PARSES
 
@@ -225,19 +226,28 @@ class _Resolver:
             unknown = unknown or "the class answers attributes at run time"
         return Answer(None, unknown) if unknown else Answer(False, f"not a member of {obj.name} or its bases")
 
+    def method_accepts(self, obj: _Obj, method: str, kwarg: str) -> Answer:
+        """Whether ``obj.method`` (the first class of its bases that defines it) takes ``kwarg``."""
+        chain, unknown = self.mro(obj)
+        for cls in chain:
+            signature = cls["methods"].get(method)
+            if signature is not None:
+                return _check_signature(signature, kwarg, self.explicit)
+        return Answer(None, unknown or f"{obj.name}.{method} is not defined in its class or bases")
+
     def accepts(self, obj: _Obj, kwarg: str) -> Answer:
         if obj.kind == "module":
             return Answer(None, "a module is not callable")
         summary = self.summary(obj.module) or {}
         if obj.kind == "function":
-            return _check_signature(summary["functions"][obj.name], kwarg)
+            return _check_signature(summary["functions"][obj.name], kwarg, self.explicit)
         chain, unknown = self.mro(obj)
         fields: list[str] = []
         for cls in chain:
             self.renames.update({k: v for k, v in cls.get("renames", {}).items() if k not in self.renames})
             init = cls["methods"].get("__init__")
             if init is not None and not fields:
-                return _check_signature(init, kwarg)
+                return _check_signature(init, kwarg, self.explicit)
             if cls.get("dataclass"):
                 fields += cls.get("fields", [])
             elif init is not None:
@@ -249,10 +259,13 @@ class _Resolver:
         return Answer(None, unknown or f"no __init__ found for {obj.name}")
 
 
-def _check_signature(sig: dict[str, Any], kwarg: str) -> Answer:
+def _check_signature(sig: dict[str, Any], kwarg: str, explicit: bool = False) -> Answer:
     for name, kind in sig["params"]:
-        if name == kwarg and kind != "positional-only":
+        if name == kwarg and (kind != "positional-only" or explicit):
             return Answer(True, "parameter")
+    if explicit:
+        return Answer(None, "a decorator may change the signature") if sig.get("opaque") else \
+            Answer(False, "not a named parameter")
     if sig.get("var_kw"):
         return Answer(True, "absorbed by **kwargs", absorbed=True)
     if kwarg in sig.get("decorator_names", []):
@@ -295,7 +308,7 @@ def answer(release: ReleaseSymbols, query: Query) -> Answer:
 
 
 def _answer(release: ReleaseSymbols, query: Query) -> Answer:
-    resolver = _Resolver(release)
+    resolver = _Resolver(release, query.explicit)
     present = release.has_module(query.module)
     if present is None:
         return Answer(None, release.problem or "the release's files are unknown")
@@ -316,8 +329,11 @@ def _answer(release: ReleaseSymbols, query: Query) -> Answer:
         elif query.attr:
             result = resolver.has_attr(obj, query.attr)
             if result.status and query.kwarg:
-                inner = resolver.resolve(obj.module, query.attr) if obj.kind == "module" else None
-                result = resolver.accepts(inner, query.kwarg) if inner else Answer(None, "method signatures by attribute are not followed")
+                if obj.kind == "class":
+                    result = resolver.method_accepts(obj, query.attr, query.kwarg)
+                else:
+                    inner = resolver.resolve(obj.module, query.attr) if obj.kind == "module" else None
+                    result = resolver.accepts(inner, query.kwarg) if inner else Answer(None, "not a callable")
         else:
             result = resolver.accepts(obj, query.kwarg or "")
     missing = query.kwarg or query.attr or query.name or ""

@@ -8,10 +8,16 @@ requires (its Requires-Dist), then the spellings a distribution of that name wou
 newest release is opened on the index (a wheel's file list, read by range requests) and answers
 with its top-level import names; those answers are cached per distribution, so the map grows as
 it is used and works offline afterwards.
+
+A class or function an error names without its module (``LlamaAttention.forward() missing ...``)
+is looked for the same way: exported at a top level, else defined in one of the modules whose
+dotted name shares the most words with the name's own (``LlamaRotaryEmbedding`` -> modules with
+``llama``, ``rotary`` or ``embedding`` in their path, shortest first), read as text.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable
 
@@ -23,7 +29,8 @@ from envdoctor.surface.diskcache import cache_root, read_json, write_json
 BUDGET_S = 8.0
 MAX_CANDIDATES = 12
 CACHE_FILE = "providers.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: exporters may be a defining module, not only a top-level package
+MAX_MODULE_READS = 12  # modules read as text to find where a class or function is defined
 
 
 DYNAMIC_EXPORTS = (b"import *", b"__getattr__", b"define_import_structure", b"globals()")
@@ -40,6 +47,30 @@ def _may_export(release: ReleaseSymbols, top: str, name: str) -> bool:
     except SourceError:  # an unreadable file: let the full lookup decide
         return True
     return name.encode() in text or any(marker in text for marker in DYNAMIC_EXPORTS)
+
+
+def name_words(name: str) -> set[str]:
+    """The lower-case words of a CamelCase or snake_case name (``LlamaRotaryEmbedding`` -> llama, rotary, embedding)."""
+    return {w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)}
+
+
+def defining_module(release: ReleaseSymbols, name: str) -> str | None:
+    """The module of ``release`` that defines class or function ``name`` (a ``class``/``def`` line),
+    among the :data:`MAX_MODULE_READS` modules whose dotted names share most words with it."""
+    words, modules = name_words(name), release.modules() or {}
+    ranked = sorted((-len(words & set(re.split(r"[._]", module.lower()))), len(module), module)
+                    for module in modules)
+    defines = re.compile(rb"^(?:class|def|async def)\s+" + re.escape(name.encode()) + rb"\b", re.MULTILINE)
+    for score, _, module in ranked[:MAX_MODULE_READS]:
+        if score == 0 or release.source is None:
+            break
+        try:
+            text = release.source.read(modules[module]) or b""
+        except SourceError:
+            continue
+        if defines.search(text):
+            return module
+    return None
 
 
 def name_variants(top: str) -> list[str]:
@@ -97,6 +128,8 @@ class ProviderMap:
             tops = [t for t in self.top_levels(dist) or () if not t.startswith("_")]
             self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
                                       and answer(release, Query(t, name)).status is True), None)
+            if self.exports[key] is None and release is not None:
+                self.exports[key] = defining_module(release, name)
             if release is not None:
                 release.save()
             self.dirty = True
@@ -140,9 +173,10 @@ def providers(module: str, candidates: Iterable[str] = (), index_urls: tuple[str
 
 def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] | None = None,
              offline: bool = False, budget_s: float = BUDGET_S) -> list[tuple[str, str]]:
-    """[(distribution, top-level package)] of the first of ``candidates`` (most likely first) whose
-    newest release exports ``name`` at top level (``LoraConfig`` -> peft), for an error that names
-    a class without its module and no target to ask; cached per distribution and name."""
+    """[(distribution, module)] of the first of ``candidates`` (most likely first) whose newest
+    release exports ``name`` at top level (``LoraConfig`` -> peft) or defines it in a module that
+    shares its words (:func:`defining_module`), for an error that names a class without its
+    module and no target to ask; cached per distribution and name."""
     if index_urls is None:
         from envdoctor.env import pipconfig
 

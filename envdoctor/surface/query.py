@@ -8,21 +8,26 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Query:
-    """A symbol: ``module``, ``module.name``, ``module.name.attr`` or ``module.name(kwarg=)``."""
+    """A symbol: ``module``, ``module.name``, ``module.name.attr`` or ``module.name(kwarg=)``.
+
+    ``explicit``: the keyword must be a named parameter (a required argument a caller left
+    out), not one that ``**kwargs`` would absorb.
+    """
 
     module: str
     name: str | None = None
     attr: str | None = None
     kwarg: str | None = None
+    explicit: bool = False
 
     def describe(self) -> str:
         """``lib.m.X``, ``lib.m.X.a`` or ``lib.m.X(k=...)``, as a user would write it."""
         text = ".".join(p for p in (self.module, self.name, self.attr) if p)
         return f"{text}({self.kwarg}=...)" if self.kwarg else text
 
-    def to_json(self) -> list[str | None]:
+    def to_json(self) -> list[str | bool | None]:
         """Compact form for caches."""
-        return [self.module, self.name, self.attr, self.kwarg]
+        return [self.module, self.name, self.attr, self.kwarg, *([True] if self.explicit else [])]
 
 
 @dataclass(frozen=True)

@@ -367,3 +367,26 @@ def test_a_keyword_of_a_class_named_without_its_module_is_resolved_from_the_inde
     finding = _only(explain_text(log, tmp_path), "ED611")  # text only, offline: the cache answers
     assert "`peft.LoraConfig(use_dora=...)` is in peft 0.9.0 and later" in finding.message
     assert _pins(finding) == {"peft": ">=0.9.0"}
+
+
+def test_a_required_argument_of_a_method_pins_the_release_before_the_callee_required_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Cls.forward() missing ... 'position_ids'`: the class is found where its module's words match its name,
+    the method's named parameter is bisected (``**kwargs`` does not count), the callee is pinned before it."""
+    old = "class LlamaRotaryEmbedding:\n    def forward(self, x, seq_len=None, **kwargs): ...\n"
+    new = "class LlamaRotaryEmbedding:\n    def forward(self, x, position_ids, **kwargs): ...\n"
+    layout = Index(tmp_path / "index")
+    for version, source in (("4.36.0", old), ("4.37.2", old), ("4.38.0", new), ("4.39.0", new)):
+        layout.add(Dist("transformers", version, {"transformers/__init__.py": "", "transformers/models/__init__.py": "",
+                                                  "transformers/models/llama/__init__.py": "",
+                                                  "transformers/models/llama/modeling_llama.py": source}))
+    module = "transformers.models.llama.modeling_llama"
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert providers_definers("LlamaRotaryEmbedding", ["transformers"]) == [("transformers", module)]
+        found = find_boundary("transformers", Query(module, "LlamaRotaryEmbedding", "forward", "position_ids", True))
+        assert found is not None and found.added_in == "4.38.0"
+    log = "TypeError: LlamaRotaryEmbedding.forward() missing 1 required positional argument: 'position_ids'\n"
+    finding = _only(explain_text(log, tmp_path), "ED611")  # text only, offline: the cache answers
+    assert "transformers" in finding.packages and "added in 4.38.0" in finding.message
+    assert _pins(finding) == {"transformers": "==4.37.2"}

@@ -27,6 +27,7 @@ LIB = {
         class Base:
             attr = 1
             def __init__(self, size, *, strict=False): ...
+            def forward(self, x, position_ids, **kwargs): ...
     """,
     "lib/models.py": """
         from dataclasses import dataclass
@@ -98,6 +99,13 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
     (Query("lib.lazy", "LazyModel"), True),  # define_import_structure: each submodule's __all__
     (Query("lib.lazy", "Internal"), False),
     (Query("lib.lazy", "LazyModel", kwarg="config"), True),
+    (Query("lib", "Model", attr="forward", kwarg="position_ids"), True),  # Base.forward, inherited
+    (Query("lib", "Model", attr="forward", kwarg="seq_len"), True),  # absorbed by **kwargs
+    (Query("lib", "Model", attr="forward", kwarg="seq_len", explicit=True), False),  # not a named parameter
+    (Query("lib", "Model", attr="forward", kwarg="x", explicit=True), True),
+    (Query("lib", "Model", attr="backward", kwarg="x"), False),  # no such method in Model or its bases
+    (Query("lib.models", "Decorated", attr="__init__", kwarg="a", explicit=True), True),
+    (Query("lib.models", "Decorated", attr="__init__", kwarg="b", explicit=True), None),  # the decorator may add it
 ])
 def test_answers(release: ReleaseSymbols, query: Query, status: bool | None) -> None:
     assert answer(release, query).status is status

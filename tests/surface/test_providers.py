@@ -58,3 +58,20 @@ def test_the_first_candidate_whose_newest_release_exports_a_name(tmp_path: Path,
         before = len(server.requests)
     assert definers("Widget", ["liby", "libx"], offline=True) == [("libx", "libx")]  # from the cache
     assert len(server.requests) == before
+
+
+def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``LlamaRotaryEmbedding`` is defined in ``models/llama/modeling_llama.py`` and exported nowhere."""
+    files = {"libm/__init__.py": "from .trainer import Trainer\n", "libm/trainer.py": "class Trainer: ...\n",
+             "libm/models/__init__.py": "", "libm/models/llama/__init__.py": "",
+             "libm/models/llama/configuration_llama.py": "class LlamaConfig: ...\n",
+             "libm/models/llama/modeling_llama.py": "class LlamaRotaryEmbedding:\n    def forward(self, x): ...\n",
+             "libm/models/mistral/modeling_mistral.py": "class MistralRotaryEmbedding: ...\n"}
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("libm", "1.0", files))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert definers("LlamaRotaryEmbedding", ["libm"]) == [("libm", "libm.models.llama.modeling_llama")]
+        assert definers("Trainer", ["libm"]) == [("libm", "libm")]  # exported: the top level answers
+        assert definers("GemmaRotaryEmbedding", ["libm"]) == []  # shares words, defined nowhere

@@ -15,6 +15,7 @@ from envdoctor.explain.blame import (
     class_module,
     defining_distribution,
     group_blame,
+    lacking_side,
     provider_side,
 )
 from envdoctor.explain.diagnosis import (
@@ -32,18 +33,25 @@ from envdoctor.findings import Fix
 from envdoctor.knowledge.base import RuleEntry
 
 
-def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None]:
-    """(class or function name, its module, its distribution) of the call that failed."""
+def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None, str | None]:
+    """(class or function name, the method of a class, its module, its distribution) of the call that failed.
+
+    ``LlamaAttention.forward()`` is the method ``forward`` of the class ``LlamaAttention``;
+    ``X.__init__()`` and ``X()`` are the class itself.
+    """
     called = group.groups.get("callable", "")
     parts = [p for p in called.replace(".__init__", "").replace(".init", "").split(".") if p]
+    method = None
+    if len(parts) > 1 and parts[-2][:1].isupper() and not parts[-1][:1].isupper():
+        method = parts.pop()
     if not parts:
-        return None, None, None
+        return None, None, None, None
     name = parts[-1]
     module = ".".join(parts[:-1]) if len(parts) > 1 and parts[0].islower() else class_module(group, name)
     if module:
-        return name, module, ev.distribution_of(module)
+        return name, method, module, ev.distribution_of(module)
     found = defining_distribution(group, ev, name)  # ask the engine which distribution near the call defines it
-    return (name, *found) if found else (name, None, None)
+    return (name, method, *found) if found else (name, method, None, None)
 
 
 @explains("ED611")
@@ -51,30 +59,34 @@ def call_arguments(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
     """Unexpected or missing argument: caller, callee, the release boundary of the keyword, a pin per side."""
     kwarg = group.groups.get("kwarg", "?").strip().replace(" ", "_")
     missing = "missing" in group.occurrences[0].text
-    name, module, dist = _callee(group, ev)
+    name, method, module, dist = _callee(group, ev)
     who = group_blame(group, ev)
     caller = who.raiser if who.raiser != dist else who.caller
     culprits = tuple(dict.fromkeys(d for d in (caller, dist) if d))
-    call = f"`{name}()`" if name else "the call"
+    call = f"`{name}{'.' + method if method else ''}()`" if name else "the call"
     what = f"{call} {'requires' if missing else 'does not take'} the argument `{kwarg}`"
     by = f" (called from {caller}{' ' + v if (v := ev.installed(caller)) else ''})" if caller else ""
     installed = ev.installed(dist) if dist else None
     if dist and installed and module and \
-            api_surface.status(dist, installed, module, name=name, kwarg=kwarg, site_packages=ev.location(dist),
-                               offline=ev.offline) is (not missing):
+            api_surface.status(dist, installed, module, name=name, attr=method, kwarg=kwarg, explicit=missing,
+                               site_packages=ev.location(dist), offline=ev.offline) is (not missing):
         return Diagnosis(stale(f"{dist} {installed}'s {name} {'takes' if not missing else 'does not require'} "
                              f"`{kwarg}`"), LOW, (), culprits)
-    boundary = api_surface.boundary(dist, module, name=name, kwarg=kwarg, around=installed,
-                                    offline=ev.offline) if dist and module else None
+    boundary = api_surface.boundary(dist, module, name=name, attr=method, kwarg=kwarg, around=installed,
+                                    offline=ev.offline, explicit=missing) if dist and module else None
     fixes: list[Fix] = []
     if boundary is not None and not missing and (side := provider_side(dist or "", boundary, installed)):
         fixes.append(side.fix())
+    elif boundary is not None and missing and boundary.added_in and (side := lacking_side(dist or "", boundary)):
+        fixes.append(side.fix())  # the caller was written before the callee required it
     if caller:
         fixes.append(say(f"or move {caller} to a release written for "
                          f"{dist or 'the callee'}{' ' + installed if installed else ''}"))
     elif dist:
-        fixes.append(say(f"in your code, {'pass' if missing else 'drop or rename'} `{kwarg}` for {dist}"
-                         f"{' ' + installed if installed else ''} (its documentation names the successor)"))
+        release = f"{dist}{' ' + installed if installed else ''}"
+        fixes.append(say(f"in your code, pass `{kwarg}`, which {release} requires" if missing else
+                         f"in your code, drop or rename `{kwarg}` for {release} "
+                         "(its documentation names the successor)"))
     owner = f"{dist}'s " if dist else ""
     if boundary is None:
         return Diagnosis(f"{what}{by}: the caller was written for another {owner or 'callee '}release"
