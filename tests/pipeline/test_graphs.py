@@ -53,14 +53,6 @@ def test_packed_mask_is_block_diagonal_and_causal() -> None:
     assert torch.equal(mask, expected)
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
-    path = modeling.materialise_builtin("tiny-llama", tmp_path_factory.mktemp("m") / "tiny", seed=0)
-    tokenizer = modeling.load_tokenizer(str(path), None, False)
-    model = modeling.load_quantized(str(path), modeling.Precision("fp32", "test"), "cpu", "sdpa")
-    return model, tokenizer
-
-
 @pytest.mark.parametrize("chunk", [7, None])
 def test_static_loss_on_a_padded_row_equals_the_loss_on_targets_only(tiny: tuple[Any, Any], chunk: int | None) -> None:
     """What the graphs replay (every position, the mask built on the device) is the eager loss and gradient."""

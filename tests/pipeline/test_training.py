@@ -17,14 +17,6 @@ SAMPLES = [{"instruction": "分析以下财经快讯对市场的影响", "input"
             "output": "利空消息" * (k + 1)} for k in (1, 3, 2)]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
-    path = modeling.materialise_builtin("tiny-llama", tmp_path_factory.mktemp("m") / "tiny", seed=0)
-    tokenizer = modeling.load_tokenizer(str(path), None, False)
-    model = modeling.load_quantized(str(path), modeling.Precision("fp32", "test"), "cpu", "sdpa")
-    return model, tokenizer
-
-
 def _per_sequence_losses(model: Any, batch: batching.Batch, lengths: list[int]) -> list[float]:
     inputs = batch.tensors("cpu")
     with torch.no_grad():
