@@ -91,12 +91,13 @@ def _parse(spec: str) -> SpecifierSet | None:
 
 
 def _ordered(versions: Iterable[Version], current: Version | None, spec: SpecifierSet) -> list[Version]:
-    """Versions in ``spec`` (finals unless the installed one is a pre-release), nearest first."""
+    """Versions in ``spec`` (finals unless the installed one is a pre-release), nearest first
+    (newest first for a package that is not installed, as pip would choose)."""
     pre = current is not None and current.is_prerelease
     pool = sorted(v for v in versions if spec.contains(v, prereleases=pre) and v != current
                   and (pre or not v.is_prerelease))
     if current is None:
-        return pool
+        return pool[::-1]
     above = [v for v in pool if v > current]
     below = [v for v in pool if v < current][::-1]
     ordered: list[Version] = []

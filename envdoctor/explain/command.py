@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from envdoctor.engine import check as checking
-from envdoctor.engine import report
+from envdoctor.engine import report, search
 from envdoctor.explain.diagnosis import Evidence
 from envdoctor.explain.extractors import Scanner
 from envdoctor.explain.interpret import explain_groups
@@ -45,7 +45,9 @@ def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckReque
     The target's project facts (envdoctor.yaml, its database and paths, the files of the
     current folder) come from the same collector `envdoctor check` uses; ``db`` overrides
     the config's data.db.  ``offline`` (or the request's) keeps the families' release
-    look-ups to the cache.
+    look-ups to the cache.  Against a target, every fix that moves a package names the release,
+    as `check`'s do (:func:`search.concretize`: the nearest in its range that fits the target's
+    Python and the pins that stay); offline the ranges stay.
     """
     kb = knowledge.load()
     log, lines = read_log(path, stdin)
@@ -69,6 +71,8 @@ def explain_log(path: Path | None, stdin: BinaryIO, request: checking.CheckReque
     if scan.dropped_groups:
         notes.append(f"{scan.dropped_groups} further distinct error lines were not explained (too many kinds)")
     findings = explain_groups(scan.groups, evidence)
+    if request is not None and evidence.ctx is not None and not evidence.offline:
+        findings = search.concretize(findings, evidence.ctx, quiet=request.quiet)  # ranges -> the nearest release
     if evidence.budget_spent:
         notes.append(f"index look-ups stopped after {LOOKUP_BUDGET_S:.0f} s; the rest was answered from the cache "
                      "(run `envdoctor explain` again to go on: what was read is cached)")

@@ -28,3 +28,27 @@ def test_index_look_ups_stop_at_the_runs_budget(tmp_path: Path, monkeypatch: pyt
         assert spent and asked == 0
     else:
         assert not spent and asked > 0 and result.findings[0].packages == ("python-magic",)
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_against_a_target_an_install_fix_names_the_release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           offline: bool) -> None:
+    """The family says `install python-magic`; against a freeze the fix names the release the index
+    has for the target's Python (offline: the index is not asked and the range stays)."""
+    from envdoctor.engine.check import CheckRequest
+
+    layout = Index(tmp_path / "index")
+    for version in ("0.4.26", "0.4.27"):
+        layout.add(Dist("python-magic", version, {"magic/__init__.py": ""}))
+    (tmp_path / "run.log").write_text("ModuleNotFoundError: No module named 'magic'\n", encoding="utf-8")
+    (tmp_path / "freeze.txt").write_text("packaging==24.0\n", encoding="utf-8")
+    request = CheckRequest(env_file=tmp_path / "freeze.txt", offline=offline, include_project=False, quiet=True,
+                           python_version="3.11")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        if offline:  # the provider map learns `magic` online once; the release search is what stays offline
+            explain_log(tmp_path / "run.log", None, None, None, offline=False)
+        result = explain_log(tmp_path / "run.log", None, request, None, offline=offline)
+    (finding,) = result.findings
+    pins = {name: spec for fix in finding.fixes for name, spec in fix.pins.items()}
+    assert pins == {"python-magic": "" if offline else "==0.4.27"}
