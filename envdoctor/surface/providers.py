@@ -117,19 +117,21 @@ class ProviderMap:
         self.dirty = True
         return found
 
-    def exporter(self, dist: str, name: str) -> str | None:
-        """The top-level package of ``dist``'s newest release that exports ``name`` (cached)."""
-        key = f"{canonical_name(dist)}:{name}"
+    def exporter(self, dist: str, name: str, defined: bool = False) -> str | None:
+        """The top-level package of ``dist``'s newest release that exports ``name`` (cached);
+        ``defined``: instead, the module that defines it (:func:`defining_module`)."""
+        key = f"{canonical_name(dist)}:{name}{':defined' if defined else ''}"
         if key not in self.exports and not self.offline:
             from envdoctor.surface.lookup import answer
             from envdoctor.surface.query import Query
 
             release = self.newest(dist)
             tops = [t for t in self.top_levels(dist) or () if not t.startswith("_")]
-            self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
-                                      and answer(release, Query(t, name)).status is True), None)
-            if self.exports[key] is None and release is not None:
-                self.exports[key] = defining_module(release, name)
+            if defined:
+                self.exports[key] = defining_module(release, name) if release is not None else None
+            else:
+                self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
+                                          and answer(release, Query(t, name)).status is True), None)
             if release is not None:
                 release.save()
             self.dirty = True
@@ -174,9 +176,9 @@ def providers(module: str, candidates: Iterable[str] = (), index_urls: tuple[str
 def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] | None = None,
              offline: bool = False, budget_s: float = BUDGET_S) -> list[tuple[str, str]]:
     """[(distribution, module)] of the first of ``candidates`` (most likely first) whose newest
-    release exports ``name`` at top level (``LoraConfig`` -> peft) or defines it in a module that
-    shares its words (:func:`defining_module`), for an error that names a class without its
-    module and no target to ask; cached per distribution and name."""
+    release exports ``name`` at top level (``LoraConfig`` -> peft), else of the first that defines
+    it in a module sharing its words (:func:`defining_module`), for an error that names a class
+    without its module and no target to ask; cached per distribution and name."""
     if index_urls is None:
         from envdoctor.env import pipconfig
 
@@ -184,12 +186,14 @@ def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] |
     found = ProviderMap(index_urls, offline)
     deadline = time.monotonic() + budget_s
     try:
-        for dist in dict.fromkeys(canonical_name(c) for c in candidates):
-            if time.monotonic() > deadline and f"{dist}:{name}" not in found.exports:
-                continue
-            top = found.exporter(dist, name)
-            if top:
-                return [(dist, top)]  # the most likely candidate that exports it
+        for defined in (False, True):  # an export anywhere beats a definition found by its words
+            for dist in dict.fromkeys(canonical_name(c) for c in candidates):
+                key = f"{dist}:{name}{':defined' if defined else ''}"
+                if time.monotonic() > deadline and key not in found.exports:
+                    continue
+                top = found.exporter(dist, name, defined)
+                if top:
+                    return [(dist, top)]  # the most likely candidate that exports (or defines) it
         return []
     finally:
         found.save()

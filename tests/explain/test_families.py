@@ -331,7 +331,7 @@ def test_the_importer_gets_the_first_release_that_no_longer_imports_the_name(tmp
         target = dataclasses.replace(freeze(tmp_path, {"userpkg": "1.0", "prov": "2.0"}), offline=False)
         result = explain_log(tmp_path / "run.log", None, target, None, offline=False)
     finding = _only(result, "ED601")
-    assert finding.fixes[0].pins == {"userpkg": ">=1.2"}
+    assert finding.fixes[0].pins == {"userpkg": "==1.2"}  # >=1.2, the nearest release that fits the target
     assert "the first release whose userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
 
 

@@ -70,8 +70,14 @@ def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_pa
              "libm/models/mistral/modeling_mistral.py": "class MistralRotaryEmbedding: ...\n"}
     layout = Index(tmp_path / "index")
     layout.add(Dist("libm", "1.0", files))
+    layout.add(Dist("libt", "1.0", {"libt/__init__.py": "from .core import Trainer\n",
+                                    "libt/core.py": "class Trainer: ...\n"}))
+    layout.add(Dist("libapp", "1.0", {"libapp/__init__.py": "", "libapp/trainer.py": "class Trainer: ...\n"}))
     with IndexServer(tmp_path / "index") as server:
         isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
         assert definers("LlamaRotaryEmbedding", ["libm"]) == [("libm", "libm.models.llama.modeling_llama")]
         assert definers("Trainer", ["libm"]) == [("libm", "libm")]  # exported: the top level answers
+        # An application's own class of that name loses to a library that exports it, whatever the order.
+        assert definers("Trainer", ["libapp", "libt"]) == [("libt", "libt")]
+        assert definers("Trainer", ["libapp"]) == [("libapp", "libapp.trainer")]
         assert definers("GemmaRotaryEmbedding", ["libm"]) == []  # shares words, defined nowhere
