@@ -29,7 +29,7 @@ from envdoctor.surface.diskcache import cache_root, read_json, write_json
 BUDGET_S = 8.0
 MAX_CANDIDATES = 12
 CACHE_FILE = "providers.json"
-CACHE_VERSION = 2  # 2: exporters may be a defining module, not only a top-level package
+CACHE_VERSION = 3  # 3: a defining module is cached under its own key (":defined"), never as an export
 MAX_MODULE_READS = 12  # modules read as text to find where a class or function is defined
 
 
