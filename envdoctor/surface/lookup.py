@@ -275,6 +275,16 @@ def _check_signature(sig: dict[str, Any], kwarg: str, explicit: bool = False) ->
     return Answer(False, "not a parameter")
 
 
+def defines(release: ReleaseSymbols, module: str, name: str) -> bool:
+    """Whether ``module.name`` is a class or function of ``release`` itself (followed through its
+    re-exports), not a name it imports from another distribution."""
+    try:
+        found = _Resolver(release).resolve(module, name)
+    except _OverBudget:
+        return False
+    return found is not None and found.kind in ("class", "function")
+
+
 def successor(release: ReleaseSymbols, query: Query) -> str | None:
     """The name ``release``'s own deprecation messages give as replacing the query's last part."""
     try:

@@ -29,7 +29,7 @@ from envdoctor.surface.diskcache import cache_root, read_json, write_json
 BUDGET_S = 8.0
 MAX_CANDIDATES = 12
 CACHE_FILE = "providers.json"
-CACHE_VERSION = 3  # 3: a defining module is cached under its own key (":defined"), never as an export
+CACHE_VERSION = 4  # 3: defining modules under their own key (":defined"); 4: an export is the release's own
 MAX_MODULE_READS = 12  # modules read as text to find where a class or function is defined
 
 
@@ -122,7 +122,7 @@ class ProviderMap:
         ``defined``: instead, the module that defines it (:func:`defining_module`)."""
         key = f"{canonical_name(dist)}:{name}{':defined' if defined else ''}"
         if key not in self.exports and not self.offline:
-            from envdoctor.surface.lookup import answer
+            from envdoctor.surface.lookup import answer, defines
             from envdoctor.surface.query import Query
 
             release = self.newest(dist)
@@ -131,7 +131,8 @@ class ProviderMap:
                 self.exports[key] = defining_module(release, name) if release is not None else None
             else:
                 self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
-                                          and answer(release, Query(t, name)).status is True), None)
+                                          and answer(release, Query(t, name)).status is True
+                                          and defines(release, t, name)), None)  # not imported from elsewhere
             if release is not None:
                 release.save()
             self.dirty = True

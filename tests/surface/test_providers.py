@@ -73,6 +73,7 @@ def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_pa
     layout.add(Dist("libt", "1.0", {"libt/__init__.py": "from .core import Trainer\n",
                                     "libt/core.py": "class Trainer: ...\n"}))
     layout.add(Dist("libapp", "1.0", {"libapp/__init__.py": "", "libapp/trainer.py": "class Trainer: ...\n"}))
+    layout.add(Dist("libuser", "1.0", {"libuser/__init__.py": "from libt import Trainer\n"}))  # imports it
     with IndexServer(tmp_path / "index") as server:
         isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
         assert definers("LlamaRotaryEmbedding", ["libm"]) == [("libm", "libm.models.llama.modeling_llama")]
@@ -80,4 +81,5 @@ def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_pa
         # An application's own class of that name loses to a library that exports it, whatever the order.
         assert definers("Trainer", ["libapp", "libt"]) == [("libt", "libt")]
         assert definers("Trainer", ["libapp"]) == [("libapp", "libapp.trainer")]
+        assert definers("Trainer", ["libuser", "libt"]) == [("libt", "libt")]  # a re-import is not a definition
         assert definers("GemmaRotaryEmbedding", ["libm"]) == []  # shares words, defined nowhere
