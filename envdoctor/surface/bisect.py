@@ -91,7 +91,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 2  # of the answers' meaning (2: a class's method signatures answer Cls.method(kwarg=))
+PROBE_VERSION = 3  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators)
 
 
 class ProbeStore:
@@ -260,6 +260,13 @@ def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bo
             removed_in, last_with = versions[b], versions[a]
         elif probes.get(versions[a]) is False and probes.get(versions[b]):
             added_in = first_with = versions[b]
+    if added_in and not removed_in:  # gone again later, where the edge between was not readable
+        gone = [v for v in versions if probes.get(v) is False and Version(v) > Version(added_in)]
+        if gone:
+            having = [v for v in versions if probes.get(v) and Version(added_in) <= Version(v) < Version(gone[0])]
+            return Boundary(dist=canonical_name(dist), query=query, present=[f">={added_in},<{gone[0]}"],
+                            added_in=added_in, last_with=having[-1] if having else None, first_with=first_with,
+                            probed={v: probes[v] for v in versions if v in probes}, complete=False)
     present: list[str] = []
     if added_in and removed_in and Version(added_in) < Version(removed_in):
         present = [f">={added_in},<{removed_in}"]

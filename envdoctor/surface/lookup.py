@@ -270,9 +270,9 @@ def _check_signature(sig: dict[str, Any], kwarg: str, explicit: bool = False) ->
         return Answer(True, "absorbed by **kwargs", absorbed=True)
     if kwarg in sig.get("decorator_names", []):
         return Answer(True, "accepted by a decorator", deprecated=True)
-    if sig.get("opaque"):
+    if sig.get("opaque") and not sig.get("decorator_names"):
         return Answer(None, "a decorator may change the signature")
-    return Answer(False, "not a parameter")
+    return Answer(False, "not a parameter")  # a decorator that names keywords (deprecate_kwarg) acts on those
 
 
 def defines(release: ReleaseSymbols, module: str, name: str) -> bool:

@@ -113,3 +113,22 @@ def test_an_edge_hidden_by_unreadable_releases_is_worded_from_the_first_release_
     assert boundary is not None and not boundary.complete
     assert boundary.present == [">=2.0"] and boundary.first_with == "2.0" and boundary.added_in is None
     assert boundary.describe().startswith("`lib2.C(b=...)` is in lib2 2.0 and later")
+
+
+def test_a_keyword_gone_again_behind_unreadable_releases_is_bounded_by_the_first_release_without_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Added in 2.0, unknown in 4.x (an opaque decorator), absent from 5.0: present >=2.0,<5.0, never "and later"."""
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("lib3", "1.0", {"lib3/__init__.py": "class T:\n    def __init__(self, a): ...\n"}))
+    for version in ("2.0", "3.0"):
+        layout.add(Dist("lib3", version, {"lib3/__init__.py": "class T:\n    def __init__(self, a, beta=0): ...\n"}))
+    for version in ("4.0", "4.1"):
+        layout.add(Dist("lib3", version, {"lib3/__init__.py": "class T:\n    @magic\n    def __init__(self, a): ...\n"}))
+    for version in ("5.0", "6.0"):
+        layout.add(Dist("lib3", version, {"lib3/__init__.py": "class T:\n    def __init__(self, a): ...\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        boundary = find_boundary("lib3", Query("lib3", "T", kwarg="beta"), around="6.0")
+    assert boundary is not None and boundary.added_in == "2.0" and boundary.removed_in is None
+    assert boundary.present == [">=2.0,<5.0"] and boundary.last_with == "3.0" and not boundary.complete
+    assert boundary.describe().startswith("`lib3.T(beta=...)` is in lib3 2.0–3.0")

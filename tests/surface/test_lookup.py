@@ -47,6 +47,9 @@ LIB = {
         class Decorated:
             @some_decorator
             def __init__(self, a): ...
+        class Renamed:
+            @deprecate_kwarg("tokenizer", new_name="processing_class")
+            def __init__(self, processing_class=None): ...
     """,
     "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
     "lib/empty/__init__.py": "",
@@ -96,6 +99,9 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
     (Query("lib.models", "Config", kwarg="alpha"), True),
     (Query("lib.models", "Config", kwarg="beta"), False),
     (Query("lib.models", "Decorated", kwarg="b"), None),  # a decorator may change it
+    (Query("lib.models", "Renamed", kwarg="processing_class"), True),
+    (Query("lib.models", "Renamed", kwarg="tokenizer"), True),  # accepted (and deprecated) by the decorator
+    (Query("lib.models", "Renamed", kwarg="beta"), False),  # the decorator names the keywords it handles
     (Query("lib.lazy", "LazyModel"), True),  # define_import_structure: each submodule's __all__
     (Query("lib.lazy", "Internal"), False),
     (Query("lib.lazy", "LazyModel", kwarg="config"), True),
