@@ -30,7 +30,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 3
+SUMMARY_VERSION = 4  # 4: globals().update(...) marks a module dynamic
 MAX_MESSAGE = 600
 SAFE_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod", "overload",
                              "cached_property", "wraps", "final", "override", "setter", "getter",
@@ -69,6 +69,13 @@ def dotted(node: ast.expr) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _writes_globals(func: ast.expr) -> bool:
+    """``globals().update`` / ``globals().setdefault`` / ``vars().update`` (a call's callee)."""
+    return (isinstance(func, ast.Attribute) and func.attr in ("update", "setdefault")
+            and isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name)
+            and func.value.func.id in ("globals", "vars"))
 
 
 def resolve_relative(module: str, is_package: bool, level: int, target: str | None) -> str:
@@ -320,8 +327,8 @@ class _Walker:
                         self.call_args.add(arg.id)
                 if (dotted(node.func) or "").rsplit(".", 1)[-1] == "define_import_structure":
                     self.submodule_exports = True  # exports what each submodule's __all__ lists
-                if dotted(node.func) in ("globals().update", "globals"):
-                    self.dynamic = self.dynamic or dotted(node.func) == "globals().update"
+                if _writes_globals(node.func):  # globals().update(...): names the source does not spell
+                    self.dynamic = True
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
                     and isinstance(node.value, ast.Call) and dotted(node.value.func) == "globals":
                 self.dynamic = True

@@ -52,6 +52,11 @@ LIB = {
             def __init__(self, processing_class=None): ...
     """,
     "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
+    "lib/copied.py": """
+        from . import core
+        __all__ = [x for x in dir(core) if not x.startswith('_')]
+        globals().update((name, getattr(core, name)) for name in __all__)
+    """,
     "lib/empty/__init__.py": "",
     "lib/lazy/__init__.py": """
         import sys
@@ -88,6 +93,7 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
     (Query("lib", "nothing"), False),
     (Query("lib", "__file__"), True),
     (Query("lib._native", "anything"), None),  # an extension module
+    (Query("lib.copied", "Pool"), None),  # globals().update(...): names the source does not spell
     (Query("lib", "Model", attr="attr"), True),  # inherited from Base
     (Query("lib", "Model", attr="other"), True),
     (Query("lib", "Model", attr="nope"), False),
