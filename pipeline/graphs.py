@@ -130,6 +130,17 @@ class GraphedStep:
         self.scaler.update()
         torch._foreach_zero_([p.grad for p in self.params])
 
+    def _eagerly(self, work: Any) -> Any:
+        """``work()`` on the capture stream (as the graphs will run it), ordered after the current stream."""
+        import torch
+
+        current = torch.cuda.current_stream(self.device)
+        self.stream.wait_stream(current)
+        with torch.cuda.stream(self.stream):
+            out = work()
+        current.wait_stream(self.stream)
+        return out
+
     def _capture(self) -> None:
         import torch
 
@@ -163,17 +174,11 @@ class GraphedStep:
                 self.micro_graph.replay()
                 loss_sum += float(self.summed.item())
             else:
-                self.stream.wait_stream(torch.cuda.current_stream(self.device))
-                with torch.cuda.stream(self.stream):
-                    loss_sum += float(self._micro().item())
-                torch.cuda.current_stream(self.device).wait_stream(self.stream)
+                loss_sum += float(self._eagerly(self._micro).item())
         if self.captured:
             self.update_graph.replay()
         else:
-            self.stream.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(self.stream):
-                self._update()
-            torch.cuda.current_stream(self.device).wait_stream(self.stream)
+            self._eagerly(self._update)
         self.scheduler.step()
         self.updates += 1
         return loss_sum / max(targets, 1)

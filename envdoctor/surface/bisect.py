@@ -260,18 +260,15 @@ def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bo
             removed_in, last_with = versions[b], versions[a]
         elif probes.get(versions[a]) is False and probes.get(versions[b]):
             added_in = first_with = versions[b]
-    if added_in and not removed_in:  # gone again later, where the edge between was not readable
-        gone = [v for v in versions if probes.get(v) is False and Version(v) > Version(added_in)]
-        if gone:
-            having = [v for v in versions if probes.get(v) and Version(added_in) <= Version(v) < Version(gone[0])]
-            return Boundary(dist=canonical_name(dist), query=query, present=[f">={added_in},<{gone[0]}"],
-                            added_in=added_in, last_with=having[-1] if having else None, first_with=first_with,
-                            probed={v: probes[v] for v in versions if v in probes}, complete=False)
+    gone = [v for v in versions if probes.get(v) is False and added_in and Version(v) > Version(added_in)]
     present: list[str] = []
     if added_in and removed_in and Version(added_in) < Version(removed_in):
         present = [f">={added_in},<{removed_in}"]
     elif added_in and removed_in:  # removed, then added back
         present = [f"<{removed_in}", f">={added_in}"]
+    elif added_in and gone:  # gone again later, where the edge between was not readable
+        present, complete = [f">={added_in},<{gone[0]}"], False
+        last_with = max((v for v in versions if probes.get(v) and Version(v) < Version(gone[0])), key=Version)
     elif added_in:
         present = [f">={added_in}"]
     elif removed_in:
