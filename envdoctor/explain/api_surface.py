@@ -84,9 +84,10 @@ def boundary(dist: str, module: str, name: str | None = None, attr: str | None =
                     successor=getattr(found, "successor", None), last_without=str(max(before)) if before else None)
 
 
-def first_release_without(user: str, version: str, path: str, module: str, name: str | None = None,
+def first_release_without(user: str, version: str | None, path: str, module: str, name: str | None = None,
                           offline: bool = False) -> str | None:
-    """The first release of ``user`` after ``version`` whose ``path`` no longer uses the symbol (None: unknown)."""
+    """The first release of ``user`` after ``version`` (None: any) whose ``path`` no longer uses the
+    symbol (None: unknown)."""
     api = _api()
     if api is None:
         return None
@@ -94,6 +95,28 @@ def first_release_without(user: str, version: str, path: str, module: str, name:
         return api.first_release_without(user, version, path, module, name, offline=offline)
     except Exception:
         return None
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Where an error message appears in a distribution's releases (envdoctor.surface.phrases)."""
+
+    added_in: str | None
+    last_without: str | None
+    removed_in: str | None
+
+
+def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False) -> Phrase | None:
+    """The first release of ``dist`` whose source says ``message`` (None: unknown, or no engine)."""
+    if _api() is None:
+        return None
+    try:
+        from envdoctor.surface.phrases import phrase_boundary as found
+
+        result = found(dist, message, around=around, offline=offline)
+    except Exception:
+        return None
+    return None if result is None else Phrase(result.added_in, result.last_without, result.removed_in)
 
 
 def definers(name: str, candidates: list[str], offline: bool = False) -> list[tuple[str, str]]:

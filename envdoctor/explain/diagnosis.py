@@ -43,6 +43,7 @@ class Evidence:
     notebook: bool = False
     deadline: float | None = None
     budget_spent: bool = field(default=False, repr=False)
+    searches: int = field(default=0, repr=False)  # messages searched in release sources this run (raised_message)
     _owners: dict[str, list[str]] | None = field(default=None, repr=False)
 
     @property
@@ -106,7 +107,7 @@ class Diagnosis:
     rule: str | None = None  # report under another rule than the one whose signature matched
 
 
-Explainer = Callable[[HitGroup, RuleEntry, Evidence], Diagnosis]
+Explainer = Callable[[HitGroup, RuleEntry, Evidence], "Diagnosis | None"]  # None: nothing to say of the line
 EXPLAINERS: dict[str, Explainer] = {}
 
 

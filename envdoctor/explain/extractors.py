@@ -29,6 +29,7 @@ from envdoctor.knowledge.base import KnowledgeBase
 # When several rules match one line only the most specific tier is kept: rules with their own
 # check (tier 0) before log-only rules (tier 1, check = "log") before the generic fallbacks.
 FALLBACK_CODES = frozenset({"ED001", "ED601"})
+LAST_RESORT_CODES = frozenset({"ED615"})  # any exception line: only where no other rule matched it
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
 # (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
 # a state of the environment, so all its lines form one finding too.
@@ -178,7 +179,8 @@ class Scanner:
         self.signatures = [_Signature(entry.code, pattern)
                            for entry in sorted(kb.rules.values(), key=lambda e: e.code)
                            for pattern in entry.signatures]
-        self.tiers = {code: 2 if code in FALLBACK_CODES else 1 if entry.check == "log" else 0
+        self.tiers = {code: 3 if code in LAST_RESORT_CODES else 2 if code in FALLBACK_CODES
+                      else 1 if entry.check == "log" else 0
                       for code, entry in kb.rules.items()}
         self.grouping = {code: GROUP_BY.get(code, "rule" if entry.check == "declarative" else "text")
                          for code, entry in kb.rules.items()}

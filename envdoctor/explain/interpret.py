@@ -60,7 +60,10 @@ def explain_groups(groups: Iterable[HitGroup], ev: Evidence) -> list[Finding]:
     for group in groups:
         entry = ev.kb.rules[group.code]
         try:
-            verdict = EXPLAINERS.get(group.code, by_rule)(group, entry, ev)
+            found = EXPLAINERS.get(group.code, by_rule)(group, entry, ev)
+            if found is None:
+                continue
+            verdict = found
             entry = ev.kb.rules[verdict.rule] if verdict.rule else entry
         except Exception as exc:  # a broken explanation must be visible, never a traceback
             verdict = Diagnosis(
@@ -103,9 +106,11 @@ def _quote(text: str) -> str:
 def by_rule(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """Confirm a rule's cause with its own check on the target, or say it is ruled out."""
     case_fixes = tuple(dict.fromkeys(fix for case in entry.cases for fix in case.fixes))
-    if ev.ctx is None:
+    if ev.ctx is None:  # the rule's cases say which distributions its cause is about
+        involved = tuple(dict.fromkeys(n for case in entry.cases for n in case.when.packages))
         return Diagnosis(
-            f"{entry.summary} (from the log text alone; `envdoctor rules {entry.code}` explains it)", MEDIUM, case_fixes
+            f"{entry.summary} (from the log text alone; `envdoctor rules {entry.code}` explains it)", MEDIUM,
+            case_fixes, involved,
         )
     found = list(implementation(entry)(ev.ctx, entry))
     if found:

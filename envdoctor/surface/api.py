@@ -91,11 +91,12 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
                                 index_urls=(index_url,) if index_url else None, offline=offline)
 
 
-def first_release_without(user: str, version: str, path: str, module: str, name: str | None = None, *,
+def first_release_without(user: str, version: str | None, path: str, module: str, name: str | None = None, *,
                           index_url: str | None = None, offline: bool = False) -> str | None:
     """The first release of ``user`` after ``version`` whose file ``path`` (``peft/peft_model.py``)
     no longer imports or references ``module.name`` at module level (bisected on the index;
-    None when every later release still does, or it cannot be told, or offline)."""
+    None when every later release still does, or it cannot be told, or offline).  ``version``
+    None: the release that ran is unknown; the newest release must be free of the reference."""
     from envdoctor.env import pipconfig
     from envdoctor.surface.crosscheck import user_fixed_in
     from envdoctor.surface.query import Reference

@@ -32,7 +32,9 @@ from envdoctor.surface.lookup import answer, successor
 from envdoctor.surface.query import Query
 from envdoctor.surface.sources import SdistSource, Source, WheelSource
 
-MAX_PROBES = 16
+MAX_PROBES = 28
+UNREADABLE_LOW_TRIES = 3
+GAP_PROBES = 6  # midpoints window() tries after its doubling steps found nothing
 TIME_BUDGET_S = 30.0
 
 
@@ -91,7 +93,8 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 3  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators)
+PROBE_VERSION = 4  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+#                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept)
 
 
 class ProbeStore:
@@ -133,8 +136,16 @@ class Progress:
 
 
 def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:
-    """Indexes (a, a+1) between ``lo`` and ``hi`` where the status changes (status(lo) != status(hi))."""
+    """Indexes (a, a+1) between ``lo`` and ``hi`` where the status changes (status(lo) != status(hi));
+    an unreadable ``lo`` (an ancient release without a readable file) gives way to the next readable one."""
     low_status = status_at(lo)
+    for _ in range(UNREADABLE_LOW_TRIES):
+        if low_status is not None or lo + 1 >= hi:
+            break
+        lo += 1
+        low_status = status_at(lo)
+    if low_status is None:
+        return None
     while hi - lo > 1:
         mid = (lo + hi) // 2
         status = status_at(mid)
@@ -192,12 +203,13 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
                    else None if not offline else ReleaseSymbols.cached(dist, version))
         if release is None:
             release = ReleaseSymbols.cached(dist, version)
-        status = answer(release, query).status if release is not None else None
+        found = answer(release, query) if release is not None else None
+        status = found.status if found is not None else None
         if release is not None:
             releases[version] = release
             release.save()
         reporter.step(version)
-        if status is not None or release is not None:
+        if found is not None and (status is not None or found.settled):  # over budget: may answer next time
             probes[version] = status
             store.dirty = True
         return status
@@ -220,7 +232,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         elif anchor > 0 and status_at(0) is None:
             complete = False
         if anchor_status is False and older is None and newer is None and anchor > 1:
-            older, newer, found = _window(versions, anchor, status_at)
+            older, newer, found = window(versions, anchor, status_at)
             complete = complete and (found is None or (older is not None and newer is not None))
         boundary = _boundary(dist, query, versions, probes, older, newer, complete)
         evidence = _evidence(dist, query, boundary, releases, files, offline)
@@ -230,23 +242,34 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         store.save()
 
 
-def _window(versions: list[str], anchor: int, status_at: Callable[[int], bool | None]
+def window(versions: list[str], anchor: int, status_at: Callable[[int], bool | None]
             ) -> tuple[tuple[int, int] | None, tuple[int, int] | None, int | None]:
     """A symbol absent from the anchor and the oldest release may have lived in between (added in
     3.0, removed in 4.46): search back from the anchor in doubling steps (a recent removal is found
     in a probe or two) for a release that has it, then bisect both edges of that window.  Returns the
     (addition, removal) transitions and the index found (None: no probed release has it)."""
-    step, last_without = 1, anchor
+    tried = {0, anchor}
+
+    def edges(index: int) -> tuple[tuple[int, int] | None, tuple[int, int] | None, int]:
+        upper = min(i for i in tried if i > index and status_at(i) is False)  # cached: no new probes
+        removed = transition(versions, index, upper, status_at)  # first: where it went
+        added = transition(versions, 0, index, status_at)
+        return added, removed, index
+
+    step = 1
     while anchor - step > 0:
-        index = anchor - step
-        status = status_at(index)
-        if status:
-            removed = transition(versions, index, last_without, status_at)  # first: where it went
-            added = transition(versions, 0, index, status_at)
-            return added, removed, index
-        if status is False:
-            last_without = index
+        tried.add(anchor - step)
+        if status_at(anchor - step):
+            return edges(anchor - step)
         step *= 2
+    for _ in range(GAP_PROBES):  # doubling steps skip ever wider ranges: probe the middle of the widest
+        points = sorted(tried)
+        width, low = max((b - a, a) for a, b in zip(points, points[1:]))
+        if width < 2:
+            break
+        tried.add(low + width // 2)
+        if status_at(low + width // 2):
+            return edges(low + width // 2)
     return None, None, None
 
 

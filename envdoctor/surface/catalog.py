@@ -34,6 +34,7 @@ class ReleaseSymbols:
         self.dirty = not valid
         self.problem: str | None = None
         self.parsed = 0  # modules parsed since opened (lookups bound what one answer may read)
+        self._raw: dict[str, bytes | None] = {}  # read by mentions(), parsed by the next summary()
 
     # --- construction ----------------------------------------------------------------------
 
@@ -94,17 +95,70 @@ class ReleaseSymbols:
         mods = self.modules()
         return None if mods is None else module in mods
 
+    def _path(self, module: str) -> str | None:
+        path = (self.modules() or {}).get(module)
+        return None if path is None or path.startswith("native:") or self.source is None else path
+
+    def mentions(self, module: str, words: tuple[bytes, ...]) -> bool | None:
+        """Whether ``module``'s source text contains any of ``words`` (None: already summarised,
+        or unreadable).  A cheap test before parsing: a module that never spells a name and has
+        no construct that binds names the text does not spell cannot export it."""
+        if module in self.data["summaries"]:
+            return None
+        path = self._path(module)
+        if path is None or self.source is None:
+            return None
+        try:
+            text = self.source.read(path)
+        except SourceError as exc:
+            self.problem = str(exc)
+            return None
+        if text is None:
+            return None
+        found = any(word in text for word in words)
+        if found:
+            self._raw[module] = text
+        return found
+
+    def subtree_mentions(self, module: str, word: bytes) -> bool | None:
+        """Whether any source file of ``module`` or the modules below it contains ``word``
+        (None: a file could not be read).  Names a package exports through its submodules'
+        ``__all__`` (``define_import_structure``) are spelled somewhere in that subtree."""
+        if self.source is None:
+            return None
+        prefix = module + "."
+        found: bool | None = False
+        for name, path in (self.modules() or {}).items():
+            if (name != module and not name.startswith(prefix)) or path.startswith("native:"):
+                continue
+            try:
+                text = self.source.read(path)
+            except SourceError:
+                text = None
+            if text is None:
+                found = None
+            elif word in text:
+                return True
+        return found
+
+    def read_whole(self) -> None:
+        """Fetch the release's whole archive once when many of its modules are about to be read."""
+        if self.source is not None:
+            try:
+                self.source.prefetch()
+            except (SourceError, OSError) as exc:
+                self.problem = str(exc)
+
     def summary(self, module: str) -> dict[str, Any] | None:
         """The summary of ``module``; None when it is absent, native or unreadable."""
         cached = self.data["summaries"].get(module)
         if cached is not None:
             return cached or None
-        mods = self.modules()
-        path = (mods or {}).get(module)
-        if path is None or path.startswith("native:") or self.source is None:
+        path = self._path(module)
+        if path is None or self.source is None:
             return None
         try:
-            text = self.source.read(path)
+            text = self._raw.pop(module) if module in self._raw else self.source.read(path)
         except SourceError as exc:
             self.problem = str(exc)
             return None

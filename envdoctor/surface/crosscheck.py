@@ -19,7 +19,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from pathlib import Path
@@ -39,6 +39,7 @@ SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the 
 MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
+MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
 RESULT_VERSION = 2  # of the per-target result cache
 
 
@@ -227,11 +228,13 @@ def _belongs(release: ReleaseSymbols, module: str) -> bool:
     return any(release.has_module(".".join(parts[:i])) for i in range(2, len(parts) + 1))
 
 
-def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[str, ...],
+def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: tuple[str, ...],
                   offline: bool) -> str | None:
     """The first release of ``user`` after ``version`` whose files that made the reference no
     longer make it unconditionally (bisected; None when every later release still does, or
-    it cannot be told)."""
+    it cannot be told).  ``version`` None (the log does not say which release ran): the
+    newest release must be free of it, and one that still makes it is searched for backwards
+    in doubling steps, then the edge between is bisected."""
     if offline or not urls:
         return None
     from envdoctor.surface import bisect
@@ -241,7 +244,7 @@ def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[st
     query = refs[0].query
     paths = sorted({r.path for r in refs})[:MAX_REFERENCING_FILES]
     files = bisect.release_files(user, urls)
-    versions = [v for v in bisect.usable_versions(files) if Version(v) > Version(version)]
+    versions = [v for v in bisect.usable_versions(files) if version is None or Version(v) > Version(version)]
     if not versions:
         return None
     store = ProbeStore(user)
@@ -263,15 +266,31 @@ def user_fixed_in(user: str, version: str, refs: list[Reference], urls: tuple[st
         return probes[candidate]
 
     try:
-        last = still_references(len(versions) - 1)
-        if last is not False:
+        newest = len(versions) - 1
+        if still_references(newest) is not False:
             return None
-        if still_references(0) is False:
-            return versions[0]
-        found = bisect.transition(versions, 0, len(versions) - 1, still_references)
+        low = 0 if version is not None else _still_referencing(newest, still_references)
+        if low is None:
+            return None
+        if still_references(low) is False:
+            return versions[low]
+        found = bisect.transition(versions, low, newest, still_references)
         return versions[found[1]] if found else None
     finally:
         store.save()
+
+
+def _still_referencing(newest: int, still_references: Callable[[int], bool | None]) -> int | None:
+    """The newest release found (back from ``newest``, in doubling steps) that still makes the reference."""
+    step = 1
+    for _ in range(MAX_BACK_STEPS):
+        index = newest - step
+        if index < 0:
+            return None
+        if still_references(index):
+            return index
+        step *= 2
+    return None
 
 
 def fingerprint(snap: Snapshot) -> str:

@@ -20,6 +20,10 @@ from envdoctor.surface.symbols import renames_in
 
 MAX_DEPTH = 24
 MAX_PARSES = 200  # modules one answer may parse (a cache miss each); past it the answer is None
+WHOLE_ARCHIVE_AFTER = 24  # star sources to read past which the release's whole wheel is fetched once
+# constructs through which a module can bind a name its source text never spells
+UNSPELLED_BINDINGS = (b"import *", b"define_import_structure", b"__getattr__", b"globals()", b"vars()",
+                      b"setattr(", b"sys.modules", b"exec(", b"import_structure", b"__all__ +")
 MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "__loader__", "__package__",
                                "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
 HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
@@ -115,7 +119,15 @@ class _Resolver:
                               deprecated=outcome == "deprecated")
         unknown = None
         stars = self.star_sources(module, summary, name)
+        if sum(star not in self.release.data["summaries"] for star in stars) > WHOLE_ARCHIVE_AFTER:
+            self.release.read_whole()  # one download rather than a request per module
+        words = (name.encode(), *UNSPELLED_BINDINGS)
+        below = module + "." if summary.get("submodule_exports") else None
         for star in stars:
+            if below and star.startswith(below) and self.release.subtree_mentions(star, words[0]) is False:
+                continue  # a submodule's exports are spelled in its own files: none spells the name
+            if self.release.mentions(star, words) is False:
+                continue  # never spells the name and binds nothing it does not spell
             exported = self.exports(star, name, depth + 1)
             if exported.status:
                 return exported

@@ -49,11 +49,17 @@ RENAME_PATTERNS = (
 )
 
 
+PROSE_WORDS = frozenset({"the", "a", "an", "this", "that", "these", "it", "its", "be", "which", "your", "their",
+                         "any", "all", "some", "another", "other", "one", "instead", "now", "them"})
+
+
 def renames_in(message: str) -> dict[str, str]:
     """``{old: new}`` pairs a deprecation message states ("'x' has been renamed to 'y'")."""
     found: dict[str, str] = {}
     for pattern in RENAME_PATTERNS:
         for m in pattern.finditer(message):
+            if m.group("new").lower() in PROSE_WORDS:  # "... removed in 0.24. Please pass the ..."
+                continue
             if m.group("old") != m.group("new") or m.groupdict().get("builtin"):
                 found.setdefault(m.group("old"), m.group("new"))
     return found

@@ -16,11 +16,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CASES = tomllib.loads((DATA / "explain_corpus.toml").read_text(encoding="utf-8"))["case"]
+# explained only from release sources on an index (these tests run offline with an empty cache):
+# tests/explain/test_families.py serves one on loopback for each
+NEEDS_INDEX = frozenset({"ED615"})
 
 
 def test_corpus_covers_every_log_rule_and_cites_sources() -> None:
     kb = knowledge.load()
-    log_rules = {code for code, entry in kb.rules.items() if entry.check == "log"}
+    log_rules = {code for code, entry in kb.rules.items() if entry.check == "log"} - NEEDS_INDEX
     assert log_rules <= {case["code"] for case in CASES}
     assert all(case["source"].startswith("https://") for case in CASES)
 

@@ -390,3 +390,52 @@ def test_a_required_argument_of_a_method_pins_the_release_before_the_callee_requ
     finding = _only(explain_text(log, tmp_path), "ED611")  # text only, offline: the cache answers
     assert "transformers" in finding.packages and "added in 4.38.0" in finding.message
     assert _pins(finding) == {"transformers": "==4.37.2"}
+
+
+def test_an_unknown_model_type_pins_the_release_that_added_its_package(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version in ("4.40.0", "4.44.2", "4.45.0", "4.46.0"):
+        files = {"transformers/__init__.py": "", "transformers/models/__init__.py": "",
+                 "transformers/models/llama/__init__.py": ""}
+        if version >= "4.45.0":
+            files["transformers/models/qwen2_vl/__init__.py"] = ""
+        layout.add(Dist("transformers", version, files))
+    log = ("ValueError: The checkpoint you are trying to load has model type `qwen2_vl` but Transformers does not "
+           "recognize this architecture. This could be because of an issue with the checkpoint.\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        text = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED231")
+        older = dataclasses.replace(freeze(tmp_path, {"transformers": "4.44.2"}), offline=False)
+        env = _only(explain_log(tmp_path / "run.log", None, older, None, offline=False), "ED231")
+        newer = dataclasses.replace(freeze(tmp_path, {"transformers": "4.46.0"}), offline=False)
+        stale = _only(explain_log(tmp_path / "run.log", None, newer, None, offline=False), "ED231")
+    assert _pins(text) == {"transformers": ">=4.45.0"}
+    assert "added `transformers.models.qwen2_vl` in 4.45.0" in text.message
+    assert _pins(env) == {"transformers": "==4.45.0"} and "4.44.2 lacks it, confirmed" in env.message
+    assert "has the architecture `qwen2_vl`" in stale.message and not _pins(stale)
+
+
+def test_an_unknown_message_is_pinned_below_the_release_whose_source_started_raising_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version in ("3.5.0", "3.6.0", "4.0.0", "4.1.0"):
+        body = "def load(name):\n    raise FileNotFoundError('no such dataset here at all')\n"
+        if version >= "4.0.0":
+            body += ("def script(filename):\n"
+                     "    raise RuntimeError(f'Dataset scripts are no longer supported, but found {filename}')\n")
+        layout.add(Dist("datasets", version, {"datasets/__init__.py": "", "datasets/load.py": body}))
+    log = (f'  File "{SITE}/datasets/load.py", line 4, in script\n'
+           "RuntimeError: Dataset scripts are no longer supported, but found code_generation_lite.py\n"
+           f'  File "{SITE}/datasets/load.py", line 2, in load\n'
+           "FileNotFoundError: no such dataset here at all, sorry\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        result = explain_log(tmp_path / "run.log", None, None, None, offline=False)
+    finding = _only(result, "ED615")  # the message every release raises gets no finding
+    assert finding.packages == ("datasets",) and _pins(finding) == {"datasets": "<4.0.0"}
+    assert "from release 4.0.0 on" in finding.message and "3.6.0 does not" in finding.message
+    offline = _only(explain_text(log, tmp_path), "ED615")  # --offline: the probes the search cached
+    assert _pins(offline) == {"datasets": "<4.0.0"}

@@ -69,8 +69,9 @@ def _python(case: dict) -> str | None:
     return python if re.fullmatch(r"\d+\.\d+(?:\.\d+)?", python) else None
 
 
-def env_request(case: dict, tmp_path: Path) -> CheckRequest:
-    """An offline `--env` request for the case's stated versions: a pip freeze, or a snapshot when it names a GPU.
+def env_request(case: dict, tmp_path: Path, offline: bool = True) -> CheckRequest:
+    """An `--env` request for the case's stated versions: a pip freeze, or a snapshot when it names a GPU
+    (``offline``: the families' and the target's look-ups stay in the cache, as the tests run).
 
     A snapshot (`envdoctor snapshot -o` format) carries the GPU and its compute capability, which
     a freeze cannot; its distributions' metadata is unknown, as a freeze's is offline.
@@ -87,10 +88,11 @@ def env_request(case: dict, tmp_path: Path) -> CheckRequest:
                         hardware=Hardware(nvml="from the thread", gpus=(gpu,)))
         path = tmp_path / "snapshot.json"
         save(snap, path)
-        return CheckRequest(env_file=path, offline=True, include_project=False, quiet=True)
+        return CheckRequest(env_file=path, offline=offline, include_project=False, quiet=True)
     path = tmp_path / "requirements.lock"
     path.write_text("".join(f"{name}=={version}\n" for name, version in pins.items()), encoding="utf-8")
-    return CheckRequest(env_file=path, offline=True, include_project=False, quiet=True, python_version=_python(case))
+    return CheckRequest(env_file=path, offline=offline, include_project=False, quiet=True,
+                        python_version=_python(case))
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def run_case(case: dict, mode: str, tmp_path: Path, offline: bool = True) -> Out
     """Explain the case's error in ``mode`` and score the findings (``offline``: no index requests)."""
     log = tmp_path / "run.log"
     log.write_text(case["error"], encoding="utf-8")
-    request = env_request(case, tmp_path) if mode == "env" else None
+    request = env_request(case, tmp_path, offline) if mode == "env" else None
     result = explain_log(log, sys.stdin.buffer, request, None, offline=offline)
     return score(case, result.findings)
 

@@ -132,3 +132,17 @@ def test_a_keyword_gone_again_behind_unreadable_releases_is_bounded_by_the_first
     assert boundary is not None and boundary.added_in == "2.0" and boundary.removed_in is None
     assert boundary.present == [">=2.0,<5.0"] and boundary.last_with == "3.0" and not boundary.complete
     assert boundary.describe().startswith("`lib3.T(beta=...)` is in lib3 2.0–3.0")
+
+
+def test_a_middle_range_the_doubling_steps_jump_over_is_found_by_the_widest_gap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    versions = [f"1.{minor}" for minor in range(40)]
+    for minor, version in enumerate(versions):  # `mid` in 1.9-1.13 only: steps back from 1.39 probe 1.38..1.7, 1.0
+        body = "def mid(): ...\n" if 9 <= minor <= 13 else "def other(): ...\n"
+        layout.add(Dist("wide", version, {"wide/__init__.py": body}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        boundary = find_boundary("wide", Query("wide", "mid"))
+    assert boundary is not None and (boundary.added_in, boundary.removed_in) == ("1.9", "1.14")
+    assert boundary.present == [">=1.9,<1.14"]

@@ -173,3 +173,31 @@ def test_star_sources_sharing_a_word_with_the_name_are_read_first(release: Relea
 
     monkeypatch.setattr(lookup, "MAX_PARSES", 2)  # lib.lazy, then lazy_model.py before aaa.py and bbb.py
     assert answer(release, Query("lib.lazy", "LazyModel")).status is True
+
+
+LAZY_INIT = """
+    import sys
+    from typing import TYPE_CHECKING
+    from ..utils import define_import_structure
+    if TYPE_CHECKING:
+        from .modeling import *
+    else:
+        sys.modules[__name__] = _LazyModule(__name__, globals()["__file__"], define_import_structure(__file__))
+"""
+
+
+def test_a_name_no_file_of_a_lazily_exported_subtree_spells_is_absent(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import lookup
+
+    files = {"big/__init__.py": "from .models import *\n" + textwrap.dedent(LAZY_INIT).replace("..utils", ".utils"),
+             "big/utils.py": "def define_import_structure(path): ...\n",
+             "big/models/__init__.py": textwrap.dedent(LAZY_INIT)}
+    for index in range(12):  # every model package's init has the markers; only its files spell its names
+        files[f"big/models/m{index}/__init__.py"] = textwrap.dedent(LAZY_INIT)
+        files[f"big/models/m{index}/modeling.py"] = f"__all__ = ['Model{index}']\nclass Model{index}: ...\n"
+    release = ReleaseSymbols.open(InstalledSource("big", "5.0", install(tmp_path / "site", Dist("big", "5.0", files))))
+    monkeypatch.setattr(lookup, "MAX_PARSES", 6)  # fewer than the model packages: the text test decides
+    assert answer(release, Query("big", "RemovedAutoClass")).status is False
+    assert answer(release, Query("big", "Model7")).status is True
+

@@ -16,6 +16,8 @@ from envdoctor.explain.families import (
     import_name,
     kernel_image,
     kwarg,
+    model_type,
+    raised_message,
     requires_python,
     trust_remote_code,
     undefined_symbol,
@@ -24,5 +26,6 @@ from envdoctor.explain.families import (
     version_gate,
 )
 
-MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, requires_python, trust_remote_code,
+MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, model_type, raised_message,
+           requires_python, trust_remote_code,
            undefined_symbol, unicode_decode, unpickling, version_gate)

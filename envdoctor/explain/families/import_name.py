@@ -100,7 +100,7 @@ def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, nam
     (the file from the traceback, bisected over the importer's later releases)."""
     version = ev.installed(importer)
     files = [site_path(f.path) for f in group_frames(group) if f.top and ev.distribution_of(f.top) == importer]
-    if not version or not files or files[-1] is None:
+    if not files or files[-1] is None:
         return None
     fixed = api_surface.first_release_without(importer, version, files[-1], module, name, offline=ev.offline)
     if fixed is None:
