@@ -65,22 +65,22 @@ class Evidence:
             self._owners = owners.module_owners(self.python) if asks_interpreter else {}
         return owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
 
-    def providers_of(self, module: str, importer: str | None = None) -> list[str]:
+    def providers_of(self, module: str, importer: str | None = None, spellings: tuple[str, ...] = ()) -> list[str]:
         """The distributions to install for a missing import name: the target's owner or the curated
-        name when one is known, else those the index says ship it among the importer's requirements
-        and the name's usual spellings (:mod:`envdoctor.surface.providers`); more than one when the
-        name is ambiguous, none when nothing is known."""
+        name when one is known, else those the index says ship it among ``spellings`` (tried first),
+        the importer's requirements and the name's usual spellings (:mod:`envdoctor.surface.providers`);
+        more than one when the name is ambiguous, none when nothing is known."""
         known = self.distribution_of(module)
         top = module.split(".")[0]
         if self.installed(known) or (self._owners or {}).get(top) or \
                 top in self.kb.tables.get("module_distributions", {}):
             return [known]
-        candidates: list[str] = []
+        candidates: list[str] = list(spellings)
         if self.ctx is not None and importer in self.ctx.snapshot.distributions:
             from envdoctor.env.requirements import active_requirements
 
             snap = self.ctx.snapshot
-            candidates = [canonical_name(r.name) for r in active_requirements(snap.distributions[importer], snap)]
+            candidates += [canonical_name(r.name) for r in active_requirements(snap.distributions[importer], snap)]
         from envdoctor.surface.providers import providers
 
         return providers(module, candidates, offline=self.offline)

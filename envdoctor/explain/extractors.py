@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -222,7 +223,9 @@ class Scanner:
         result = LogScan(groups=[], facts=LogFacts())
         groups: dict[tuple[str, str], HitGroup] = {}
         previous: list[LogLine] = []
+        tail: deque[LogLine] = deque(maxlen=CONTEXT_LINES + 1)  # the last non-blank lines
         for batch in _batches(lines):
+            tail.extend(line for line in batch if line.text.strip())
             window = previous + batch
             for index in self.candidates(batch):
                 line = batch[index]
@@ -243,7 +246,36 @@ class Scanner:
                         group.occurrences.append(Occurrence(line.where, line.number, line.text))
             previous = batch[-CONTEXT_LINES:]
         result.groups = list(groups.values())
+        cut = truncated_import(list(tail))
+        if cut is not None and not any(o.number >= tail[-1].number and o.where == tail[-1].where
+                                       for g in result.groups for o in g.occurrences):
+            result.groups.append(cut)
         return result
+
+
+_FRAME_LINE = re.compile(r"""^\s*File "[^"\n]{1,400}", line \d{1,7}, in \S{1,200}\s*$""")
+_IMPORT_LINE = re.compile(r"^\s+(?:from\s+(?P<module>[\w.]{1,200})\s+import\s+\(?(?P<names>[\w\s,]{1,600}?)\)?"
+                          r"|import\s+(?P<only>[\w.]{1,200})(?:\s+as\s+\w{1,100})?)\s*$")
+TRUNCATED_CODE = "ED601"  # the import family explains a traceback cut off after its import line
+
+
+def truncated_import(tail: list[LogLine]) -> HitGroup | None:
+    """A traceback that ends at a frame's import statement (the log was cut before the
+    exception line): the import is what failed.  ``import m`` gives ``module`` m; ``from m
+    import a, b`` gives ``module`` m and ``names`` "a, b" (which one failed the family decides)."""
+    if len(tail) < 2 or not _FRAME_LINE.match(tail[-2].text):
+        return None
+    found = _IMPORT_LINE.match(tail[-1].text)
+    if found is None:
+        return None
+    line = tail[-1]
+    groups = {"module": found.group("only")} if found.group("only") else \
+        {"module": found.group("module"), "names": " ".join(found.group("names").split())}
+    group = HitGroup(code=TRUNCATED_CODE, groups={**groups, "truncated": "yes"}, matched=line.text.strip(),
+                     context=tuple(item.text for item in tail[:-1]))
+    group.count = 1
+    group.occurrences.append(Occurrence(line.where, line.number, line.text))
+    return group
 
 
 Gate = tuple[tuple[str, ...], bool]

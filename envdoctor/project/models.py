@@ -66,6 +66,12 @@ class LlamaFactoryFacts:
     style: str = "yaml"  # "cli": the flags of a launch line (`llamafactory-cli train --flash_attn False`)
 
 
+def architecture_module(model_type: str) -> str:
+    """The transformers package of an architecture: ``qwen2-vl`` -> ``transformers.models.qwen2_vl``
+    (each architecture ships as ``transformers/models/<model_type>/``, ``-`` and ``.`` spelled ``_``)."""
+    return f"transformers.models.{model_type.strip().lower().replace('-', '_').replace('.', '_')}"
+
+
 def known_model_types(snapshot: Snapshot) -> tuple[frozenset[str] | None, str | None]:
     """Model types the target's transformers registers, read from its source (not imported)."""
     dist = snapshot.distributions.get("transformers")

@@ -22,7 +22,7 @@ from envdoctor.findings import (
 )
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.project.facts import ProjectFacts, display_path
-from envdoctor.project.models import ModelFolderFacts
+from envdoctor.project.models import ModelFolderFacts, architecture_module
 from envdoctor.rules.base import Context, implements
 
 TOKENIZER_FILES = (
@@ -135,20 +135,39 @@ def model_type_unknown(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 f'{model.transformers_version} does not know: loading stops with "... has model type '
                 f'`{model_type}` but Transformers does not recognize this architecture"'
             )
+        added = _architecture_added(ctx, model_type, model.transformers_version) if isinstance(model_type, str) \
+            else None
+        fixes = (pip_install_fix(f"upgrade transformers to {added}+, the first release that ships "
+                                 f"`{architecture_module(str(model_type))}`", {"transformers": f">={added}"},
+                                 Applicability.UNSAFE),) if added else ()
         yield entry.finding(
             message,
             locations=(where,),
             packages=("transformers",),
-            fixes=(
+            fixes=fixes + (
                 Fix(
                     title=(
-                        "upgrade transformers to a release that has this architecture (see its "
-                        "model docs), or use the model's own code with trust_remote_code"
+                        ("or " if added else "upgrade transformers to a release that has this architecture "
+                         "(`envdoctor check` without --offline finds which), or ")
+                        + "use the model's own code with trust_remote_code"
                     ),
                     applicability=Applicability.DISPLAY_ONLY,
                 ),
             ),
         )
+
+
+def _architecture_added(ctx: Context, model_type: str, installed: str | None) -> str | None:
+    """The first transformers release that ships the architecture's package (bisected on the index;
+    None offline without a cached answer, or when no release ships it)."""
+    from envdoctor.surface.api import symbol_boundary
+
+    try:
+        found = symbol_boundary("transformers", architecture_module(model_type), around=installed,
+                                offline=ctx.offline)
+    except Exception:  # the engine's failure leaves the display-only fix
+        return None
+    return found.added_in if found is not None else None
 
 
 def _needed_packages(model: ModelFolderFacts) -> list[tuple[str, str]]:

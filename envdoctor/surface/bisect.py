@@ -28,7 +28,7 @@ from envdoctor.env.probe import canonical_name
 from envdoctor.surface import diskcache
 from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.catalog import ReleaseSymbols
-from envdoctor.surface.lookup import answer, successor
+from envdoctor.surface.lookup import answer, answer_through_bases, successor
 from envdoctor.surface.query import Query
 from envdoctor.surface.sources import SdistSource, Source, WheelSource
 
@@ -93,8 +93,10 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 4  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
-#                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept)
+PROBE_VERSION = 6  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+#                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
+#                   5: keywords of classes with bases in other distributions follow those bases;
+#                   6: keywords see through decorators the release defines; absent fallback star imports)
 
 
 class ProbeStore:
@@ -133,6 +135,38 @@ class Progress:
         if self.enabled and self.count:
             sys.stderr.write("\r" + " " * 70 + "\r")
             sys.stderr.flush()
+
+
+class OtherReleases:
+    """The newest release of another distribution, opened once per run (the bases a class takes
+    from it answer keywords the class does not name); ``installed`` folders are asked first."""
+
+    def __init__(self, urls: tuple[str, ...], offline: bool, installed: tuple[Any, ...] = ()) -> None:
+        self.urls, self.offline, self.installed = urls, offline, installed
+        self.opened: dict[str, ReleaseSymbols | None] = {}
+
+    def __call__(self, import_name: str) -> ReleaseSymbols | None:
+        dist = canonical_name(import_name)
+        if dist not in self.opened:
+            self.opened[dist] = self._open(dist)
+        return self.opened[dist]
+
+    def _open(self, dist: str) -> ReleaseSymbols | None:
+        from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info
+
+        info = find_dist_info(dist, list(self.installed)) if self.installed else None
+        if info is not None:
+            try:
+                return ReleaseSymbols.open(InstalledSource(dist, info.name[:-len(".dist-info")].partition("-")[2],
+                                                           info))
+            except SourceError:
+                pass
+        if self.offline or not self.urls:
+            versions = ProbeStore(dist).data.get("versions") or []
+            return ReleaseSymbols.cached(dist, versions[-1]) if versions else None
+        files = release_files(dist, self.urls)
+        versions = usable_versions(files)
+        return open_index_release(dist, versions[-1], files[versions[-1]]) if versions else None
 
 
 def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:
@@ -191,6 +225,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
     reporter = Progress(canonical_name(dist), sys.stderr.isatty() if progress is None else progress)
     budget = [probe_budget]
     releases: dict[str, ReleaseSymbols] = {}
+    others = OtherReleases(urls, offline)
 
     def status_at(i: int) -> bool | None:
         version = versions[i]
@@ -203,7 +238,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
                    else None if not offline else ReleaseSymbols.cached(dist, version))
         if release is None:
             release = ReleaseSymbols.cached(dist, version)
-        found = answer(release, query) if release is not None else None
+        found = answer_through_bases(release, query, others) if release is not None else None
         status = found.status if found is not None else None
         if release is not None:
             releases[version] = release

@@ -19,6 +19,7 @@ from envdoctor.surface.sources import Source, SourceError, is_package_file, modu
 from envdoctor.surface.symbols import SUMMARY_VERSION
 
 CACHE_VERSION = 1
+WHOLE_ARCHIVE_FILES = 16  # files of a subtree past which subtree_mentions fetches the whole archive once
 
 
 class ReleaseSymbols:
@@ -127,10 +128,12 @@ class ReleaseSymbols:
         if self.source is None:
             return None
         prefix = module + "."
+        paths = [path for name, path in (self.modules() or {}).items()
+                 if (name == module or name.startswith(prefix)) and not path.startswith("native:")]
+        if len(paths) > WHOLE_ARCHIVE_FILES:
+            self.read_whole()
         found: bool | None = False
-        for name, path in (self.modules() or {}).items():
-            if (name != module and not name.startswith(prefix)) or path.startswith("native:"):
-                continue
+        for path in paths:
             try:
                 text = self.source.read(path)
             except SourceError:

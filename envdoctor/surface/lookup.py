@@ -11,6 +11,7 @@ may change a signature, a ``__getattr__`` that answers any name).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,10 @@ from envdoctor.surface.query import Answer, Query
 from envdoctor.surface.symbols import renames_in
 
 MAX_DEPTH = 24
+MAX_OUTSIDE_BASES = 3  # bases from other distributions a keyword answer follows
 MAX_PARSES = 200  # modules one answer may parse (a cache miss each); past it the answer is None
-WHOLE_ARCHIVE_AFTER = 24  # star sources to read past which the release's whole wheel is fetched once
+FIRST_STARS = 6  # star sources (likeliest first) read one by one before the rest may come in one download
+WHOLE_ARCHIVE_AFTER = 24  # star sources left to read past which the release's whole wheel is fetched once
 # constructs through which a module can bind a name its source text never spells
 UNSPELLED_BINDINGS = (b"import *", b"define_import_structure", b"__getattr__", b"globals()", b"vars()",
                       b"setattr(", b"sys.modules", b"exec(", b"import_structure", b"__all__ +")
@@ -47,6 +50,7 @@ class _Resolver:
         self.explicit = explicit  # keywords must be named parameters (Query.explicit)
         self.renames: dict[str, str] = {}
         self.parse_limit = release.parsed + MAX_PARSES
+        self.where: dict[int, str] = {}  # id(class summary) -> its module (mro), for its methods' decorators
 
     def summary(self, module: str) -> dict[str, Any] | None:
         summary = self.release.summary(module)
@@ -119,15 +123,18 @@ class _Resolver:
                               deprecated=outcome == "deprecated")
         unknown = None
         stars = self.star_sources(module, summary, name)
-        if sum(star not in self.release.data["summaries"] for star in stars) > WHOLE_ARCHIVE_AFTER:
-            self.release.read_whole()  # one download rather than a request per module
         words = (name.encode(), *UNSPELLED_BINDINGS)
         below = module + "." if summary.get("submodule_exports") else None
-        for star in stars:
+        for tried, star in enumerate(stars):
+            if tried == FIRST_STARS and sum(s not in self.release.data["summaries"] for s in stars[tried:]) \
+                    > WHOLE_ARCHIVE_AFTER:
+                self.release.read_whole()  # the likeliest sources did not have it: one download for the rest
             if below and star.startswith(below) and self.release.subtree_mentions(star, words[0]) is False:
                 continue  # a submodule's exports are spelled in its own files: none spells the name
             if self.release.mentions(star, words) is False:
                 continue  # never spells the name and binds nothing it does not spell
+            if star in summary.get("fallback_stars", ()) and self.release.has_module(star) is False:
+                continue  # an except handler's import of a module the release does not ship
             exported = self.exports(star, name, depth + 1)
             if exported.status:
                 return exported
@@ -212,6 +219,7 @@ class _Resolver:
         summary = (self.summary(obj.module) or {}).get("classes", {}).get(obj.name)
         if summary is None or depth > MAX_DEPTH:
             return [], f"class {obj.module}.{obj.name} unreadable"
+        self.where[id(summary)] = obj.module
         chain, unknown = [summary], "opaque base class" if summary.get("opaque_bases") else None
         for base in summary["bases"]:
             if base in HARMLESS_BASES:
@@ -244,22 +252,46 @@ class _Resolver:
         for cls in chain:
             signature = cls["methods"].get(method)
             if signature is not None:
-                return _check_signature(signature, kwarg, self.explicit)
+                return self.check(signature, kwarg, self.where.get(id(cls)))
         return Answer(None, unknown or f"{obj.name}.{method} is not defined in its class or bases")
+
+    def check(self, sig: dict[str, Any], kwarg: str, module: str | None) -> Answer:
+        """:func:`_check_signature`, seeing through decorators this release defines: one that
+        spells the keyword handles it; one whose returned function names its own parameters
+        decides by those; one that passes ``**kwargs`` on leaves the decision to ``sig``."""
+        found = _check_signature(sig, kwarg, self.explicit)
+        if found.status is not None or not sig.get("decorators") or module is None:
+            return found
+        for name in sig["decorators"]:
+            target = self.resolve_dotted(module, name)
+            if target is None or target.kind != "function":
+                return found
+            profile = ((self.summary(target.module) or {}).get("functions", {}).get(target.name) or {}).get("wrapper")
+            if profile is None:
+                return found
+            if kwarg in profile["names"]:
+                return Answer(True, f"handled by the decorator {name}")
+            if not profile["forwards"]:
+                inner = _check_signature({"params": profile["params"], "var_kw": profile["var_kw"]}, kwarg,
+                                         self.explicit)
+                return Answer(inner.status, f"{inner.reason} of the function the decorator {name} returns",
+                              absorbed=inner.absorbed)
+        plain = {k: v for k, v in sig.items() if k not in ("opaque", "decorators")}
+        return _check_signature(plain, kwarg, self.explicit)
 
     def accepts(self, obj: _Obj, kwarg: str) -> Answer:
         if obj.kind == "module":
             return Answer(None, "a module is not callable")
         summary = self.summary(obj.module) or {}
         if obj.kind == "function":
-            return _check_signature(summary["functions"][obj.name], kwarg, self.explicit)
+            return self.check(summary["functions"][obj.name], kwarg, obj.module)
         chain, unknown = self.mro(obj)
         fields: list[str] = []
         for cls in chain:
             self.renames.update({k: v for k, v in cls.get("renames", {}).items() if k not in self.renames})
             init = cls["methods"].get("__init__")
             if init is not None and not fields:
-                return _check_signature(init, kwarg, self.explicit)
+                return self.check(init, kwarg, self.where.get(id(cls)))
             if cls.get("dataclass"):
                 fields += cls.get("fields", [])
             elif init is not None:
@@ -318,6 +350,34 @@ def _successor(release: ReleaseSymbols, query: Query) -> str | None:
     else:
         resolver.summary(query.module)
     return resolver.renames.get(query.kwarg or query.attr or query.name or query.module.rsplit(".", 1)[-1])
+
+
+def answer_through_bases(release: ReleaseSymbols, query: Query,
+                         open_other: Callable[[str], ReleaseSymbols | None]) -> Answer:
+    """:func:`answer`, and for a keyword of a class whose bases come from another distribution
+    (trl's ``SFTConfig(TrainingArguments)``) the bases' answer from ``open_other(distribution)``
+    (the release the caller has of it: the target's, else the newest on the index): a keyword
+    no class of the chain names is not accepted.  ``open_other`` gets the import name's
+    distribution spelled as the import name (``transformers``)."""
+    found = answer(release, query)
+    if found.status is not None or not query.kwarg or query.attr or query.name is None:
+        return found
+    chain = class_chain(release, query.module, query.name)
+    if chain is None or not chain.outside:
+        return found
+    verdicts: list[Answer] = []
+    for origin in chain.outside[:MAX_OUTSIDE_BASES]:
+        module, _, name = origin.rpartition(".")
+        other = open_other(module.split(".")[0]) if module else None
+        if other is None or other.name == release.name:
+            return found
+        verdicts.append(answer(other, Query(module, name, kwarg=query.kwarg, explicit=query.explicit)))
+        other.save()
+    if any(v.status for v in verdicts):
+        return Answer(True, f"accepted by a base class from another distribution ({verdicts[0].reason})")
+    if verdicts and chain.complete and all(v.status is False for v in verdicts):
+        return Answer(False, "not a parameter of the class or of its bases in other distributions")
+    return found
 
 
 def answer(release: ReleaseSymbols, query: Query) -> Answer:

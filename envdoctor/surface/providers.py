@@ -29,7 +29,8 @@ from envdoctor.surface.diskcache import cache_root, read_json, write_json
 BUDGET_S = 8.0
 MAX_CANDIDATES = 12
 CACHE_FILE = "providers.json"
-CACHE_VERSION = 4  # 3: defining modules under their own key (":defined"); 4: an export is the release's own
+CACHE_VERSION = 5  # 3: defining modules under their own key (":defined"); 4: an export is the release's own;
+#                   5: defining modules for class names only
 MAX_MODULE_READS = 12  # modules read as text to find where a class or function is defined
 
 
@@ -55,8 +56,11 @@ def name_words(name: str) -> set[str]:
 
 
 def defining_module(release: ReleaseSymbols, name: str) -> str | None:
-    """The module of ``release`` that defines class or function ``name`` (a ``class``/``def`` line),
-    among the :data:`MAX_MODULE_READS` modules whose dotted names share most words with it."""
+    """The module of ``release`` that defines class ``name`` (a ``class``/``def`` line), among the
+    :data:`MAX_MODULE_READS` modules whose dotted names share most words with it.  Only for class
+    names: a bare function or method name (``forward``) is defined in too many places to say whose."""
+    if not name[:1].isupper():
+        return None
     words, modules = name_words(name), release.modules() or {}
     ranked = sorted((-len(words & set(re.split(r"[._]", module.lower()))), len(module), module)
                     for module in modules)

@@ -6,7 +6,8 @@ module without running it:
 - ``names``: every name bound at module level, in any branch (``if``/``try``/``TYPE_CHECKING``
   included: the question is whether a release *has* a name, not whether one branch binds it);
 - ``reexports``: names bound by imports, as ``[absolute module, attribute or None]``;
-- ``stars``: modules star-imported; ``all``/``all_from``: a static ``__all__`` and the modules
+- ``stars``: modules star-imported (``fallback_stars``: those only an except handler imports);
+  ``all``/``all_from``: a static ``__all__`` and the modules
   whose ``__all__`` it adds (``__all__ += core.__all__``); ``all_dynamic`` when neither says;
 - ``lazy``: names a lazy-import table exports (transformers' ``_import_structure`` passed to
   ``_LazyModule``, huggingface_hub's ``_SUBMOD_ATTRS`` passed to ``_attach``: any module-level
@@ -30,7 +31,10 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 4  # 4: globals().update(...) marks a module dynamic
+SUMMARY_VERSION = 5  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+#                     star imports made only in an except handler (fallback_stars)
+MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
+MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
 SAFE_DECORATORS = frozenset({"staticmethod", "classmethod", "property", "abstractmethod", "overload",
                              "cached_property", "wraps", "final", "override", "setter", "getter",
@@ -102,7 +106,7 @@ def signature(args: ast.arguments, decorators: list[ast.expr], method: bool) -> 
             continue
         params.append([arg.arg, "positional-only" if i < len(args.posonlyargs) else "positional"])
     params += [[arg.arg, "keyword-only"] for arg in args.kwonlyargs]
-    opaque, accepted = False, []
+    opaque, accepted, named = False, [], []
     for deco in decorators:
         name = dotted(deco.func if isinstance(deco, ast.Call) else deco)
         last = (name or "").rsplit(".", 1)[-1]
@@ -110,12 +114,44 @@ def signature(args: ast.arguments, decorators: list[ast.expr], method: bool) -> 
             accepted += [a.value for a in deco.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if last not in SAFE_DECORATORS and not (name or "").endswith((".setter", ".getter", ".deleter")):
             opaque = True
+            named.append(name or "?")
     sig: dict[str, Any] = {"params": params, "var_kw": args.kwarg is not None, "var_pos": args.vararg is not None}
     if opaque:
         sig["opaque"] = True  # a decorator may accept other keywords
+        sig["decorators"] = named  # lookup reads the ones this release defines (wrapper_profile)
     if accepted:
         sig["decorator_names"] = sorted(set(accepted))
     return sig
+
+
+def wrapper_profile(node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any] | None:
+    """What a decorator does to the keywords of what it wraps, when ``node`` is one: the
+    signature of the function it returns (``def inner(*args, **kwargs)``, also one level down
+    for a decorator factory), whether that function passes its ``**kwargs`` on, and the
+    identifier-like strings the decorator spells (the keywords it handles itself, such as
+    ``"use_auth_token"``).  None when ``node`` does not return a function it defines."""
+    current: ast.AST = node
+    inner = None
+    for _ in range(2):  # decorator, or decorator factory
+        defs = {s.name: s for s in ast.walk(current) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and s is not current}
+        returned = [r.value.id for r in getattr(current, "body", []) if isinstance(r, ast.Return)
+                    and isinstance(r.value, ast.Name) and r.value.id in defs]
+        if not returned:
+            break
+        inner = defs[returned[-1]]
+        current = inner
+    if inner is None:
+        return None
+    kwargs = inner.args.kwarg.arg if inner.args.kwarg else None
+    forwards = kwargs is not None and any(
+        isinstance(n, ast.Call) and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kwargs
+                                        for k in n.keywords) for n in ast.walk(inner))
+    names = sorted({c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                    and c.value.isidentifier() and len(c.value) <= MAX_HANDLED_NAME})[:MAX_HANDLED_NAMES]
+    sig = signature(inner.args, [d for d in inner.decorator_list if (dotted(
+        d.func if isinstance(d, ast.Call) else d) or "").rsplit(".", 1)[-1] in SAFE_DECORATORS], method=False)
+    return {"params": sig["params"], "var_kw": sig["var_kw"], "forwards": forwards, "names": names}
 
 
 def _message_of(call: ast.Call, env: dict[str, Any]) -> str | None:
@@ -241,6 +277,7 @@ class _Walker:
         self.reexports: dict[str, list[str | None]] = {}
         self.aliases: dict[str, str] = {}  # name -> a class of this module it is bound to
         self.stars: list[str] = []
+        self.fallback_stars: list[str] = []
         self.all: list[str] | None = None
         self.all_from: list[str] = []
         self.all_dynamic = False
@@ -281,6 +318,9 @@ class _Walker:
             if renames:
                 sig["renames"] = renames
                 self.renames.update(renames)
+            profile = wrapper_profile(stmt)
+            if profile is not None:
+                sig["wrapper"] = profile
             self.functions[stmt.name] = sig
             if stmt.name == "__getattr__":
                 self.getattr = _module_getattr(stmt)
@@ -296,7 +336,7 @@ class _Walker:
                     top = alias.name.split(".")[0]
                     self._bind_import(top, top, None)
         elif isinstance(stmt, ast.ImportFrom):
-            self._import_from(stmt)
+            self._import_from(stmt, fallback)
         elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             self._assign(stmt, fallback)
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
@@ -312,13 +352,15 @@ class _Walker:
         self.names[name] = "import"
         self.reexports[name] = [module, attr]
 
-    def _import_from(self, stmt: ast.ImportFrom) -> None:
+    def _import_from(self, stmt: ast.ImportFrom, fallback: bool = False) -> None:
         if stmt.module == "__future__":
             return
         base = resolve_relative(self.module, self.is_package, stmt.level, stmt.module)
         for alias in stmt.names:
             if alias.name == "*":
                 self.stars.append(base)
+                if fallback:  # only when the try above it failed (transformers' dummy objects)
+                    self.fallback_stars.append(base)
             else:
                 self._bind_import(alias.asname or alias.name, base, alias.name)
 
@@ -549,6 +591,8 @@ class _Walker:
             summary["renames"] = self.renames
         if self.submodule_exports:
             summary["submodule_exports"] = True
+        if self.fallback_stars:
+            summary["fallback_stars"] = self.fallback_stars
         if self.dynamic or lazy_incomplete:
             summary["dynamic"] = True
         return summary

@@ -57,3 +57,21 @@ def extractors_lines(texts: list[str]):  # type: ignore[no-untyped-def]
 
 def test_fact_patterns_bound_their_repeats() -> None:
     assert [p.pattern for p, _ in extractors._FACTS if _unbounded(list(sre_parse.parse(p.pattern, p.flags)))] == []
+
+
+def test_a_traceback_cut_off_at_its_import_line_is_the_import_that_failed() -> None:
+    from envdoctor.explain.extractors import Scanner
+    from envdoctor.explain.logscan import LogLine
+
+    def scan(text: str):  # type: ignore[no-untyped-def]
+        lines = [LogLine("run.log", i, t) for i, t in enumerate(text.splitlines(), 1)]
+        return Scanner(knowledge.load()).scan(lines).groups
+
+    frame = '  File "/venv/lib/python3.13/site-packages/pkg/mod.py", line 4, in <module>\n'
+    (only,) = scan("Traceback (most recent call last):\n" + frame + "    import imghdr\n")
+    assert only.groups == {"module": "imghdr", "truncated": "yes"} and only.occurrences[0].number == 3
+    (names,) = scan(frame + "    from transformers import (Cache, DynamicCache as DC,\n")
+    assert names.groups["module"] == "transformers" and names.groups["names"].startswith("Cache, DynamicCache as DC")
+    assert scan(frame + "    import imghdr\nModuleNotFoundError: No module named 'imghdr'\n")[0].groups == {
+        "module": "imghdr"}  # the error line is there: the usual signature explains it
+    assert scan("    import imghdr\n") == []  # an import line that is not a frame's

@@ -439,3 +439,25 @@ def test_an_unknown_message_is_pinned_below_the_release_whose_source_started_rai
     assert "from release 4.0.0 on" in finding.message and "3.6.0 does not" in finding.message
     offline = _only(explain_text(log, tmp_path), "ED615")  # --offline: the probes the search cached
     assert _pins(offline) == {"datasets": "<4.0.0"}
+
+
+def test_a_traceback_cut_at_its_import_line_finds_the_name_the_release_lacks(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version, names in (("4.30.0", "class PreTrainedModel: ...\n"),
+                           ("4.36.0", "class PreTrainedModel: ...\nclass DynamicCache: ...\n"),
+                           ("4.43.0", "class PreTrainedModel: ...\nclass DynamicCache: ...\n"
+                                      "class EncoderDecoderCache: ...\n")):
+        layout.add(Dist("transformers", version, {"transformers/__init__.py": names}))
+    log = (f'  File "{SITE}/peft/peft_model.py", line 37, in <module>\n'
+           "    from transformers import DynamicCache, EncoderDecoderCache, PreTrainedModel\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        text = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED601")
+        target = dataclasses.replace(freeze(tmp_path, {"transformers": "4.36.0", "peft": "0.14.0"}), offline=False)
+        env = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED601")
+    for finding in (text, env):  # the name added last is the one an older release lacks
+        assert "`transformers` has no `EncoderDecoderCache` (imported by peft" in finding.message
+        assert set(finding.packages) == {"peft", "transformers"}
+    assert _pins(text) == {"transformers": ">=4.43.0"} and _pins(env) == {"transformers": "==4.43.0"}

@@ -238,3 +238,26 @@ def test_check_never_imports_transformers(tmp_path: Path) -> None:
             "print(sorted(m for m in ('torch', 'transformers', 'bitsandbytes') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_an_unknown_model_type_gets_the_transformers_release_that_ships_it(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.index import IndexServer, isolated_pip_env
+    from tests.helpers.surface import Dist, Index
+
+    layout = Index(tmp_path / "index")
+    for version in ("4.51.3", "4.52.0", "4.53.0"):
+        files = {"transformers/__init__.py": "", "transformers/models/__init__.py": ""}
+        if version != "4.51.3":
+            files["transformers/models/qwen9/__init__.py"] = ""
+        layout.add(Dist("transformers", version, files))
+    snap = fake_transformers(tmp_path, "4.51.3", OLD_STYLE)
+    model_dir(tmp_path, {**LLAMA, "model_type": "qwen9"})
+    write_config(tmp_path, "model:\n  name_or_path: models/m\n")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        [finding] = run_rules(tmp_path, select=("ED231",), snap=snap)
+    assert finding.fixes[0].pins == {"transformers": ">=4.52.0"}
+    assert "the first release that ships `transformers.models.qwen9`" in finding.fixes[0].title
+    [offline] = run_rules(tmp_path, select=("ED231",), snap=snap, offline=True)  # answered from the cache
+    assert offline.fixes[0].pins == {"transformers": ">=4.52.0"}

@@ -201,3 +201,109 @@ def test_a_name_no_file_of_a_lazily_exported_subtree_spells_is_absent(tmp_path: 
     assert answer(release, Query("big", "RemovedAutoClass")).status is False
     assert answer(release, Query("big", "Model7")).status is True
 
+
+
+def _open(tmp_path: Path, dist: Dist) -> ReleaseSymbols:
+    info = install(tmp_path / "site", dist)
+    return ReleaseSymbols.open(InstalledSource(dist.name, dist.version, info))
+
+
+def test_a_keyword_of_a_dataclass_is_answered_by_its_bases_in_another_distribution(tmp_path: Path) -> None:
+    from envdoctor.surface.lookup import answer_through_bases
+
+    base = _open(tmp_path, Dist("hub", "4.0", {"hub/__init__.py": textwrap.dedent("""
+        from dataclasses import dataclass
+        @dataclass
+        class TrainingArguments:
+            output_dir: str = ""
+            learning_rate: float = 1e-5
+    """)}))
+    config = textwrap.dedent("""
+        from dataclasses import dataclass
+        from hub import TrainingArguments
+        @dataclass
+        class SFTConfig(TrainingArguments):
+            max_length: int = 1024
+    """)
+    trainer = _open(tmp_path, Dist("tr", "0.20", {"tr/__init__.py": config}))
+    others = {"hub": base}.get
+    assert answer(trainer, Query("tr", "SFTConfig", kwarg="learning_rate")).status is None  # alone: unknown
+    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="learning_rate"), others).status is True
+    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="max_seq_length"), others).status is False
+    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="max_length"), others).status is True
+    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="x"), lambda _: None).status is None
+
+
+DECORATED = {
+    "dec/__init__.py": """
+        from ._validators import validate_args, explicit, passthrough
+        from other import unknown_decorator
+
+        @validate_args
+        def download(repo_id, *, token=None): ...
+
+        @explicit
+        def forward(self, x, position_ids): ...
+
+        @passthrough
+        def plain(a, b=None): ...
+
+        @unknown_decorator
+        def hidden(a): ...
+    """,
+    "dec/_validators.py": """
+        from functools import wraps
+
+        def validate_args(fn):
+            @wraps(fn)
+            def _inner(*args, **kwargs):
+                if "use_auth_token" in kwargs:
+                    kwargs["token"] = kwargs.pop("use_auth_token")
+                return fn(*args, **kwargs)
+            return _inner
+
+        def explicit(rope_forward):
+            def wrapper(self, x, position_ids):
+                return rope_forward(self, x, position_ids)
+            return wrapper
+
+        def passthrough(fn):
+            @wraps(fn)
+            def inner(*args, **kwargs):
+                return fn(*args, **kwargs)
+            return inner
+    """,
+}
+
+
+@pytest.mark.parametrize(("name", "kwarg", "status"), [
+    ("download", "use_auth_token", True),  # the decorator spells it: it handles it
+    ("download", "token", True), ("download", "revision", False),  # passed on: the function decides
+    ("forward", "seq_len", False), ("forward", "position_ids", True),  # the returned function's own parameters
+    ("plain", "b", True), ("plain", "c", False),
+    ("hidden", "c", None),  # a decorator from another distribution stays unknown
+])
+def test_keywords_see_through_decorators_the_release_defines(tmp_path: Path, name: str, kwarg: str,
+                                                              status: bool | None) -> None:
+    files = {path: textwrap.dedent(text) for path, text in DECORATED.items()}
+    release = _open(tmp_path, Dist("dec", "1.0", files))
+    assert answer(release, Query("dec", name, kwarg=kwarg)).status is status
+
+
+def test_a_star_import_only_an_except_handler_makes_of_a_module_not_shipped_exports_nothing(tmp_path: Path) -> None:
+    files = {"own/__init__.py": textwrap.dedent("""
+        try:
+            from .real import *
+        except ImportError:
+            from .dummy_objects import *
+        from .trimmed import *
+    """), "own/real.py": "def here(): ...\n"}
+    release = _open(tmp_path, Dist("own", "1.0", files))
+    assert release.summary("own")["fallback_stars"] == ["own.dummy_objects"]
+    assert answer(release, Query("own", "here")).status is True
+    # `own.trimmed` is imported unconditionally and absent: what it would export stays unknown
+    assert answer(release, Query("own", "gone")).status is None
+    del files["own/__init__.py"]
+    files["own/__init__.py"] = "try:\n    from .real import *\nexcept ImportError:\n    from .dummy_objects import *\n"
+    clean = _open(tmp_path / "b", Dist("own", "1.1", files))
+    assert answer(clean, Query("own", "gone")).status is False

@@ -83,3 +83,6 @@ def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_pa
         assert definers("Trainer", ["libapp"]) == [("libapp", "libapp.trainer")]
         assert definers("Trainer", ["libuser", "libt"]) == [("libt", "libt")]  # a re-import is not a definition
         assert definers("GemmaRotaryEmbedding", ["libm"]) == []  # shares words, defined nowhere
+        # a bare method name is defined in too many places to say whose (a module named `forward` is no answer)
+        layout.add(Dist("libf", "1.0", {"libf/__init__.py": "", "libf/forward.py": "def forward(x): ...\n"}))
+        assert definers("forward", ["libf"]) == []

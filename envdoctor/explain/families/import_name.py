@@ -15,6 +15,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from packaging.version import Version
+
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import parse_version
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import Side, group_frames, provider_side, user_of
 from envdoctor.explain.diagnosis import (
@@ -33,6 +37,13 @@ from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 
 MAX_SOURCE_BYTES = 4 << 20
+MAX_CUT_NAMES = 6  # names of a cut-off `from m import ...` line looked up
+
+
+def backport_spellings(top: str) -> tuple[str, str]:
+    """Names the removed-module backports are published under: python-deadlib's ``standard-imghdr``,
+    ``audioop-lts`` (https://github.com/youknowone/python-deadlib, https://github.com/AbstractUmbra/audioop)."""
+    return (f"standard-{top}", f"{top}-lts")
 
 
 def _source_file(location: str | None, module: str) -> Path | None:
@@ -78,21 +89,27 @@ def _restart(ev: Evidence) -> Fix:
     return say(where)
 
 
-def _removed_stdlib(module: str, ev: Evidence) -> Diagnosis | None:
-    """A module that a Python release removed from the standard library."""
+def _removed_stdlib(module: str, ev: Evidence, importer: str | None) -> Diagnosis | None:
+    """A module that a Python release removed from the standard library, and the distribution on
+    the index that ships it again (the backports publish ``standard-<name>`` or ``<name>-lts``)."""
     top = module.split(".")[0]
     row = ev.kb.tables.get("stdlib_removed", {}).get(top)
     if row is None:
         return None
     python = ev.ctx.snapshot.python_version if ev.ctx else None
     fixes: list[Fix] = [say(f"run it on Python <{row['removed']}", row["instead"])]
-    if row.get("distribution"):
-        fixes.insert(0, pip_install_fix(f"install {row['distribution']}, which provides `{top}` again",
-                                        {row["distribution"]: ""}, Applicability.UNSAFE))
+    backport = row.get("distribution") or next(iter(ev.providers_of(top, importer, backport_spellings(top))), None)
+    if backport and backport != canonical_name(top):
+        marker = f"; python_version >= '{row['removed']}'"
+        fixes.insert(0, pip_install_fix(f"install {backport}, which provides `{top}` again (`{backport}{marker}` "
+                                        "in requirements)", {backport: ""}, Applicability.UNSAFE))
+    if importer:
+        fixes.append(say(f"or upgrade {importer} to a release that no longer imports `{top}`"))
     on = f" (the target runs Python {python})" if python else ""
     return Diagnosis(f"`{top}` was removed from the standard library in Python {row['removed']} ({row['pep']}){on}; "
-                   f"the code that imports it predates that", HIGH if python else MEDIUM, tuple(fixes),
-                   tuple(d for d in (row.get("distribution"),) if d))
+                     f"{importer + chr(39) + 's code' if importer else 'the code that imports it'} predates that",
+                     HIGH if python else MEDIUM,
+                     tuple(fixes), tuple(dict.fromkeys(d for d in (importer, backport) if d)))
 
 
 def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None) -> Fix | None:
@@ -109,11 +126,42 @@ def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, nam
                            f"`{module}{'.' + name if name else ''}`", {importer: f">={fixed}"}, Applicability.UNSAFE)
 
 
+def failed_name(module: str, names: list[str], ev: Evidence) -> str | None:
+    """Which of ``names`` an import from ``module`` failed on, when the traceback was cut before
+    its error line: the one the target's release lacks, else (text only) the one its distribution
+    added last (an older release lacks that one first)."""
+    dist = ev.distribution_of(module)
+    installed = ev.installed(dist)
+    if installed:
+        for name in names:
+            if api_surface.status(dist, installed, module, name=name, site_packages=ev.location(dist),
+                                  offline=ev.offline) is False:
+                return name
+        return None
+    added: list[tuple[Version, str]] = []
+    for name in names:
+        found = api_surface.boundary(dist, module, name=name, offline=ev.offline)
+        first = found.added_in or found.first_with if found is not None else None
+        if first and (version := parse_version(first)) is not None:
+            added.append((version, name))
+    return max(added)[1] if added else None
+
+
 @explains("ED601")
 def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """No module named M / cannot import name N from M: provider, importer, boundary, pins."""
     module, name = group.groups["module"], group.groups.get("name")
-    if name is None and (removed := _removed_stdlib(module, ev)):
+    if "names" in group.groups:  # the traceback ends at `from M import a, b`: which one failed
+        names = [item.split()[0] for item in group.groups["names"].split(",")  # `a as b` imports a
+                 if item.split() and item.split()[0].isidentifier()][:MAX_CUT_NAMES]
+        name = failed_name(module, names, ev)
+        if name is None:
+            dist = ev.distribution_of(module)
+            return Diagnosis(f"the traceback ends at `from {module} import {', '.join(names)}` (the log was cut "
+                             f"before its error line): one of these names is missing from the {dist} that ran", LOW,
+                             (say("pass the whole output, the error line included (`cmd 2>&1 | tee run.log`)"),),
+                             tuple(d for d in (user_of(group, ev, dist), dist) if d))
+    if name is None and (removed := _removed_stdlib(module, ev, user_of(group, ev, module.split(".")[0]))):
         return removed
     dist = ev.distribution_of(module)
     shipped: list[str] = []

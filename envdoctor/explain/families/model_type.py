@@ -16,13 +16,9 @@ from envdoctor.explain.blame import provider_side
 from envdoctor.explain.diagnosis import HIGH, LOW, MEDIUM, Diagnosis, Evidence, explains, say, stale
 from envdoctor.explain.extractors import HitGroup
 from envdoctor.knowledge.base import RuleEntry
+from envdoctor.project.models import architecture_module
 
 DIST = "transformers"
-
-
-def architecture_module(model_type: str) -> str:
-    """The transformers package of an architecture: ``qwen2-vl`` -> ``transformers.models.qwen2_vl``."""
-    return f"{DIST}.models.{model_type.strip().lower().replace('-', '_').replace('.', '_')}"
 
 
 @explains("ED231")
