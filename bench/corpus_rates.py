@@ -5,7 +5,10 @@ freeze of the versions its thread states (``env``: `--env FILE --offline`).  A c
 when a finding names one of its culprit distributions and proposes a fitting fix (a pin
 compatible with one of the thread's fixes, or a message naming the same version boundary).
 
-Usage:  PYTHONPATH=. python bench/corpus_rates.py [--failures] [--online] [--write-expected]
+``--check`` adds a third column: `envdoctor check --env` on the stated versions of each case
+that states some, without its log (what the environment alone shows).
+
+Usage:  PYTHONPATH=. python bench/corpus_rates.py [--failures] [--online] [--check] [--write-expected]
 ``--write-expected`` rewrites tests/fixtures/breakages/expected_failures.toml from this (offline)
 run, with the reason each case fails; tests/explain/test_breakages.py keeps it exact.
 ``--online`` lets the families ask the index (release lists, the API-surface engine's
@@ -23,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers.breakages import CORPUS, MODES, Outcome, load_cases, run_case  # noqa: E402
+from tests.helpers.breakages import CORPUS, MODES, Outcome, check_case, load_cases, run_case  # noqa: E402
 
 
 def main() -> None:
@@ -32,34 +35,40 @@ def main() -> None:
     parser.add_argument("--failures", action="store_true", help="list every failing case with its findings")
     parser.add_argument("--online", action="store_true", help="let the families ask the index")
     parser.add_argument("--write-expected", action="store_true", help="rewrite the expected-failures list")
+    parser.add_argument("--check", action="store_true", help="also run `check --env` on each case's stated versions")
     args = parser.parse_args()
     cases = load_cases()
-    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {m: [0, 0] for m in MODES})
+    modes = (*MODES, "check") if args.check else MODES
+    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {m: [0, 0] for m in modes})
     failures: list[str] = []
     expected: list[tuple[str, str, str]] = []
     start = time.perf_counter()
     for case in cases:
-        for mode in MODES:
+        for mode in modes:
+            if mode == "check" and not case.get("environment"):
+                continue
             with tempfile.TemporaryDirectory() as tmp:
-                outcome = run_case(case, mode, Path(tmp), offline=not args.online)
+                outcome = (check_case(case, Path(tmp), offline=not args.online) if mode == "check"
+                           else run_case(case, mode, Path(tmp), offline=not args.online))
             cell = table[case["family"]][mode]
             cell[0] += outcome.passed
             cell[1] += 1
             if not outcome.passed:
-                expected.append((case["id"], mode, _reason(outcome)))
+                if mode in MODES:
+                    expected.append((case["id"], mode, _reason(outcome)))
                 failures.append(f"{case['id']} [{mode}] culprit={outcome.culprit} fix={outcome.fix}: "
                                 f"{outcome.summary[:300]}")
     elapsed = time.perf_counter() - start
-    print(f"{'family':28} {'text':>12} {'env':>12}")
-    totals = {m: [0, 0] for m in MODES}
+    print(f"{'family':28} " + " ".join(f"{m:>12}" for m in modes))
+    totals = {m: [0, 0] for m in modes}
     for family in sorted(table):
         row = table[family]
-        print(f"{family:28} " + " ".join(f"{row[m][0]:>5}/{row[m][1]:<6}" for m in MODES))
-        for m in MODES:
+        print(f"{family:28} " + " ".join(f"{row[m][0]:>5}/{row[m][1]:<6}" for m in modes))
+        for m in modes:
             totals[m][0] += row[m][0]
             totals[m][1] += row[m][1]
-    print(f"{'all':28} " + " ".join(f"{totals[m][0]:>5}/{totals[m][1]:<6}" for m in MODES))
-    print(" ".join(f"{m}: {100 * totals[m][0] / max(1, totals[m][1]):.1f}%" for m in MODES)
+    print(f"{'all':28} " + " ".join(f"{totals[m][0]:>5}/{totals[m][1]:<6}" for m in modes))
+    print(" ".join(f"{m}: {100 * totals[m][0] / max(1, totals[m][1]):.1f}%" for m in modes)
           + f" · {len(cases)} cases in {elapsed:.1f} s")
     if args.failures:
         print("\n".join(failures))

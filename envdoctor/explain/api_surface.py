@@ -106,14 +106,16 @@ class Phrase:
     removed_in: str | None
 
 
-def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False) -> Phrase | None:
-    """The first release of ``dist`` whose source says ``message`` (None: unknown, or no engine)."""
+def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False,
+                    literal: bool = False) -> Phrase | None:
+    """The first release of ``dist`` whose source says ``message`` (None: unknown, or no engine);
+    ``literal``: searched as written, not as runs of words."""
     if _api() is None:
         return None
     try:
         from envdoctor.surface.phrases import phrase_boundary as found
 
-        result = found(dist, message, around=around, offline=offline)
+        result = found(dist, message, around=around, offline=offline, literal=literal)
     except Exception:
         return None
     return None if result is None else Phrase(result.added_in, result.last_without, result.removed_in)

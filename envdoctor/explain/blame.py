@@ -160,3 +160,16 @@ def defining_distribution(group: HitGroup, ev: Evidence, name: str) -> tuple[str
     stack += [canonical_name(n) for n in ev.kb.tables.get("surface_first", {}).get("packages", [])]
     found = api_surface.definers(name, stack, offline=ev.offline)
     return (found[0][1], found[0][0]) if found else None
+
+
+def checker_relaxed(checker: str, requirement: str, ev: Evidence) -> Fix | None:
+    """Upgrade ``checker`` (the package whose run-time check refused a dependency) to its first
+    release whose source no longer spells ``requirement`` (``vllm>=0.4.3,<=0.6.2``): the release
+    that changed its check (None: every newer release still spells it, or it cannot be told)."""
+    found = api_surface.phrase_boundary(checker, requirement, offline=ev.offline, literal=True)
+    installed = parse_version((ev.installed(checker) or "").split("+")[0]) if ev.installed(checker) else None
+    if found is None or found.removed_in is None or (installed is not None and (
+            (moved := parse_version(found.removed_in)) is None or moved <= installed)):
+        return None
+    return pip_install_fix(f"or upgrade {checker} to {found.removed_in}+, the first release whose check no longer "
+                           f"asks for {requirement}", {checker: f">={found.removed_in}"}, Applicability.UNSAFE)

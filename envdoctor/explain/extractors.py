@@ -34,7 +34,8 @@ LAST_RESORT_CODES = frozenset({"ED615"})  # any exception line: only where no ot
 # How occurrences are grouped into findings: one per rule (one cause per run), one per signature
 # (one per kind of text), otherwise one per distinct matched text.  A declarative rule's cause is
 # a state of the environment, so all its lines form one finding too.
-GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature", "ED142": "rule", "ED609": "rule"}
+GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature", "ED142": "rule", "ED609": "rule",
+            "ED110": "groups:package"}  # a check's error line and its "To fix:" hint: one finding per package
 CONTEXT_LINES = 12
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3
@@ -195,7 +196,9 @@ class Scanner:
         for index, sig in enumerate(self.signatures):
             if sig.code not in found and (m := sig.pattern.search(text)):
                 grouping = self.grouping[sig.code]
-                key = "" if grouping == "rule" else str(index) if grouping == "signature" else m.group(0)
+                key = "" if grouping == "rule" else str(index) if grouping == "signature" else \
+                    "|".join(m.groupdict().get(g) or "" for g in grouping[7:].split(",")) \
+                    if grouping.startswith("groups:") else m.group(0)
                 found[sig.code] = (key, m)
         best = min((self.tiers[code] for code in found), default=0)
         return [(code, key, m) for code, (key, m) in found.items() if self.tiers[code] == best]
@@ -241,6 +244,9 @@ class Scanner:
                         group = groups[(code, group_key)] = HitGroup(
                             code=code, groups={k: v for k, v in match.groupdict().items() if v is not None},
                             matched=match.group(0), context=context)
+                    for name, value in match.groupdict().items():  # what a later line adds (the version found)
+                        if value is not None:
+                            group.groups.setdefault(name, value)
                     group.count += 1
                     if len(group.occurrences) < MAX_OCCURRENCES:
                         group.occurrences.append(Occurrence(line.where, line.number, line.text))

@@ -27,6 +27,7 @@ from envdoctor.engine.core import implementation
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import is_kept, parse_requirement, parse_version
 from envdoctor.explain import families, releases
+from envdoctor.explain.blame import checker_relaxed
 from envdoctor.explain.diagnosis import (
     EXPLAINERS,
     HIGH,
@@ -187,6 +188,8 @@ def runtime_version_check(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Di
         if ev.ctx is None or not lf:
             return Diagnosis(chain, MEDIUM, (rebuild, *bypass), (package,))
         return _llamafactory_state(group, entry, ev, package, chain, (rebuild, *bypass))
+    relaxed = checker_relaxed("llamafactory", said_req, ev) if lf and said_req else None
+    bypass = (relaxed, *bypass) if relaxed else bypass
     rule = None if lf else "ED001"  # transformers' own dependency check: a declared requirement
     if ev.ctx is None or req is None:
         found = f"{package} {logged} was installed" if logged else f"another {package} was installed"

@@ -90,10 +90,12 @@ class PhraseBoundary:
 
 
 def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False,
-                    index_urls: tuple[str, ...] | None = None) -> PhraseBoundary | None:
+                    index_urls: tuple[str, ...] | None = None, literal: bool = False) -> PhraseBoundary | None:
     """The first release of ``dist`` whose source says ``message`` (None: the anchor release, the
-    installed one or else the newest, does not say it, or nothing could be read)."""
-    runs = windows(message)
+    installed one or else the newest, does not say it, or nothing could be read).  ``literal``:
+    ``message`` is searched as it is (a requirement a version check spells, ``vllm>=0.4.3,<=0.6.2``),
+    not cut into runs of words."""
+    runs = (message,) if literal else windows(message)
     if not runs:
         return None
     from envdoctor.env import pipconfig

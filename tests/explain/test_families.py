@@ -461,3 +461,26 @@ def test_a_traceback_cut_at_its_import_line_finds_the_name_the_release_lacks(tmp
         assert "`transformers` has no `EncoderDecoderCache` (imported by peft" in finding.message
         assert set(finding.packages) == {"peft", "transformers"}
     assert _pins(text) == {"transformers": ">=4.43.0"} and _pins(env) == {"transformers": "==4.43.0"}
+
+
+def test_a_run_time_check_names_the_checkers_release_that_changed_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version, spec in (("0.9.0", "vllm>=0.4.3,<=0.6.2"), ("0.9.1", "vllm>=0.4.3,<=0.6.2"),
+                          ("0.9.2", "vllm>=0.4.3,<=0.7.3"), ("0.9.3", "vllm>=0.4.3,<=0.8.2")):
+        body = f'def check_dependencies():\n    check_version("{spec}")\n'
+        layout.add(Dist("llamafactory", version, {"llamafactory/__init__.py": "",
+                                                  "llamafactory/extras/misc.py": body}))
+    log = (f'  File "{SITE}/llamafactory/extras/misc.py", line 2, in check_dependencies\n'
+           "ImportError: vllm>=0.4.3,<=0.6.2 is required for a normal functioning of this module, but found "
+           "vllm==0.6.3.\nTo fix: run `pip install vllm>=0.4.3,<=0.6.2` or set `DISABLE_VERSION_CHECK=1` to skip "
+           "this check.\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED110")  # one, not two
+    assert "LLaMA-Factory checks vllm>=0.4.3,<=0.6.2 at import, but vllm 0.6.3 was installed" in finding.message
+    relaxed = next(fix for fix in finding.fixes if "llamafactory" in fix.pins)
+    assert relaxed.pins == {"llamafactory": ">=0.9.2"} and "no longer asks for vllm>=0.4.3,<=0.6.2" in relaxed.title
+    hint = _only(explain_text("To fix: pip install accelerate>=0.30.1,<=0.33.0\n", tmp_path), "ED110")
+    assert _pins(hint)["accelerate"] == "<=0.33.0,>=0.30.1"  # the hint alone is LLaMA-Factory's check

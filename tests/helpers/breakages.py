@@ -118,6 +118,13 @@ def run_case(case: dict, mode: str, tmp_path: Path, offline: bool = True) -> Out
     return score(case, result.findings)
 
 
+def check_case(case: dict, tmp_path: Path, offline: bool = True) -> Outcome:
+    """`envdoctor check --env` on the case's stated versions, without its log (what the packages alone say)."""
+    from envdoctor.engine.check import run_check
+
+    return score(case, run_check(env_request(case, tmp_path, offline)).findings)
+
+
 def score(case: dict, findings: Iterable[Finding]) -> Outcome:
     """Whether ``findings`` name a culprit of ``case`` and a fix that fits one of its fixes."""
     findings = list(findings)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envdoctor.env.requirements import parse_version
-from envdoctor.explain.blame import group_frames
+from envdoctor.explain.blame import checker_relaxed, group_frames
 from envdoctor.explain.diagnosis import (
     HIGH,
     LOW,
@@ -161,7 +161,10 @@ def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     title = f"move {gate.name} into the checked range {gate.specifier}" if gate.specifier else \
         f"upgrade {gate.name} to its newest release"
     fixes: list[Fix] = [pip_install_fix(title, {gate.name: gate.specifier}, Applicability.UNSAFE)]
-    if checker:
+    relaxed = checker_relaxed(checker, gate.requirement, ev) if checker and gate.specifier else None
+    if relaxed:
+        fixes.append(relaxed)
+    elif checker:
         fixes.append(say(f"or pin {checker} to a release whose check accepts "
                          f"{gate.name} {gate.found or 'as installed'}"))
     installed = ev.installed(gate.name)
