@@ -484,3 +484,16 @@ def test_a_run_time_check_names_the_checkers_release_that_changed_it(tmp_path: P
     assert relaxed.pins == {"llamafactory": ">=0.9.2"} and "no longer asks for vllm>=0.4.3,<=0.6.2" in relaxed.title
     hint = _only(explain_text("To fix: pip install accelerate>=0.30.1,<=0.33.0\n", tmp_path), "ED110")
     assert _pins(hint)["accelerate"] == "<=0.33.0,>=0.30.1"  # the hint alone is LLaMA-Factory's check
+
+
+def test_a_requirement_whose_every_release_needs_another_python_says_which(tmp_path: Path) -> None:
+    versions = ", ".join([f"0.{minor}.0" for minor in range(60)] + ["1.0.0", "1.0.1"])  # a list past 300 characters
+    log = ("ERROR: Ignored the following versions that require a different python version: 1.7.0 Requires-Python "
+           ">=3.9.0; 1.8.0 Requires-Python >=3.9.0; 1.9.0 Requires-Python >=3.9.0\n"
+           f"ERROR: Could not find a version that satisfies the requirement accelerate>=1.7.0 (from versions: {versions})\n"
+           "ERROR: No matching distribution found for accelerate>=1.7.0\n")
+    finding = _only(explain_text(log, tmp_path), "ED609")
+    assert "every accelerate release in >=1.7.0 requires Python >=3.9.0" in finding.message
+    assert _pins(finding) == {"accelerate": "==1.0.1"}  # the newest pip listed: pip's list is for its Python
+    plain = _only(explain_text(log.replace(">=1.7.0", "==0.59.1"), tmp_path), "ED609")  # in pip's list's range
+    assert "requires Python" not in plain.message and _pins(plain) == {"accelerate": "==1.0.1"}

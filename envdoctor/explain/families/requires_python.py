@@ -35,6 +35,7 @@ from envdoctor.knowledge.base import RuleEntry
 
 MAX_LINE = 4000
 _IGNORED = re.compile(r"(?P<version>\d+(?:\.\d+){0,3}(?:[a-z]+\d*)?(?:\.post\d+)?) Requires-Python (?P<spec>[^;\s]+)")
+_FROM_VERSIONS = re.compile(r"\(from versions: ([^)]*)\)")  # the whole list (the signature keeps 300 characters)
 _PACKAGE = re.compile(r"Package '(?P<package>[^']{1,100})' requires a different Python")
 
 
@@ -108,7 +109,9 @@ def _ignored_floor(group: HitGroup) -> Version | None:
 def _listed(group: HitGroup, floor: Version | None) -> Version | None:
     """The newest final release in pip's ``(from versions: ...)`` list, below the releases it skipped."""
     found = []
-    for item in (group.groups.get("versions") or "").split(","):
+    listing = group.groups.get("versions") or next(
+        (m.group(1) for o in group.occurrences if (m := _FROM_VERSIONS.search(o.text[:MAX_LINE]))), "")
+    for item in listing.split(","):
         try:
             version = Version(item.strip())
         except InvalidVersion:
@@ -118,10 +121,46 @@ def _listed(group: HitGroup, floor: Version | None) -> Version | None:
     return max(found) if found else None
 
 
-def _explain(group: HitGroup, ev: Evidence, package: str, said: str) -> Diagnosis:
+def _ignored(group: HitGroup) -> dict[Version, str]:
+    """Release -> the Requires-Python pip skipped it for, as the log lists them."""
+    found: dict[Version, str] = {}
+    for line in (*group.context, *(o.text for o in group.occurrences)):
+        for m in _IGNORED.finditer(line[:MAX_LINE]):
+            try:
+                found[Version(m.group("version"))] = m.group("spec")
+            except InvalidVersion:
+                continue
+    return found
+
+
+def _python_needed(group: HitGroup, package: str, wanted: SpecifierSet | None) -> Diagnosis | None:
+    """When every release the requirement admits was skipped for its Requires-Python (pip's own
+    lists say so, for the Python that ran it): the Python they need, and the newest release pip
+    could install there."""
+    if wanted is None or not str(wanted):
+        return None
+    skipped = {v: spec for v, spec in _ignored(group).items() if wanted.contains(v, prereleases=True)}
+    listed = _listed(group, None)
+    if not skipped or (listed is not None and wanted.contains(listed, prereleases=True)):
+        return None
+    needs = min(set(skipped.values()), key=lambda spec: sum(s == spec for s in skipped.values()) * -1)
+    fixes: list[Fix] = [say(f"run it on a Python {needs}: every {package} release in {wanted} pip saw requires it")]
+    if listed is not None:
+        fixes.append(pip_install_fix(f"or relax the requirement to {package} {listed}, the newest release pip listed "
+                                     "as installable on this Python", {package: f"=={listed}"}, Applicability.UNSAFE))
+    return Diagnosis(f"every {package} release in {wanted} requires Python {needs} (pip skipped "
+                     f"{len(skipped)} of them for it), which the Python that ran pip is not", HIGH, tuple(fixes),
+                     (package,))
+
+
+def _explain(group: HitGroup, ev: Evidence, package: str, said: str, wanted: SpecifierSet | None = None) -> Diagnosis:
     python, origin = _python(group, ev)
+    if (needed := _python_needed(group, package, wanted)) is not None:
+        return needed  # pip's lists were made for the Python that ran it: they answer for it
     on = f"Python {python} ({origin})" if python else "the Python that ran pip"
-    newest, how = newest_installable(package, python, ev)
+    listed_here = _listed(group, _ignored_floor(group)) if python is None else None
+    newest, how = (listed_here, "the newest release pip listed as installable there") if listed_here is not None \
+        else newest_installable(package, python, ev)
     if newest is not None:
         return Diagnosis(f"{said}; {how} is {newest} (for {on})", HIGH,
                          (pip_install_fix(f"install {package} {newest}, {how}", {package: f"=={newest}"},
@@ -173,4 +212,5 @@ def no_distribution(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosi
     versions = group.groups.get("versions")
     listed = (" (none at all: this project has no files for it)" if versions == "none"
               else f" (it offers {versions})" if versions else "")
-    return _explain(group, ev, package, f"pip has no release matching `{text}`{listed}")
+    return _explain(group, ev, package, f"pip has no release matching `{text}`{listed}",
+                    req.specifier if req else None)
