@@ -490,10 +490,30 @@ def test_a_requirement_whose_every_release_needs_another_python_says_which(tmp_p
     versions = ", ".join([f"0.{minor}.0" for minor in range(60)] + ["1.0.0", "1.0.1"])  # a list past 300 characters
     log = ("ERROR: Ignored the following versions that require a different python version: 1.7.0 Requires-Python "
            ">=3.9.0; 1.8.0 Requires-Python >=3.9.0; 1.9.0 Requires-Python >=3.9.0\n"
-           f"ERROR: Could not find a version that satisfies the requirement accelerate>=1.7.0 (from versions: {versions})\n"
+           "ERROR: Could not find a version that satisfies the requirement accelerate>=1.7.0 "
+           f"(from versions: {versions})\n"
            "ERROR: No matching distribution found for accelerate>=1.7.0\n")
     finding = _only(explain_text(log, tmp_path), "ED609")
     assert "every accelerate release in >=1.7.0 requires Python >=3.9.0" in finding.message
     assert _pins(finding) == {"accelerate": "==1.0.1"}  # the newest pip listed: pip's list is for its Python
     plain = _only(explain_text(log.replace(">=1.7.0", "==0.59.1"), tmp_path), "ED609")  # in pip's list's range
     assert "requires Python" not in plain.message and _pins(plain) == {"accelerate": "==1.0.1"}
+
+
+
+def test_an_extension_whose_declared_torch_range_excludes_the_installed_torch_is_pinned_into_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("vllm", "0.2.2", {"vllm/__init__.py": ""}, requires=("torch>=2.1.0",)))
+    for version in ("2.0.1", "2.1.0", "2.1.2"):
+        layout.add(Dist("torch", version, {"torch/__init__.py": ""}))
+    log = f"{SITE}/vllm/quantization_ops.cpython-39-x86_64-linux-gnu.so: undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
+    text = _only(explain_text(log, tmp_path), "ED120")
+    assert set(text.packages) == {"vllm", "torch"}  # a c10:: symbol: the other side is torch
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, {"vllm": "0.2.2", "torch": "2.0.1"}), offline=False)
+        env = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED120")
+    assert "vllm 0.2.2 declares torch>=2.1.0" in env.message and "torch 2.0.1 is installed" in env.message
+    assert _pins(env) == {"torch": "==2.1.0"}  # the nearest release in the declared range

@@ -15,7 +15,7 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.engine.core import implementation
 from envdoctor.env.requirements import parse_version
-from envdoctor.env.torch_build import built_for_torch
+from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.demangle import demangle, namespace
 from envdoctor.explain.diagnosis import (
     HIGH,
@@ -84,7 +84,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
             f"{dist or 'extension'} build for your torch, or uninstall it",
             MEDIUM,
             (say("install the build made for the installed torch (same torch major.minor)"), *uninstall),
-            (dist,) if dist else (),
+            tuple(d for d in (dist, "torch" if owner in TORCH_NAMESPACES else None) if d),
         )
     if dist is None:
         return Diagnosis(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
@@ -104,6 +104,17 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
             stale(f"{dist} {version} is built for torch{spec} ({origin}) and torch {torch} is installed"),
             LOW,
             (),
+            (dist, "torch"),
+        )
+    declared = declared_or_recorded(snap.distributions[dist], snap, "torch")
+    if declared and declared[0] and torch_version and not SpecifierSet(declared[0]).contains(
+            torch_version, prereleases=True):
+        return Diagnosis(
+            f"{dist} {version}'s compiled module was built against another {against}: {dist} {version} declares "
+            f"torch{declared[0]} ({declared[1]}), but torch {torch} is installed",
+            HIGH,
+            (pip_install_fix(f"move torch into {dist} {version}'s declared range torch{declared[0]}",
+                             {"torch": declared[0]}, Applicability.UNSAFE), *uninstall),
             (dist, "torch"),
         )
     return Diagnosis(
