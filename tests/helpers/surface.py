@@ -9,10 +9,13 @@ import hashlib
 import html
 import json
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+
+from tests.helpers.index import IndexServer, isolated_pip_env
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "surface"
 
@@ -104,3 +107,14 @@ class Index:
                    f'{html.escape(str(e["filename"]))}</a>' for e in entries]
         (page / "index.html").write_text("<html><body>\n" + "\n".join(anchors) + "\n</body></html>\n",
                                          encoding="utf-8")
+
+
+def serve(tmp_path: Path, monkeypatch: object, dists: Iterable[Dist]) -> Iterator[IndexServer]:
+    """Build a loopback index of ``dists`` under ``tmp_path`` and point pip and envdoctor at it
+    while the generator is suspended (a fixture's body: ``yield from serve(...)``)."""
+    layout = Index(tmp_path / "index")
+    for dist in dists:
+        layout.add(dist)
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server

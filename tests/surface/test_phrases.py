@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from envdoctor.surface.phrases import phrase_boundary, windows
-from tests.helpers.index import IndexServer, isolated_pip_env
-from tests.helpers.surface import Dist, Index
+from tests.helpers.index import IndexServer
+from tests.helpers.surface import Dist, serve
 
 REFUSAL = 'raise RuntimeError(f"Dataset scripts are no longer supported, but found {filename}")\n'
 ASKING = ('raise ValueError(f"The repository for {repo} contains custom code which must be executed to correctly "\n'
@@ -27,13 +28,8 @@ def loader(version: str) -> Dist:
 
 
 @pytest.fixture()
-def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
-    layout = Index(tmp_path / "index")
-    for version in VERSIONS:
-        layout.add(loader(version))
-    with IndexServer(tmp_path / "index") as server:
-        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
-        yield server
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IndexServer]:
+    yield from serve(tmp_path, monkeypatch, (loader(version) for version in VERSIONS))
 
 
 def test_windows_leave_out_what_varies() -> None:

@@ -4,6 +4,7 @@ absorbed or guarded uses that are not reported."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,8 @@ import pytest
 from envdoctor.surface.project import script_breakages
 from envdoctor.surface.query import Query
 from tests.helpers.core import dist, snap
-from tests.helpers.index import IndexServer, isolated_pip_env
-from tests.helpers.surface import Dist, Index, install
+from tests.helpers.index import IndexServer
+from tests.helpers.surface import Dist, install, serve
 
 VERSIONS = ["4.40.0", "4.41.0", "4.45.0", "4.46.0", "4.50.0"]
 
@@ -56,13 +57,8 @@ SCRIPT = textwrap.dedent("""
 
 
 @pytest.fixture()
-def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
-    layout = Index(tmp_path / "index")
-    for version in VERSIONS:
-        layout.add(trainlib(version))
-    with IndexServer(tmp_path / "index") as server:
-        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
-        yield server
+def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[IndexServer]:
+    yield from serve(tmp_path, monkeypatch, (trainlib(version) for version in VERSIONS))
 
 
 def run(tmp_path: Path, installed: str) -> list:
