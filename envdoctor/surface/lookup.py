@@ -397,6 +397,8 @@ def _answer(release: ReleaseSymbols, query: Query) -> Answer:
     result: Answer
     if not present:
         parent, _, leaf = query.module.rpartition(".")
+        if (resolver.summary(query.module.split(".")[0]) or {}).get("import_hook"):
+            return Answer(None, f"{query.module.split('.')[0]} installs an import hook: it makes modules at run time")
         if parent and release.has_module(parent) and resolver.find_name(parent, leaf).status:
             present = True  # an attribute reached as a module path (os.path-style)
         else:

@@ -31,8 +31,9 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 5  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
-#                     star imports made only in an except handler (fallback_stars)
+SUMMARY_VERSION = 6  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+#                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
+#                     replaced by an object (dynamic), sys.meta_path hooks (import_hook)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -79,6 +80,22 @@ def dotted(node: ast.expr) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _replaces_module(target: ast.expr) -> bool:
+    """``sys.modules[__name__] = ...``: the module puts another object in its own place."""
+    return (isinstance(target, ast.Subscript) and dotted(target.value) == "sys.modules"
+            and isinstance(target.slice, ast.Name) and target.slice.id == "__name__")
+
+
+def _lazy_module_call(value: ast.expr) -> bool:
+    """A lazy module built from a table of names the summary reads (transformers' ``_LazyModule(__name__,
+    __file__, _import_structure)``, ``define_import_structure(...)``): its exports are known."""
+    if not isinstance(value, ast.Call):
+        return False
+    args = [*value.args, *(k.value for k in value.keywords)]
+    return any(isinstance(a, ast.Name) and "import_structure" in a.id for a in args) or any(
+        isinstance(a, ast.Call) and (dotted(a.func) or "").endswith("define_import_structure") for a in args)
 
 
 def _writes_globals(func: ast.expr) -> bool:
@@ -289,6 +306,7 @@ class _Walker:
         self.renames: dict[str, str] = {}
         self.getattr: dict[str, Any] | None = None
         self.dynamic = False
+        self.import_hook = False
         self.submodule_exports = False
 
     # --- statements ------------------------------------------------------------------------
@@ -380,6 +398,12 @@ class _Walker:
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
                     and isinstance(node.value, ast.Call) and dotted(node.value.func) == "globals":
                 self.dynamic = True
+        if isinstance(stmt, ast.Assign) and any(_replaces_module(t) for t in stmt.targets) \
+                and not _lazy_module_call(stmt.value):
+            self.dynamic = True  # sys.modules[__name__] = an object: its attributes answer at run time
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and \
+                (dotted(stmt.value.func) or "") in ("sys.meta_path.append", "sys.meta_path.insert"):
+            self.import_hook = True  # modules below this package may be made at run time (six.moves)
 
     def _assign(self, stmt: ast.Assign | ast.AnnAssign | ast.AugAssign, fallback: bool) -> None:
         value = stmt.value
@@ -593,6 +617,8 @@ class _Walker:
             summary["submodule_exports"] = True
         if self.fallback_stars:
             summary["fallback_stars"] = self.fallback_stars
+        if self.import_hook:
+            summary["import_hook"] = True
         if self.dynamic or lazy_incomplete:
             summary["dynamic"] = True
         return summary

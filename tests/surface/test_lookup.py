@@ -307,3 +307,28 @@ def test_a_star_import_only_an_except_handler_makes_of_a_module_not_shipped_expo
     files["own/__init__.py"] = "try:\n    from .real import *\nexcept ImportError:\n    from .dummy_objects import *\n"
     clean = _open(tmp_path / "b", Dist("own", "1.1", files))
     assert answer(clean, Query("own", "gone")).status is False
+
+
+def test_a_module_that_puts_an_object_in_its_place_or_hooks_imports_answers_at_run_time(tmp_path: Path) -> None:
+    files = {"lex/__init__.py": textwrap.dedent("""
+        import sys, types
+        class _automodule(types.ModuleType):
+            def __getattr__(self, name): ...
+        newmod = _automodule(__name__)
+        sys.modules[__name__] = newmod
+    """), "hooked/__init__.py": textwrap.dedent("""
+        import sys
+        class _Importer: ...
+        moves = object()
+        sys.meta_path.append(_Importer())
+    """), "lazy/__init__.py": textwrap.dedent("""
+        import sys
+        _import_structure = {"core": ["Thing"]}
+        sys.modules[__name__] = _LazyModule(__name__, globals()["__file__"], _import_structure)
+    """), "lazy/core.py": "class Thing: ...\n"}
+    release = _open(tmp_path, Dist("mix", "1.0", files))
+    assert answer(release, Query("lex", "PerlLexer")).status is None  # not "absent": the object answers
+    assert answer(release, Query("hooked.moves", "range")).status is None  # the hook makes the module
+    assert answer(release, Query("hooked.other")).status is None
+    assert answer(release, Query("lazy", "Missing")).status is False  # a lazy table's names are known
+    assert answer(release, Query("lazy", "Thing")).status is True
