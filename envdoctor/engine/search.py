@@ -127,19 +127,27 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
     along: list[str] = []
     deeper: list[str] = []  # what the packages that move along bring with them
     candidate = Distribution(name=name, version=version, requires=meta.requires, requires_python=meta.requires_python)
-    for req in active_requirements(candidate, snap, requested_extras(snap).get(name, ())):
+    requirements = list(active_requirements(candidate, snap, requested_extras(snap).get(name, ())))
+
+    def ours(dep: str) -> bool:  # implied by what moves (and not the platform's): it moves along
+        installed = snap.distributions.get(dep)
+        return (installed is not None and any(link.startswith(f"{name}==") for link in installed.implied_by)
+                and not is_kept(dep, keep))
+
+    followers = moving | {canonical_name(r.name) for r in requirements if ours(canonical_name(r.name))}
+    for req in requirements:
         dep = canonical_name(req.name)
         installed = snap.distributions.get(dep)
         if installed is None or dep in moving or not req.specifier:
             continue
         if req.specifier.contains(installed.version, prereleases=True):
             continue
-        ours = any(link.startswith(f"{name}==") for link in installed.implied_by)  # implied by what moves
-        if ours and not is_kept(dep, keep):
+        if ours(dep):
             exact = exact_version(req)
             follower = lookup(dep, exact) if exact and depth > 0 else None
-            if exact and follower is not None:
-                why, further = _check(snap, dep, exact, follower, requirers, moving | {dep}, keep, lookup, depth - 1)
+            if exact and follower is not None:  # the others that move along do not hold it back
+                why, further = _check(snap, dep, exact, follower, requirers, followers | {dep}, keep, lookup,
+                                      depth - 1)
                 if why is not None:
                     return f"{version} brings {dep} {why}", ()
                 deeper += further

@@ -99,3 +99,17 @@ def test_both_sides_of_a_vllm_torch_mismatch_with_their_pins(tmp_path: Path, ser
         code, doc = check(tmp_path, server.url, ["vllm==0.8.5", "torch==2.7.0"], "--select", "ED120",
                           "--no-infer", "--keep", "torch", python="3.12")
         assert not any(fix["pins"].get("torch") for fix in fixes_of(doc, "ED120"))
+
+
+def test_what_the_moving_package_implies_moves_along_together(tmp_path: Path, served) -> None:
+    # app pins core and ext exactly; ext pins core too: moving app moves both, and the old ext (implied by
+    # the old app) does not hold the new core back
+    releases = [release("app", "1.0", ["core==1.0", "ext==1.0"]), release("app", "2.0", ["core==2.0", "ext==2.0"]),
+                release("core", "1.0"), release("core", "2.0"),
+                release("ext", "1.0", ["core==1.0"]), release("ext", "2.0", ["core==2.0"]),
+                release("needs", "1.0", ["app>=2.0"])]
+    with served(releases) as server:
+        code, doc = check(tmp_path, server.url, ["app==1.0", "needs==1.0"], "--select", "ED001")
+    move = next(fix for fix in fixes_of(doc, "ED001") if "app" in fix["pins"])
+    assert move["pins"] == {"app": "==2.0"}
+    assert "core 1.0 → 2.0" in move["title"] and "ext 1.0 → 2.0" in move["title"]

@@ -517,3 +517,20 @@ def test_an_extension_whose_declared_torch_range_excludes_the_installed_torch_is
         env = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED120")
     assert "vllm 0.2.2 declares torch>=2.1.0" in env.message and "torch 2.0.1 is installed" in env.message
     assert _pins(env) == {"torch": "==2.1.0"}  # the nearest release in the declared range
+
+
+def test_a_bare_init_names_the_class_the_calling_line_constructs(tmp_path: Path) -> None:
+    from envdoctor.explain.extractors import HitGroup, Occurrence
+    from envdoctor.explain.families.kwarg import constructed
+
+    def group(*context: str) -> HitGroup:
+        error = Occurrence("run.log", len(context) + 1, "TypeError: __init__() got an unexpected keyword argument 'x'")
+        return HitGroup(code="ED611", groups={}, matched="", occurrences=[error], context=context)
+
+    trimmed = group("    self.model = AsyncLLMEngine.from_engine_args(AsyncEngineArgs(**engine_args))")
+    assert constructed(trimmed) == "AsyncEngineArgs"  # the innermost class the line calls
+    assert constructed(group(f'  File "{SITE}/app/run.py", line 3, in main', "    run(Config(**kw))")) == "Config"
+    assert constructed(group("    run(**kw)")) is None
+    wording = _only(explain_text("TypeError: EngineArgs.__init__() got unexpected keyword 'worker_cls'\n",
+                                 tmp_path), "ED611")
+    assert "`EngineArgs()` does not take the argument `worker_cls`" in wording.message  # a paraphrase of the message

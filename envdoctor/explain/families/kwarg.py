@@ -10,11 +10,14 @@ takes the keyword, the caller to one that no longer passes it.
 
 from __future__ import annotations
 
+import re
+
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import (
     class_module,
     defining_distribution,
     group_blame,
+    group_frames,
     lacking_side,
     provider_side,
 )
@@ -33,6 +36,22 @@ from envdoctor.findings import Fix
 from envdoctor.knowledge.base import RuleEntry
 
 
+_CONSTRUCTS = re.compile(r"(?<![\w.])([A-Z]\w{0,100})\(")
+
+
+def constructed(group: HitGroup) -> str | None:
+    """The class the failing call constructs, from the last frame's source line
+    (``AsyncLLMEngine.from_engine_args(AsyncEngineArgs(**args))`` -> ``AsyncEngineArgs``: the
+    innermost class called there; None when the line calls none or is not printed)."""
+    frames = group_frames(group)
+    code = frames[-1].code if frames else None
+    if code is None:  # a trimmed traceback: the source line printed just above the error line
+        above = next((line for line in reversed(group.context) if line.strip()), "")
+        code = above if above[:1].isspace() and not above.lstrip().startswith("File ") else None
+    found = _CONSTRUCTS.findall(code or "")
+    return found[-1] if found else None
+
+
 def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str | None, str | None]:
     """(class or function name, the method of a class, its module, its distribution) of the call that failed.
 
@@ -40,6 +59,8 @@ def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str 
     ``X.__init__()`` and ``X()`` are the class itself.
     """
     called = group.groups.get("callable", "")
+    if called in ("", "__init__"):  # `__init__() got ...`: the calling line names the class it constructs
+        called = constructed(group) or called
     parts = [p for p in called.replace(".__init__", "").replace(".init", "").split(".") if p]
     method = None
     if len(parts) > 1 and parts[-2][:1].isupper() and not parts[-1][:1].isupper():
