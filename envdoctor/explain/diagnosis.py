@@ -85,6 +85,11 @@ class Evidence:
 
         return providers(module, candidates, offline=self.offline)
 
+    def unlisted(self, dist: str) -> bool:
+        """Whether the target is a file (a lock or freeze: it may list part of an environment) that
+        does not list ``dist``: the log's run had it, so its absence rules nothing out."""
+        return self.ctx is not None and self.ctx.snapshot.source.startswith("file:") and self.installed(dist) is None
+
     def location(self, dist: str) -> str | None:
         """The target's site-packages folder of ``dist`` (None for lock files and --no-env)."""
         if self.ctx is None or dist not in self.ctx.snapshot.distributions:

@@ -206,6 +206,9 @@ def _llamafactory_state(
     """ED110's own check on the target for ``package``: confirmed, or ruled out."""
     assert ev.ctx is not None
     lf = ev.installed("llamafactory")
+    if lf is None and ev.unlisted("llamafactory"):
+        return Diagnosis(f"{said} (the file does not list llamafactory; the log's run had it)", MEDIUM, fixes,
+                         (package, "llamafactory"))
     if lf is None:
         return Diagnosis(_stale(f"{said}, but llamafactory is not installed in the target"), LOW, (), (package,))
     found = [f for f in implementation(entry)(ev.ctx, entry) if package in f.packages]

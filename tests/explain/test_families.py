@@ -534,3 +534,11 @@ def test_a_bare_init_names_the_class_the_calling_line_constructs(tmp_path: Path)
     wording = _only(explain_text("TypeError: EngineArgs.__init__() got unexpected keyword 'worker_cls'\n",
                                  tmp_path), "ED611")
     assert "`EngineArgs()` does not take the argument `worker_cls`" in wording.message  # a paraphrase of the message
+
+
+def test_a_lock_that_does_not_list_the_package_the_log_ran_does_not_rule_the_cause_out(tmp_path: Path) -> None:
+    log = ("ImportError: vllm>=0.4.3,<=0.7.3 is required for a normal functioning of this module, but found "
+           "vllm==0.8.1.\nTo fix: run `pip install vllm>=0.4.3,<=0.7.3` or set `DISABLE_VERSION_CHECK=1`.\n")
+    partial = _only(explain_text(log, tmp_path, freeze(tmp_path, {"vllm": "0.8.1"})), "ED110")
+    assert partial.confidence == "medium" and "the file does not list llamafactory" in partial.message
+    assert _pins(partial)["vllm"] == "<=0.7.3,>=0.4.3" and "llamafactory" in partial.packages

@@ -93,6 +93,11 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
         return Diagnosis(found[0].message, HIGH, found[0].fixes, found[0].packages)
     snap = ev.ctx.snapshot
     version, torch = ev.installed(dist), ev.installed("torch")
+    if version is None and ev.unlisted(dist):
+        return Diagnosis(f"{what} was built against another {against} than the one installed (the file does not "
+                         f"list {dist}; the log's run had it)", MEDIUM,
+                         (say("install the build made for the installed torch (same torch major.minor)"), *uninstall),
+                         tuple(d for d in (dist, "torch" if owner in TORCH_NAMESPACES else None) if d))
     if version is None:
         return Diagnosis(
             stale(f"{dist} is not installed in the target (uninstalling it is the usual fix)"), LOW, (), (dist,)
