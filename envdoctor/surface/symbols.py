@@ -31,9 +31,10 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 6  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 7  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
-#                     replaced by an object (dynamic), sys.meta_path hooks (import_hook)
+#                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
+#                     function the decorator defines and returns in its own body (direct statements)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -147,12 +148,13 @@ def wrapper_profile(node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, A
     for a decorator factory), whether that function passes its ``**kwargs`` on, and the
     identifier-like strings the decorator spells (the keywords it handles itself, such as
     ``"use_auth_token"``).  None when ``node`` does not return a function it defines."""
-    current: ast.AST = node
+    current: ast.FunctionDef | ast.AsyncFunctionDef = node
     inner = None
-    for _ in range(2):  # decorator, or decorator factory
-        defs = {s.name: s for s in ast.walk(current) if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
-                and s is not current}
-        returned = [r.value.id for r in getattr(current, "body", []) if isinstance(r, ast.Return)
+    for _ in range(2):  # decorator, or decorator factory: the function it returns is defined in its body
+        defs = {s.name: s for s in current.body if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        if not defs:
+            break
+        returned = [r.value.id for r in current.body if isinstance(r, ast.Return)
                     and isinstance(r.value, ast.Name) and r.value.id in defs]
         if not returned:
             break
