@@ -167,9 +167,10 @@ def checker_relaxed(checker: str, requirement: str, ev: Evidence) -> Fix | None:
     release whose source no longer spells ``requirement`` (``vllm>=0.4.3,<=0.6.2``): the release
     that changed its check (None: every newer release still spells it, or it cannot be told)."""
     found = api_surface.phrase_boundary(checker, requirement, offline=ev.offline, literal=True)
-    installed = parse_version((ev.installed(checker) or "").split("+")[0]) if ev.installed(checker) else None
-    if found is None or found.removed_in is None or (installed is not None and (
-            (moved := parse_version(found.removed_in)) is None or moved <= installed)):
+    if found is None or found.removed_in is None:
         return None
+    installed = ev.installed(checker)
+    if installed and version_in(installed, (f"<{found.removed_in}",)) is not True:
+        return None  # the target's release already has the changed check (or cannot be compared)
     return pip_install_fix(f"or upgrade {checker} to {found.removed_in}+, the first release whose check no longer "
                            f"asks for {requirement}", {checker: f">={found.removed_in}"}, Applicability.UNSAFE)

@@ -197,7 +197,7 @@ class Scanner:
             if sig.code not in found and (m := sig.pattern.search(text)):
                 grouping = self.grouping[sig.code]
                 key = "" if grouping == "rule" else str(index) if grouping == "signature" else \
-                    "|".join(m.groupdict().get(g) or "" for g in grouping[7:].split(",")) \
+                    "|".join(m.groupdict().get(g) or "" for g in grouping.removeprefix("groups:").split(",")) \
                     if grouping.startswith("groups:") else m.group(0)
                 found[sig.code] = (key, m)
         best = min((self.tiers[code] for code in found), default=0)

@@ -63,7 +63,6 @@ def symbol_status(dist: str, version: str, module: str, name: str | None = None,
     distribution, a dynamic ``__getattr__``) or the release could not be read.
     Example: ``symbol_status("markupsafe", "2.1.0", "markupsafe", "soft_unicode")`` is False.
     """
-    from envdoctor.env import pipconfig
     from envdoctor.surface.bisect import OtherReleases
     from envdoctor.surface.lookup import answer_through_bases
 
@@ -71,8 +70,7 @@ def symbol_status(dist: str, version: str, module: str, name: str | None = None,
     release = open_release(dist, version, source)
     if release is None:
         return None
-    urls = source.index_urls if source.index_urls is not None else () if source.offline else pipconfig.read().urls
-    others = OtherReleases(tuple(urls), source.offline, source.site_packages)
+    others = OtherReleases(source.index_urls, source.offline, source.site_packages)
     status = answer_through_bases(release, Query(module, name, attr, kwarg, explicit), others).status
     release.save()
     return status

@@ -19,6 +19,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
@@ -142,8 +143,8 @@ class OtherReleases:
     """The newest release of another distribution, opened once per run (the bases a class takes
     from it answer keywords the class does not name); ``installed`` folders are asked first."""
 
-    def __init__(self, urls: tuple[str, ...], offline: bool, installed: tuple[Any, ...] = ()) -> None:
-        self.urls, self.offline, self.installed = urls, offline, installed
+    def __init__(self, urls: tuple[str, ...] | None, offline: bool, installed: tuple[Path, ...] = ()) -> None:
+        self.urls, self.offline, self.installed = urls, offline, installed  # urls None: pip's, read when needed
         self.opened: dict[str, ReleaseSymbols | None] = {}
 
     def __call__(self, import_name: str) -> ReleaseSymbols | None:
@@ -153,19 +154,19 @@ class OtherReleases:
         return self.opened[dist]
 
     def _open(self, dist: str) -> ReleaseSymbols | None:
-        from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info
+        from envdoctor.surface.sources import InstalledSource, SourceError, dist_info_version, find_dist_info
 
         info = find_dist_info(dist, list(self.installed)) if self.installed else None
         if info is not None:
             try:
-                return ReleaseSymbols.open(InstalledSource(dist, info.name[:-len(".dist-info")].partition("-")[2],
-                                                           info))
+                return ReleaseSymbols.open(InstalledSource(dist, dist_info_version(info), info))
             except SourceError:
                 pass
-        if self.offline or not self.urls:
+        urls = self.urls if self.urls is not None or self.offline else pipconfig.read().urls
+        if self.offline or not urls:
             versions = ProbeStore(dist).data.get("versions") or []
             return ReleaseSymbols.cached(dist, versions[-1]) if versions else None
-        files = release_files(dist, self.urls)
+        files = release_files(dist, urls)
         versions = usable_versions(files)
         return open_index_release(dist, versions[-1], files[versions[-1]]) if versions else None
 

@@ -208,6 +208,11 @@ class SdistSource:
         return self._load().get(path)
 
 
+def dist_info_version(entry: Path) -> str:
+    """The version a ``name-version.dist-info`` folder's name states."""
+    return entry.name[:-len(".dist-info")].partition("-")[2]
+
+
 def find_dist_info(name: str, site_packages: list[Path], version: str | None = None) -> Path | None:
     """The ``*.dist-info`` folder of ``name`` (of ``version`` when given) in the first folder that has one."""
     wanted = canonical_name(name)

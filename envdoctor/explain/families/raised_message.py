@@ -29,10 +29,10 @@ MAX_SEARCHES = 3  # messages searched per run (each may download a few release a
 def candidates(group: HitGroup, ev: Evidence) -> list[str]:
     """Distributions that may raise the message: the traceback's (innermost first), the target's
     fine-tuning packages, the stack."""
-    found = [ev.distribution_of(f.top) for f in reversed(group_frames(group)) if f.top]
-    listed = set(ev.ctx.snapshot.distributions) if ev.ctx else set()
-    found += [d for d in STACK if d in listed] + list(STACK)
-    return list(dict.fromkeys(canonical_name(d) for d in found if d))[:MAX_CANDIDATES]
+    found = [canonical_name(ev.distribution_of(f.top)) for f in reversed(group_frames(group)) if f.top]
+    if ev.ctx is not None:  # a stack package the target does not have did not raise it there
+        return list(dict.fromkeys(d for d in (*found, *STACK) if d not in STACK or ev.installed(d)))[:MAX_CANDIDATES]
+    return list(dict.fromkeys((*found, *STACK)))[:MAX_CANDIDATES]
 
 
 @explains("ED615")
@@ -44,8 +44,6 @@ def raised_message(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
     ev.searches += 1
     for dist in candidates(group, ev):
         installed = ev.installed(dist)
-        if ev.ctx is not None and installed is None and dist in STACK:
-            continue  # the target does not have it: it did not raise the error there
         found = api_surface.phrase_boundary(dist, message, around=installed, offline=ev.offline)
         if found is None or found.added_in is None or found.last_without is None:
             continue

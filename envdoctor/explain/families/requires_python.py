@@ -12,6 +12,7 @@ Without the index, the releases pip ignored still bound the answer from above.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -96,14 +97,7 @@ def newest_installable(package: str, python: str | None, ev: Evidence) -> tuple[
 
 def _ignored_floor(group: HitGroup) -> Version | None:
     """The oldest release pip ignored for its Requires-Python (the answer lies below it)."""
-    versions = []
-    for line in (*group.context, *(o.text for o in group.occurrences)):
-        for m in _IGNORED.finditer(line[:MAX_LINE]):
-            try:
-                versions.append(Version(m.group("version")))
-            except InvalidVersion:
-                continue
-    return min(versions) if versions else None
+    return min(_ignored(group), default=None)
 
 
 def _listed(group: HitGroup, floor: Version | None) -> Version | None:
@@ -143,7 +137,7 @@ def _python_needed(group: HitGroup, package: str, wanted: SpecifierSet | None) -
     listed = _listed(group, None)
     if not skipped or (listed is not None and wanted.contains(listed, prereleases=True)):
         return None
-    needs = min(set(skipped.values()), key=lambda spec: sum(s == spec for s in skipped.values()) * -1)
+    needs = Counter(skipped.values()).most_common(1)[0][0]  # what most of them ask
     fixes: list[Fix] = [say(f"run it on a Python {needs}: every {package} release in {wanted} pip saw requires it")]
     if listed is not None:
         fixes.append(pip_install_fix(f"or relax the requirement to {package} {listed}, the newest release pip listed "

@@ -20,7 +20,7 @@ from envdoctor.knowledge.base import RuleEntry
 def trust_remote_code(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """The repository ships its own code; loading it needs trust_remote_code=True."""
     line = group.occurrences[0].text
-    dataset = "load the dataset" in line or "dataset" in group.matched.lower()
+    dataset = "dataset" in line.lower()  # datasets' wording: "... to correctly load the dataset"
     dist = "datasets" if dataset else "transformers"
     fixes: list[Fix] = [say(
         ("datasets: `load_dataset(..., trust_remote_code=True)` or `HF_DATASETS_TRUST_REMOTE_CODE=1`" if dataset else
