@@ -32,7 +32,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from packaging.version import InvalidVersion, Version
 
 import envdoctor.checks as checks_package
-from envdoctor.env import fetch, index, pipconfig
+from envdoctor.env import pipconfig
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.snapshot import Snapshot
 
@@ -137,6 +137,7 @@ def shipped(path: Path = SNAPSHOT_PATH) -> ReleaseSnapshot:
 
 def index_versions(index_url: str, package: str, since: str | None = None) -> list[str]:
     """Final releases (no pre- or dev releases) of ``package`` on ``index_url`` from ``since``, oldest first."""
+    from envdoctor.env import index  # the network stack (http.client, ssl: ~40 ms) loads only when used
     floor = Version(since) if since else None
     found: set[Version] = set()
     for item in index.project_files(index_url, package):
@@ -156,6 +157,7 @@ def read_releases(package: str, dependency: str, versions: list[str], config: pi
 
     A release whose metadata cannot be read is left out.
     """
+    from envdoctor.env import index
     found: dict[str, Release] = {}
     missing = []
     for version in versions:
@@ -184,6 +186,7 @@ def history(package: str, dependency: str, snap: Snapshot, offline: bool,
     origin = recorded.describe()
     if offline or not snap.source.startswith("file:"):
         return known, origin
+    from envdoctor.env import fetch, index
     newest = Version(known[-1].version) if known else None
     config = index.index_config(snap)
     for index_url in config.urls:
@@ -203,6 +206,7 @@ def history(package: str, dependency: str, snap: Snapshot, offline: bool,
 
 def generate(index_url: str, pairs: Iterable[Pair] = PAIRS, today: str | None = None) -> dict[str, Any]:
     """The snapshot document for ``pairs``: every final release since each floor, read from ``index_url``."""
+    from envdoctor.env import index
     ranking = index.ranking_of(index.tags_for(*SNAPSHOT_TARGET))
     facts: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
     for pair in pairs:

@@ -10,15 +10,20 @@ everything and names the file and entry of the first problem.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 import envdoctor.checks as checks_package
+from envdoctor.env.cache import cache_root
 from envdoctor.env.probe import canonical_name
 from envdoctor.errors import InputError
 from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, pip_install_fix
@@ -82,12 +87,17 @@ class RuleEntry:
     example: str
     fix_safety: str
     evidence: tuple[str, ...]
-    signatures: tuple[re.Pattern[str], ...]
+    patterns: tuple[str, ...]
     check: str
     cases: tuple[Case, ...]
     source: str
     module: str | None = None
     needs: tuple[str, ...] = ()
+
+    @cached_property
+    def signatures(self) -> tuple[re.Pattern[str], ...]:
+        """The error-log signatures, compiled on first use (only `explain` reads them)."""
+        return tuple(re.compile(p) for p in self.patterns)
 
     def docs(self) -> str:
         """The text `envdoctor rules CODE` prints."""
@@ -199,7 +209,7 @@ def _case(raw: Any) -> Case:
                 fixes=tuple(parse_fix(f) for f in raw.get("fix", [])))
 
 
-def _entry(raw: Any, source: str) -> RuleEntry:
+def _entry(raw: Any, source: str, validated: bool = False) -> RuleEntry:
     raw = _keys(raw, RULE_KEYS, "rule")
     for key in ("code", "name", "severity", "summary", "what", "why", "fix_safety", "check"):
         if not isinstance(raw.get(key), str):
@@ -228,35 +238,80 @@ def _entry(raw: Any, source: str) -> RuleEntry:
     evidence = _strs(raw.get("evidence", []), "evidence")
     if not evidence:
         raise _Bad("every rule cites its evidence (evidence = [urls])")
-    signatures = []
-    for pattern in _strs(raw.get("signatures", []), "signatures"):
+    patterns = _strs(raw.get("signatures", []), "signatures")
+    for pattern in () if validated else patterns:
         try:
-            signatures.append(re.compile(pattern))
+            re.compile(pattern)
         except re.error as exc:
             raise _Bad(f"signature {pattern!r} is not a valid regular expression ({exc})")
     return RuleEntry(code=raw["code"], name=raw["name"], severity=severity, summary=raw["summary"],
                      what=raw["what"], why=raw["why"], example=raw.get("example", ""),
-                     fix_safety=raw["fix_safety"], evidence=evidence, signatures=tuple(signatures),
+                     fix_safety=raw["fix_safety"], evidence=evidence, patterns=patterns,
                      check=raw["check"], cases=cases, source=source, module=module, needs=needs)
 
 
+def _parsed_path(texts: dict[str, str]) -> Path:
+    """Where the parsed form of exactly these texts is kept (named by their hash)."""
+    digest = hashlib.sha256(json.dumps(sorted(texts.items())).encode("utf-8")).hexdigest()[:32]
+    return cache_root() / "knowledge" / f"{digest}.json"
+
+
+def _read_parsed(path: Path) -> dict[str, Any] | None:
+    try:
+        docs = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return docs if isinstance(docs, dict) else None
+
+
+def _write_parsed(path: Path, docs: dict[str, Any]) -> None:
+    """Keep texts' parsed documents once they validated (best effort: a read-only cache is fine)."""
+    try:
+        data = json.dumps(docs)
+    except (TypeError, ValueError):  # a TOML date has no JSON form: parse such texts each time
+        return
+    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(data, encoding="utf-8")
+        os.replace(temp, path)
+    except OSError:
+        temp.unlink(missing_ok=True)
+
+
 def load_texts(texts: dict[str, str]) -> KnowledgeBase:
-    """Parse and validate knowledge-base TOML texts keyed by file name."""
+    """Parse and validate knowledge-base TOML texts keyed by file name.
+
+    Texts that validated before are read back from their parsed JSON form in the cache (a TOML
+    parse and the signatures' compilation cost ~40 ms a check); any change to a text is a miss.
+    """
+    cached = _parsed_path(texts)
+    docs = _read_parsed(cached)
+    if docs is not None and set(docs) == set(texts):
+        return _validate(docs, validated=True)
+    docs = {}
+    for source, text in sorted(texts.items()):
+        try:
+            docs[source] = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"{source}: invalid TOML ({exc})")
+    kb = _validate(docs, validated=False)
+    _write_parsed(cached, docs)
+    return kb
+
+
+def _validate(docs: dict[str, Any], validated: bool) -> KnowledgeBase:
     rules: dict[str, RuleEntry] = {}
     names: set[str] = set()
     tables: dict[str, Any] = {}
-    for source, text in sorted(texts.items()):
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"{source}: invalid TOML ({exc})")
+    for source, doc in sorted(docs.items()):
         unknown = sorted(set(doc) - {"rule", "table"})
         if unknown:
             raise InputError(f"{source}: unknown top-level key {unknown[0]!r} (allowed: rule, table)")
         for index, raw in enumerate(doc.get("rule", [])):
             ident = raw.get("code", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
             try:
-                entry = _entry(raw, source)
+                entry = _entry(raw, source, validated)
             except _Bad as exc:
                 raise InputError(f"{source}: rule {ident}: {exc}")
             if entry.code in rules or entry.name in names:

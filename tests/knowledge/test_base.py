@@ -99,3 +99,42 @@ def test_extra_directories_are_loaded_and_validated(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text(GOOD.replace('severity = "warning"', 'severity = "loud"'), encoding="utf-8")
     with pytest.raises(InputError, match=re.escape(f"{tmp_path / 'mine.toml'}: rule ED901: severity 'loud'")):
         knowledge.load((tmp_path,))
+
+
+
+@pytest.fixture
+def kept_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own, and the folder the parsed texts are kept in."""
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "knowledge"
+
+
+def test_validated_texts_are_read_back_from_the_cache_and_any_edit_is_a_miss(kept_dir: Path) -> None:
+    first = knowledge.load_texts({"x.toml": GOOD})
+    kept = list(kept_dir.glob("*.json"))
+    assert len(kept) == 1
+    again = knowledge.load_texts({"x.toml": GOOD})  # from the parsed form: same entries
+    assert again.rules["ED901"] == first.rules["ED901"]
+    assert again.rules["ED901"].signatures[0].search("boom 12")
+    kept[0].write_text(kept[0].read_text(encoding="utf-8").replace('"summary": "s"', '"summary": "kept"'),
+                       encoding="utf-8")
+    assert knowledge.load_texts({"x.toml": GOOD}).rules["ED901"].summary == "kept"  # read, not re-parsed
+    edited = GOOD.replace('summary = "s"', 'summary = "t"')
+    assert knowledge.load_texts({"x.toml": edited}).rules["ED901"].summary == "t"
+    assert len(list(kept_dir.glob("*.json"))) == 2
+
+
+def test_texts_that_fail_validation_are_never_kept(kept_dir: Path) -> None:
+    bad = GOOD.replace('signatures = ["boom (?P<x>\\\\d+)"]', 'signatures = ["(unclosed"]')
+    for _ in range(2):  # the second load validates again and fails again
+        with pytest.raises(InputError, match="not a valid regular expression"):
+            knowledge.load_texts({"x.toml": bad})
+    assert not list(kept_dir.glob("*.json"))
+
+
+def test_an_unwritable_or_corrupt_cache_only_costs_a_parse(kept_dir: Path) -> None:
+    knowledge.load_texts({"x.toml": GOOD})
+    kept = next(kept_dir.glob("*.json"))
+    kept.write_text("{not json", encoding="utf-8")
+    assert "ED901" in knowledge.load_texts({"x.toml": GOOD}).rules
+    assert kept.read_text(encoding="utf-8").startswith('{"x.toml"')
