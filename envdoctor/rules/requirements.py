@@ -91,7 +91,7 @@ def unmet_requirement(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
             shipped = platform_conflict(ctx, dist, target)
             yield entry.finding(
                 f"{dist.name} {dist.version} requires {name}{req.specifier}, but {name} {target.version} "
-                f"is installed{shipped}",
+                f"is {'pinned' if snap.source.startswith('file:') else 'installed'}{shipped}",
                 severity=Severity.WARNING if shipped else None,
                 packages=(dist.name, name),
                 covers=((dist.name, name),),

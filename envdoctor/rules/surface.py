@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from packaging.version import Version
 
+from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import active_requirements, parse_version, requested_extras
 from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
 from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
@@ -60,7 +62,8 @@ def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
     fixes = []
     if b.user_fixed_in:
         fixes.append(pip_install_fix(
-            f"upgrade {b.user} to {b.user_fixed_in}+, the first release that no longer uses `{b.reference.query.describe()}`",
+            f"upgrade {b.user} to {b.user_fixed_in}+, the first release that no longer uses "
+            f"`{b.reference.query.describe()}`",
             {b.user: f">={b.user_fixed_in}"}, Applicability.UNSAFE))
     fixes += provider_fixes(b.provider, b.provider_version, b.reference.query, b.boundary)
     movable = tuple(f for f in fixes if not any(kept(name, ctx) for name in f.pins))
@@ -79,6 +82,19 @@ def curated_pairs(ctx: Context) -> set[tuple[str, str]]:
                 if case.covers and condition_holds(case.when, ctx):
                     pairs.update(case.covers)
     return pairs
+
+
+def declared_excluded(b: Breakage, ctx: Context) -> bool:
+    """Whether the user's own metadata already excludes the provider's release (``numba 0.56.4``
+    requires ``numpy<1.24``): ED001 reports that pair from the metadata, the authority on it."""
+    user = ctx.snapshot.distributions.get(b.user)
+    version = parse_version(b.provider_version)
+    if user is None or version is None:
+        return False
+    extras = requested_extras(ctx.snapshot).get(b.user, ())
+    return any(canonical_name(req.name) == b.provider and req.specifier
+               and not req.specifier.contains(version, prereleases=True)
+               for req in active_requirements(user, ctx.snapshot, extras))
 
 
 def _location(b: Breakage, ctx: Context) -> tuple[Location, ...]:
@@ -179,7 +195,8 @@ def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding
 
 @implements("ED150")
 def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
-    """Cross-package references the target's releases lack, and the project's own uses."""
+    """Cross-package references the target's releases lack, and the project's own uses (not for
+    a pair whose declared requirement already excludes the provider's release)."""
     order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
     result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
     covered = curated_pairs(ctx)
@@ -187,7 +204,8 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     files = [f.path for f in scan.files if f.kind == "python"] if scan is not None else []
     imports: dict[str, tuple[Path, int]] | None = None
     for b in result.breakages:
-        if (b.user, b.provider) not in covered and had_it(b.reference.query, b.boundary) is not False:
+        if (b.user, b.provider) not in covered and had_it(b.reference.query, b.boundary) is not False \
+                and not declared_excluded(b, ctx):
             importer = None
             if b.public is False and scan is not None:
                 from envdoctor.surface import project

@@ -31,10 +31,11 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 7  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 8  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
-#                     function the decorator defines and returns in its own body (direct statements)
+#                     function the decorator defines and returns in its own body (direct statements); 8: a
+#                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -97,6 +98,18 @@ def _lazy_module_call(value: ast.expr) -> bool:
     args = [*value.args, *(k.value for k in value.keywords)]
     return any(isinstance(a, ast.Name) and "import_structure" in a.id for a in args) or any(
         isinstance(a, ast.Call) and (dotted(a.func) or "").endswith("define_import_structure") for a in args)
+
+
+def _writes_all(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function's body adds to its module's ``__all__`` (``__all__.append(a)``, ``+=``)."""
+    for node in ast.walk(func):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "__all__" \
+                and node.func.attr in ("append", "extend", "insert"):
+            return True
+        if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
+            return True
+    return False
 
 
 def _writes_globals(func: ast.expr) -> bool:
@@ -307,6 +320,7 @@ class _Walker:
         self.classes: dict[str, Any] = {}
         self.renames: dict[str, str] = {}
         self.getattr: dict[str, Any] | None = None
+        self.all_writers: set[str] = set()  # functions of this module that add to its __all__
         self.dynamic = False
         self.import_hook = False
         self.submodule_exports = False
@@ -342,6 +356,8 @@ class _Walker:
             if profile is not None:
                 sig["wrapper"] = profile
             self.functions[stmt.name] = sig
+            if _writes_all(stmt):
+                self.all_writers.add(stmt.name)
             if stmt.name == "__getattr__":
                 self.getattr = _module_getattr(stmt)
         elif isinstance(stmt, ast.ClassDef):
@@ -502,6 +518,19 @@ class _Walker:
         elif not fallback:
             self.all_dynamic = True
 
+    def _writer_call(self, call: ast.Call, fallback: bool) -> None:
+        """``extend_all(numerictypes)`` (numpy 1.x): a function of this module that adds to ``__all__``
+        called on imported modules exports their ``__all__``; on anything else, ``__all__`` is dynamic."""
+        for arg in call.args:
+            ref = self.reexports.get(arg.id) if isinstance(arg, ast.Name) else None
+            if ref is not None:
+                module, attr = ref
+                self.all_from.append(f"{module}.{attr}" if attr else str(module))
+            elif not fallback:
+                self.all_dynamic = True
+        if not call.args and not fallback:
+            self.all_dynamic = True
+
     def _set_item(self, target: ast.Subscript, value: ast.expr, augmented: bool, fallback: bool) -> None:
         table = target.value.id if isinstance(target.value, ast.Name) else None
         if table is None or table not in self.tables:
@@ -526,6 +555,8 @@ class _Walker:
 
     def _call_statement(self, call: ast.Call, fallback: bool) -> None:
         func = call.func
+        if isinstance(func, ast.Name) and func.id in self.all_writers:
+            self._writer_call(call, fallback)
         if not isinstance(func, ast.Attribute):
             return
         owner, method = func.value, func.attr

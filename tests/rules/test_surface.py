@@ -147,3 +147,17 @@ def test_a_project_that_imports_the_unloaded_module_fails_for_real(index: IndexS
     strict = by_query(engine.run(ctx, [kb().rules["ED150"]]))["prov.strict(b=...)"]
     assert strict.severity is Severity.ERROR
     assert "train.py:2 imports `userpkg.calls`, which loads it" in strict.message
+
+
+def test_a_pair_the_users_metadata_already_excludes_is_left_to_ed001(index: IndexServer, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    prov_info = install(site, provider("2.0"))
+    user_info = install(site, Dist("userpkg", "1.0", USER_10, requires=("prov<2.0",)))
+    snapshot = snap(dist("prov", "2.0", location=str(prov_info)),
+                    dist("userpkg", "1.0", ("prov<2.0",), location=str(user_info)))
+    assert run_rule("ED150", snapshot) == []  # userpkg says it needs prov<2.0: the metadata is the authority
+    unmet = run_rule("ED001", snapshot)
+    assert [f.packages for f in unmet] == [("userpkg", "prov")] and "requires prov<2.0" in unmet[0].message
+    admitted = snap(dist("prov", "2.0", location=str(prov_info)),
+                    dist("userpkg", "1.0", ("prov>=1.0",), location=str(user_info)))
+    assert "prov.gone" in by_query(run_rule("ED150", admitted))  # a range that admits 2.0: reported

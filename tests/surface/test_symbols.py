@@ -106,6 +106,28 @@ def test_all_static_extended_and_from_other_modules() -> None:
     assert summary("__all__ = [n for n in dir() if ok(n)]").get("all_dynamic") is True
 
 
+def test_a_module_function_that_adds_to_all_exports_the_modules_it_is_called_on() -> None:
+    source = """
+        from . import numerictypes, umath
+        from .numerictypes import *
+        __all__ = ["zeros"]
+        def extend_all(module):
+            existing = set(__all__)
+            for a in module.__all__:
+                if a not in existing:
+                    __all__.append(a)
+        extend_all(numerictypes)
+        extend_all(umath)
+    """
+    s = summary(source, "lib.core")
+    assert s["all"] == ["zeros"] and s["all_from"] == ["lib.core.numerictypes", "lib.core.umath"]
+    assert "all_dynamic" not in s
+    assert summary(source.replace("extend_all(umath)", "extend_all(pick())"), "lib.core").get("all_dynamic") is True
+    # a function that only reads __all__ changes nothing
+    reader = source.replace("__all__.append(a)", "print(a)")
+    assert "all_from" not in summary(reader, "lib.core") and "all_dynamic" not in summary(reader, "lib.core")
+
+
 def test_signatures_dataclass_fields_and_renames() -> None:
     s = summary("""
         @dataclass
