@@ -41,19 +41,24 @@ def kept(name: str, ctx: Context) -> bool:
     return any(fnmatch.fnmatch(name, pattern) for pattern in ctx.keep)
 
 
-def provider_fixes(provider: str, version: str, query: Query, boundary: Boundary | None) -> list[Fix]:
-    """Pins that move the provider into the range that has the symbol (a downgrade says so)."""
+def provider_fixes(provider: str, version: str, query: Query, boundary: Boundary | None,
+                   unlisted: bool = False) -> list[Fix]:
+    """Pins that move the provider into the range that has the symbol (a downgrade says so;
+    ``unlisted``: the target does not pin the provider, so a pin is added, nothing moves)."""
     if boundary is None:
         return []
     fixes = []
     current = Version(version)
     if boundary.added_in and current < Version(boundary.added_in):
-        fixes.append(pip_install_fix(f"upgrade {provider} to {boundary.added_in}+, which has `{query.describe()}`",
-                                     {provider: f">={boundary.added_in}"}, Applicability.UNSAFE))
+        title = (f"pin {provider}>={boundary.added_in}, the first release with `{query.describe()}`" if unlisted
+                 else f"upgrade {provider} to {boundary.added_in}+, which has `{query.describe()}`")
+        fixes.append(pip_install_fix(title, {provider: f">={boundary.added_in}"}, Applicability.UNSAFE))
     if boundary.removed_in and current >= Version(boundary.removed_in) and boundary.last_with:
-        fixes.append(pip_install_fix(
-            f"downgrade {provider} to {boundary.last_with} (a downgrade: {provider} {boundary.removed_in} removed "
-            f"`{query.describe()}`)", {provider: f"<{boundary.removed_in}"}, Applicability.UNSAFE))
+        title = (f"pin {provider}<{boundary.removed_in} ({boundary.last_with} is the last release with "
+                 f"`{query.describe()}`)" if unlisted else
+                 f"downgrade {provider} to {boundary.last_with} (a downgrade: {provider} {boundary.removed_in} "
+                 f"removed `{query.describe()}`)")
+        fixes.append(pip_install_fix(title, {provider: f"<{boundary.removed_in}"}, Applicability.UNSAFE))
     return fixes
 
 
@@ -65,7 +70,7 @@ def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
             f"upgrade {b.user} to {b.user_fixed_in}+, the first release that no longer uses "
             f"`{b.reference.query.describe()}`",
             {b.user: f">={b.user_fixed_in}"}, Applicability.UNSAFE))
-    fixes += provider_fixes(b.provider, b.provider_version, b.reference.query, b.boundary)
+    fixes += provider_fixes(b.provider, b.provider_version, b.reference.query, b.boundary, b.admitted is not None)
     movable = tuple(f for f in fixes if not any(kept(name, ctx) for name in f.pins))
     if movable or not fixes:
         return movable
@@ -109,10 +114,22 @@ def had_it(query: Query, boundary: Boundary | None) -> bool | None:
     removal or addition: an error) or it is a keyword that no release's signature accepts (a
     signature reads exactly); False when no release has a module, name or attribute (the static
     reading cannot see it, e.g. a module built at run time: not reported); None when the release
-    history was not read (only a note)."""
+    history was not read, or its bisection ran out of budget before finding a release with it (only a note)."""
+    found = bool(query.kwarg or boundary.last_with or boundary.first_with or any(boundary.probed.values())) \
+        if boundary is not None else None
+    if boundary is None or not (found or boundary.complete):
+        return None  # a bisection cut short by its budget has not shown that no release has it
+    return found
+
+
+def describe(boundary: Boundary | None) -> str:
+    """The boundary's sentence, or why there is none yet."""
     if boundary is None:
-        return None
-    return bool(query.kwarg or boundary.last_with or boundary.first_with or any(boundary.probed.values()))
+        return "its release history was not bisected (offline or budget)"
+    if not boundary.complete and not boundary.present:
+        return ("its release history was not bisected within this run's time budget (the probes are kept: "
+                "run `envdoctor check` again to go on)")
+    return boundary.describe()
 
 
 def reference_module(b: Breakage) -> str:
@@ -136,12 +153,28 @@ def project_importer(b: Breakage, ctx: Context, imports: dict[str, tuple[Path, i
     return None
 
 
+def _provider_side(b: Breakage, detail: str) -> str:
+    """What the provider's side lacks, for the message: its pinned release, or for a provider the
+    file does not list, the release the pins' requirements admit."""
+    requirement = f"`{b.provider}{b.spec}`" if b.spec else f"`{b.provider}` (no bound)"
+    if b.admitted == "floor" and b.boundary is not None and b.boundary.added_in:
+        return (f"which {b.provider} releases before {b.boundary.added_in} lack, though {requirement} admits them "
+                f"({b.provider_version} is the newest without it; the file does not pin {b.provider}): "
+                f"{b.user}'s declared range reaches below what its code needs")
+    if b.admitted is not None:
+        chosen = ("the newest release it admits, what a fresh install of the file gets" if b.admitted == "newest"
+                  else "a release it admits")
+        return (f"which {b.provider} {b.provider_version} does not have (the file does not pin {b.provider}; "
+                f"{requirement} is what the pins require, {b.provider_version} {chosen}): {detail}")
+    return f"which {b.provider} {b.provider_version} does not have: {detail}"
+
+
 def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str | None = None) -> Finding:
     """The finding for one cross-package breakage (``importer``: where the project loads a module
     that makes a reference the public API does not load)."""
     query = b.reference.query
     more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
-    detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
+    detail = describe(b.boundary)
     if b.public is False and importer:
         fails = f"{importer}, which loads it: running it fails with {failure(query)}"
     elif b.public is False:
@@ -151,14 +184,14 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
     else:
         fails = f"importing it fails with {failure(query)}"
     message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({b.reference.path}:{b.reference.line}{more}), "
-               f"which {b.provider} {b.provider_version} does not have: {detail}; {fails}")
+               f"{_provider_side(b, detail)}; {fails}")
     evidence = [*entry.evidence, f"{b.provider} {b.provider_version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
     severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
-    if severity is None and b.public is False and not importer:
-        severity = Severity.WARNING
+    if severity is None and (b.public is False and not importer or b.admitted == "floor"):
+        severity = Severity.WARNING  # only some importers fail, or only an install held that low
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
                          confidence="high" if complete else "medium")
@@ -180,7 +213,7 @@ def script_fixes(b: ScriptBreakage, ctx: Context) -> tuple[Fix, ...]:
 
 def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding:
     """The finding for one use in the user's own file."""
-    detail = b.boundary.describe() if b.boundary else "its release history was not bisected (offline or budget)"
+    detail = describe(b.boundary)
     message = (f"{b.file.name}:{b.reference.line} uses `{b.reference.query.describe()}`, which {b.dist} {b.version} "
                f"does not have: {detail}; running it fails with {failure(b.reference.query)}")
     evidence = [*entry.evidence, f"{b.dist} {b.version} source: {b.answer.reason}"]

@@ -144,6 +144,27 @@ class ReleaseSymbols:
                 return True
         return found
 
+    def native_mentions(self, module: str, word: str) -> bool | None:
+        """Whether an extension module's binary contains ``word`` (None: unreadable, or larger than
+        a member read allows).  A compiled module cannot bind a name its binary never spells:
+        method tables, type slots and Cython's string tables keep names as plain bytes.  Kept in
+        the release's cache, so a binary is read once per name asked."""
+        path = (self.modules() or {}).get(module, "")
+        if not path.startswith("native:") or self.source is None:
+            return None
+        memo = self.data["extra"].setdefault("native_words", {})
+        key = f"{module}:{word}"
+        if key not in memo:
+            try:
+                binary = self.source.read(path.removeprefix("native:"))
+            except SourceError:
+                binary = None
+            if binary is None:
+                return None
+            memo[key] = word.encode() in binary
+            self.dirty = True
+        return bool(memo[key])
+
     def read_whole(self) -> None:
         """Fetch the release's whole archive once when many of its modules are about to be read."""
         if self.source is not None:

@@ -7,6 +7,11 @@ reference B's release does not have is a :class:`Breakage`, with B's release bou
 (:mod:`envdoctor.surface.bisect`) and the first release of A that no longer makes the
 reference, so both sides get a concrete pin.
 
+A lock or freeze that does not list B (a few pins pasted into an issue, a partial lock) still
+gets B from pip when it is installed: A's references are then answered against the releases
+A's requirement admits: the newest (what a fresh install resolves B to) and the oldest (the
+lower bound A declares).  Either failing is a fact about A's metadata, not a guess at B.
+
 Releases come from the installed files (live, ``--python``) or from the index (lock-file
 targets; ``--offline`` reads the cache only).  Everything is cached per release, so a warm run
 reads one JSON file per distribution and parses nothing; a cold run scans distributions in the
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.env.probe import canonical_name
@@ -33,6 +39,7 @@ from envdoctor.surface import diskcache
 from envdoctor.surface.query import Answer, Query, Reference
 
 if TYPE_CHECKING:
+    from envdoctor.env.index import IndexFile
     from envdoctor.surface.catalog import ReleaseSymbols
 
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
@@ -40,7 +47,7 @@ MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
 MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
-RESULT_VERSION = 2  # of the per-target result cache
+RESULT_VERSION = 3  # of the per-target result cache (3: unlisted providers)
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class Breakage:
     user_fixed_in: str | None = None  # first release of A that no longer makes the reference
     more: tuple[Reference, ...] = ()  # the same query elsewhere in A
     public: bool | None = None  # whether A's public API loads a module making it (None: unknown)
+    admitted: str | None = None  # B unlisted: "newest" admitted release, or "floor": the newest lacking one
+    spec: str | None = None  # B unlisted: the requirement (all pins' together) that admits it
 
     def to_json(self) -> dict[str, object]:
         """JSON form (the per-target result cache)."""
@@ -67,7 +76,8 @@ class Breakage:
                            self.answer.absorbed, self.answer.deprecated],
                 "boundary": None if b is None else {**{k: v for k, v in b.__dict__.items() if k != "query"},
                                                     "query": b.query.to_json()},
-                "user_fixed_in": self.user_fixed_in, "public": self.public}
+                "user_fixed_in": self.user_fixed_in, "public": self.public,
+                "admitted": [self.admitted, self.spec]}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Breakage:
@@ -76,7 +86,8 @@ class Breakage:
         b = data["boundary"]
         boundary = None if b is None else Boundary(**{**b, "query": Query(*b["query"])})
         return cls(data["user"][0], data["user"][1], data["provider"][0], data["provider"][1], refs[0],
-                   Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]), data["public"])
+                   Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]), data["public"],
+                   *data["admitted"])
 
 
 @dataclass
@@ -293,6 +304,215 @@ def _still_referencing(newest: int, still_references: Callable[[int], bool | Non
     return None
 
 
+def requirement_names(dist: Distribution, snap: Snapshot) -> list[str]:
+    """The distributions pip installs for ``dist`` on the target: its active requirements
+    (markers true for the target's Python and platform, extras only when asked)."""
+    from envdoctor.env.requirements import active_requirements, requested_extras
+
+    extras = requested_extras(snap).get(dist.name, ())
+    return list(dict.fromkeys(canonical_name(r.name) for r in active_requirements(dist, snap, extras)
+                              if canonical_name(r.name) != dist.name))
+
+
+def admitted_unlisted(snap: Snapshot) -> dict[str, SpecifierSet]:
+    """Each distribution a file target does not list but its pins require, with the range all
+    their requirements on it admit together (what a fresh install of the file resolves within)."""
+    from envdoctor.env.requirements import active_requirements, requested_extras
+
+    extras = requested_extras(snap)
+    found: dict[str, SpecifierSet] = {}
+    for dist in snap.distributions.values():
+        for req in active_requirements(dist, snap, extras.get(dist.name, ())):
+            name = canonical_name(req.name)
+            if name not in snap.distributions:
+                found[name] = found.get(name, SpecifierSet()) & req.specifier
+    return found
+
+
+class _Run:
+    """One check's work: the breakages found, what waits for the next run, and the bisection
+    budget every pair shares."""
+
+    def __init__(self, releases: Releases, offline: bool, deadline: float) -> None:
+        self.releases, self.offline, self.deadline = releases, offline, deadline
+        self.result = CrossCheck()
+        self.waiting: list[str] = []
+        self.bisections = 0
+        self.bisect_deadline: float | None = None  # set by the first bisection
+        self.other: dict[tuple[str, str], ReleaseSymbols | None] = {}  # unlisted providers' releases
+        self.floors: list[tuple[Distribution, ReleaseSymbols, dict[Query, list[Reference]], str, list[str],
+                                dict[str, list[IndexFile]], str]] = []
+        self.cut = False  # a lower bound was left for the next run (time)
+
+    @staticmethod
+    def into(release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols) -> dict[Query, list[Reference]]:
+        """A's references into ``target``'s modules, by query."""
+        mine, theirs = release.top_level(), target.top_level()
+        belongs: dict[str, bool] = {}
+        by_query: dict[Query, list[Reference]] = {}
+        for ref in refs:
+            module = ref.query.module
+            if module.split(".")[0] in mine or module.split(".")[0] not in theirs:
+                continue
+            if module not in belongs:
+                belongs[module] = _belongs(target, module)
+            if belongs[module]:
+                by_query.setdefault(ref.query, []).append(ref)
+        return by_query
+
+    def missing(self, dist: Distribution, by_query: dict[Query, list[Reference]],
+                target: ReleaseSymbols) -> list[tuple[Query, list[Reference], Answer]]:
+        """The queries ``target`` does not have, in source order (a deadline passed: A waits)."""
+        found = []
+        for query, uses in sorted(by_query.items(), key=lambda item: (item[1][0].path, item[1][0].line)):
+            answer = answer_cached(target, query, self.deadline)
+            if answer is None:
+                self.waiting.append(dist.name)
+                break
+            if answer.status is False:
+                found.append((query, uses, answer))
+        return found
+
+    def pair(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference],
+             target: ReleaseSymbols) -> None:
+        """A listed pair: A's references against B's pinned (or installed) release."""
+        for query, uses, answer in self.missing(dist, self.into(release, refs, target), target):
+            self.result.breakages.append(self.breakage(dist, release, target, uses, answer))
+
+    def unlisted(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], provider: str,
+                 spec: SpecifierSet) -> None:
+        """A pair whose B the file does not list: A's references against the newest release of B
+        the pins' requirements admit for the target's Python (what a fresh install gets), then
+        the first admitted release that has all the others (A's real lower bound on B)."""
+        from envdoctor.surface import bisect
+
+        files = bisect.release_files(provider, self.releases.index_urls)
+        python = Version(self.releases.snap.python_version)
+        versions = [v for v in bisect.usable_versions(files) if spec.contains(v, prereleases=True)
+                    and any(_admits_python(f.requires_python, python) for f in files[v] if not f.yanked)]
+        newest = self.open_other(provider, versions[-1], files) if versions else None
+        if newest is None or newest.modules() is None:
+            return
+        self.result.checked_pairs += 1
+        used = self.into(release, refs, newest)
+        failing = self.missing(dist, used, newest)
+        for _, uses, answer in failing:
+            self.result.breakages.append(self.breakage(dist, release, newest, uses, answer, "newest", str(spec)))
+        needed = {q: uses for q, uses in used.items() if q not in {query for query, _, _ in failing}}
+        if needed and len(versions) > 1 and not self.offline:
+            self.floors.append((dist, release, needed, provider, versions, files, str(spec)))
+
+    def lower_bounds(self, preferred: list[str]) -> None:
+        """The floors waiting from :meth:`unlisted`, the QLoRA stack's providers first, then those
+        A uses most; each bisects within the run's shared bisection time."""
+        rank = {name: i for i, name in enumerate(preferred)}
+        self.floors.sort(key=lambda task: (rank.get(task[3], len(rank)), -len(task[2])))
+        for dist, release, needed, provider, versions, files, spec in self.floors:
+            self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
+            if time.monotonic() > self.bisect_deadline:
+                self.cut = True
+                break
+            below = self.floor(dist, needed, provider, versions, files)
+            if below is not None:
+                target, uses, answer = below
+                self.result.breakages.append(self.breakage(dist, release, target, uses, answer, "floor", spec))
+
+    def has_all(self, dist: Distribution, needed: dict[Query, list[Reference]], target: ReleaseSymbols) -> bool | None:
+        """True when ``target`` has every query, False when it lacks one, None when it cannot be
+        told: an answer is unknown, or the release ships none of the modules asked about (a
+        placeholder, a different project under the name)."""
+        if not {q.module.split(".")[0] for q in needed} & target.top_level():
+            return None
+        if self.missing(dist, needed, target):
+            return False
+        statuses = [answer_cached(target, query, self.deadline) for query in needed]
+        return True if all(a is not None and a.status for a in statuses) else None
+
+    def floor(self, dist: Distribution, needed: dict[Query, list[Reference]], provider: str,
+              versions: list[str], files: dict[str, list[IndexFile]]
+              ) -> tuple[ReleaseSymbols, list[Reference], Answer] | None:
+        """The newest admitted release below the first one that has every reference (bisected on
+        "has them all", probes cached), with the reference it lacks; None when the oldest
+        admitted release has them all, or it cannot be told in the budget."""
+        from envdoctor.surface import bisect
+        from envdoctor.surface.bisect import ProbeStore
+
+        store = ProbeStore(provider)
+        probes = store.probes(json.dumps(["all-references", dist.name, dist.version]))
+
+        def has_all(i: int) -> bool | None:
+            version = versions[i]
+            if version not in probes:
+                if self.bisect_deadline is not None and time.monotonic() > self.bisect_deadline:
+                    return None
+                target = self.open_other(provider, version, files)
+                if target is None or target.modules() is None:
+                    return None
+                probes[version] = self.has_all(dist, needed, target)
+                store.dirty = True
+            return probes[version]
+
+        try:
+            low = 0  # placeholders and unreadable ancient releases give way to the next ones
+            while has_all(low) is None and low < min(len(versions) - 2, bisect.UNREADABLE_LOW_TRIES):
+                low += 1
+            if has_all(len(versions) - 1) is not True or has_all(low) is not False:
+                return None
+            edge = bisect.transition(versions, low, len(versions) - 1, has_all)
+        finally:
+            store.save()
+        if edge is None and time.monotonic() > (self.bisect_deadline or 0.0):
+            self.cut = True
+        target = self.open_other(provider, versions[edge[0]], files) if edge else None
+        lacking = self.missing(dist, needed, target) if target is not None else []
+        return (target, lacking[0][1], lacking[0][2]) if target is not None and lacking else None
+
+    def open_other(self, provider: str, version: str, files: dict[str, list[IndexFile]]) -> ReleaseSymbols | None:
+        """A release of a provider the target does not list, read from the index once per run."""
+        from envdoctor.surface import bisect
+
+        if (provider, version) not in self.other:
+            self.other[(provider, version)] = bisect.open_index_release(provider, version, files[version])
+        return self.other[(provider, version)]
+
+    def breakage(self, dist: Distribution, release: ReleaseSymbols, target: ReleaseSymbols,
+                 uses: list[Reference], answer: Answer, admitted: str | None = None,
+                 spec: str | None = None) -> Breakage:
+        """One failing reference, with B's boundary and A's fix when the budget allows bisecting."""
+        from envdoctor.surface import bisect, reach
+
+        query = uses[0].query
+        boundary = fixed = None
+        if self.bisections < MAX_BISECTIONS and not self.offline:
+            self.bisections += 1
+            self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
+            boundary = bisect.find_boundary(target.name, query, around=target.version,
+                                            index_urls=self.releases.index_urls, progress=None,
+                                            time_budget_s=max(0.0, self.bisect_deadline - time.monotonic()))
+            fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline)
+        elif self.offline:
+            boundary = bisect.find_boundary(target.name, query, around=target.version, offline=True, index_urls=())
+        public = reach.loaded_publicly(release, [u.path for u in uses])
+        return Breakage(dist.name, dist.version, target.name, target.version, uses[0], answer, boundary, fixed,
+                        tuple(uses[1:]), public, admitted, spec)
+
+    def save(self) -> None:
+        """Write the new cache entries of every release read."""
+        self.releases.save()
+        for release in self.other.values():
+            if release is not None:
+                release.save()
+
+
+def _admits_python(requires_python: str | None, python: Version) -> bool:
+    from packaging.specifiers import InvalidSpecifier
+
+    try:
+        return not requires_python or SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
 def fingerprint(snap: Snapshot) -> str:
     """A key that changes whenever any distribution of the target does: name, version and RECORD
     size and mtime when installed, name, version and known requirements when pinned."""
@@ -317,7 +537,14 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
 
     ``order`` names distributions to scan first (the QLoRA stack); the others follow by name.
     """
-    key = fingerprint(snap)
+    from envdoctor.surface.bisect import PROBE_VERSION
+    from envdoctor.surface.symbols import SUMMARY_VERSION
+
+    key = f"{fingerprint(snap)}-v{RESULT_VERSION}.{SUMMARY_VERSION}.{PROBE_VERSION}"  # any change of meaning: a miss
+    if not offline and snap.source.startswith("file:"):
+        import datetime
+
+        key += f"-{datetime.date.today().isoformat()}"  # what the file leaves unlisted resolves to today's releases
     memo = diskcache.cache_root() / "checks" / f"{key}-{'offline' if offline else 'online'}.json"
     cached = diskcache.read_json(memo)
     if isinstance(cached, dict) and cached.get("version") == RESULT_VERSION:
@@ -335,18 +562,14 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
 
 def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tuple[str, ...] | None,
            scan_budget_s: float) -> CrossCheck:
-    from envdoctor.surface import bisect, reach
-
     releases = Releases(snap, offline, index_urls)
-    result = CrossCheck()
-    started = time.monotonic()
+    run = _Run(releases, offline, time.monotonic() + scan_budget_s)
+    result = run.result
     preferred = [canonical_name(n) for n in order]
-    users = sorted((d for d in snap.distributions.values() if dependencies(d, snap)),
+    unlisted = {} if releases.live or offline else admitted_unlisted(snap)
+    users = sorted((d for d in snap.distributions.values()
+                    if dependencies(d, snap) or any(n in unlisted for n in requirement_names(d, snap))),
                    key=lambda d: (preferred.index(d.name) if d.name in preferred else len(preferred), d.name))
-    waiting: list[str] = []
-    bisections = 0
-    deadline = started + scan_budget_s
-    bisect_deadline: float | None = None  # set by the first bisection
     progress = sys.stderr.isatty()
     for number, dist in enumerate(users, 1):
         release = releases.get(dist.name)
@@ -355,55 +578,26 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
         if progress:
             sys.stderr.write(f"\rchecking the APIs {dist.name} uses ({number}/{len(users)})" + " " * 20)
             sys.stderr.flush()
-        refs = references_of(release, deadline)
+        refs = references_of(release, run.deadline)
         if refs is None:
-            waiting.append(dist.name)
+            run.waiting.append(dist.name)
             continue
         for provider in dependencies(dist, snap):
             target = releases.get(provider)
-            if target is None or target.modules() is None:
-                continue
-            result.checked_pairs += 1
-            mine = release.top_level()
-            theirs = target.top_level()
-            belongs: dict[str, bool] = {}
-            by_query: dict[Query, list[Reference]] = {}
-            for ref in refs:
-                module = ref.query.module
-                if module.split(".")[0] in mine or module.split(".")[0] not in theirs:
-                    continue
-                if module not in belongs:
-                    belongs[module] = _belongs(target, module)
-                if belongs[module]:
-                    by_query.setdefault(ref.query, []).append(ref)
-            for query, uses in sorted(by_query.items(), key=lambda item: (item[1][0].path, item[1][0].line)):
-                found = answer_cached(target, query, deadline)
-                if found is None:
-                    waiting.append(dist.name)
-                    break
-                if found.status is not False:
-                    continue
-                boundary = fixed = None
-                if bisections < MAX_BISECTIONS and not offline:
-                    bisections += 1
-                    bisect_deadline = bisect_deadline or time.monotonic() + BISECT_BUDGET_S
-                    boundary = bisect.find_boundary(provider, query, around=target.version,
-                                                    index_urls=releases.index_urls, progress=None,
-                                                    time_budget_s=max(0.0, bisect_deadline - time.monotonic()))
-                    fixed = user_fixed_in(dist.name, dist.version, uses, releases.index_urls, offline)
-                elif offline:
-                    boundary = bisect.find_boundary(provider, query, around=target.version, offline=True,
-                                                    index_urls=())
-                public = reach.loaded_publicly(release, [u.path for u in uses])
-                result.breakages.append(Breakage(dist.name, dist.version, provider, target.version, uses[0],
-                                                 found, boundary, fixed, tuple(uses[1:]), public))
+            if target is not None and target.modules() is not None:
+                result.checked_pairs += 1
+                run.pair(dist, release, refs, target)
+        for provider in requirement_names(dist, snap):
+            if provider in unlisted:
+                run.unlisted(dist, release, refs, provider, unlisted[provider])
+    run.lower_bounds(preferred)
     if progress:
         sys.stderr.write("\r" + " " * 70 + "\r")
         sys.stderr.flush()
-    releases.save()
-    waiting = list(dict.fromkeys(waiting))
+    run.save()
+    waiting = list(dict.fromkeys(run.waiting))
     # an installed target's unreadable releases stay so until it changes; a pinned one's may be fetched later
-    result.complete = (not waiting and (releases.live or not releases.problems)
+    result.complete = (not waiting and not run.cut and (releases.live or not releases.problems)
                        and all(b.boundary is not None or offline for b in result.breakages))
     if waiting:
         result.notes.append(f"cross-package API check: {len(waiting)} packages not fully checked yet (first run, "

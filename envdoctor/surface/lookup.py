@@ -98,6 +98,8 @@ class _Resolver:
         summary = self.summary(module)
         if summary is None:
             if self.native(module):
+                if self.release.native_mentions(module, name) is False:
+                    return Answer(False, f"{module} is an extension module whose binary never spells it")
                 return Answer(None, f"{module} is an extension module")
             present = self.release.has_module(module)
             return Answer(None if present is None or present else False,

@@ -161,3 +161,64 @@ def test_a_pair_the_users_metadata_already_excludes_is_left_to_ed001(index: Inde
     admitted = snap(dist("prov", "2.0", location=str(prov_info)),
                     dist("userpkg", "1.0", ("prov>=1.0",), location=str(user_info)))
     assert "prov.gone" in by_query(run_rule("ED150", admitted))  # a range that admits 2.0: reported
+
+
+def lock_findings(lock: Path, url: str, cache: Path) -> list[dict]:
+    """ED150's JSON findings for a lock file, against the loopback index."""
+    from tests.helpers.core import envdoctor
+
+    proc = envdoctor("check", "--env", str(lock), "--select", "ED150", "--format", "json", "--no-project",
+                     env={"PIP_INDEX_URL": url, "ENVDOCTOR_CACHE_DIR": str(cache)})
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)["findings"]
+
+
+def test_a_provider_the_file_does_not_pin_is_checked_at_its_newest_admitted_release(
+        index: IndexServer, tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("userpkg==1.0\n", encoding="utf-8")  # prov comes from pip: its newest release, 2.1
+    findings = {f["message"].split("`")[1]: f for f in lock_findings(lock, index.url, tmp_path / "cache")}
+    gone = findings["prov.gone"]
+    assert "which prov 2.1 does not have (the file does not pin prov" in gone["message"]
+    assert "the newest release it admits, what a fresh install of the file gets" in gone["message"]
+    assert "removed in 2.0" in gone["message"] and gone["severity"] == "error"
+    titles = [fix["title"] for fix in gone["fixes"]]
+    assert any(t.startswith("upgrade userpkg to 1.1+") for t in titles)
+    assert any(t.startswith("pin prov<2.0 (1.5 is the last release with `prov.gone`)") for t in titles)
+    assert not any("downgrade" in t for t in titles)  # nothing is pinned, so nothing moves down
+
+
+@pytest.fixture()
+def floor_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    """``prov`` gains ``fresh`` in 1.5; 0.1 is a placeholder shipping another top-level name."""
+    layout = Index(tmp_path / "floor-index")
+    layout.add(Dist("prov", "0.1", {"__prov__/__init__.py": ""}))
+    layout.add(Dist("prov", "1.0", {"prov/__init__.py": "def old(): ...\n"}))
+    for version in ("1.5", "1.6", "2.0"):
+        layout.add(Dist("prov", version, {"prov/__init__.py": "def old(): ...\ndef fresh(): ...\n"}))
+    for version, requirement in (("1.0", "prov>=1.0"), ("2.0", "prov>=1.5"), ("3.0", "prov")):
+        layout.add(Dist("needs", version, {"needs/__init__.py": "from prov import fresh, old\n"},
+                        requires=(requirement,)))
+    with IndexServer(tmp_path / "floor-index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def test_a_declared_lower_bound_below_what_the_code_needs_is_found_by_bisection(
+        floor_index: IndexServer, tmp_path: Path) -> None:
+    def findings(pin: str) -> list[dict]:
+        lock = tmp_path / f"{pin}.txt"
+        lock.write_text(f"{pin}\n", encoding="utf-8")
+        return lock_findings(lock, floor_index.url, tmp_path / "cache")
+
+    (low,) = findings("needs==1.0")
+    assert "needs 1.0 uses `prov.fresh` (needs/__init__.py:1)" in low["message"]
+    assert "which prov releases before 1.5 lack, though `prov>=1.0` admits them (1.0 is the newest without it" \
+        in low["message"]
+    assert low["severity"] == "warning"  # only an install held below 1.5 fails
+    (pin,) = [fix for fix in low["fixes"] if "prov" in fix["pins"]]
+    assert pin["title"].startswith("pin prov>=1.5, the first release with `prov.fresh`")
+    assert pin["pins"] == {"prov": "==2.0"}  # concretized within >=1.5 against the index
+    assert findings("needs==2.0") == []  # its requirement already says >=1.5
+    (unbounded,) = findings("needs==3.0")  # the placeholder 0.1 ships no `prov`: the edge is 1.0 -> 1.5
+    assert "`prov` (no bound) admits them (1.0 is the newest without it" in unbounded["message"]

@@ -51,7 +51,7 @@ LIB = {
             @deprecate_kwarg("tokenizer", new_name="processing_class")
             def __init__(self, processing_class=None): ...
     """,
-    "lib/_native.cpython-311-x86_64-linux-gnu.so": "",
+    "lib/_native.cpython-311-x86_64-linux-gnu.so": "\x7fELF\x02\x01 PyInit__native\x00fast\x00fast_path\x00",
     "lib/copied.py": """
         from . import core
         __all__ = [x for x in dir(core) if not x.startswith('_')]
@@ -92,7 +92,9 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ReleaseSymbols:
     (Query("lib", "empty"), True),  # a submodule
     (Query("lib", "nothing"), False),
     (Query("lib", "__file__"), True),
-    (Query("lib._native", "anything"), None),  # an extension module
+    (Query("lib._native", "fast"), None),  # an extension module that spells the name may bind it
+    (Query("lib._native", "anything"), False),  # ... one whose binary never spells it cannot
+    (Query("lib", "fast"), True),  # imported from it by name
     (Query("lib.copied", "Pool"), None),  # globals().update(...): names the source does not spell
     (Query("lib", "Model", attr="attr"), True),  # inherited from Base
     (Query("lib", "Model", attr="other"), True),
