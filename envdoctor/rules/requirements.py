@@ -1,7 +1,7 @@
 """Declared requirements: what `pip check` does, plus Python, markers and extras.
 
 ED001 unmet-requirement, ED002 unsupported-python, ED003 shadowed-distribution,
-ED004 incomplete-lock, ED005 pin-not-on-index.
+ED004 incomplete-lock, ED005 pin-not-on-index, ED006 unsatisfiable-requirements.
 """
 
 from __future__ import annotations
@@ -205,3 +205,75 @@ def pin_not_on_index(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 ),
             ),
         )
+
+
+@implements("ED006")
+def unsatisfiable_requirements(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Pins whose requirements on a distribution the file does not list but several pins share
+    admit no release of it, alone or together (pip's ResolutionImpossible); online only."""
+    snap = ctx.snapshot
+    if ctx.offline or not snap.source.startswith("file:"):
+        return
+    extras = requested_extras(snap)
+    requirers: dict[str, list[tuple[Distribution, Requirement]]] = {}
+    for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
+        for req in active_requirements(dist, snap, extras.get(dist.name, ())):
+            name = canonical_name(req.name)
+            if name not in snap.distributions and req.specifier:
+                requirers.setdefault(name, []).append((dist, req))
+    for name, reqs in sorted(requirers.items()):
+        versions = _released(ctx, name) if len(reqs) > 1 else []  # a shared dependency: one page read each
+        if not versions:
+            continue
+
+        def admits(spec: SpecifierSet) -> bool:
+            return any(spec.contains(v, prereleases=True) for v in versions)
+
+        alone = [(d, r) for d, r in reqs if not admits(r.specifier)]
+        together = SpecifierSet()
+        for _, req in reqs:
+            together &= req.specifier
+        if alone:
+            dist, req = alone[0]
+            yield entry.finding(
+                f"{dist.name} {dist.version} requires {name}{req.specifier}: no {name} release on the index is in "
+                f"that range ({len(versions)} listed, newest {versions[-1]}), so `pip install` stops with "
+                "ResolutionImpossible",
+                packages=(dist.name, name), locations=pin_locations(snap, (dist.name,)), covers=((dist.name, name),),
+                fixes=() if is_kept(dist.name, ctx.keep) else (pip_install_fix(
+                    f"move {dist.name} to a release whose requirement on {name} the index can meet",
+                    {dist.name: f"!={dist.version}"}, Applicability.UNSAFE),))
+        elif not admits(together):
+            pair = next((a, b) for i, a in enumerate(reqs) for b in reqs[i + 1:]
+                        if not admits(a[1].specifier & b[1].specifier))
+            yield _conflict(ctx, entry, name, pair, len(versions))
+
+
+def _conflict(ctx: Context, entry: RuleEntry, name: str,
+              pair: tuple[tuple[Distribution, Requirement], tuple[Distribution, Requirement]], listed: int) -> Finding:
+    """Two pins whose ranges on ``name`` share no listed release; each fix keeps one range and moves the other pin."""
+    (first, first_req), (second, second_req) = pair
+    fixes = tuple(
+        pip_install_fix(f"keep {keep.name}'s {name}{keep_req.specifier} and move {other.name} to a release "
+                        f"that accepts it", {name: str(keep_req.specifier), other.name: f"!={other.version}"},
+                        Applicability.UNSAFE)
+        for (keep, keep_req), (other, _) in ((pair[0], pair[1]), (pair[1], pair[0]))
+        if not is_kept(other.name, ctx.keep))
+    return entry.finding(
+        f"{first.name} {first.version} requires {name}{first_req.specifier} and {second.name} {second.version} "
+        f"requires {name}{second_req.specifier}: no {name} release on the index satisfies both "
+        f"({listed} listed), so `pip install` stops with ResolutionImpossible",
+        packages=(first.name, second.name, name), locations=pin_locations(ctx.snapshot, (first.name, second.name)),
+        covers=((first.name, name), (second.name, name)), fixes=fixes)
+
+
+def _released(ctx: Context, name: str) -> list[str]:
+    """Final releases of ``name`` on the first configured index that lists it (empty when none does)."""
+    from envdoctor.env import fetch, index, releases
+
+    for url in index.index_config(ctx.snapshot).urls:
+        try:
+            return releases.index_versions(url, name)
+        except (fetch.FetchError, fetch.NotFound):
+            continue
+    return []

@@ -360,12 +360,13 @@ class _Run:
                 by_query.setdefault(ref.query, []).append(ref)
         return by_query
 
-    def missing(self, dist: Distribution, by_query: dict[Query, list[Reference]],
-                target: ReleaseSymbols) -> list[tuple[Query, list[Reference], Answer]]:
-        """The queries ``target`` does not have, in source order (a deadline passed: A waits)."""
+    def missing(self, dist: Distribution, by_query: dict[Query, list[Reference]], target: ReleaseSymbols,
+                deadline: float | None = None) -> list[tuple[Query, list[Reference], Answer]]:
+        """The queries ``target`` does not have, in source order (the scan's deadline, or the one
+        given, passed: A waits for the next run)."""
         found = []
         for query, uses in sorted(by_query.items(), key=lambda item: (item[1][0].path, item[1][0].line)):
-            answer = answer_cached(target, query, self.deadline)
+            answer = answer_cached(target, query, deadline or self.deadline)
             if answer is None:
                 self.waiting.append(dist.name)
                 break
@@ -423,9 +424,9 @@ class _Run:
         placeholder, a different project under the name)."""
         if not {q.module.split(".")[0] for q in needed} & target.top_level():
             return None
-        if self.missing(dist, needed, target):
+        if self.missing(dist, needed, target, self.bisect_deadline):
             return False
-        statuses = [answer_cached(target, query, self.deadline) for query in needed]
+        statuses = [answer_cached(target, query, self.bisect_deadline) for query in needed]
         return True if all(a is not None and a.status for a in statuses) else None
 
     def floor(self, dist: Distribution, needed: dict[Query, list[Reference]], provider: str,
@@ -448,7 +449,10 @@ class _Run:
                 target = self.open_other(provider, version, files)
                 if target is None or target.modules() is None:
                     return None
-                probes[version] = self.has_all(dist, needed, target)
+                status = self.has_all(dist, needed, target)
+                if status is None:
+                    return None  # unknown now (an answer, or the time, ran out): asked again next run
+                probes[version] = status
                 store.dirty = True
             return probes[version]
 
@@ -464,7 +468,7 @@ class _Run:
         if edge is None and time.monotonic() > (self.bisect_deadline or 0.0):
             self.cut = True
         target = self.open_other(provider, versions[edge[0]], files) if edge else None
-        lacking = self.missing(dist, needed, target) if target is not None else []
+        lacking = self.missing(dist, needed, target, self.bisect_deadline) if target is not None else []
         return (target, lacking[0][1], lacking[0][2]) if target is not None and lacking else None
 
     def open_other(self, provider: str, version: str, files: dict[str, list[IndexFile]]) -> ReleaseSymbols | None:

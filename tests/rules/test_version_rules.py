@@ -430,3 +430,34 @@ def test_ed005_pin_not_on_index() -> None:
     [f] = run_rule("ED005", snap(pin, source="file:req.txt", not_on_index={"bitsandbytes": "0.44.7"}))
     assert f.severity is Severity.WARNING and str(f.locations[0]) == "req.txt:3"
     assert not fired("ED005", pin, source="file:req.txt")
+
+
+# --- ED006 unsatisfiable-requirements ----------------------------------------------------------------------
+
+def test_ed006_two_pins_whose_ranges_on_an_unlisted_package_exclude_each_other(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.helpers.index import IndexServer, isolated_pip_env
+    from tests.helpers.surface import Dist, Index
+
+    layout = Index(tmp_path / "index")
+    for version in ("1.0", "1.5", "2.0"):
+        layout.add(Dist("shared", version, {"shared/__init__.py": ""}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        old = dist("oldpin", "1.0", ("shared<1.5",), location="req.txt:1")
+
+        def findings(requirement: str) -> list:
+            new = dist("newpin", "3.0", (requirement, "absent-helper>=1"), location="req.txt:2")
+            return run_rule("ED006", snap(old, new, source=f"file:{tmp_path / 'req.txt'}"))
+
+        [f] = findings("shared>=2.0")
+        assert f.message.startswith("newpin 3.0 requires shared>=2.0 and oldpin 1.0 requires shared<1.5: "
+                                    "no shared release on the index satisfies both (3 listed)")
+        assert f.packages == ("newpin", "oldpin", "shared") and f.severity is Severity.ERROR
+        assert [fix.pins for fix in f.fixes] == [{"shared": ">=2.0", "oldpin": "!=1.0"},
+                                                 {"shared": "<1.5", "newpin": "!=3.0"}]
+        assert findings("shared>=1.0") == []  # 1.0 is in both ranges
+        [alone] = findings("shared>=1.2,<1.4")  # no listed release in newpin's own range: oldpin is not to blame
+        assert alone.message.startswith("newpin 3.0 requires shared<1.4,>=1.2: no shared release on the index is "
+                                        "in that range (3 listed, newest 2.0)")
+        assert alone.packages == ("newpin", "shared") and [fix.pins for fix in alone.fixes] == [{"newpin": "!=3.0"}]
