@@ -21,7 +21,7 @@ from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
 from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.crosscheck import Breakage
-from envdoctor.surface.query import Query
+from envdoctor.surface.query import IN_BODY, Query
 
 if TYPE_CHECKING:
     from envdoctor.surface.project import ScriptBreakage
@@ -175,7 +175,10 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
     query = b.reference.query
     more = f" and {len(b.more)} more place{'s' if len(b.more) > 1 else ''}" if b.more else ""
     detail = describe(b.boundary)
-    if b.public is False and importer:
+    in_body = b.reference.guard == IN_BODY
+    if in_body:
+        fails = f"calling that function fails with {failure(query)} (importing {b.user} does not)"
+    elif b.public is False and importer:
         fails = f"{importer}, which loads it: running it fails with {failure(query)}"
     elif b.public is False:
         module = reference_module(b)
@@ -183,13 +186,14 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
                  f"{module.split('.')[0]}` nor {b.user}'s public names load it)")
     else:
         fails = f"importing it fails with {failure(query)}"
-    message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({b.reference.path}:{b.reference.line}{more}), "
+    where = f"{b.reference.path}:{b.reference.line}{more}{', in a function body' if in_body else ''}"
+    message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({where}), "
                f"{_provider_side(b, detail)}; {fails}")
     evidence = [*entry.evidence, f"{b.provider} {b.provider_version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
-    severity = None if had_it(b.reference.query, b.boundary) else Severity.INFO
+    severity = None if had_it(b.reference.query, b.boundary) and not in_body else Severity.INFO
     if severity is None and (b.public is False and not importer or b.admitted == "floor"):
         severity = Severity.WARNING  # only some importers fail, or only an install held that low
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),

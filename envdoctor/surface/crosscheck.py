@@ -20,6 +20,7 @@ given priority order within :data:`SCAN_BUDGET_S` and leaves the rest for the ne
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import sys
@@ -36,7 +37,7 @@ from envdoctor.env.probe import canonical_name
 from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.surface.boundary import Boundary
 from envdoctor.surface import diskcache
-from envdoctor.surface.query import Answer, Query, Reference
+from envdoctor.surface.query import IN_BODY, Answer, Query, Reference
 
 if TYPE_CHECKING:
     from envdoctor.env.index import IndexFile
@@ -210,6 +211,20 @@ def references_of(release: ReleaseSymbols, deadline: float | None = None) -> lis
     return [Reference.from_json(row) for row in extra["references"]]
 
 
+def body_references_of(release: ReleaseSymbols, tops: Iterable[str], refs: list[Reference]) -> list[Reference]:
+    """What the release's function bodies use of ``tops`` (:func:`references.body_references`),
+    cached with the release per set of top-level names."""
+    from envdoctor.surface.references import body_references
+
+    wanted = frozenset(tops) - release.top_level()
+    key = ",".join(sorted(wanted))
+    memo = release.data["extra"].setdefault("body_references", {})
+    if key not in memo:
+        memo[key] = [r.to_json() for r in body_references(release, wanted, frozenset(release.top_level()), refs)]
+        release.dirty = True
+    return [Reference.from_json(row) for row in memo[key]]
+
+
 def answer_cached(release: ReleaseSymbols, query: Query, deadline: float | None = None) -> Answer | None:
     """:func:`answer`, memoised in the release's cache (unless unsettled); None when it is not
     memoised and ``deadline`` has passed."""
@@ -250,16 +265,27 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         return None
     from envdoctor.surface import bisect
     from envdoctor.surface.bisect import ProbeStore
-    from envdoctor.surface.references import snippet_references
+    from envdoctor.surface.references import snippet_references, tree_references
 
     query = refs[0].query
     paths = sorted({r.path for r in refs})[:MAX_REFERENCING_FILES]
+    in_body = refs[0].guard == IN_BODY
+
+    def reader(text: bytes, path: str, own: frozenset[str]) -> list[Reference]:
+        """The references that count: a function body's too for a reference made in one."""
+        if not in_body:
+            return snippet_references(text.decode("utf-8", errors="replace"), path, own, "")
+        try:
+            return [r for r in tree_references(ast.parse(text), path, own) if r.guard is None]
+        except (SyntaxError, ValueError):
+            return []
+
     files = bisect.release_files(user, urls)
     versions = [v for v in bisect.usable_versions(files) if version is None or Version(v) > Version(version)]
     if not versions:
         return None
     store = ProbeStore(user)
-    probes = store.probes(json.dumps(["references", paths, query.to_json()]))
+    probes = store.probes(json.dumps(["references" if not in_body else "body-references", paths, query.to_json()]))
 
     def still_references(i: int) -> bool | None:
         candidate = versions[i]
@@ -270,9 +296,8 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
                 probes[candidate] = None
             else:
                 own = frozenset(release.top_level()) if release else frozenset()
-                probes[candidate] = any(
-                    r.query == query for path, t in zip(paths, texts) if t is not None
-                    for r in snippet_references(t.decode("utf-8", errors="replace"), path, own, ""))
+                probes[candidate] = any(r.query == query for path, t in zip(paths, texts) if t is not None
+                                        for r in reader(t, path, own))
             store.dirty = True
         return probes[candidate]
 
@@ -376,9 +401,22 @@ class _Run:
 
     def pair(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference],
              target: ReleaseSymbols) -> None:
-        """A listed pair: A's references against B's pinned (or installed) release."""
-        for query, uses, answer in self.missing(dist, self.into(release, refs, target), target):
+        """A listed pair: A's references against B's pinned (or installed) release, then what
+        A's function bodies use of it."""
+        failing = self.missing(dist, self.into(release, refs, target), target)
+        for _, uses, answer in failing:
             self.result.breakages.append(self.breakage(dist, release, target, uses, answer))
+        self.bodies(dist, release, refs, target, {q for q, _, _ in failing})
+
+    def bodies(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols,
+               failed: set[Query], admitted: str | None = None, spec: str | None = None) -> None:
+        """What A's function bodies use of ``target`` that it lacks (notes: they fail only when run)."""
+        if time.monotonic() > self.deadline:  # read on the next run
+            self.waiting.append(dist.name)
+            return
+        used = self.into(release, body_references_of(release, target.top_level(), refs), target)
+        for query, uses, answer in self.missing(dist, {q: u for q, u in used.items() if q not in failed}, target):
+            self.result.breakages.append(self.breakage(dist, release, target, uses, answer, admitted, spec))
 
     def unlisted(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], provider: str,
                  spec: SpecifierSet) -> None:
@@ -387,6 +425,9 @@ class _Run:
         the first admitted release that has all the others (A's real lower bound on B)."""
         from envdoctor.surface import bisect
 
+        if time.monotonic() > self.deadline:  # the index reads wait for the next run
+            self.waiting.append(dist.name)
+            return
         files = bisect.release_files(provider, self.releases.index_urls)
         python = Version(self.releases.snap.python_version)
         versions = [v for v in bisect.usable_versions(files) if spec.contains(v, prereleases=True)
@@ -399,6 +440,7 @@ class _Run:
         failing = self.missing(dist, used, newest)
         for _, uses, answer in failing:
             self.result.breakages.append(self.breakage(dist, release, newest, uses, answer, "newest", str(spec)))
+        self.bodies(dist, release, refs, newest, {q for q, _, _ in failing}, "newest", str(spec))
         needed = {q: uses for q, uses in used.items() if q not in {query for query, _, _ in failing}}
         if needed and len(versions) > 1 and not self.offline:
             self.floors.append((dist, release, needed, provider, versions, files, str(spec)))

@@ -43,6 +43,9 @@ class Answer:
     settled: bool = True  # False: undecided for now (a read budget ran out); worth asking again
 
 
+IN_BODY = "in a function body"  # the guard of a reference made only when a function runs
+
+
 @dataclass(frozen=True)
 class Reference:
     """One use of another distribution's API at ``path``:``line``; ``guard`` says what protects it."""

@@ -12,6 +12,9 @@ Two readers share one collector (:class:`Collector`):
   included, and marks references under ``try/except ImportError``, version checks
   (``is_*_available()``, ``version.parse``, ``sys.version_info``, ``hasattr``) or
   ``TYPE_CHECKING`` as guarded.
+- :func:`body_references` reads the files of a release that import one other distribution
+  whole, for what their function bodies use of it: those run only when called, so each is
+  marked with :data:`IN_BODY` (a note, not an error).
 
 A reference is a :class:`~envdoctor.surface.lookup.Query` into another top-level package.
 """
@@ -24,7 +27,8 @@ import sys
 from collections.abc import Iterable
 
 from envdoctor.surface.catalog import ReleaseSymbols
-from envdoctor.surface.query import Query, Reference
+from envdoctor.surface.sources import SourceError
+from envdoctor.surface.query import IN_BODY, Query, Reference
 from envdoctor.surface.symbols import dotted
 
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
@@ -35,6 +39,7 @@ GUARD_CALL = re.compile(r"(?:^|\.)(?:is_\w+_available|\w*version\w*|Version|pars
                         r"getattr|check_\w+|require\w*)$")
 COMPOUND = ("if ", "if(", "elif", "else", "try", "except", "finally", "for ", "while ", "with ", "async ",
             "match ", "case ", "#", "@")
+MAX_BODY_FILES = 24  # files of one release read whole per distribution they import
 _TRIPLE = re.compile(r'"""|' + r"'''")
 _STATEMENT_START = re.compile(r"(?m)^(?=[A-Za-z_@])")
 
@@ -357,3 +362,40 @@ def module_references(release: ReleaseSymbols, path: str, module: str, own: froz
         return []
     return [r for r in snippet_references(data.decode("utf-8", errors="replace"), path, own, module)
             if r.guard is None]
+
+
+def body_references(release: ReleaseSymbols, tops: frozenset[str], own: frozenset[str],
+                    module_level: Iterable[Reference]) -> list[Reference]:
+    """Unguarded references into ``tops`` that the release's files make only inside function
+    bodies (marked :data:`IN_BODY`): its files that spell ``import T`` or ``from T`` for one of
+    ``tops``, at most :data:`MAX_BODY_FILES`, parsed whole (none for a release too large to be
+    read whole from the index)."""
+    if release.source is None:
+        return []
+    try:
+        release.source.prefetch()  # every file is searched: one download, or none when it is too large
+    except (SourceError, OSError):
+        return []
+    spelled = [word for top in sorted(tops) for word in (f"import {top}".encode(), f"from {top}".encode())]
+    seen = {(r.query, r.path, r.line) for r in module_level}
+    found: list[Reference] = []
+    read = 0
+    for path in sorted((release.modules() or {}).values()):
+        if read >= MAX_BODY_FILES or not path.endswith(".py") or skipped(path):
+            continue
+        try:
+            data = release.source.read(path)
+        except SourceError:
+            continue
+        if not data or not any(word in data for word in spelled):
+            continue
+        read += 1
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError):
+            continue
+        for ref in tree_references(tree, path, own):
+            if ref.guard is None and ref.query.module.split(".")[0] in tops and \
+                    (ref.query, ref.path, ref.line) not in seen:
+                found.append(Reference(ref.query, ref.path, ref.line, IN_BODY))
+    return found

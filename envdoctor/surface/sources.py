@@ -144,6 +144,9 @@ class WheelSource:
             return
         from envdoctor.env import fetch
 
+        handle = getattr(self._open(), "fp", None)  # the range reader knows the archive's size
+        if isinstance(handle, fetch._RangeFile) and handle.size > MAX_WHEEL_BYTES:
+            raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")
         body, _, _ = fetch.get(self.url)
         if len(body) > MAX_WHEEL_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")

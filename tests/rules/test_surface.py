@@ -222,3 +222,44 @@ def test_a_declared_lower_bound_below_what_the_code_needs_is_found_by_bisection(
     assert findings("needs==2.0") == []  # its requirement already says >=1.5
     (unbounded,) = findings("needs==3.0")  # the placeholder 0.1 ships no `prov`: the edge is 1.0 -> 1.5
     assert "`prov` (no bound) admits them (1.0 is the newest without it" in unbounded["message"]
+
+
+@pytest.fixture()
+def body_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    """``prov.fetch`` takes ``token_old=`` before 2.0; ``caller`` passes it inside function bodies."""
+    layout = Index(tmp_path / "body-index")
+    for version in ("1.0", "1.5", "2.0"):
+        signature = "def fetch(url, token_old=None): ...\n" if version < "2.0" else "def fetch(url, token=None): ...\n"
+        layout.add(Dist("prov", version, {"prov/__init__.py": signature}))
+    caller = textwrap.dedent("""
+        from prov import fetch
+
+        def download(url):
+            return fetch(url, token_old="t")
+
+        def careful(url):
+            try:
+                return fetch(url, token_old="t")
+            except TypeError:
+                return fetch(url)
+    """)
+    layout.add(Dist("caller", "1.0", {"caller/__init__.py": caller}, requires=("prov",)))
+    layout.add(Dist("caller", "1.1", {"caller/__init__.py": caller.replace("token_old", "token")},
+                    requires=("prov",)))
+    with IndexServer(tmp_path / "body-index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def test_a_function_bodys_call_with_a_removed_keyword_is_a_note_with_both_pins(
+        body_index: IndexServer, tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("caller==1.0\nprov==2.0\n", encoding="utf-8")
+    (note,) = lock_findings(lock, body_index.url, tmp_path / "cache")  # the try/except TypeError call is guarded
+    assert note["message"].startswith("caller 1.0 uses `prov.fetch(token_old=...)` (caller/__init__.py:5, in a "
+                                      "function body), which prov 2.0 does not have")
+    assert "removed in 2.0" in note["message"] and "calling that function fails with TypeError" in note["message"]
+    assert note["severity"] == "info"  # importing caller works; only a call fails
+    assert [fix["pins"] for fix in note["fixes"]] == [{"caller": "==1.1"}, {"prov": "==1.5"}]
+    lock.write_text("caller==1.1\nprov==2.0\n", encoding="utf-8")
+    assert lock_findings(lock, body_index.url, tmp_path / "cache") == []
