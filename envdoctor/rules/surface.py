@@ -241,8 +241,10 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     files = [f.path for f in scan.files if f.kind == "python"] if scan is not None else []
     imports: dict[str, tuple[Path, int]] | None = None
     for b in result.breakages:
-        if (b.user, b.provider) not in covered and had_it(b.reference.query, b.boundary) is not False \
-                and not declared_excluded(b, ctx):
+        shown = had_it(b.reference.query, b.boundary)
+        if b.reference.guard == IN_BODY and not (b.boundary and (b.boundary.last_with or b.boundary.first_with)):
+            continue  # a call in a body is reported only where a release that had it was found
+        if (b.user, b.provider) not in covered and shown is not False and not declared_excluded(b, ctx):
             importer = None
             if b.public is False and scan is not None:
                 from envdoctor.surface import project
