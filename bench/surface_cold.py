@@ -5,7 +5,7 @@ this one; this checkout's envdoctor) with a fresh symbol cache: the first run (c
 the QLoRA stack first), the runs until the cache is complete, then warm runs; `pip check` runs
 interleaved with the warm runs so that machine load hits both alike.  Prints every figure and
 the warm ratio; the targets are a cold first run under 10 s and a warm `check` within 0.2 x
-`pip check`.
+`pip check`.  Both keep their bytecode under one PYTHONPYCACHEPREFIX (see bench/check_latency.py).
 
     python bench/surface_cold.py [--runs 7] [--python /path/to/python]
 """
@@ -39,11 +39,14 @@ def main() -> int:
     parser.add_argument("--python", default=sys.executable, help="the environment's interpreter")
     args = parser.parse_args()
     here = str(Path(__file__).resolve().parents[1])
-    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cwd:
-        env = {**os.environ, "ENVDOCTOR_CACHE_DIR": cache, "PIP_CONFIG_FILE": os.devnull,
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as cwd, \
+            tempfile.TemporaryDirectory() as pycache:
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+               "ENVDOCTOR_CACHE_DIR": cache, "PIP_CONFIG_FILE": os.devnull,
+               "PYTHONPYCACHEPREFIX": pycache,  # both compiled once, as an installed wheel is
                "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")}
         # the environment's own interpreter runs envdoctor (this checkout first on its path): a live check
-        check = [args.python, "-m", "envdoctor", "check", "--no-project", "--offline"]
+        check = [args.python, "-m", "envdoctor", "check", "--no-project", "--offline", "--python", args.python]
         pip = [args.python, "-m", "pip", "check"]
         cold = [timed(check, env, cwd)]
         while not list(Path(cache, "surface", "checks").glob("*.json")) and len(cold) < 10:
