@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
 MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
+BODY_BUDGET_S = 8.0  # reading function bodies (file targets), after every pair and lower bound
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
 MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
 RESULT_VERSION = 3  # of the per-target result cache (3: unlisted providers)
@@ -368,6 +369,9 @@ class _Run:
         self.floors: list[tuple[Distribution, ReleaseSymbols, dict[Query, list[Reference]], str, list[str],
                                 dict[str, list[IndexFile]], str]] = []
         self.cut = False  # a lower bound was left for the next run (time)
+        self.body_tasks: list[tuple[Distribution, ReleaseSymbols, list[Reference], ReleaseSymbols, set[Query],
+                                    str | None, str | None]] = []
+        self.body_deadline: float | None = None  # set when the first function bodies are read
 
     @staticmethod
     def into(release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols) -> dict[Query, list[Reference]]:
@@ -406,7 +410,7 @@ class _Run:
         failing = self.missing(dist, self.into(release, refs, target), target)
         for _, uses, answer in failing:
             self.result.breakages.append(self.breakage(dist, release, target, uses, answer))
-        self.bodies(dist, release, refs, target, {q for q, _, _ in failing})
+        self.body_tasks.append((dist, release, refs, target, {q for q, _, _ in failing}, None, None))
 
     def bodies(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols,
                failed: set[Query], admitted: str | None = None, spec: str | None = None) -> None:
@@ -415,11 +419,12 @@ class _Run:
         lock or freeze is checked once, where what a call would hit is worth the reading."""
         if self.releases.live:
             return
-        if time.monotonic() > self.deadline:  # read on the next run
+        self.body_deadline = self.body_deadline or time.monotonic() + BODY_BUDGET_S
+        if time.monotonic() > self.body_deadline:  # read on the next run
             self.waiting.append(dist.name)
             return
         used = self.into(release, body_references_of(release, target.top_level(), refs), target)
-        found = self.missing(dist, {q: u for q, u in used.items() if q not in failed}, target)
+        found = self.missing(dist, {q: u for q, u in used.items() if q not in failed}, target, self.body_deadline)
         absent = {(q.module, q.name) for q, _, _ in found if q.kwarg is None and q.attr is None} | \
             {(q.module, q.name) for q in failed}
         for query, uses, answer in found:
@@ -448,7 +453,7 @@ class _Run:
         failing = self.missing(dist, used, newest)
         for _, uses, answer in failing:
             self.result.breakages.append(self.breakage(dist, release, newest, uses, answer, "newest", str(spec)))
-        self.bodies(dist, release, refs, newest, {q for q, _, _ in failing}, "newest", str(spec))
+        self.body_tasks.append((dist, release, refs, newest, {q for q, _, _ in failing}, "newest", str(spec)))
         needed = {q: uses for q, uses in used.items() if q not in {query for query, _, _ in failing}}
         if needed and len(versions) > 1 and not self.offline:
             self.floors.append((dist, release, needed, provider, versions, files, str(spec)))
@@ -645,6 +650,8 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
             if provider in unlisted:
                 run.unlisted(dist, release, refs, provider, unlisted[provider])
     run.lower_bounds(preferred)
+    for task in run.body_tasks:
+        run.bodies(*task)
     if progress:
         sys.stderr.write("\r" + " " * 70 + "\r")
         sys.stderr.flush()

@@ -31,11 +31,12 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 8  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 9  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
-#                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all)
+#                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all);
+#                     9: @overload declarations merged (a keyword any of them takes is accepted)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -147,12 +148,26 @@ def signature(args: ast.arguments, decorators: list[ast.expr], method: bool) -> 
             opaque = True
             named.append(name or "?")
     sig: dict[str, Any] = {"params": params, "var_kw": args.kwarg is not None, "var_pos": args.vararg is not None}
+    if any((dotted(d) or "").rsplit(".", 1)[-1] == "overload" for d in decorators):
+        sig["overload"] = True
     if opaque:
         sig["opaque"] = True  # a decorator may accept other keywords
         sig["decorators"] = named  # lookup reads the ones this release defines (wrapper_profile)
     if accepted:
         sig["decorator_names"] = sorted(set(accepted))
     return sig
+
+
+def with_overloads(previous: dict[str, Any] | None, sig: dict[str, Any]) -> dict[str, Any]:
+    """A function declared with ``@overload`` (torch's ``.pyi`` stubs: one declaration per call
+    form) accepts what any of its declarations accepts, the implementation after them included;
+    a plain ``def`` that follows a plain ``def`` replaces it."""
+    if previous is None or not previous.get("overload"):
+        return sig
+    names = {p[0] for p in sig["params"]}
+    return {**sig, "params": [*sig["params"], *(p for p in previous["params"] if p[0] not in names)],
+            "var_kw": sig["var_kw"] or previous["var_kw"], "var_pos": sig["var_pos"] or previous["var_pos"],
+            "overload": True}
 
 
 def wrapper_profile(node: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, Any] | None:
@@ -266,8 +281,9 @@ def summarize_class(node: ast.ClassDef, env: dict[str, Any], deprecations: bool 
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
             # instance attributes (self.x = ...) are not class members: C.x fails for them
             members.add(stmt.name)
-            methods[stmt.name] = signature(stmt.args, stmt.decorator_list, method=not any(
-                dotted(d) == "staticmethod" for d in stmt.decorator_list))
+            static = any(dotted(d) == "staticmethod" for d in stmt.decorator_list)
+            methods[stmt.name] = with_overloads(methods.get(stmt.name),
+                                                signature(stmt.args, stmt.decorator_list, method=not static))
             if stmt.name in ("__getattr__", "__getattribute__"):
                 dynamic = True
             if deprecations:
@@ -355,7 +371,7 @@ class _Walker:
             profile = wrapper_profile(stmt)
             if profile is not None:
                 sig["wrapper"] = profile
-            self.functions[stmt.name] = sig
+            self.functions[stmt.name] = sig = with_overloads(self.functions.get(stmt.name), sig)
             if _writes_all(stmt):
                 self.all_writers.add(stmt.name)
             if stmt.name == "__getattr__":

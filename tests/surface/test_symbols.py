@@ -159,3 +159,24 @@ def test_renames_in_messages() -> None:
                       "Use `eval_strategy` instead") == {"evaluation_strategy": "eval_strategy"}
     assert renames_in("`np.float` was a deprecated alias for the builtin `float`.") == {"float": "float"}
     assert renames_in("model loaded in 3 s") == {}
+
+
+def test_overload_declarations_accept_what_any_of_them_takes() -> None:
+    s = summary("""
+        from typing import overload
+        @overload
+        def randperm(n, *, generator=None, out=None): ...
+        @overload
+        def randperm(n, *, out=None, dtype=None): ...
+        def plain(a): ...
+        def plain(b): ...
+        class Tensor:
+            @overload
+            def view(self, dtype): ...
+            @overload
+            def view(self, *size): ...
+    """)
+    assert {p[0] for p in s["functions"]["randperm"]["params"]} == {"n", "generator", "out", "dtype"}
+    assert [p[0] for p in s["functions"]["plain"]["params"]] == ["b"]  # a plain redefinition replaces
+    view = s["classes"]["Tensor"]["methods"]["view"]
+    assert {p[0] for p in view["params"]} == {"dtype"} and view["var_pos"] is True
