@@ -55,6 +55,27 @@ def test_wheel_on_the_index_reads_only_the_needed_members(tmp_path: Path, monkey
         assert not any(first <= middle <= last for first, last in spans)  # big.py was not
 
 
+def test_a_wheel_too_large_to_read_whole_is_refused_before_any_download(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.surface import sources
+    from envdoctor.surface.sources import SourceError
+
+    layout = Index(tmp_path / "index")
+    wheel = layout.add(Dist("pkg", "1.0", {"pkg/__init__.py": "name = 1\n", "pkg/big.py": BIG}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        url = server.url.replace("/simple/", f"/files/{wheel.name}")
+        monkeypatch.setattr(sources, "MAX_WHEEL_BYTES", wheel.stat().st_size - 1)
+        with pytest.raises(SourceError, match="not read whole"):
+            WheelSource("pkg", "1.0", url, wheel.name).prefetch()
+        assert all(rng is not None for path, rng in server.requests if path.endswith(".whl"))  # ranges only
+        monkeypatch.setattr(sources, "MAX_WHEEL_BYTES", wheel.stat().st_size)
+        whole = WheelSource("pkg", "1.0", url, wheel.name)
+        whole.prefetch()  # at the limit: one plain download, then every member is local
+        assert [rng for path, rng in server.requests if path.endswith(".whl")][-1] is None
+        assert whole.read("pkg/__init__.py") == b"name = 1\n"
+
+
 def test_sdist_is_read_whole_without_its_top_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
     archive = tmp_path / "pkg-1.0.tar.gz"
