@@ -219,8 +219,8 @@ def unsatisfiable_requirements(ctx: Context, entry: RuleEntry) -> Iterator[Findi
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
         for req in active_requirements(dist, snap, extras.get(dist.name, ())):
             name = canonical_name(req.name)
-            if name not in snap.distributions and req.specifier:
-                requirers.setdefault(name, []).append((dist, req))
+            if name not in snap.distributions and req.specifier and not req.specifier.prereleases:
+                requirers.setdefault(name, []).append((dist, req))  # a pre-release bound lets pip take pre-releases
     for name, reqs in sorted(requirers.items()):
         versions = _released(ctx, name) if len(reqs) > 1 else []  # a shared dependency: one page read each
         if not versions:

@@ -457,6 +457,7 @@ def test_ed006_two_pins_whose_ranges_on_an_unlisted_package_exclude_each_other(
         assert [fix.pins for fix in f.fixes] == [{"shared": ">=2.0", "oldpin": "!=1.0"},
                                                  {"shared": "<1.5", "newpin": "!=3.0"}]
         assert findings("shared>=1.0") == []  # 1.0 is in both ranges
+        assert findings("shared==2.1rc1") == []  # a pre-release bound: pip looks at pre-releases, this rule does not
         [alone] = findings("shared>=1.2,<1.4")  # no listed release in newpin's own range: oldpin is not to blame
         assert alone.message.startswith("newpin 3.0 requires shared<1.4,>=1.2: no shared release on the index is "
                                         "in that range (3 listed, newest 2.0)")
