@@ -31,12 +31,13 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 9  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 10  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
 #                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all);
-#                     9: @overload declarations merged (a keyword any of them takes is accepted)
+#                     9: @overload declarations merged (a keyword any of them takes is accepted); 10: a module
+#                     function that reaches globals(), called at module level, makes the namespace dynamic
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -337,6 +338,7 @@ class _Walker:
         self.renames: dict[str, str] = {}
         self.getattr: dict[str, Any] | None = None
         self.all_writers: set[str] = set()  # functions of this module that add to its __all__
+        self.global_writers: set[str] = set()  # functions of this module that reach its globals()
         self.dynamic = False
         self.import_hook = False
         self.submodule_exports = False
@@ -374,6 +376,9 @@ class _Walker:
             self.functions[stmt.name] = sig = with_overloads(self.functions.get(stmt.name), sig)
             if _writes_all(stmt):
                 self.all_writers.add(stmt.name)
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("globals", "vars")
+                   for n in ast.walk(stmt)):
+                self.global_writers.add(stmt.name)
             if stmt.name == "__getattr__":
                 self.getattr = _module_getattr(stmt)
         elif isinstance(stmt, ast.ClassDef):
@@ -573,6 +578,8 @@ class _Walker:
         func = call.func
         if isinstance(func, ast.Name) and func.id in self.all_writers:
             self._writer_call(call, fallback)
+        if isinstance(func, ast.Name) and func.id in self.global_writers:
+            self.dynamic = True  # pyarrow.compute's _make_global_functions(): names from a registry
         if not isinstance(func, ast.Attribute):
             return
         owner, method = func.value, func.attr

@@ -180,3 +180,15 @@ def test_overload_declarations_accept_what_any_of_them_takes() -> None:
     assert [p[0] for p in s["functions"]["plain"]["params"]] == ["b"]  # a plain redefinition replaces
     view = s["classes"]["Tensor"]["methods"]["view"]
     assert {p[0] for p in view["params"]} == {"dtype"} and view["var_pos"] is True
+
+
+def test_a_module_function_that_reaches_globals_and_runs_at_import_makes_the_namespace_dynamic() -> None:
+    source = """
+        def _make_global_functions():
+            g = globals()
+            for name in registry():
+                g[name] = wrap(name)
+        _make_global_functions()
+    """
+    assert summary(source).get("dynamic") is True
+    assert "dynamic" not in summary(source.replace("        _make_global_functions()\n", ""))  # defined, never run
