@@ -111,7 +111,7 @@ def run_check(request: CheckRequest) -> CheckResult:
         from envdoctor.engine import search
 
         findings = search.concretize(findings, ctx, quiet=request.quiet)
-    notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ()))
+    notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ())) + ctx.notes
     if request.offline:
         notes.append("offline: used the metadata cache and the knowledge base only")
     return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes)

@@ -35,6 +35,7 @@ class Context:
     extras: dict[str, Any] = field(default_factory=dict)
     shipped: frozenset[str] = frozenset()  # "name==version" in the detected platform's published image
     shipped_by: str = ""  # where that list comes from
+    notes: list[str] = field(default_factory=list)  # what rules could not check yet, shown with the report
 
 
 RuleImpl = Callable[[Context, RuleEntry], Iterable[Finding]]

@@ -236,6 +236,7 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     a pair whose declared requirement already excludes the provider's release)."""
     order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
     result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
+    ctx.notes.extend(result.notes)
     covered = curated_pairs(ctx)
     scan = getattr(ctx.project, "scan", None)
     files = [f.path for f in scan.files if f.kind == "python"] if scan is not None else []

@@ -590,7 +590,7 @@ def fingerprint(snap: Snapshot) -> str:
 
 
 def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
-          index_urls: tuple[str, ...] | None = None, scan_budget_s: float = SCAN_BUDGET_S) -> CrossCheck:
+          index_urls: tuple[str, ...] | None = None, scan_budget_s: float | None = None) -> CrossCheck:
     """Every dependency pair's failing references in ``snap``, from the result cache when the
     target has not changed since a complete run.
 
@@ -612,7 +612,7 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
                               int(cached["pairs"]))
         except (KeyError, TypeError, ValueError, IndexError):
             pass
-    result = _check(snap, offline, order, index_urls, scan_budget_s)
+    result = _check(snap, offline, order, index_urls, SCAN_BUDGET_S if scan_budget_s is None else scan_budget_s)
     if result.complete:
         diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
                                    "notes": result.notes, "breakages": [b.to_json() for b in result.breakages]})
@@ -664,6 +664,15 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
         result.notes.append(f"cross-package API check: {len(waiting)} packages not fully checked yet (first run, "
                             f"{scan_budget_s:.0f} s budget): {', '.join(waiting[:6])}"
                             f"{' and more' if len(waiting) > 6 else ''}; run `envdoctor check` again to finish")
+    unbisected = sum(b.boundary is None for b in result.breakages)
+    if unbisected and not offline:
+        result.notes.append(f"cross-package API check: {unbisected} failing reference(s) wait for their release "
+                            f"history ({MAX_BISECTIONS} bisections a run); run `envdoctor check` again to see them "
+                            "with their boundaries")
+    if run.cut:
+        result.notes.append("cross-package API check: the lower bounds of some unlisted dependencies were not "
+                            f"bisected within this run's {BISECT_BUDGET_S:.0f} s (probes are kept); run "
+                            "`envdoctor check` again to go on")
     for name, problem in sorted(releases.problems.items()):
         if name in {d.name for d in users}:
             result.notes.append(f"cross-package API check skipped {name}: {problem}")
