@@ -15,7 +15,8 @@ lower bound A declares).  Either failing is a fact about A's metadata, not a gue
 Releases come from the installed files (live, ``--python``) or from the index (lock-file
 targets; ``--offline`` reads the cache only).  Everything is cached per release, so a warm run
 reads one JSON file per distribution and parses nothing; a cold run scans distributions in the
-given priority order within :data:`SCAN_BUDGET_S` and leaves the rest for the next run.
+given priority order within :data:`SCAN_BUDGET_S` (:data:`FILE_SCAN_BUDGET_S` for a lock or
+freeze, checked once rather than on every run) and leaves the rest for the next run.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from envdoctor.surface.catalog import ReleaseSymbols
 
 SCAN_BUDGET_S = 6.0  # new distributions scanned per run; the rest wait for the next run
+FILE_SCAN_BUDGET_S = 20.0  # a lock or freeze is checked once (CI, a pasted freeze): completeness first
 MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
 BODY_BUDGET_S = 8.0  # reading function bodies (file targets), after every pair and lower bound
@@ -612,7 +614,9 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
                               int(cached["pairs"]))
         except (KeyError, TypeError, ValueError, IndexError):
             pass
-    result = _check(snap, offline, order, index_urls, SCAN_BUDGET_S if scan_budget_s is None else scan_budget_s)
+    if scan_budget_s is None:
+        scan_budget_s = FILE_SCAN_BUDGET_S if snap.source.startswith("file:") else SCAN_BUDGET_S
+    result = _check(snap, offline, order, index_urls, scan_budget_s)
     if result.complete:
         diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
                                    "notes": result.notes, "breakages": [b.to_json() for b in result.breakages]})

@@ -272,10 +272,10 @@ def test_what_the_time_budget_left_unchecked_is_a_note_in_the_report(
 
     lock = tmp_path / "requirements.txt"
     lock.write_text("prov==2.0\nuserpkg==1.0\n", encoding="utf-8")
-    monkeypatch.setattr(crosscheck, "SCAN_BUDGET_S", 0.0)  # nothing fits: every package waits
+    monkeypatch.setattr(crosscheck, "FILE_SCAN_BUDGET_S", 0.0)  # nothing fits: every package waits
     result = run_check(CheckRequest(env_file=lock, include_project=False, quiet=True, select=("ED150",)))
     assert result.findings == []
     assert any("packages not fully checked yet" in note and "userpkg" in note for note in result.notes)
-    monkeypatch.setattr(crosscheck, "SCAN_BUDGET_S", 60.0)
+    monkeypatch.setattr(crosscheck, "FILE_SCAN_BUDGET_S", 60.0)
     again = run_check(CheckRequest(env_file=lock, include_project=False, quiet=True, select=("ED150",)))
     assert "prov.gone" in by_query(again.findings) and not any("not fully" in n for n in again.notes)
