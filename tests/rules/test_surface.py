@@ -222,6 +222,7 @@ def test_a_declared_lower_bound_below_what_the_code_needs_is_found_by_bisection(
     assert findings("needs==2.0") == []  # its requirement already says >=1.5
     (unbounded,) = findings("needs==3.0")  # the placeholder 0.1 ships no `prov`: the edge is 1.0 -> 1.5
     assert "`prov` (no bound) admits them (1.0 is the newest without it" in unbounded["message"]
+    assert unbounded["severity"] == "info"  # no declared lower bound: a note, not a warning
 
 
 @pytest.fixture()
