@@ -7,6 +7,7 @@ this module turns each breakage into a finding with both sides' versions and pin
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, 
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
 from envdoctor.surface.boundary import Boundary
-from envdoctor.surface.crosscheck import Breakage
+from envdoctor.surface.crosscheck import Breakage, StdlibUse
 from envdoctor.surface.query import IN_BODY, Query
 
 if TYPE_CHECKING:
@@ -153,9 +154,28 @@ def project_importer(b: Breakage, ctx: Context, imports: dict[str, tuple[Path, i
     return None
 
 
-def _provider_side(b: Breakage, detail: str) -> str:
+def cross_check(ctx: Context) -> crosscheck.CrossCheck:
+    """The target's cross-package check, run once per check (ED150 and ED151 read it)."""
+    if "crosscheck" not in ctx.extras:
+        order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
+        ctx.extras["crosscheck"] = result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
+        ctx.notes.extend(result.notes)
+    found: crosscheck.CrossCheck = ctx.extras["crosscheck"]
+    return found
+
+
+def _provider_side(b: Breakage, detail: str, here: str | None = None) -> str:
     """What the provider's side lacks, for the message: its pinned release, or for a provider the
-    file does not list, the release the pins' requirements admit."""
+    file does not list, the release the pins' requirements admit (``here``: the target's version of
+    the provider when the index does not list it and another release answered for it)."""
+    if b.undeclared:
+        unlisted = (f"; the file does not pin {b.provider}, and {b.provider_version} is what a fresh install gets"
+                    if b.admitted else "")
+        return (f"which {b.provider} {b.provider_version} does not have ({b.user} does not declare {b.provider}, "
+                f"it relies on the one installed{unlisted}): {detail}")
+    if here is not None:
+        return (f"which {b.provider} {b.provider_version} does not have (the target's {b.provider} {here} is not "
+                f"on the index; {b.provider_version}, the release it builds towards, answered for it): {detail}")
     requirement = f"`{b.provider}{b.spec}`" if b.spec else f"`{b.provider}` (no bound)"
     if b.admitted == "floor" and b.boundary is not None and b.boundary.added_in:
         return (f"which {b.provider} releases before {b.boundary.added_in} lack, though {requirement} admits them "
@@ -178,6 +198,9 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
     in_body = b.reference.guard == IN_BODY
     if in_body:
         fails = f"calling that function fails with {failure(query)} (importing {b.user} does not)"
+    elif b.script:
+        fails = (f"only running `{reference_module(b)}` as a script fails, with {failure(query)} (it has a "
+                 f"`__main__` block, and {b.user}'s public names do not load it)")
     elif b.public is False and importer:
         fails = f"{importer}, which loads it: running it fails with {failure(query)}"
     elif b.public is False:
@@ -187,20 +210,70 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
     else:
         fails = f"importing it fails with {failure(query)}"
     where = f"{b.reference.path}:{b.reference.line}{more}{', in a function body' if in_body else ''}"
+    dist = ctx.snapshot.distributions.get(b.provider)
+    here = dist.version if dist is not None and b.admitted is None and not _same(dist.version, b.provider_version) \
+        else None
     message = (f"{b.user} {b.user_version} uses `{query.describe()}` ({where}), "
-               f"{_provider_side(b, detail)}; {fails}")
+               f"{_provider_side(b, detail, here)}; {fails}")
     evidence = [*entry.evidence, f"{b.provider} {b.provider_version} source: {b.answer.reason}"]
     if b.answer.message:
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
-    severity = None if had_it(b.reference.query, b.boundary) and not in_body else Severity.INFO
+    severity = None if had_it(b.reference.query, b.boundary) and not in_body and not b.script else Severity.INFO
     if b.admitted == "floor" and not any(op in (b.spec or "") for op in (">", "~=", "==")):
         severity = Severity.INFO  # a requirement with no lower bound: how low an install goes is anyone's guess
-    elif severity is None and (b.public is False and not importer or b.admitted == "floor"):
-        severity = Severity.WARNING  # only some importers fail, or only an install held that low
+    elif severity is None and (b.public is False and not importer or b.admitted == "floor" or here):
+        severity = Severity.WARNING  # only some importers fail, only an install held that low, or a stand-in
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),
                          confidence="high" if complete else "medium")
+
+
+def _same(left: str, right: str) -> bool:
+    """Whether two version strings name one release."""
+    a, b = parse_version(left), parse_version(right)
+    return left == right if a is None or b is None else a.public == b.public  # a local build is its release
+
+
+def merged(members: list[tuple[Breakage, Finding]], ctx: Context) -> Finding:
+    """One finding for the names one file of A takes from B that B's release lacks (``from B.m
+    import x, y, z``): the most severe member's, naming the others, with pins that fix them all."""
+    members = sorted(members, key=lambda m: (m[1].severity.rank, m[0].reference.line))
+    first, finding = members[0]
+    others = [b.reference.query.describe() for b, _ in members[1:]]
+    shown = ", ".join(f"`{name}`" for name in others[:4]) + (f" and {len(others) - 4} more" if len(others) > 4 else "")
+    message = (f"{finding.message}; the same file also uses {shown}, which {first.provider} "
+               f"{first.provider_version} lacks too")
+    return replace(finding, message=message, fixes=group_fixes([b for b, _ in members], ctx),
+                   evidence=tuple(dict.fromkeys(e for _, f in members for e in f.evidence)))
+
+
+def group_fixes(group: list[Breakage], ctx: Context) -> tuple[Fix, ...]:
+    """Pins that fix every breakage of ``group`` (one user, one provider): the user's release that
+    makes none of the references, and the provider's release range that has all of the names."""
+    first = group[0]
+    fixes: list[Fix] = []
+    fixed = [b.user_fixed_in for b in group]
+    if all(fixed):
+        newest = max((v for v in fixed if v), key=Version)
+        fixes.append(pip_install_fix(f"upgrade {first.user} to {newest}+, the first release that uses none of "
+                                     "these names", {first.user: f">={newest}"}, Applicability.UNSAFE))
+    bounds = [b.boundary for b in group if b.boundary is not None]
+    current = Version(first.provider_version)
+    if len(bounds) == len(group):
+        chosen: Boundary | None = None
+        if all(x.added_in and current < Version(x.added_in) for x in bounds):
+            chosen = max(bounds, key=lambda x: Version(x.added_in or "0"))
+            if any(x.removed_in and Version(x.removed_in) <= Version(chosen.added_in or "0") for x in bounds):
+                chosen = None  # one was gone before the last arrived: no release has them all
+        elif all(x.removed_in and x.last_with and current >= Version(x.removed_in) for x in bounds):
+            chosen = min(bounds, key=lambda x: Version(x.removed_in or "0"))
+            if any(x.added_in and Version(x.added_in) > Version(chosen.last_with or "0") for x in bounds):
+                chosen = None
+        if chosen is not None:
+            fixes += provider_fixes(first.provider, first.provider_version, chosen.query, chosen,
+                                    first.admitted is not None)
+    return tuple(f for f in fixes if not any(kept(name, ctx) for name in f.pins))
 
 
 def script_fixes(b: ScriptBreakage, ctx: Context) -> tuple[Fix, ...]:
@@ -236,13 +309,12 @@ def script_finding(b: ScriptBreakage, ctx: Context, entry: RuleEntry) -> Finding
 def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """Cross-package references the target's releases lack, and the project's own uses (not for
     a pair whose declared requirement already excludes the provider's release)."""
-    order = ctx.kb.tables.get("surface_first", {}).get("packages", [])
-    result = crosscheck.check(ctx.snapshot, offline=ctx.offline, order=order)
-    ctx.notes.extend(result.notes)
+    result = cross_check(ctx)
     covered = curated_pairs(ctx)
     scan = getattr(ctx.project, "scan", None)
     files = [f.path for f in scan.files if f.kind == "python"] if scan is not None else []
     imports: dict[str, tuple[Path, int]] | None = None
+    groups: dict[tuple[object, ...], list[tuple[Breakage, Finding]]] = {}
     for b in result.breakages:
         shown = had_it(b.reference.query, b.boundary)
         if b.reference.guard == IN_BODY and not (b.boundary and (b.boundary.last_with or b.boundary.first_with)):
@@ -254,10 +326,63 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 
                 imports = project.imported_modules(files, scan.root) if imports is None else imports
                 importer = project_importer(b, ctx, imports)
-            yield breakage_finding(b, ctx, entry, importer)
+            key = (b.user, b.provider, b.admitted, b.reference.path, b.reference.guard, b.reference.query.kwarg is None,
+                   importer) if b.reference.query.kwarg is None else (id(b),)
+            groups.setdefault(key, []).append((b, breakage_finding(b, ctx, entry, importer)))
+    for members in groups.values():
+        yield members[0][1] if len(members) == 1 else merged(members, ctx)
     if scan is not None:
         from envdoctor.surface import project
 
         for sb in project.script_breakages(files, scan.root, ctx.snapshot, ctx.offline):
             if had_it(sb.reference.query, sb.boundary) is not False:
                 yield script_finding(sb, ctx, entry)
+
+
+def stdlib_fixes(use: StdlibUse, ctx: Context, row: dict[str, str]) -> tuple[Fix, ...]:
+    """Upgrade the importer first, then the backport the index ships, then an older Python."""
+    from envdoctor.env import stdlib
+    from envdoctor.surface.providers import providers
+
+    fixes: list[Fix] = []
+    if use.user_fixed_in and not kept(use.user, ctx):
+        fixes.append(pip_install_fix(f"upgrade {use.user} to {use.user_fixed_in}+, the first release that no "
+                                     f"longer imports `{use.module}`", {use.user: f">={use.user_fixed_in}"},
+                                     Applicability.UNSAFE))
+    spellings = stdlib.backport_spellings(use.module)
+    backport = next((name for name in providers(use.module, spellings, offline=ctx.offline) if name in spellings),
+                    None)
+    if backport:
+        fixes.append(pip_install_fix(f"install {backport}, which ships `{use.module}` again (`{backport}; "
+                                     f"python_version >= '{use.removed}'` in requirements)", {backport: ""},
+                                     Applicability.UNSAFE))
+    fixes.append(hint("; ".join(filter(None, (f"or run it on Python <{use.removed}", row.get("instead"))))))
+    return tuple(fixes)
+
+
+@implements("ED151")
+def removed_stdlib_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Packages whose unconditional imports name a module the target's Python removed from the
+    standard library (not one a distribution in the target ships again)."""
+    from envdoctor.env import stdlib
+
+    table = ctx.kb.tables.get("stdlib_removed", {})
+    for use in cross_check(ctx).stdlib:
+        row = table.get(use.module, {})
+        again = row.get("distribution")
+        if again and canonical_name(again) in ctx.snapshot.distributions:
+            continue
+        more = f" and {len(use.more)} more place{'s' if len(use.more) > 1 else ''}" if use.more else ""
+        scope = ("importing it fails with ModuleNotFoundError" if use.public is not False else
+                 f"only code that imports `{use.reference.path.removesuffix('.py').replace('/', '.')}` fails, with "
+                 "ModuleNotFoundError")
+        message = (f"{use.user} {use.user_version} imports `{use.module}` ({use.reference.path}:{use.reference.line}"
+                   f"{more}), which Python {use.removed} removed from the standard library "
+                   f"({stdlib.source(use.module)}); the target runs Python {ctx.snapshot.python_version}: {scope}")
+        dist = ctx.snapshot.distributions.get(use.user)
+        locations = ((Location(str(Path(dist.location).parent / use.reference.path), use.reference.line),)
+                     if dist is not None and dist.location and dist.location.endswith(".dist-info")
+                     else pin_locations(ctx.snapshot, (use.user,)))
+        yield entry.finding(message, severity=None if use.public is not False else Severity.WARNING,
+                            packages=(use.user,), locations=locations, fixes=stdlib_fixes(use, ctx, row),
+                            confidence="high")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import re
 import json
 import sys
 import time
@@ -51,7 +52,12 @@ BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached 
 BODY_BUDGET_S = 8.0  # reading function bodies (file targets), after every pair and lower bound
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
 MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
-RESULT_VERSION = 3  # of the per-target result cache (3: unlisted providers)
+MAX_FORMER_PROBES = 12  # index reads a run, looking for the distribution that stopped shipping a module
+FORMER_STEPS = (1, 8, 32)  # releases back from the one in the target, looking for one that still shipped it
+# what `pip freeze` leaves out without --all (pip's docs, cli/pip_freeze: pip, setuptools and wheel up
+# to Python 3.11, pip from 3.12): a freeze that does not list them says nothing about them
+NEVER_FROZEN = ("setuptools", "pip", "wheel")
+RESULT_VERSION = 4  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class Breakage:
     public: bool | None = None  # whether A's public API loads a module making it (None: unknown)
     admitted: str | None = None  # B unlisted: "newest" admitted release, or "floor": the newest lacking one
     spec: str | None = None  # B unlisted: the requirement (all pins' together) that admits it
+    undeclared: bool = False  # A's Requires-Dist does not name B: A relies on B being there
+    script: bool = False  # the reference is made by a module that runs as a script (``__main__``) only
 
     def to_json(self) -> dict[str, object]:
         """JSON form (the per-target result cache)."""
@@ -81,7 +89,7 @@ class Breakage:
                 "boundary": None if b is None else {**{k: v for k, v in b.__dict__.items() if k != "query"},
                                                     "query": b.query.to_json()},
                 "user_fixed_in": self.user_fixed_in, "public": self.public,
-                "admitted": [self.admitted, self.spec]}
+                "admitted": [self.admitted, self.spec], "undeclared": self.undeclared, "script": self.script}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Breakage:
@@ -91,7 +99,34 @@ class Breakage:
         boundary = None if b is None else Boundary(**{**b, "query": Query(*b["query"])})
         return cls(data["user"][0], data["user"][1], data["provider"][0], data["provider"][1], refs[0],
                    Answer(*data["answer"]), boundary, data["user_fixed_in"], tuple(refs[1:]), data["public"],
-                   *data["admitted"])
+                   data["admitted"][0], data["admitted"][1], bool(data["undeclared"]), bool(data["script"]))
+
+
+@dataclass(frozen=True)
+class StdlibUse:
+    """A's unconditional import of a module the target's Python removed from the standard library."""
+
+    user: str
+    user_version: str
+    module: str  # the top-level name
+    removed: str  # the Python release that removed it
+    reference: Reference
+    more: tuple[Reference, ...] = ()
+    public: bool | None = None
+    user_fixed_in: str | None = None  # first release of A that no longer imports it
+
+    def to_json(self) -> dict[str, object]:
+        """JSON form (the per-target result cache)."""
+        return {"user": [self.user, self.user_version], "module": [self.module, self.removed],
+                "refs": [r.to_json() for r in (self.reference, *self.more)], "public": self.public,
+                "user_fixed_in": self.user_fixed_in}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StdlibUse:
+        """Inverse of :meth:`to_json`."""
+        refs = [Reference.from_json(r) for r in data["refs"]]
+        return cls(data["user"][0], data["user"][1], data["module"][0], data["module"][1], refs[0], tuple(refs[1:]),
+                   data["public"], data["user_fixed_in"])
 
 
 @dataclass
@@ -100,6 +135,7 @@ class CrossCheck:
 
     breakages: list[Breakage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stdlib: list[StdlibUse] = field(default_factory=list)
     checked_pairs: int = 0
     complete: bool = True  # every pair checked and every boundary bisected
 
@@ -149,11 +185,12 @@ class Releases:
             if cached is None:
                 self.problems[dist.name] = "not in the symbol cache (offline)"
             return cached
-        files = bisect.release_files(dist.name, self.index_urls).get(str(_norm(dist.version)))
-        if not files:
+        listing = bisect.release_files(dist.name, self.index_urls)
+        version = dist.version if dist.version in listing else stand_in(dist.version, list(listing))
+        if not version or not listing.get(version):
             self.problems[dist.name] = "no files on the index"
             return None
-        return bisect.open_index_release(dist.name, dist.version, files)
+        return bisect.open_index_release(dist.name, version, listing[version])
 
     def save(self) -> None:
         """Write every release's new cache entries."""
@@ -162,11 +199,33 @@ class Releases:
                 release.save()
 
 
-def _norm(version: str) -> Version | str:
+def stand_in(version: str, released: list[str]) -> str | None:
+    """The index's release that answers for ``version`` when the index does not list it: a local
+    build's public release (``2.1.2+cu121`` -> ``2.1.2``, what the PyTorch index builds from the
+    same tag), else for a pre-release or development build (``2.4.0a0+nv24.05``,
+    ``4.39.0.dev0``) the final release it leads to, or the newest before it when that is not
+    out; None when the version cannot be read or nothing fits.  Findings against a stand-in
+    say so (:attr:`Breakage.provider_version` differs from the target's version)."""
     try:
-        return Version(version)
+        wanted = Version(version)
     except InvalidVersion:
-        return version
+        return None
+    by_version = {}
+    for text in released:
+        try:
+            by_version[Version(text)] = text
+        except InvalidVersion:
+            continue
+    public = Version(wanted.public)
+    if public in by_version:
+        return by_version[public]
+    base = Version(wanted.base_version)
+    if not (wanted.is_prerelease or wanted.is_devrelease or wanted.local):
+        return None
+    if base in by_version:
+        return by_version[base]
+    older = [v for v in by_version if v < base and not v.is_prerelease]
+    return by_version[max(older)] if older else None
 
 
 def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
@@ -295,8 +354,9 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         if candidate not in probes:
             release = bisect.open_index_release(user, candidate, files[candidate])
             texts = [release.source.read(p) if release and release.source else None for p in paths]
-            if all(t is None for t in texts):
-                probes[candidate] = None
+            if all(t is None for t in texts):  # the files are gone: the reference too, unless it moved
+                probes[candidate] = None if release is None or spells_module(release, query.module) is not False \
+                    else False
             else:
                 own = frozenset(release.top_level()) if release else frozenset()
                 probes[candidate] = any(r.query == query for path, t in zip(paths, texts) if t is not None
@@ -317,6 +377,22 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         return versions[found[1]] if found else None
     finally:
         store.save()
+
+
+def spells_module(release: ReleaseSymbols, module: str) -> bool | None:
+    """Whether any Python file of the release spells dotted ``module`` (which any reference into
+    it must); None when the release cannot be read whole."""
+    from envdoctor.surface.sources import SourceError
+
+    if release.source is None:
+        return None
+    try:
+        release.source.prefetch()
+        word = module.encode()
+        return any(word in (release.source.read(path) or b"") for path in (release.modules() or {}).values()
+                   if path.endswith(".py"))
+    except (SourceError, OSError):
+        return None
 
 
 def _still_referencing(newest: int, still_references: Callable[[int], bool | None]) -> int | None:
@@ -374,6 +450,9 @@ class _Run:
         self.body_tasks: list[tuple[Distribution, ReleaseSymbols, list[Reference], ReleaseSymbols, set[Query],
                                     str | None, str | None]] = []
         self.body_deadline: float | None = None  # set when the first function bodies are read
+        self.paired: dict[str, set[str]] = {}  # user -> providers it does not declare, checked as pairs
+        self.former_probes = 0
+        self.histories: dict[str, tuple[ReleaseSymbols | None, str | None, list[str], dict[str, list[IndexFile]]]] = {}
 
     @staticmethod
     def into(release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols) -> dict[Query, list[Reference]]:
@@ -406,12 +485,12 @@ class _Run:
         return found
 
     def pair(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference],
-             target: ReleaseSymbols) -> None:
+             target: ReleaseSymbols, undeclared: bool = False) -> None:
         """A listed pair: A's references against B's pinned (or installed) release, then what
-        A's function bodies use of it."""
+        A's function bodies use of it (``undeclared``: A does not require B, it uses it anyway)."""
         failing = self.missing(dist, self.into(release, refs, target), target)
         for _, uses, answer in failing:
-            self.result.breakages.append(self.breakage(dist, release, target, uses, answer))
+            self.result.breakages.append(self.breakage(dist, release, target, uses, answer, undeclared=undeclared))
         self.body_tasks.append((dist, release, refs, target, {q for q, _, _ in failing}, None, None))
 
     def bodies(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], target: ReleaseSymbols,
@@ -434,22 +513,17 @@ class _Run:
                 self.result.breakages.append(self.breakage(dist, release, target, uses, answer, admitted, spec))
 
     def unlisted(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference], provider: str,
-                 spec: SpecifierSet) -> None:
+                 spec: SpecifierSet) -> ReleaseSymbols | None:
         """A pair whose B the file does not list: A's references against the newest release of B
         the pins' requirements admit for the target's Python (what a fresh install gets), then
         the first admitted release that has all the others (A's real lower bound on B)."""
-        from envdoctor.surface import bisect
-
         if time.monotonic() > self.deadline:  # the index reads wait for the next run
             self.waiting.append(dist.name)
-            return
-        files = bisect.release_files(provider, self.releases.index_urls)
-        python = Version(self.releases.snap.python_version)
-        versions = [v for v in bisect.usable_versions(files) if spec.contains(v, prereleases=True)
-                    and any(_admits_python(f.requires_python, python) for f in files[v] if not f.yanked)]
+            return None
+        files, versions = self.admitted(provider, spec)
         newest = self.open_other(provider, versions[-1], files) if versions else None
         if newest is None or newest.modules() is None:
-            return
+            return None
         self.result.checked_pairs += 1
         used = self.into(release, refs, newest)
         failing = self.missing(dist, used, newest)
@@ -459,6 +533,133 @@ class _Run:
         needed = {q: uses for q, uses in used.items() if q not in {query for query, _, _ in failing}}
         if needed and len(versions) > 1 and not self.offline:
             self.floors.append((dist, release, needed, provider, versions, files, str(spec)))
+        return newest
+
+    def admitted(self, provider: str, spec: SpecifierSet) -> tuple[dict[str, list[IndexFile]], list[str]]:
+        """The provider's files on the index, and its releases ``spec`` and the target's Python admit."""
+        from envdoctor.surface import bisect
+
+        files = bisect.release_files(provider, self.releases.index_urls)
+        python = Version(self.releases.snap.python_version)
+        return files, [v for v in bisect.usable_versions(files) if spec.contains(v, prereleases=True)
+                       and any(_admits_python(f.requires_python, python) for f in files[v] if not f.yanked)]
+
+    def undeclared(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference],
+                   provided: set[str]) -> None:
+        """A's references into top-level names that neither A nor what it requires ships (``provided``):
+        a module the target's Python removed from the standard library, one a listed distribution
+        A does not declare ships (checked as a pair), or one such a distribution (or one A requires)
+        shipped in earlier releases but no longer does (``pkg_resources`` and setuptools 82)."""
+        from envdoctor.env import stdlib
+        from envdoctor.surface import reach
+
+        by_top: dict[str, list[Reference]] = {}
+        for ref in refs:
+            top = ref.query.module.split(".")[0]
+            if top not in provided and top not in release.top_level():
+                by_top.setdefault(top, []).append(ref)
+        for top, uses in sorted(by_top.items()):
+            if time.monotonic() > self.deadline:
+                self.waiting.append(dist.name)
+                return
+            if stdlib.removed_in(top):
+                removed = stdlib.removed_for(top, self.releases.snap.python_version)
+                if removed:
+                    self.result.stdlib.append(self.stdlib_use(dist, release, top, removed, uses))
+                continue
+            owner = self.owner(top, dist.name)
+            if owner is not None:
+                if owner.name not in self.paired.setdefault(dist.name, set()):
+                    self.paired[dist.name].add(owner.name)
+                    self.result.checked_pairs += 1
+                    self.pair(dist, release, refs, owner, undeclared=dist.metadata_known)
+                continue
+            former = self.former_owner(top, dist)
+            if former is None or reach.loaded_publicly(release, [u.path for u in uses]) is False:
+                continue
+            target, admitted, declared = former
+            by_query: dict[Query, list[Reference]] = {}
+            for ref in uses:
+                by_query.setdefault(ref.query, []).append(ref)
+            for _, failing, answer in self.missing(dist, by_query, target)[:1]:  # the module, once
+                self.result.breakages.append(self.breakage(dist, release, target, failing, answer, admitted,
+                                                           undeclared=not declared and dist.metadata_known))
+
+    def owner(self, top: str, user: str) -> ReleaseSymbols | None:
+        """The target's release (not ``user``'s) that ships top-level name ``top``."""
+        for name in sorted(self.releases.snap.distributions):
+            release = self.releases.get(name) if name != user else None
+            if release is not None and top in release.top_level():
+                return release
+        return None
+
+    def former_owner(self, top: str, dist: Distribution) -> tuple[ReleaseSymbols, str | None, bool] | None:
+        """(release, admitted, declared) of a distribution whose earlier releases shipped ``top`` but
+        whose release here does not: the target's release of a listed one (admitted None), or for
+        a lock or freeze the newest release of an unlisted one that ``dist`` requires or `pip
+        freeze` leaves out (``"newest"``); ``declared``: ``dist`` requires it.  Candidates in that
+        order, then the target's other distributions; each looks back :data:`FORMER_STEPS`
+        releases, within :data:`MAX_FORMER_PROBES` index reads a run."""
+        snap = self.releases.snap
+        declared = requirement_names(dist, snap)
+        file_target = not self.releases.live
+        for name in dict.fromkeys([*declared, *NEVER_FROZEN, *sorted(snap.distributions)]):
+            if name == dist.name or (name not in snap.distributions and not (file_target and (
+                    name in declared or name in NEVER_FROZEN))):
+                continue
+            history = self.history(name)
+            if history is None:
+                return None  # out of probes or time
+            here, admitted, versions, files = history
+            if here is None or here.modules() is None or top in here.top_level():
+                continue
+            for back in FORMER_STEPS:
+                if back > len(versions) or not self.probe():
+                    break
+                before = self.open_other(name, versions[-back], files)
+                if before is not None and top in before.top_level():
+                    return here, admitted, name in declared
+        return None
+
+    def probe(self) -> bool:
+        """Spend one of the run's index reads for former owners (False: none left, or no time)."""
+        if self.former_probes >= MAX_FORMER_PROBES or time.monotonic() > self.deadline or self.offline:
+            return False
+        self.former_probes += 1
+        return True
+
+    def history(self, name: str) -> tuple[ReleaseSymbols | None, str | None, list[str],
+                                          dict[str, list[IndexFile]]] | None:
+        """(the release here, admitted, earlier releases, files) of a former-owner candidate: the
+        target's release when it lists one, else the newest on the index (``"newest"``); None when
+        the run's probes or time ran out.  Read once a run."""
+        from envdoctor.surface import bisect
+
+        if name not in self.histories:
+            if not self.probe():
+                return None
+            if name in self.releases.snap.distributions:
+                here = self.releases.get(name)
+                files = bisect.release_files(name, self.releases.index_urls) if here is not None else {}
+                earlier = [v for v in bisect.usable_versions(files) if here and Version(v) < Version(here.version)]
+                self.histories[name] = (here, None, earlier, files)
+            else:
+                files, versions = self.admitted(name, SpecifierSet())
+                newest = self.open_other(name, versions[-1], files) if versions else None
+                self.histories[name] = (newest, "newest", versions[:-1], files)
+        return self.histories[name]
+
+    def stdlib_use(self, dist: Distribution, release: ReleaseSymbols, top: str, removed: str,
+                   uses: list[Reference]) -> StdlibUse:
+        """A's use of a removed standard-library module, with A's first release that no longer makes it."""
+        from envdoctor.surface import reach
+
+        fixed = None
+        if not self.offline and self.bisections < MAX_BISECTIONS:
+            self.bisections += 1
+            fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline)
+        return StdlibUse(dist.name, dist.version, top, removed, uses[0], tuple(uses[1:]),
+                         reach.loaded_publicly(release, [u.path for u in uses]), fixed)
 
     def lower_bounds(self, preferred: list[str]) -> None:
         """The floors waiting from :meth:`unlisted`, the QLoRA stack's providers first, then those
@@ -538,7 +739,7 @@ class _Run:
 
     def breakage(self, dist: Distribution, release: ReleaseSymbols, target: ReleaseSymbols,
                  uses: list[Reference], answer: Answer, admitted: str | None = None,
-                 spec: str | None = None) -> Breakage:
+                 spec: str | None = None, undeclared: bool = False) -> Breakage:
         """One failing reference, with B's boundary and A's fix when the budget allows bisecting."""
         from envdoctor.surface import bisect, reach
 
@@ -554,8 +755,9 @@ class _Run:
         elif self.offline:
             boundary = bisect.find_boundary(target.name, query, around=target.version, offline=True, index_urls=())
         public = reach.loaded_publicly(release, [u.path for u in uses])
+        script = public is False and all(runs_as_script(release, u.path) for u in uses)
         return Breakage(dist.name, dist.version, target.name, target.version, uses[0], answer, boundary, fixed,
-                        tuple(uses[1:]), public, admitted, spec)
+                        tuple(uses[1:]), public, admitted, spec, undeclared, script)
 
     def save(self) -> None:
         """Write the new cache entries of every release read."""
@@ -563,6 +765,21 @@ class _Run:
         for release in self.other.values():
             if release is not None:
                 release.save()
+
+
+_MAIN_GUARD = re.compile(rb"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
+
+
+def runs_as_script(release: ReleaseSymbols, path: str) -> bool:
+    """Whether the release's file at ``path`` is a script: it has a module-level
+    ``if __name__ == "__main__":`` block (a conversion or command-line tool run with ``python -m``)."""
+    from envdoctor.surface.sources import SourceError
+
+    try:
+        text = release.source.read(path) if release.source is not None else None
+    except (SourceError, OSError):
+        return False
+    return text is not None and _MAIN_GUARD.search(text) is not None
 
 
 def _admits_python(requires_python: str | None, python: Version) -> bool:
@@ -575,8 +792,8 @@ def _admits_python(requires_python: str | None, python: Version) -> bool:
 
 
 def fingerprint(snap: Snapshot) -> str:
-    """A key that changes whenever any distribution of the target does: name, version and RECORD
-    size and mtime when installed, name, version and known requirements when pinned."""
+    """A key that changes whenever the target's Python or any of its distributions does: name,
+    version and RECORD size and mtime when installed, name, version and known requirements when pinned."""
     if snap.source.startswith("file:"):
         parts = sorted(f"{d.name}=={d.version}:{d.metadata_known}:{';'.join(d.requires)}"
                        for d in snap.distributions.values())
@@ -588,7 +805,7 @@ def fingerprint(snap: Snapshot) -> str:
                 parts.append(f"{dist.name}=={dist.version}:{stat.st_size}:{stat.st_mtime_ns}")
             except OSError:
                 parts.append(f"{dist.name}=={dist.version}:-")
-    return hashlib.sha256("\n".join([snap.source, *parts]).encode()).hexdigest()[:24]
+    return hashlib.sha256("\n".join([snap.source, snap.python_version, *parts]).encode()).hexdigest()[:24]
 
 
 def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
@@ -611,7 +828,7 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
     if isinstance(cached, dict) and cached.get("version") == RESULT_VERSION:
         try:
             return CrossCheck([Breakage.from_json(b) for b in cached["breakages"]], list(cached["notes"]),
-                              int(cached["pairs"]))
+                              [StdlibUse.from_json(u) for u in cached["stdlib"]], int(cached["pairs"]))
         except (KeyError, TypeError, ValueError, IndexError):
             pass
     if scan_budget_s is None:
@@ -619,7 +836,8 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
     result = _check(snap, offline, order, index_urls, scan_budget_s)
     if result.complete:
         diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
-                                   "notes": result.notes, "breakages": [b.to_json() for b in result.breakages]})
+                                   "notes": result.notes, "breakages": [b.to_json() for b in result.breakages],
+                                   "stdlib": [u.to_json() for u in result.stdlib]})
     return result
 
 
@@ -630,8 +848,7 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
     result = run.result
     preferred = [canonical_name(n) for n in order]
     unlisted = {} if releases.live or offline else admitted_unlisted(snap)
-    users = sorted((d for d in snap.distributions.values()
-                    if dependencies(d, snap) or any(n in unlisted for n in requirement_names(d, snap))),
+    users = sorted(snap.distributions.values(),
                    key=lambda d: (preferred.index(d.name) if d.name in preferred else len(preferred), d.name))
     progress = sys.stderr.isatty()
     for number, dist in enumerate(users, 1):
@@ -645,14 +862,19 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
         if refs is None:
             run.waiting.append(dist.name)
             continue
+        provided: set[str] | None = set()
         for provider in dependencies(dist, snap):
             target = releases.get(provider)
             if target is not None and target.modules() is not None:
                 result.checked_pairs += 1
                 run.pair(dist, release, refs, target)
+                provided = None if provided is None else provided | target.top_level()
         for provider in requirement_names(dist, snap):
-            if provider in unlisted:
-                run.unlisted(dist, release, refs, provider, unlisted[provider])
+            newest = run.unlisted(dist, release, refs, provider, unlisted[provider]) if provider in unlisted else None
+            if provider not in snap.distributions:  # unlisted (live: not installed, pip check's business)
+                provided = None if newest is None or provided is None else provided | newest.top_level()
+        if provided is not None:  # what A's requirements ship is known: the rest A relies on without saying
+            run.undeclared(dist, release, refs, provided)
     run.lower_bounds(preferred)
     for task in run.body_tasks:
         run.bodies(*task)

@@ -26,12 +26,15 @@ import re
 import sys
 from collections.abc import Iterable
 
+from envdoctor.env import stdlib
 from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.sources import SourceError
 from envdoctor.surface.query import IN_BODY, Query, Reference
 from envdoctor.surface.symbols import dotted
 
-STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
+# the standard library of every Python: a module some release removed (``imp``, ``imghdr``) is kept as
+# a reference, so a target on that release can be checked whichever Python reads the source
+STDLIB = (frozenset(sys.stdlib_module_names) - frozenset(stdlib.REMOVED)) | {"__future__"}
 SKIP_PARTS = frozenset({"tests", "test", "testing", "examples", "benchmarks", "docs", "_vendor", "vendor"})
 GUARD_HANDLERS = frozenset({"ImportError", "ModuleNotFoundError", "AttributeError", "Exception",
                             "BaseException", "TypeError", "OptionalDependencyNotAvailable", "NameError"})

@@ -31,13 +31,14 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 10  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 11  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
 #                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all);
 #                     9: @overload declarations merged (a keyword any of them takes is accepted); 10: a module
-#                     function that reaches globals(), called at module level, makes the namespace dynamic
+#                     function that reaches globals(), called at module level, makes the namespace dynamic;
+#                     11: references keep the standard-library modules a Python release removed (imp, imghdr)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600

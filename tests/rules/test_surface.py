@@ -280,3 +280,119 @@ def test_what_the_time_budget_left_unchecked_is_a_note_in_the_report(
     monkeypatch.setattr(crosscheck, "FILE_SCAN_BUDGET_S", 60.0)
     again = run_check(CheckRequest(env_file=lock, include_project=False, quiet=True, select=("ED150",)))
     assert "prov.gone" in by_query(again.findings) and not any("not fully" in n for n in again.notes)
+
+
+@pytest.fixture()
+def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer:
+    """``setuptools`` (this index's own) ships the top-level ``oldres`` up to 2.0 and drops it in 3.0
+    (the way setuptools 82 dropped pkg_resources); ``differ`` 1.0 imports it without declaring
+    setuptools, 1.1 no longer does; ``tools`` loses ``helper`` in 3.0, which ``differ`` also uses
+    undeclared; ``standard-imghdr`` ships ``imghdr`` again."""
+    layout = Index(tmp_path / "former-index")
+    for version in ("1.0", "2.0", "3.0"):
+        files = {"setuptools/__init__.py": ""}
+        if version != "3.0":
+            files["oldres/__init__.py"] = "def require(): ...\n"
+        layout.add(Dist("setuptools", version, files))
+        layout.add(Dist("tools", version, {"tools/__init__.py": "def helper(): ...\n" if version != "3.0" else ""}))
+    layout.add(Dist("differ", "1.0", {"differ/__init__.py": "import oldres\nfrom tools import helper\n",
+                                      "differ/images.py": "import imghdr\n"}))
+    layout.add(Dist("differ", "1.1", {"differ/__init__.py": "", "differ/images.py": "import filetype\n"}))
+    layout.add(Dist("standard-imghdr", "3.13.0", {"imghdr.py": "def what(f): ...\n"}))
+    with IndexServer(tmp_path / "former-index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        yield server
+
+
+def file_findings(lines: str, url: str, tmp_path: Path, *extra: str) -> list[dict]:
+    """Every cross-package finding (ED150, ED151) of a lock with ``lines``."""
+    from tests.helpers.core import envdoctor
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(lines, encoding="utf-8")
+    proc = envdoctor("check", "--env", str(lock), "--select", "ED150,ED151", "--format", "json", "--no-project",
+                     *extra, env={"PIP_INDEX_URL": url, "ENVDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)["findings"]
+
+
+def test_a_module_an_undeclared_distribution_stopped_shipping(former_index: IndexServer, tmp_path: Path) -> None:
+    found = {f["message"].split("`")[1]: f for f in file_findings("differ==1.0\nsetuptools==3.0\ntools==3.0\n",
+                                                                  former_index.url, tmp_path)}
+    assert set(found) == {"oldres", "tools.helper"}
+    gone = found["oldres"]
+    assert gone["message"].startswith("differ 1.0 uses `oldres` (differ/__init__.py:1), which setuptools 3.0 does "
+                                      "not have (differ does not declare setuptools, it relies on the one installed)")
+    assert "removed in 3.0" in gone["message"] and gone["severity"] == "error"
+    assert [fix["pins"] for fix in gone["fixes"]] == [{"differ": "==1.1"}, {"setuptools": "==2.0"}]
+    assert "differ does not declare tools" in found["tools.helper"]["message"]  # a listed owner: checked as a pair
+    assert file_findings("differ==1.0\nsetuptools==2.0\ntools==2.0\n", former_index.url, tmp_path) == []
+
+
+def test_an_unlisted_distribution_pip_freeze_leaves_out_is_checked_at_its_newest(
+        former_index: IndexServer, tmp_path: Path) -> None:
+    found = {f["message"].split("`")[1]: f for f in file_findings("differ==1.0\ntools==2.0\n",
+                                                                  former_index.url, tmp_path)}
+    gone = found["oldres"]
+    assert ("the file does not pin setuptools, and 3.0 is what a fresh install gets" in gone["message"])
+    assert any(fix["title"].startswith("pin setuptools<3.0 (2.0 is the last release with `oldres`)")
+               for fix in gone["fixes"])
+
+
+def test_a_standard_library_module_the_targets_python_removed(former_index: IndexServer, tmp_path: Path) -> None:
+    def removed(python: str) -> list[dict]:
+        return [f for f in file_findings("differ==1.0\nsetuptools==2.0\ntools==2.0\n", former_index.url, tmp_path,
+                                         "--python-version", python) if f["code"] == "ED151"]
+
+    assert removed("3.12") == []  # imghdr is still there
+    (finding,) = removed("3.13")
+    assert finding["message"].startswith("differ 1.0 imports `imghdr` (differ/images.py:1), which Python 3.13 "
+                                         "removed from the standard library (PEP 594")
+    assert finding["severity"] == "warning"  # `import differ` does not load differ.images
+    assert [fix["pins"] for fix in finding["fixes"]][:2] == [{"differ": "==1.1"}, {"standard-imghdr": "==3.13.0"}]
+
+
+def test_a_build_the_index_does_not_list_is_answered_by_its_release(index: IndexServer, tmp_path: Path) -> None:
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("prov==2.1.0a0+nv24.05\nuserpkg==1.0\n", encoding="utf-8")  # a container's pre-release build
+    gone = {f["message"].split("`")[1]: f for f in lock_findings(lock, index.url, tmp_path / "cache")}["prov.gone"]
+    assert ("which prov 2.1 does not have (the target's prov 2.1.0a0+nv24.05 is not on the index; 2.1, the release "
+            "it builds towards, answered for it)") in gone["message"]
+    assert gone["severity"] == "warning"  # a stand-in: the build itself may differ
+    lock.write_text("prov==2.0+cpu\nuserpkg==1.0\n", encoding="utf-8")  # a local build of 2.0 is 2.0
+    gone = {f["message"].split("`")[1]: f for f in lock_findings(lock, index.url, tmp_path / "cache")}["prov.gone"]
+    assert "which prov 2.0 does not have: " in gone["message"] and gone["severity"] == "error"
+
+
+def test_a_reference_only_a_script_module_makes_is_a_note(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "script-index")
+    for version in ("1.0", "2.0"):
+        layout.add(provider(version))
+    convert = "from prov import gone\n\nif __name__ == \"__main__\":\n    gone()\n"
+    layout.add(Dist("userpkg", "1.0", {"userpkg/__init__.py": "", "userpkg/convert.py": convert}, requires=("prov",)))
+    with IndexServer(tmp_path / "script-index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        lock = tmp_path / "requirements.txt"
+        lock.write_text("prov==2.0\nuserpkg==1.0\n", encoding="utf-8")
+        (note,) = lock_findings(lock, server.url, tmp_path / "cache")
+    assert "only running `userpkg.convert` as a script fails" in note["message"] and note["severity"] == "info"
+
+
+def test_names_one_file_takes_from_a_release_that_lacks_them_are_one_finding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "group-index")
+    layout.add(Dist("prov", "1.0", {"prov/__init__.py": "def a(): ...\ndef b(): ...\ndef c(): ...\n"}))
+    layout.add(Dist("prov", "1.5", {"prov/__init__.py": "def a(): ...\ndef b(): ...\n"}))  # c goes first
+    layout.add(Dist("prov", "2.0", {"prov/__init__.py": ""}))
+    layout.add(Dist("user", "1.0", {"user/__init__.py": "from prov import a, b, c\n"}, requires=("prov",)))
+    layout.add(Dist("user", "1.1", {"user/__init__.py": "from prov import a, b\n"}, requires=("prov",)))
+    layout.add(Dist("user", "1.2", {"user/__init__.py": ""}, requires=("prov",)))
+    with IndexServer(tmp_path / "group-index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        lock = tmp_path / "requirements.txt"
+        lock.write_text("prov==2.0\nuser==1.0\n", encoding="utf-8")
+        (finding,) = lock_findings(lock, server.url, tmp_path / "cache")
+    assert finding["message"].startswith("user 1.0 uses `prov.a` (user/__init__.py:1)")
+    assert finding["message"].endswith("; the same file also uses `prov.b`, `prov.c`, which prov 2.0 lacks too")
+    # user 1.1 still imports a and b; prov 1.0 is the last release with all three (c left in 1.5)
+    assert [fix["pins"] for fix in finding["fixes"]] == [{"user": "==1.2"}, {"prov": "==1.0"}]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
+from envdoctor.env import stdlib
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import parse_version
 from envdoctor.explain import api_surface
@@ -38,12 +39,6 @@ from envdoctor.knowledge.base import RuleEntry
 
 MAX_SOURCE_BYTES = 4 << 20
 MAX_CUT_NAMES = 6  # names of a cut-off `from m import ...` line looked up
-
-
-def backport_spellings(top: str) -> tuple[str, str]:
-    """Names the removed-module backports are published under: python-deadlib's ``standard-imghdr``,
-    ``audioop-lts`` (https://github.com/youknowone/python-deadlib, https://github.com/AbstractUmbra/audioop)."""
-    return (f"standard-{top}", f"{top}-lts")
 
 
 def _source_file(location: str | None, module: str) -> Path | None:
@@ -93,20 +88,22 @@ def _removed_stdlib(module: str, ev: Evidence, importer: str | None) -> Diagnosi
     """A module that a Python release removed from the standard library, and the distribution on
     the index that ships it again (the backports publish ``standard-<name>`` or ``<name>-lts``)."""
     top = module.split(".")[0]
-    row = ev.kb.tables.get("stdlib_removed", {}).get(top)
-    if row is None:
+    removed = stdlib.removed_in(top)
+    if removed is None:
         return None
+    row = ev.kb.tables.get("stdlib_removed", {}).get(top, {})
     python = ev.ctx.snapshot.python_version if ev.ctx else None
-    fixes: list[Fix] = [say(f"run it on Python <{row['removed']}", row["instead"])]
-    backport = row.get("distribution") or next(iter(ev.providers_of(top, importer, backport_spellings(top))), None)
+    fixes: list[Fix] = [say(*filter(None, (f"run it on Python <{removed}", row.get("instead"))))]
+    spellings = stdlib.backport_spellings(top)
+    backport = row.get("distribution") or next(iter(ev.providers_of(top, importer, spellings)), None)
     if backport and backport != canonical_name(top):
-        marker = f"; python_version >= '{row['removed']}'"
+        marker = f"; python_version >= '{removed}'"
         fixes.insert(0, pip_install_fix(f"install {backport}, which provides `{top}` again (`{backport}{marker}` "
                                         "in requirements)", {backport: ""}, Applicability.UNSAFE))
     if importer:
         fixes.append(say(f"or upgrade {importer} to a release that no longer imports `{top}`"))
     on = f" (the target runs Python {python})" if python else ""
-    return Diagnosis(f"`{top}` was removed from the standard library in Python {row['removed']} ({row['pep']}){on}; "
+    return Diagnosis(f"`{top}` was removed from the standard library in Python {removed} ({stdlib.source(top)}){on}; "
                      f"{importer + chr(39) + 's code' if importer else 'the code that imports it'} predates that",
                      HIGH if python else MEDIUM,
                      tuple(fixes), tuple(dict.fromkeys(d for d in (importer, backport) if d)))
