@@ -52,12 +52,34 @@ def _version(text: str) -> Version | None:
         return None
 
 
+_PAGES: dict[tuple[str, tuple[str, ...]], tuple[float, dict[str, list[index.IndexFile]]]] = {}
+PAGE_TTL_S = 120.0  # one command reads a project's page once (a check asks for transformers' a dozen times)
+
+
 def release_files(dist: str, index_urls: tuple[str, ...]) -> dict[str, list[index.IndexFile]]:
-    """Version -> files of every release of ``dist`` on the first index listing it."""
+    """Version -> files of every release of ``dist`` on the first index listing it (read once per
+    :data:`PAGE_TTL_S` in a process; a page that could not be fetched is asked for again)."""
+    key = (canonical_name(dist), tuple(index_urls))
+    seen = _PAGES.get(key)
+    if seen is not None and time.monotonic() - seen[0] < PAGE_TTL_S:
+        return seen[1]
+    found = _release_files(dist, index_urls)
+    if found is None:
+        return {}
+    _PAGES[key] = (time.monotonic(), found)
+    return found
+
+
+def _release_files(dist: str, index_urls: tuple[str, ...]) -> dict[str, list[index.IndexFile]] | None:
+    """:func:`release_files` without the memo; None when an index could not be read."""
+    failed = False
     for url in index_urls:
         try:
             files = index.project_files(url, dist)
-        except (fetch.NotFound, fetch.FetchError):
+        except fetch.NotFound:
+            continue
+        except fetch.FetchError:
+            failed = True
             continue
         by_version: dict[str, list[index.IndexFile]] = {}
         for item in files:
@@ -66,7 +88,7 @@ def release_files(dist: str, index_urls: tuple[str, ...]) -> dict[str, list[inde
                 by_version.setdefault(str(version), []).append(item)
         if by_version:
             return by_version
-    return {}
+    return None if failed else {}
 
 
 def usable_versions(files: dict[str, list[index.IndexFile]], include_pre: bool = False) -> list[str]:
