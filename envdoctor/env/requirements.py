@@ -10,6 +10,7 @@ from functools import cache
 
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.env.probe import canonical_name
@@ -79,4 +80,15 @@ def parse_version(text: str | None) -> Version | None:
     try:
         return Version(text)
     except InvalidVersion:
+        return None
+
+
+def admits_python(requires_python: str | None, python: str | Version) -> bool | None:
+    """Whether a Requires-Python value admits ``python`` (pre-releases count, as pip counts them):
+    True when there is none, None when it is not a valid specifier (pip ignores such a value)."""
+    if not requires_python:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(python, prereleases=True)
+    except InvalidSpecifier:
         return None

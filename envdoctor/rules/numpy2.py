@@ -16,7 +16,7 @@ from packaging.version import Version
 
 from envdoctor.env import releases
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import active_requirements, parse_version
+from envdoctor.env.requirements import active_requirements, admits_python, parse_version
 from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.env.torch_build import declared_or_recorded, declared_pin
 from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
@@ -49,8 +49,7 @@ def uncapped_releases(ctx: Context, dist: Distribution, numpy: Version) -> tuple
         spec = declared_pin(Distribution(dist.name, release.version, release.requires), snap, NUMPY)
         if spec is not None and not SpecifierSet(spec).contains(numpy, prereleases=True):
             continue
-        if release.requires_python and not SpecifierSet(release.requires_python).contains(
-                snap.python_version, prereleases=True):
+        if admits_python(release.requires_python, snap.python_version) is False:
             continue
         if any(not s.contains(release.version, prereleases=True) for _, s in requirers):
             continue

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from packaging.requirements import Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import (
     active_requirements,
+    admits_python,
     is_kept,
     parse_version,
     requested_extras,
@@ -105,13 +106,8 @@ def unsupported_python(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """Every distribution's Requires-Python admits the target Python."""
     snap = ctx.snapshot
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
-        if not dist.requires_python:
-            continue
-        try:
-            spec = SpecifierSet(dist.requires_python)
-        except InvalidSpecifier:
-            continue
-        if not spec.contains(snap.python_version, prereleases=True):
+        if admits_python(dist.requires_python, snap.python_version) is False:
+            spec = SpecifierSet(dist.requires_python or "")
             shipped = platform_conflict(ctx, dist)
             yield entry.finding(
                 f"{dist.name} {dist.version} requires Python {spec}, but the target runs Python "

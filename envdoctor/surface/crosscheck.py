@@ -36,6 +36,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from envdoctor.env.probe import canonical_name
+from envdoctor.env.requirements import admits_python
 from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.surface.boundary import Boundary
 from envdoctor.surface import diskcache
@@ -542,7 +543,7 @@ class _Run:
         files = bisect.release_files(provider, self.releases.index_urls)
         python = Version(self.releases.snap.python_version)
         return files, [v for v in bisect.usable_versions(files) if spec.contains(v, prereleases=True)
-                       and any(_admits_python(f.requires_python, python) for f in files[v] if not f.yanked)]
+                       and any(admits_python(f.requires_python, python) is not False for f in files[v] if not f.yanked)]
 
     def undeclared(self, dist: Distribution, release: ReleaseSymbols, refs: list[Reference],
                    provided: set[str]) -> None:
@@ -780,15 +781,6 @@ def runs_as_script(release: ReleaseSymbols, path: str) -> bool:
     except (SourceError, OSError):
         return False
     return text is not None and _MAIN_GUARD.search(text) is not None
-
-
-def _admits_python(requires_python: str | None, python: Version) -> bool:
-    from packaging.specifiers import InvalidSpecifier
-
-    try:
-        return not requires_python or SpecifierSet(requires_python).contains(python, prereleases=True)
-    except InvalidSpecifier:
-        return True
 
 
 def fingerprint(snap: Snapshot) -> str:

@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
@@ -27,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.env import fetch, index, pipconfig
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import parse_requirement
+from envdoctor.env.requirements import admits_python, parse_requirement
 from envdoctor.env.torch_build import declared_or_recorded
 from envdoctor.explain.diagnosis import HIGH, MEDIUM, Diagnosis, Evidence, explains, say
 from envdoctor.explain.extractors import HitGroup
@@ -69,12 +69,8 @@ def releases(files: Iterable[index.IndexFile], python: str | None,
             continue
         if version.is_prerelease or version.is_devrelease:
             continue
-        if python and item.requires_python:
-            try:
-                if not SpecifierSet(item.requires_python).contains(python, prereleases=True):
-                    continue
-            except InvalidSpecifier:
-                continue
+        if python and not admits_python(item.requires_python, python):
+            continue
         ok.add(version)
     return sorted(ok, reverse=True)
 
