@@ -112,10 +112,12 @@ def gpu_outside_torch_build(ctx: Context, entry: RuleEntry) -> Iterator[Finding]
     if torch is None or cuda is None:
         return
     matching = [arches for build, arches in builds_for(ctx.kb.tables, torch.version) if build == cuda]
-    for gpu in ctx.snapshot.hardware.gpus[:1] if matching else ():
+    seen: set[tuple[str, str]] = set()
+    for gpu in ctx.snapshot.hardware.gpus if matching else ():  # a mixed box: each kind of GPU once
         cap = capability(gpu.capability or "")
-        if cap is None or matching[0].direction(cap) != "too-old":
+        if cap is None or matching[0].direction(cap) != "too-old" or (gpu.name, str(cap)) in seen:
             continue
+        seen.add((gpu.name, str(cap)))
         yield entry.finding(
             f"{gpu.name} (compute capability {cap}) is older than every architecture of torch {torch.version} "
             f"({matching[0].describe()}): this build dropped it, and a newer torch will not bring it back; "

@@ -40,3 +40,14 @@ def test_volta_after_2_11_and_maxwell_on_a_cuda_13_build() -> None:
     assert findings("2.11.0+cu130", "7.5") == []  # CUDA 13 builds start at Turing
     [maxwell] = findings("2.11.0+cu130", "5.2", "GeForce GTX 980")
     assert "older than every architecture of torch 2.11.0+cu130" in maxwell.message
+
+
+def test_every_kind_of_gpu_of_a_mixed_box_is_checked_once() -> None:
+    from dataclasses import replace
+
+    from envdoctor.env.snapshot import GPU
+
+    base = gpu_hardware("8.0", name="A100")
+    gpus = (*base.gpus, GPU(1, "Tesla P100", "6.0", 16000, 16000), GPU(2, "Tesla P100", "6.0", 16000, 16000))
+    found = run_rule("ED143", snap(("torch", "2.10.0+cu128"), hardware=replace(base, gpus=gpus)))
+    assert [f.message.split(" (")[0] for f in found] == ["Tesla P100"]  # the A100 (first) has kernels
