@@ -542,3 +542,24 @@ def test_a_lock_that_does_not_list_the_package_the_log_ran_does_not_rule_the_cau
     partial = _only(explain_text(log, tmp_path, freeze(tmp_path, {"vllm": "0.8.1"})), "ED110")
     assert partial.confidence == "medium" and "the file does not list llamafactory" in partial.message
     assert _pins(partial)["vllm"] == "<=0.7.3,>=0.4.3" and "llamafactory" in partial.packages
+
+
+def test_a_top_level_module_its_distribution_stopped_shipping_gets_the_last_release_with_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")  # this index's own setuptools drops pkg_resources in 3.0, as 82.0.0 did
+    for version in ("1.0", "2.0", "3.0"):
+        files = {"setuptools/__init__.py": "", **({"pkg_resources/__init__.py": ""} if version != "3.0" else {})}
+        layout.add(Dist("setuptools", version, files))
+    log = "ModuleNotFoundError: No module named 'pkg_resources'\n"
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        find_boundary("setuptools", Query("pkg_resources"), index_urls=(server.url,))  # online once
+        (tmp_path / "run.log").write_text(log, encoding="utf-8")
+        target = dataclasses.replace(freeze(tmp_path, {"wheel": "0.45.1"}), offline=False)
+        against = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED601")
+    text = _only(explain_text(log, tmp_path), "ED601")
+    assert "`pkg_resources` is in setuptools up to 2.0" in text.message and "removed in 3.0" in text.message
+    assert _pins(text) == {"setuptools": "<3.0"}
+    # a target without setuptools: installing the newest would not bring it back
+    assert "an install without a pin gets a setuptools release without it" in against.message
+    assert _pins(against) == {"setuptools": "==2.0"}

@@ -109,6 +109,28 @@ def _removed_stdlib(module: str, ev: Evidence, importer: str | None) -> Diagnosi
                      tuple(fixes), tuple(dict.fromkeys(d for d in (importer, backport) if d)))
 
 
+def _gone(dist: str, module: str, ev: Evidence) -> api_surface.Boundary | None:
+    """The boundary of top-level ``module`` in ``dist`` when its newest release no longer ships it."""
+    found = api_surface.boundary(dist, module, offline=ev.offline)
+    if found is None or not found.removed_in or any("<" not in r for r in found.present):
+        return None  # unknown, or a range of releases with it reaches the newest
+    return found
+
+
+def _removed_module(group: HitGroup, ev: Evidence, dist: str, module: str, gone: api_surface.Boundary) -> Diagnosis:
+    """A top-level module its distribution stopped shipping (setuptools 82.0.0 and ``pkg_resources``):
+    the last release with it for the provider, the importer's first release without the import."""
+    importer = user_of(group, ev, dist)
+    fixes: list[Fix] = []
+    if importer and (moved := _importer_fix(group, ev, importer, module, None)):
+        fixes.append(moved)
+    if (side := provider_side(dist, gone, None)) is not None:
+        fixes.append(side.fix())
+    return Diagnosis(f"`{module}` is not importable{_by(importer, ev)}: {gone.text}; an install without a pin gets "
+                     f"a {dist} release without it", HIGH, tuple(fixes), tuple(dict.fromkeys(d for d in (importer, dist)
+                                                                                        if d)))
+
+
 def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None) -> Fix | None:
     """Upgrade the importer to its first release whose importing file no longer imports the symbol
     (the file from the traceback, bisected over the importer's later releases)."""
@@ -165,12 +187,15 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if name is None:  # a module that is not there: which distribution ships it
         shipped = ev.providers_of(module, user_of(group, ev, dist))
         dist = shipped[0] if shipped else dist
-    if name is None and "." not in module and ev.ctx is None:
+    top_level = name is None and "." not in module
+    if top_level and ev.ctx is None:
         if len(shipped) > 1:
             return Diagnosis(f"`{module}` is not importable{_by(user_of(group, ev, dist), ev)}: {' and '.join(shipped)} "
                              f"ship a `{module}` package on the index; install the one the code was written for",
                              MEDIUM, tuple(pip_install_fix(f"install {d} (it ships `{module}`)", {d: ""},
                                                            Applicability.UNSAFE) for d in shipped), tuple(shipped))
+        if (gone := _gone(dist, module, ev)) is not None:
+            return _removed_module(group, ev, dist, module, gone)
         return Diagnosis(f"`{module}` is not importable: {dist} is missing or is a release without it"
                          f"{_by(user_of(group, ev, dist), ev)}", MEDIUM,
                          (pip_install_fix(f"install {dist} (the distribution that provides `{module}`)", {dist: ""},
@@ -181,7 +206,9 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     installed = ev.installed(dist)
     elsewhere = ""
     if ev.ctx is not None and installed is None:
-        if name is None and "." not in module:
+        if top_level:
+            if (gone := _gone(dist, module, ev)) is not None:  # installing the newest would not bring it back
+                return _removed_module(group, ev, dist, module, gone)
             return Diagnosis(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
                              (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
         # the failing process had `{module}`'s package: the log is from another environment than the target
@@ -191,16 +218,20 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
         has = api_surface.status(dist, installed, module, name=name, site_packages=location,
                                  offline=ev.offline) if name else None
         if has is None:
-            has = defined_on_disk(location, module, name) if name else \
-                (_module_present(location, module) if "." in module else True)
+            has = defined_on_disk(location, module, name) if name else _module_present(location, module)
+        if has is None and top_level:  # a lock or freeze: the release's file list says
+            has = api_surface.status(dist, installed, module, offline=ev.offline)
+        if has is None and top_level:
+            has = True  # a top-level package of an installed distribution: there unless shown otherwise
         if has:
             if ev.notebook or ev.ctx.snapshot.source == "live":
                 return Diagnosis(f"{what} in the failing process, but the installed {dist} {installed} has it: the "
                                "process had an older copy imported before the package changed (a stale module)",
                                HIGH, (_restart(ev),), (dist,))
             return Diagnosis(stale(f"{dist} {installed} in the target has `{name or module}`"), LOW, (), (dist,))
-    boundary = api_surface.boundary(dist, module if name else module.rsplit(".", 1)[0],
-                                    name=name or module.rsplit(".", 1)[-1], around=installed, offline=ev.offline)
+    boundary = api_surface.boundary(dist, module, around=installed, offline=ev.offline) if top_level else \
+        api_surface.boundary(dist, module if name else module.rsplit(".", 1)[0],
+                             name=name or module.rsplit(".", 1)[-1], around=installed, offline=ev.offline)
     culprits = tuple(dict.fromkeys(d for d in (importer, dist) if d))
     sides: list[Side] = []
     if boundary is not None and (side := provider_side(dist, boundary, installed)):
