@@ -850,7 +850,11 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
         if progress:
             sys.stderr.write(f"\rchecking the APIs {dist.name} uses ({number}/{len(users)})" + " " * 20)
             sys.stderr.flush()
-        refs = references_of(release, run.deadline)
+        # outside the QLoRA stack a release gets half of what is left, so one huge release read member by
+        # member (torch's wheel is too large to fetch whole) cannot starve every package after it
+        now = time.monotonic()
+        refs = references_of(release, run.deadline if dist.name in preferred else
+                             min(run.deadline, now + max(0.0, run.deadline - now) / 2))
         if refs is None:
             run.waiting.append(dist.name)
             continue
