@@ -326,8 +326,8 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 
                 imports = project.imported_modules(files, scan.root) if imports is None else imports
                 importer = project_importer(b, ctx, imports)
-            key = (b.user, b.provider, b.admitted, b.reference.path, b.reference.guard, b.reference.query.kwarg is None,
-                   importer) if b.reference.query.kwarg is None else (id(b),)
+            key = (b.user, b.provider, b.admitted, b.reference.path, b.reference.guard, importer) \
+                if b.reference.query.kwarg is None else (id(b),)  # a keyword's fix is its own
             groups.setdefault(key, []).append((b, breakage_finding(b, ctx, entry, importer)))
     for members in groups.values():
         yield members[0][1] if len(members) == 1 else merged(members, ctx)

@@ -453,6 +453,7 @@ class _Run:
         self.body_deadline: float | None = None  # set when the first function bodies are read
         self.paired: dict[str, set[str]] = {}  # user -> providers it does not declare, checked as pairs
         self.former_probes = 0
+        self.owners: dict[str, list[ReleaseSymbols]] | None = None  # top-level name -> the releases shipping it
         self.histories: dict[str, tuple[ReleaseSymbols | None, str | None, list[str], dict[str, list[IndexFile]]]] = {}
 
     @staticmethod
@@ -587,12 +588,16 @@ class _Run:
                                                            undeclared=not declared and dist.metadata_known))
 
     def owner(self, top: str, user: str) -> ReleaseSymbols | None:
-        """The target's release (not ``user``'s) that ships top-level name ``top``."""
-        for name in sorted(self.releases.snap.distributions):
-            release = self.releases.get(name) if name != user else None
-            if release is not None and top in release.top_level():
-                return release
-        return None
+        """The target's release (not ``user``'s) that ships top-level name ``top`` (the map of
+        top-level names to releases is built once a run, on first use)."""
+        if self.owners is None:
+            self.owners = {}
+            for name in sorted(self.releases.snap.distributions):  # the first by name wins
+                release = self.releases.get(name)
+                if release is not None:
+                    for name_top in release.top_level():
+                        self.owners.setdefault(name_top, []).append(release)
+        return next((r for r in self.owners.get(top, []) if r.name != user), None)
 
     def former_owner(self, top: str, dist: Distribution) -> tuple[ReleaseSymbols, str | None, bool] | None:
         """(release, admitted, declared) of a distribution whose earlier releases shipped ``top`` but
