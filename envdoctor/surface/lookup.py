@@ -171,7 +171,23 @@ class _Resolver:
             return Answer(name in listed, f"__all__ of {module}")
         if name.startswith("_"):
             return Answer(False, "private names are not star-exported")
+        summary = self.summary(module) or {}
+        if summary.get("all_dynamic") and name in summary.get("all_known", ()):
+            return Answer(True, f"__all__ of {module}")
+        imported = self.imported_from_outside(summary, name)
+        if summary.get("all_dynamic") and imported:
+            # ``from builtins import float`` next to ``for k in table: __all__.append(k)`` (numpy 1.24's
+            # numerictypes): what run time adds is what it binds at run time, not a name it imports
+            return Answer(False, f"{module} imports {name} from {imported} but its __all__ does not list it")
         return self.find_name(module, name, depth)
+
+    def imported_from_outside(self, summary: dict[str, Any], name: str) -> str | None:
+        """The module outside this distribution that ``name`` is imported from, when that is all that binds it."""
+        ref = summary.get("reexports", {}).get(name)
+        if ref is None or name in summary.get("classes", {}) or name in summary.get("functions", {}):
+            return None
+        target = str(ref[0])
+        return target if self.release.has_module(target) is False else None
 
     # --- objects ---------------------------------------------------------------------------
 

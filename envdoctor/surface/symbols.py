@@ -8,7 +8,8 @@ module without running it:
 - ``reexports``: names bound by imports, as ``[absolute module, attribute or None]``;
 - ``stars``: modules star-imported (``fallback_stars``: those only an except handler imports);
   ``all``/``all_from``: a static ``__all__`` and the modules
-  whose ``__all__`` it adds (``__all__ += core.__all__``); ``all_dynamic`` when neither says;
+  whose ``__all__`` it adds (``__all__ += core.__all__``); ``all_dynamic`` when neither says,
+  with ``all_known``: the names a partly dynamic ``__all__`` is known to hold;
 - ``lazy``: names a lazy-import table exports (transformers' ``_import_structure`` passed to
   ``_LazyModule``, huggingface_hub's ``_SUBMOD_ATTRS`` passed to ``_attach``: any module-level
   dict of module → list of names handed to a call), mapped to the module holding them;
@@ -31,14 +32,15 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 11  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 12  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
 #                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all);
 #                     9: @overload declarations merged (a keyword any of them takes is accepted); 10: a module
 #                     function that reaches globals(), called at module level, makes the namespace dynamic;
-#                     11: references keep the standard-library modules a Python release removed (imp, imghdr)
+#                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
+#                     12: the known part of a partly dynamic __all__ (all_known)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -660,6 +662,8 @@ class _Walker:
             summary["all_from"] = self.all_from
         if self.all_dynamic:
             summary["all_dynamic"] = True
+            if self.all:
+                summary["all_known"] = self.all
         if lazy:
             summary["lazy"] = lazy
         if self.getattr is not None:

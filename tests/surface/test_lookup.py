@@ -334,3 +334,30 @@ def test_a_module_that_puts_an_object_in_its_place_or_hooks_imports_answers_at_r
     assert answer(release, Query("hooked.other")).status is None
     assert answer(release, Query("lazy", "Missing")).status is False  # a lazy table's names are known
     assert answer(release, Query("lazy", "Thing")).status is True
+
+
+def test_a_partly_dynamic_all_star_exports_its_known_names_and_not_what_it_imports_from_outside(tmp_path: Path) -> None:
+    # numpy 1.24's shape: core.numerictypes imports the builtins "not for import *" and appends a
+    # run-time table's keys to a static __all__; numpy.float must read as gone, not as re-exported
+    files = {"np/__init__.py": "from .core import *\n",
+             "np/core/__init__.py": "from .numerictypes import *\n",
+             "np/core/numerictypes.py": textwrap.dedent("""
+        __all__ = ["sctypes"]
+        from builtins import bool, float
+        from ._aliases import allTypes
+        def helper(): ...
+        sctypes = {}
+        for key in allTypes:
+            globals()[key] = allTypes[key]
+            __all__.append(key)
+    """), "np/core/_aliases.py": "allTypes = dict()\n"}
+    release = _open(tmp_path, Dist("np", "1.24.0", files))
+    assert release.summary("np.core.numerictypes")["all_known"] == ["sctypes"]
+    assert answer(release, Query("np", "sctypes")).status is True
+    assert answer(release, Query("np", "float")).status is False
+    # a name the module defines itself may be among those run time appends: not called absent
+    assert answer(release, Query("np", "helper")).status is not False
+    files["np/core/numerictypes.py"] = files["np/core/numerictypes.py"].replace("__all__.append(key)", "pass")
+    files["np/core/numerictypes.py"] = files["np/core/numerictypes.py"].replace('__all__ = ["sctypes"]', "")
+    without_all = _open(tmp_path / "b", Dist("np", "1.23.0", files))
+    assert answer(without_all, Query("np", "float")).status is True  # no __all__: every public name
