@@ -33,6 +33,8 @@ from envdoctor.env.pipconfig import Transport, redact, transport
 TIMEOUT_S = 15
 ATTEMPTS = 2  # one retry
 RANGE_TAIL = 64 * 1024  # the end of a wheel read in one request: central directory and often METADATA
+MERGE_GAP = 128 * 1024  # byte spans closer than this are fetched in one range request
+PARALLEL_RANGES = 4  # range requests in flight at once when many spans are wanted
 USER_AGENT = "envdoctor (metadata fetcher; https://pypi.org/project/envdoctor/)"
 
 
@@ -236,19 +238,46 @@ class _RangeFile(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
+    def _held(self, first: int, end: int) -> bytes | None:
+        for start, block in self.blocks.items():
+            if start <= first and end <= start + len(block):
+                return block[first - start:end - start]
+        return None
+
     def read(self, size: int = -1) -> bytes:
         end = self.size if size < 0 else min(self.size, self.pos + size)
         if end <= self.pos:
             return b""
-        for start, block in self.blocks.items():
-            if start <= self.pos and end <= start + len(block):
-                data = block[self.pos - start:end - start]
-                break
-        else:
+        data = self._held(self.pos, end)
+        if data is None:
             data, _ = _range_get(self.url, self.pos, end - 1)
             self.blocks[self.pos] = data
         self.pos += len(data)
         return data
+
+    def fill(self, spans: list[tuple[int, int]]) -> None:
+        """Fetch the byte spans ``[start, end)`` not held yet: neighbours closer than :data:`MERGE_GAP`
+        in one range request, up to :data:`PARALLEL_RANGES` requests at once (a member of a zip
+        read through :meth:`read` costs three requests: its header, its name, its data)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        merged: list[list[int]] = []
+        for start, end in sorted((max(0, a), min(self.size, b)) for a, b in spans):
+            if end <= start or self._held(start, end) is not None:
+                continue
+            if merged and start - merged[-1][1] <= MERGE_GAP:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        if not merged:
+            return
+
+        def one(span: list[int]) -> tuple[int, bytes]:
+            return span[0], _range_get(self.url, span[0], span[1] - 1)[0]
+
+        with ThreadPoolExecutor(min(PARALLEL_RANGES, len(merged))) as pool:
+            for start, data in pool.map(one, merged):
+                self.blocks[start] = data
 
 
 def metadata_from_wheel(url: str) -> str:

@@ -132,6 +132,11 @@ class ReleaseSymbols:
                  if (name == module or name.startswith(prefix)) and not path.startswith("native:")]
         if len(paths) > WHOLE_ARCHIVE_FILES:
             self.read_whole()
+        else:
+            try:
+                self.source.warm(paths)
+            except (SourceError, OSError):
+                pass
         found: bool | None = False
         for path in paths:
             try:
@@ -164,6 +169,16 @@ class ReleaseSymbols:
             memo[key] = word.encode() in binary
             self.dirty = True
         return bool(memo[key])
+
+    def warm(self, modules: list[str]) -> None:
+        """Fetch the source files of these modules (those not summarised yet) in few requests."""
+        paths = [path for module in modules if module not in self.data["summaries"]
+                 and (path := self._path(module)) is not None]
+        if len(paths) > 1 and self.source is not None:
+            try:
+                self.source.warm(paths)
+            except (SourceError, OSError) as exc:
+                self.problem = str(exc)
 
     def read_whole(self) -> None:
         """Fetch the release's whole archive once when many of its modules are about to be read."""

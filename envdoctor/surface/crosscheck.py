@@ -51,6 +51,7 @@ FILE_SCAN_BUDGET_S = 20.0  # a lock or freeze is checked once (CI, a pasted free
 MAX_BISECTIONS = 6  # per run
 BISECT_BUDGET_S = 20.0  # all bisections of one run together; probes are cached for the next
 BODY_BUDGET_S = 8.0  # reading function bodies (file targets), after every pair and lower bound
+WARM_CHUNK = 64  # files of a release fetched together while its references are read
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
 MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
 MAX_FORMER_PROBES = 12  # index reads a run, looking for the distribution that stopped shipping a module
@@ -247,7 +248,7 @@ def dependencies(dist: Distribution, snap: Snapshot) -> list[str]:
 def references_of(release: ReleaseSymbols, deadline: float | None = None) -> list[Reference] | None:
     """A release's unconditional references, cached with the release; None when ``deadline``
     (a :func:`time.monotonic` value) passed first: what was read is kept, the next run goes on."""
-    from envdoctor.surface.references import module_references
+    from envdoctor.surface.references import module_references, skipped
     from envdoctor.surface.sources import SourceError
 
     extra = release.data["extra"]
@@ -261,12 +262,13 @@ def references_of(release: ReleaseSymbols, deadline: float | None = None) -> lis
         except SourceError:
             pass
         own = frozenset(release.top_level())
-        for module, path in sorted((release.modules() or {}).items()):
-            if module in done:
-                continue
+        pending = [(module, path) for module, path in sorted((release.modules() or {}).items()) if module not in done]
+        for i, (module, path) in enumerate(pending):
             if deadline is not None and time.monotonic() > deadline:
                 release.dirty = True
                 return None
+            if i % WARM_CHUNK == 0:  # a wheel too large to read whole: its next files in a few requests
+                release.source.warm([p for _, p in pending[i:i + WARM_CHUNK] if p.endswith(".py") and not skipped(p)])
             partial["rows"] += [r.to_json() for r in module_references(release, path, module, own)]
             partial["done"].append(module)
         extra["references"] = extra.pop("references_partial")["rows"]
@@ -354,6 +356,8 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         candidate = versions[i]
         if candidate not in probes:
             release = bisect.open_index_release(user, candidate, files[candidate])
+            if release is not None and release.source is not None:
+                release.source.warm(paths)
             texts = [release.source.read(p) if release and release.source else None for p in paths]
             if all(t is None for t in texts):  # the files are gone: the reference too, unless it moved
                 probes[candidate] = None if release is None or spells_module(release, query.module) is not False \

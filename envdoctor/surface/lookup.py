@@ -127,10 +127,13 @@ class _Resolver:
         stars = self.star_sources(module, summary, name)
         words = (name.encode(), *UNSPELLED_BINDINGS)
         below = module + "." if summary.get("submodule_exports") else None
+        self.release.warm(stars[:FIRST_STARS])
         for tried, star in enumerate(stars):
-            if tried == FIRST_STARS and sum(s not in self.release.data["summaries"] for s in stars[tried:]) \
-                    > WHOLE_ARCHIVE_AFTER:
-                self.release.read_whole()  # the likeliest sources did not have it: one download for the rest
+            if tried == FIRST_STARS:  # the likeliest sources did not have it: the rest in one go
+                if sum(s not in self.release.data["summaries"] for s in stars[tried:]) > WHOLE_ARCHIVE_AFTER:
+                    self.release.read_whole()
+                else:
+                    self.release.warm(stars[tried:])
             if below and star.startswith(below) and self.release.subtree_mentions(star, words[0]) is False:
                 continue  # a submodule's exports are spelled in its own files: none spells the name
             if self.release.mentions(star, words) is False:

@@ -29,6 +29,7 @@ from envdoctor.env.probe import canonical_name
 MAX_SDIST_BYTES = 40 * 1024 * 1024
 MAX_WHEEL_BYTES = 80 * 1024 * 1024
 MAX_MEMBER_BYTES = 8 * 1024 * 1024
+LOCAL_EXTRA_SLACK = 1024  # bytes read past a member's name for its local extra field
 NATIVE_SUFFIX = re.compile(r"\.(?:cpython-[^.]+|abi3|cp\d+-win[^.]*|pypy[^.]*)?\.?(?:so|pyd)$")
 
 
@@ -51,6 +52,9 @@ class Source(Protocol):
 
     def prefetch(self) -> None:
         """Get ready to read most files (one download instead of a request per file)."""
+
+    def warm(self, paths: list[str]) -> None:
+        """Get ready to read these files (few requests instead of one or more per file)."""
 
 
 def module_files(paths: list[str]) -> dict[str, str]:
@@ -114,6 +118,9 @@ class InstalledSource:
     def prefetch(self) -> None:
         """Installed files are local: nothing to do."""
 
+    def warm(self, paths: list[str]) -> None:
+        """Installed files are local: nothing to do."""
+
 
 class WheelSource:
     """A wheel on an index (``http(s):``) or on disk (``file:``), opened on first use."""
@@ -155,11 +162,39 @@ class WheelSource:
         except zipfile.BadZipFile as exc:
             raise SourceError(f"{self.filename}: unreadable wheel ({exc})")
 
+    def warm(self, paths: list[str]) -> None:
+        """Fetch these members of a remote wheel in a few merged range requests (best effort: a
+        failure here leaves each member to be read on its own)."""
+        if getattr(self, "_whole", False) or self.url.startswith("file:"):
+            return
+        from envdoctor.env import fetch
+
+        archive = self._open()
+        handle = archive.fp
+        if not isinstance(handle, fetch._RangeFile):
+            return
+        spans = []
+        for path in paths:
+            try:
+                info = archive.getinfo(path)
+            except KeyError:
+                continue
+            if info.file_size <= MAX_MEMBER_BYTES:
+                # the local header: 30 bytes, the name and an extra field the central one may not show
+                start = info.header_offset
+                spans.append((start, start + 30 + len(info.orig_filename.encode()) + LOCAL_EXTRA_SLACK
+                              + info.compress_size))
+        try:
+            handle.fill(spans)
+        except (fetch.FetchError, OSError):
+            pass
+
     def read(self, path: str) -> bytes | None:
         try:
             info = self._open().getinfo(path)
             if info.file_size > MAX_MEMBER_BYTES:
                 return None
+            self.warm([path])
             return self._open().read(info)
         except (KeyError, zipfile.BadZipFile, OSError):
             return None
@@ -204,6 +239,10 @@ class SdistSource:
         return list(self._load())
 
     def prefetch(self) -> None:
+        """An sdist is always read whole."""
+        self._load()
+
+    def warm(self, paths: list[str]) -> None:
         """An sdist is always read whole."""
         self._load()
 

@@ -55,6 +55,24 @@ def test_wheel_on_the_index_reads_only_the_needed_members(tmp_path: Path, monkey
         assert not any(first <= middle <= last for first, last in spans)  # big.py was not
 
 
+def test_many_members_of_a_remote_wheel_come_in_a_few_merged_requests(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    stars = {f"pkg/m{i}.py": f"def f{i}(): ...\n" for i in range(8)}
+    layout = Index(tmp_path / "index")
+    wheel = layout.add(Dist("pkg", "1.0", {"pkg/__init__.py": "".join(f"from .m{i} import *\n" for i in range(8)),
+                                            **stars, "pkg/zbig.py": BIG}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        url = server.url.replace("/simple/", f"/files/{wheel.name}")
+        release = ReleaseSymbols.open(WheelSource("pkg", "1.0", url, wheel.name))
+        assert answer(release, Query("pkg", "f7")).status is True  # nine modules read and parsed
+        assert answer(release, Query("pkg", "nowhere")).status is False
+        members = [rng for p, rng in server.requests if p.endswith(".whl") and not str(rng).startswith("bytes=-")]
+        # one request per module's header, name and data would be 27; merged: the package, then the stars
+        assert 0 < len(members) <= 3, members
+        assert all(rng is not None for rng in members)
+
+
 def test_a_wheel_too_large_to_read_whole_is_refused_before_any_download(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from envdoctor.surface import sources
