@@ -45,12 +45,12 @@ def available() -> bool:
 
 def status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
            kwarg: str | None = None, site_packages: str | None = None, offline: bool = False,
-           explicit: bool = False) -> bool | None:
+           explicit: bool = False, instance: bool = False) -> bool | None:
     """Whether ``dist`` ``version`` has the symbol (None: unknown, or no engine).
 
     ``site_packages``: the target's folder holding that release (its installed files are read
     first); ``offline``: the engine's cache only, no index; ``explicit``: ``kwarg`` must be a named
-    parameter (``**kwargs`` does not count).
+    parameter (``**kwargs`` does not count); ``instance``: ``attr`` is read on an instance.
     """
     api = _api()
     if api is None:
@@ -58,21 +58,21 @@ def status(dist: str, version: str, module: str, name: str | None = None, attr: 
     try:
         source = api.SourceSpec(site_packages=(Path(site_packages),) if site_packages else (), offline=offline)
         return api.symbol_status(dist, version, module, name=name, attr=attr, kwarg=kwarg, source=source,
-                                 explicit=explicit)
+                                 explicit=explicit, instance=instance)
     except Exception:  # the engine's failure is an unknown answer, never a crash of explain
         return None
 
 
 def boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
              kwarg: str | None = None, around: str | None = None, index_url: str | None = None,
-             offline: bool = False, explicit: bool = False) -> Boundary | None:
+             offline: bool = False, explicit: bool = False, instance: bool = False) -> Boundary | None:
     """The releases of ``dist`` that have the symbol (None: unknown, or no engine)."""
     api = _api()
     if api is None:
         return None
     try:
         found = api.symbol_boundary(dist, module, name=name, attr=attr, kwarg=kwarg, around=around,
-                                    index_url=index_url, offline=offline, explicit=explicit)
+                                    index_url=index_url, offline=offline, explicit=explicit, instance=instance)
     except Exception:
         return None
     if found is None:

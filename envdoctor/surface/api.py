@@ -53,12 +53,14 @@ def open_release(dist: str, version: str, source: SourceSpec) -> ReleaseSymbols 
 
 
 def symbol_status(dist: str, version: str, module: str, name: str | None = None, attr: str | None = None,
-                  kwarg: str | None = None, *, source: SourceSpec | None = None, explicit: bool = False) -> bool | None:
+                  kwarg: str | None = None, *, source: SourceSpec | None = None, explicit: bool = False,
+                  instance: bool = False) -> bool | None:
     """Whether release ``dist==version`` has ``module`` (and ``module.name``, its attribute
     ``attr``, or keyword ``kwarg`` of calling it).
 
     True: present (a keyword absorbed by ``**kwargs`` counts as accepted, unless ``explicit``:
-    then it must be a named parameter); False: absent;
+    then it must be a named parameter; ``instance``: ``attr`` of an instance, which counts what
+    the class's methods set on ``self``); False: absent;
     None: the source does not tell (an extension module, a base class from another
     distribution, a dynamic ``__getattr__``) or the release could not be read.
     Example: ``symbol_status("markupsafe", "2.1.0", "markupsafe", "soft_unicode")`` is False.
@@ -71,14 +73,14 @@ def symbol_status(dist: str, version: str, module: str, name: str | None = None,
     if release is None:
         return None
     others = OtherReleases(source.index_urls, source.offline, source.site_packages)
-    status = answer_through_bases(release, Query(module, name, attr, kwarg, explicit), others).status
+    status = answer_through_bases(release, Query(module, name, attr, kwarg, explicit, instance), others).status
     release.save()
     return status
 
 
 def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str | None = None,
                     kwarg: str | None = None, *, around: str | None = None, index_url: str | None = None,
-                    offline: bool = False, explicit: bool = False) -> Boundary | None:
+                    offline: bool = False, explicit: bool = False, instance: bool = False) -> Boundary | None:
     """The releases of ``dist`` that have the symbol, bisected over the index's release list.
 
     ``around``: the release to anchor on (the installed one; default the newest);
@@ -90,7 +92,7 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
     """
     from envdoctor.surface import bisect
 
-    return bisect.find_boundary(dist, Query(module, name, attr, kwarg, explicit), around=around,
+    return bisect.find_boundary(dist, Query(module, name, attr, kwarg, explicit, instance), around=around,
                                 index_urls=(index_url,) if index_url else None, offline=offline)
 
 

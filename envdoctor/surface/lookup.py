@@ -29,6 +29,7 @@ UNSPELLED_BINDINGS = (b"import *", b"define_import_structure", b"__getattr__", b
                       b"setattr(", b"sys.modules", b"exec(", b"import_structure", b"__all__ +")
 MODULE_ATTRIBUTES = frozenset({"__file__", "__name__", "__path__", "__spec__", "__loader__", "__package__",
                                "__doc__", "__dict__", "__builtins__", "__cached__", "__all__"})
+OUTSIDE_BASE = "base class"  # how mro() starts the reason a base could not be followed
 HARMLESS_BASES = frozenset({"object", "ABC", "abc.ABC", "Generic", "typing.Generic", "Protocol",
                             "typing.Protocol", "typing_extensions.Protocol"})
 
@@ -247,14 +248,17 @@ class _Resolver:
                 continue
             target = self.resolve_dotted(obj.module, base)
             if target is None or target.kind != "class":
-                unknown = unknown or f"base class {base} is outside this distribution"
+                unknown = unknown or f"{OUTSIDE_BASE} {base} is outside this distribution"
                 continue
             more, problem = self.mro(target, depth + 1)
             chain += [c for c in more if all(c is not seen for seen in chain)]
             unknown = unknown or problem
         return chain, unknown
 
-    def has_attr(self, obj: _Obj, attr: str) -> Answer:
+    def has_attr(self, obj: _Obj, attr: str, instance: bool = False) -> Answer:
+        """Whether ``obj`` has ``attr``; ``instance``: on an instance, where what its methods set
+        on ``self`` counts and a base from another distribution does not keep the answer open
+        (the error read an instance that lacked it: what changes between releases is this code)."""
         if obj.kind == "module":
             return self.find_name(obj.module, attr)
         if obj.kind == "function":
@@ -263,8 +267,14 @@ class _Resolver:
         for cls in chain:
             if attr in cls["members"]:
                 return Answer(True, "class member")
+            if instance and attr in cls.get("instance", ()):
+                return Answer(True, "set on instances by its methods")
+        if instance and unknown and unknown.startswith(OUTSIDE_BASE):
+            unknown = None
         if any(cls.get("dynamic") for cls in chain):
             unknown = unknown or "the class answers attributes at run time"
+        if instance and any(cls.get("instance_dynamic") for cls in chain):
+            unknown = unknown or "its methods set attributes whose names the source does not spell"
         return Answer(None, unknown) if unknown else Answer(False, f"not a member of {obj.name} or its bases")
 
     def method_accepts(self, obj: _Obj, method: str, kwarg: str) -> Answer:
@@ -432,7 +442,7 @@ def _answer(release: ReleaseSymbols, query: Query) -> Answer:
         if obj is None:
             result = Answer(None, f"{query.name} is not a class or function of this distribution")
         elif query.attr:
-            result = resolver.has_attr(obj, query.attr)
+            result = resolver.has_attr(obj, query.attr, query.instance)
             if result.status and query.kwarg:
                 if obj.kind == "class":
                     result = resolver.method_accepts(obj, query.attr, query.kwarg)

@@ -11,7 +11,8 @@ class Query:
     """A symbol: ``module``, ``module.name``, ``module.name.attr`` or ``module.name(kwarg=)``.
 
     ``explicit``: the keyword must be a named parameter (a required argument a caller left
-    out), not one that ``**kwargs`` would absorb.
+    out), not one that ``**kwargs`` would absorb.  ``instance``: ``attr`` is read on an instance
+    (``'C' object has no attribute 'a'``), so what the class's methods set on ``self`` counts.
     """
 
     module: str
@@ -19,6 +20,7 @@ class Query:
     attr: str | None = None
     kwarg: str | None = None
     explicit: bool = False
+    instance: bool = False
 
     def describe(self) -> str:
         """``lib.m.X``, ``lib.m.X.a`` or ``lib.m.X(k=...)``, as a user would write it."""
@@ -27,7 +29,8 @@ class Query:
 
     def to_json(self) -> list[str | bool | None]:
         """Compact form for caches."""
-        return [self.module, self.name, self.attr, self.kwarg, *([True] if self.explicit else [])]
+        flags = [self.explicit, True] if self.instance else [True] if self.explicit else []
+        return [self.module, self.name, self.attr, self.kwarg, *flags]
 
 
 @dataclass(frozen=True)

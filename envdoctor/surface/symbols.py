@@ -19,7 +19,8 @@ module without running it:
   ends in ``raise AttributeError`` (``closed``: every other name is absent);
 - ``tables``: the static name tables those refer to, with their messages;
 - ``functions`` and ``classes``: signatures (parameter names and kinds, ``**kwargs``), class
-  bases, class-level members (methods, class attributes), dataclass fields;
+  bases, class-level members (methods, class attributes), dataclass fields, the attributes its
+  methods set on instances (``instance``; ``instance_dynamic`` when some names are not spelled);
 - ``renames``: ``{old: new}`` read from deprecation messages in the source.
 """
 
@@ -32,7 +33,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 12  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 13  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
@@ -40,7 +41,8 @@ SUMMARY_VERSION = 12  # 4: globals().update(...) marks a module dynamic; 5: deco
 #                     9: @overload declarations merged (a keyword any of them takes is accepted); 10: a module
 #                     function that reaches globals(), called at module level, makes the namespace dynamic;
 #                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
-#                     12: the known part of a partly dynamic __all__ (all_known)
+#                     12: the known part of a partly dynamic __all__ (all_known); 13: what methods set on
+#                     self (instance, instance_dynamic)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -273,18 +275,80 @@ def _field_in_init(value: ast.expr | None) -> bool:
     return True
 
 
+REGISTERING_CALLS = frozenset({"register_buffer", "register_parameter", "add_module", "register_module"})
+
+
+def instance_attributes(func: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[set[str], bool]:
+    """The attributes a method sets on its instance (``self.x = ...``, ``setattr(self, "x", ...)``,
+    ``self.register_buffer("x", ...)``) and whether it sets some whose names the source does not
+    spell (``setattr(self, name, ...)``, ``self.__dict__.update(...)``)."""
+    if not func.args.args:
+        return set(), False
+    me = func.args.args[0].arg
+    found: set[str] = set()
+    dynamic = False
+
+    def on_me(node: ast.expr) -> bool:
+        return isinstance(node, ast.Name) and node.id == me
+
+    def unpacked(target: ast.expr) -> Iterator[ast.expr]:  # a, (self.b, *self.c) = ...
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                yield from unpacked(element)
+        elif isinstance(target, ast.Starred):
+            yield from unpacked(target.value)
+        else:
+            yield target
+
+    for node in ast.walk(func):
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = [t for target in node.targets for t in unpacked(target)]
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+            targets = [node.target]
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr)):
+            bound = [node.target] if isinstance(node, (ast.For, ast.AsyncFor, ast.NamedExpr)) else \
+                [i.optional_vars for i in node.items if i.optional_vars is not None]
+            targets = [t for target in bound for t in unpacked(target)]
+        found.update(t.attr for t in targets if isinstance(t, ast.Attribute) and on_me(t.value))
+        if not isinstance(node, ast.Call):
+            continue
+        call, args = node.func, node.args
+        if isinstance(call, ast.Name) and call.id == "setattr" and args and on_me(args[0]):
+            named: ast.expr | None = args[1] if len(args) > 1 else None
+        elif isinstance(call, ast.Attribute) and on_me(call.value) and call.attr in REGISTERING_CALLS:
+            named = args[0] if args else None
+        else:
+            dynamic = dynamic or (isinstance(call, ast.Attribute) and call.attr == "update"
+                                  and isinstance(call.value, ast.Attribute) and call.value.attr == "__dict__"
+                                  and on_me(call.value.value))
+            continue
+        if isinstance(named, ast.Constant) and isinstance(named.value, str):
+            found.add(named.value)
+        else:
+            dynamic = True
+    return found, dynamic
+
+
 def summarize_class(node: ast.ClassDef, env: dict[str, Any], deprecations: bool = True) -> dict[str, Any]:
     """Bases, members, method signatures, dataclass fields and renames of one class (renames
     only when ``deprecations``: the module's text mentions them)."""
     members: set[str] = set()
+    instance: set[str] = set()
+    instance_dynamic = False
     methods: dict[str, Any] = {}
     fields: list[str] = []
     renames: dict[str, str] = {}
     dynamic = any(k.arg == "metaclass" for k in node.keywords)
     for stmt in node.body:
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            # instance attributes (self.x = ...) are not class members: C.x fails for them
+            # instance attributes (self.x = ...) are not class members: C.x fails for them, C().x does not
             members.add(stmt.name)
+            static = any(dotted(d) in ("staticmethod", "classmethod") for d in stmt.decorator_list)
+            if not static:
+                sets, unspelled = instance_attributes(stmt)
+                instance |= sets
+                instance_dynamic = instance_dynamic or unspelled
             static = any(dotted(d) == "staticmethod" for d in stmt.decorator_list)
             methods[stmt.name] = with_overloads(methods.get(stmt.name),
                                                 signature(stmt.args, stmt.decorator_list, method=not static))
@@ -314,6 +378,10 @@ def summarize_class(node: ast.ClassDef, env: dict[str, Any], deprecations: bool 
         summary["fields"] = fields
     if dynamic:
         summary["dynamic"] = True
+    if instance - members:
+        summary["instance"] = sorted(instance - members)
+    if instance_dynamic:
+        summary["instance_dynamic"] = True
     if renames:
         summary["renames"] = renames
     return summary

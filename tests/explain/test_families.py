@@ -563,3 +563,28 @@ def test_a_top_level_module_its_distribution_stopped_shipping_gets_the_last_rele
     # a target without setuptools: installing the newest would not bring it back
     assert "an install without a pin gets a setuptools release without it" in against.message
     assert _pins(against) == {"setuptools": "==2.0"}
+
+
+def test_an_attribute_an_instance_lost_is_bisected_among_what_the_class_sets_on_self(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    init = "__version__ = '4'\n"  # as in transformers: the attention classes are not exported at the top
+    for version, body in (("4.46.0", "self.rotary_emb = None"), ("4.47.1", "self.rotary_emb = None"),
+                          ("4.48.0", "self.head_dim = 8"), ("4.49.0", "self.head_dim = 8")):
+        layout.add(Dist("transformers", version, {
+            "transformers/__init__.py": init, "transformers/models/__init__.py": "",
+            "transformers/models/llama/__init__.py": "",
+            "transformers/models/llama/modeling_llama.py":
+                f"from torch import nn\nclass LlamaAttention(nn.Module):\n    def __init__(self):\n        {body}\n"}))
+    log = "AttributeError: 'LlamaAttention' object has no attribute 'rotary_emb'\n"
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        module = "transformers.models.llama.modeling_llama"
+        assert providers_definers("LlamaAttention", ["transformers"]) == [("transformers", module)]  # online once
+        boundary = find_boundary("transformers", Query(module, "LlamaAttention", attr="rotary_emb", instance=True))
+        assert boundary is not None and boundary.removed_in == "4.48.0"
+        # asked of the class, torch's nn.Module (not on this index) keeps every answer open
+        assert find_boundary("transformers", Query(module, "LlamaAttention", attr="rotary_emb")) is None
+    finding = _only(explain_text(log, tmp_path), "ED610")  # text only, offline: the cache answers
+    assert "removed in 4.48.0" in finding.message, finding.message
+    assert _pins(finding) == {"transformers": "<4.48.0"}

@@ -361,3 +361,27 @@ def test_a_partly_dynamic_all_star_exports_its_known_names_and_not_what_it_impor
     files["np/core/numerictypes.py"] = files["np/core/numerictypes.py"].replace('__all__ = ["sctypes"]', "")
     without_all = _open(tmp_path / "b", Dist("np", "1.23.0", files))
     assert answer(without_all, Query("np", "float")).status is True  # no __all__: every public name
+
+
+def test_an_attribute_its_methods_set_is_on_instances_not_on_the_class(tmp_path: Path) -> None:
+    files = {"mdl/__init__.py": "from .attn import Attention, Loose\n", "mdl/attn.py": textwrap.dedent("""
+        from torch.nn import Module
+        class Base(Module):
+            def __init__(self):
+                self.config = None
+        class Attention(Base):
+            def __init__(self):
+                super().__init__()
+                self.rotary_emb = None
+        class Loose(Module):
+            def __init__(self, names):
+                for n in names:
+                    setattr(self, n, None)
+    """)}
+    release = _open(tmp_path, Dist("mdl", "1.0", files))
+    assert answer(release, Query("mdl", "Attention", attr="rotary_emb", instance=True)).status is True
+    assert answer(release, Query("mdl", "Attention", attr="config", instance=True)).status is True  # a base's
+    # torch's Module is not read: on the class the answer stays open, on an instance the release decides
+    assert answer(release, Query("mdl", "Attention", attr="rotary_emb")).status is None
+    assert answer(release, Query("mdl", "Attention", attr="gone", instance=True)).status is False
+    assert answer(release, Query("mdl", "Loose", attr="gone", instance=True)).status is None  # unspelled names

@@ -192,3 +192,33 @@ def test_a_module_function_that_reaches_globals_and_runs_at_import_makes_the_nam
     """
     assert summary(source).get("dynamic") is True
     assert "dynamic" not in summary(source.replace("        _make_global_functions()\n", ""))  # defined, never run
+
+
+def test_what_methods_set_on_self_is_kept_apart_from_class_members() -> None:
+    s = summary("""
+        class Attention(Module):
+            scale = 1.0
+            def __init__(self, config):
+                self.rotary_emb = Rotary(config)
+                self.q, (self.k, *self.rest) = 1, (2, 3)
+                self.cache: dict = {}
+                self.table["key"] = 1        # an item of an attribute: sets nothing new
+                self.inner.deep = 2          # an attribute of an attribute: neither
+                setattr(self, "gate", None)
+                self.register_buffer("inv_freq", None)
+                for self.step in range(3): ...
+            def forward(me, x):
+                me.last = x
+            @staticmethod
+            def helper(self):
+                self.not_an_instance = 1
+        class Loose:
+            def load(self, values):
+                for name in values:
+                    setattr(self, name, values[name])
+    """)["classes"]
+    attention = s["Attention"]
+    assert attention["instance"] == ["cache", "gate", "inv_freq", "k", "last", "q", "rest", "rotary_emb", "step"]
+    assert "rotary_emb" not in attention["members"] and "scale" in attention["members"]
+    assert "instance_dynamic" not in attention
+    assert s["Loose"].get("instance_dynamic") is True and "instance" not in s["Loose"]

@@ -63,14 +63,16 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     installed = ev.installed(dist)
     cls = group.groups.get("cls")
     name, attribute = (cls, attr) if cls else (attr, None)
+    instance = cls is not None and f"type object '{cls}'" not in text  # "'C' object has no attribute"
     target = module or dist.replace("-", "_")
     if installed and ev.ctx is not None and \
             api_surface.status(dist, installed, target, name=name, attr=attribute, site_packages=ev.location(dist),
-                               offline=ev.offline) is True:
+                               offline=ev.offline, instance=instance) is True:
         return Diagnosis(stale(f"{dist} {installed} in the target has `{owner}.{attr}`"), LOW, (), culprits)
     removed = stated_removal(text, dist)
     boundary = removal_boundary(dist, removed, owner, attr) if removed else \
-        api_surface.boundary(dist, target, name=name, attr=attribute, around=installed, offline=ev.offline)
+        api_surface.boundary(dist, target, name=name, attr=attribute, around=installed, offline=ev.offline,
+                             instance=instance)
     fixes: list[Fix] = []
     if boundary is not None and (side := provider_side(dist, boundary, installed)):
         fixes.append(side.fix())
