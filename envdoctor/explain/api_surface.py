@@ -85,14 +85,14 @@ def boundary(dist: str, module: str, name: str | None = None, attr: str | None =
 
 
 def first_release_without(user: str, version: str | None, path: str, module: str, name: str | None = None,
-                          offline: bool = False) -> str | None:
-    """The first release of ``user`` after ``version`` (None: any) whose ``path`` no longer uses the
-    symbol (None: unknown)."""
+                          offline: bool = False, anywhere: bool = False) -> str | None:
+    """The first release of ``user`` after ``version`` (None: any) whose ``path`` (``anywhere``: whose
+    files) no longer uses the symbol (None: unknown)."""
     api = _api()
     if api is None:
         return None
     try:
-        return api.first_release_without(user, version, path, module, name, offline=offline)
+        return api.first_release_without(user, version, path, module, name, offline=offline, anywhere=anywhere)
     except Exception:
         return None
 

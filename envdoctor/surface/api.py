@@ -14,6 +14,8 @@ from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.query import Query
 from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info, top_level_owners
 
+ANYWHERE_BUDGET_S = 25.0  # reading whole releases for an importing file the traceback did not show
+
 __all__ = ["Boundary", "SourceSpec", "first_release_without", "module_owner", "symbol_boundary", "symbol_status"]
 
 
@@ -97,17 +99,20 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
 
 
 def first_release_without(user: str, version: str | None, path: str, module: str, name: str | None = None, *,
-                          index_url: str | None = None, offline: bool = False) -> str | None:
+                          index_url: str | None = None, offline: bool = False, anywhere: bool = False) -> str | None:
     """The first release of ``user`` after ``version`` whose file ``path`` (``peft/peft_model.py``)
     no longer imports or references ``module.name`` at module level (bisected on the index;
     None when every later release still does, or it cannot be told, or offline).  ``version``
-    None: the release that ran is unknown; the newest release must be free of the reference."""
+    None: the release that ran is unknown; the newest release must be free of the reference.
+    ``anywhere``: any file of a release counts, not only ``path`` (a traceback cut short names a
+    file above the one that made the import), within :data:`ANYWHERE_BUDGET_S`."""
     from envdoctor.env import pipconfig
     from envdoctor.surface.crosscheck import user_fixed_in
     from envdoctor.surface.query import Reference
 
     urls = (index_url,) if index_url else pipconfig.read().urls
-    return user_fixed_in(user, version, [Reference(Query(module, name), path, 1)], urls, offline)
+    refs = [Reference(Query(module, name), path, 1)]
+    return user_fixed_in(user, version, refs, urls, offline, anywhere, ANYWHERE_BUDGET_S if anywhere else None)
 
 
 def module_owner(module: str, site_packages: list[Path]) -> str | None:

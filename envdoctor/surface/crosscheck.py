@@ -320,14 +320,17 @@ def _belongs(release: ReleaseSymbols, module: str) -> bool:
 
 
 def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: tuple[str, ...],
-                  offline: bool) -> str | None:
+                  offline: bool, anywhere: bool = False, budget_s: float | None = None) -> str | None:
     """The first release of ``user`` after ``version`` whose files that made the reference no
     longer make it unconditionally (bisected; None when every later release still does, or
     it cannot be told).  ``version`` None (the log does not say which release ran): the
     newest release must be free of it, and one that still makes it is searched for backwards
-    in doubling steps, then the edge between is bisected."""
+    in doubling steps, then the edge between is bisected.  ``anywhere``: any file of a release
+    counts (every module-level reference of each probed release is read), for a traceback cut
+    before the file that made it; ``budget_s`` bounds the probes' time."""
     if offline or not urls:
         return None
+    deadline = None if budget_s is None else time.monotonic() + budget_s
     from envdoctor.surface import bisect
     from envdoctor.surface.bisect import ProbeStore
     from envdoctor.surface.references import snippet_references, tree_references
@@ -350,10 +353,22 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
     if not versions:
         return None
     store = ProbeStore(user)
-    probes = store.probes(json.dumps(["references" if not in_body else "body-references", paths, query.to_json()]))
+    kind = "references-anywhere" if anywhere else "references" if not in_body else "body-references"
+    probes = store.probes(json.dumps([kind, [] if anywhere else paths, query.to_json()]))
 
     def still_references(i: int) -> bool | None:
         candidate = versions[i]
+        if candidate not in probes and deadline is not None and time.monotonic() > deadline:
+            return None
+        if candidate not in probes and anywhere:
+            release = bisect.open_index_release(user, candidate, files[candidate])
+            made = references_of(release, deadline) if release is not None else None
+            if release is not None:
+                release.save()
+            if made is None:
+                return None  # unreadable, or out of time: asked again next run
+            probes[candidate] = any(r.query == query for r in made)
+            store.dirty = True
         if candidate not in probes:
             release = bisect.open_index_release(user, candidate, files[candidate])
             if release is not None and release.source is not None:

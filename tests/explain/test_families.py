@@ -335,6 +335,28 @@ def test_the_importer_gets_the_first_release_that_no_longer_imports_the_name(tmp
     assert "the first release whose userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
 
 
+def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("prov", "2.0", {"prov/__init__.py": "def kept(): ...\n"}))
+    for version, source in (("1.0", "from prov import gone\n"), ("1.1", "from prov import gone\n"),
+                            ("1.2", "from prov import kept\n"), ("1.3", "from prov import kept\n")):
+        layout.add(Dist("userpkg", version, {"userpkg/__init__.py": "from .deep.agent import run\n",
+                                             "userpkg/deep/__init__.py": "", "userpkg/deep/agent.py": source},
+                        requires=("prov",)))
+    # the last frame of userpkg is its __init__, which never imported the name itself
+    log = (f'  File "{SITE}/userpkg/__init__.py", line 1, in <module>\n'
+           "ImportError: cannot import name 'gone' from 'prov' (/x/site-packages/prov/__init__.py)\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        result = explain_log(tmp_path / "run.log", None, None, None, offline=False)
+    finding = _only(result, "ED601")
+    fix = next(f for f in finding.fixes if "userpkg" in f.pins)
+    assert fix.pins == {"userpkg": ">=1.2"}
+    assert "the first release none of whose files imports `prov.gone`" in fix.title
+
+
 def test_a_class_named_without_its_module_is_found_among_the_targets_distributions(tmp_path: Path) -> None:
     site = tmp_path / "site"
     info = install(site, Dist("peft", "0.9.0", {"peft/__init__.py": "from .config import LoraConfig\n",

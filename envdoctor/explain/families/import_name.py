@@ -133,16 +133,23 @@ def _removed_module(group: HitGroup, ev: Evidence, dist: str, module: str, gone:
 
 def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None) -> Fix | None:
     """Upgrade the importer to its first release whose importing file no longer imports the symbol
-    (the file from the traceback, bisected over the importer's later releases)."""
+    (the file from the traceback, bisected over the importer's later releases; when no release
+    of that file imports it, the traceback was cut above the file that does: any file counts)."""
     version = ev.installed(importer)
     files = [site_path(f.path) for f in group_frames(group) if f.top and ev.distribution_of(f.top) == importer]
     if not files or files[-1] is None:
         return None
+    symbol = f"`{module}{'.' + name if name else ''}`"
     fixed = api_surface.first_release_without(importer, version, files[-1], module, name, offline=ev.offline)
+    if fixed is not None:
+        return pip_install_fix(f"upgrade {importer} to {fixed}+, the first release whose {files[-1]} no longer "
+                               f"imports {symbol}", {importer: f">={fixed}"}, Applicability.UNSAFE)
+    fixed = api_surface.first_release_without(importer, version, files[-1], module, name, offline=ev.offline,
+                                              anywhere=True)
     if fixed is None:
         return None
-    return pip_install_fix(f"upgrade {importer} to {fixed}+, the first release whose {files[-1]} no longer imports "
-                           f"`{module}{'.' + name if name else ''}`", {importer: f">={fixed}"}, Applicability.UNSAFE)
+    return pip_install_fix(f"upgrade {importer} to {fixed}+, the first release none of whose files imports {symbol} "
+                           f"at import time", {importer: f">={fixed}"}, Applicability.UNSAFE)
 
 
 def failed_name(module: str, names: list[str], ev: Evidence) -> str | None:
