@@ -85,8 +85,15 @@ def too_old_fixes(tables: dict[str, Any], cap: Capability, torch: str, cuda: str
     return fixes
 
 
-def too_new_fixes(tables: dict[str, Any], cap: Capability) -> list[Fix]:
-    """The oldest torch (and its CUDA) whose build has kernels for ``cap``."""
+def too_new_fixes(tables: dict[str, Any], cap: Capability, torch: str | None = None) -> list[Fix]:
+    """The same release built for a newer CUDA when one has kernels for ``cap`` (torch 2.7.1+cu126
+    on sm_120: 2.7.1+cu128), else the oldest torch (and its CUDA) whose build has them."""
+    base = (torch or "").split("+")[0]
+    for build_cuda, arches in builds_for(tables, base) if base else ():
+        if arches.runs_on(cap) and build_cuda != cuda_of(torch or ""):
+            return [from_torch_index(f"install torch=={base}+{tag(build_cuda)}: the same release built for CUDA "
+                                     f"{build_cuda}, which has {cap.sm} kernels (reinstall torchvision/torchaudio "
+                                     "from the same index)", f"=={base}+{tag(build_cuda)}", build_cuda)]
     best = None
     for torch_spec, cuda_spec, arches in rows(tables):
         if arches.runs_on(cap):

@@ -136,6 +136,19 @@ def test_a_new_gpu_gets_a_newer_torch(tmp_path: Path) -> None:
     assert _pins(finding) == {"torch": ">=2.7"}
 
 
+@pytest.mark.parametrize(("torch", "pins"), [
+    ("2.7.1+cu126", {"torch": "==2.7.1+cu128"}),  # the release has a build with sm_120: that build
+    ("2.7.1", {"torch": "==2.7.1+cu128"}),  # no tag (a freeze, or implied by vllm's pin): the same
+    ("2.6.0+cu124", {"torch": ">=2.7"}),  # no build of 2.6 has it: the first release with one
+])
+def test_a_new_gpu_gets_the_release_built_for_a_newer_cuda_when_it_has_one(tmp_path: Path, torch: str,
+                                                                          pins: dict[str, str]) -> None:
+    finding = _only(explain_text(NEW_GPU, tmp_path, _snapshot(tmp_path, {"torch": torch})), "ED142")
+    assert "newer than every architecture" in finding.message
+    assert _pins(finding) == pins
+    assert "--index-url" in finding.fixes[0].commands[0]
+
+
 def test_an_older_torch_for_a_cuda_build_that_dropped_the_gpu(tmp_path: Path) -> None:
     log = "torch.AcceleratorError: CUDA error: no kernel image is available for execution on the device\n"
     finding = _only(explain_text(log, tmp_path, _snapshot(tmp_path, {"torch": "2.10.0+cu128"},

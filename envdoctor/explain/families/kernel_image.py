@@ -71,7 +71,8 @@ def kernel_image(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
         builds = builds_for(ev.kb.tables, torch)
         if builds and any(a.runs_on(cap) for _, a in builds):
             fixes = too_old_fixes(ev.kb.tables, cap, torch, None) if cap < min(a.cubins[0] for _, a in builds) or \
-                any(not a.runs_on(cap) and cap < a.cubins[0] for _, a in builds) else too_new_fixes(ev.kb.tables, cap)
+                any(not a.runs_on(cap) and cap < a.cubins[0] for _, a in builds) else \
+                too_new_fixes(ev.kb.tables, cap, torch)
             return Diagnosis(f"{gpu_text}: {build}'s default build has no {cap.sm} kernels; some builds of this "
                            "release do", MEDIUM, tuple(fixes), ("torch",))
     if arches is None:
@@ -91,4 +92,4 @@ def kernel_image(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
                        HIGH if torch else MEDIUM, tuple(fixes) or (say(f"install a torch build with {cap.sm}"),),
                        ("torch",))
     return Diagnosis(f"{gpu_text} is newer than every architecture of {build} ({arches.describe()}, {known})",
-                   HIGH if torch else MEDIUM, tuple(too_new_fixes(ev.kb.tables, cap)), ("torch",))
+                   HIGH if torch else MEDIUM, tuple(too_new_fixes(ev.kb.tables, cap, torch)), ("torch",))
