@@ -128,6 +128,7 @@ def class_module(group: HitGroup, cls: str) -> str | None:
 
 
 MAX_CANDIDATES = 16
+MAX_PHRASE_SEARCHES = 3  # messages searched in release sources per run (each may download a few archives)
 
 
 def candidate_definers(group: HitGroup, ev: Evidence) -> list[str]:
@@ -160,6 +161,24 @@ def defining_distribution(group: HitGroup, ev: Evidence, name: str) -> tuple[str
     stack += [canonical_name(n) for n in ev.kb.tables.get("surface_first", {}).get("packages", [])]
     found = api_surface.definers(name, stack, offline=ev.offline)
     return (found[0][1], found[0][0]) if found else None
+
+
+def checker_introduced(checker: str, message: str, ev: Evidence) -> Fix | None:
+    """Pin ``checker`` below its first release whose source says ``message`` (the run-time check
+    came with that release: transformers 4.52.1's torch.load refusal below torch 2.6); None when
+    no release boundary is found, the search budget is spent, or the target's release predates it."""
+    if ev.searches >= MAX_PHRASE_SEARCHES:
+        return None
+    ev.searches += 1
+    installed = ev.installed(checker)
+    found = api_surface.phrase_boundary(checker, message, around=installed, offline=ev.offline)
+    if found is None or found.added_in is None or found.last_without is None:
+        return None
+    if installed and version_in(installed, (f">={found.added_in}",)) is not True:
+        return None
+    return pip_install_fix(f"or pin {checker} below {found.added_in}, the first release whose source makes this "
+                           f"check (the last before it is {found.last_without})", {checker: f"<{found.added_in}"},
+                           Applicability.UNSAFE)
 
 
 def checker_relaxed(checker: str, requirement: str, ev: Evidence) -> Fix | None:

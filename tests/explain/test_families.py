@@ -521,6 +521,29 @@ def test_a_run_time_check_names_the_checkers_release_that_changed_it(tmp_path: P
     assert _pins(hint)["accelerate"] == "<=0.33.0,>=0.30.1"  # the hint alone is LLaMA-Factory's check
 
 
+def test_a_check_a_release_introduced_pins_the_checker_below_that_release(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    check = ('def check_torch_load_is_safe():\n    if not is_torch_greater_or_equal("2.6"):\n        raise ValueError(\n'
+             '            "Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, we now "\n'
+             '            "require users to upgrade torch to at least v2.6 in order to use the function."\n        )\n')
+    for version in ("4.50.0", "4.51.3", "4.52.1", "4.53.0"):
+        body = "def load(): ...\n" + (check if version >= "4.52" else "")
+        layout.add(Dist("transformers", version, {"transformers/__init__.py": "",
+                                                  "transformers/utils/import_utils.py": body}))
+    log = (f'  File "{SITE}/transformers/trainer.py", line 2803, in _load_rng_state\n'
+           f'  File "{SITE}/transformers/utils/import_utils.py", line 3, in check_torch_load_is_safe\n'
+           "ValueError: Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, we now "
+           "require users to upgrade torch to at least v2.6 in order to use the function.\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED613")
+    assert finding.packages == ("torch", "transformers") and "transformers checks torch>=2.6" in finding.message
+    assert [fix.pins for fix in finding.fixes] == [{"torch": ">=2.6"}, {"transformers": "<4.52.1"}]
+    assert "the last before it is 4.51.3" in finding.fixes[1].title
+
+
 def test_a_requirement_whose_every_release_needs_another_python_says_which(tmp_path: Path) -> None:
     versions = ", ".join([f"0.{minor}.0" for minor in range(60)] + ["1.0.0", "1.0.1"])  # a list past 300 characters
     log = ("ERROR: Ignored the following versions that require a different python version: 1.7.0 Requires-Python "

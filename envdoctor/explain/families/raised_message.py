@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from envdoctor.env.probe import canonical_name
 from envdoctor.explain import api_surface
-from envdoctor.explain.blame import group_frames
+from envdoctor.explain.blame import MAX_PHRASE_SEARCHES, group_frames
 from envdoctor.explain.diagnosis import HIGH, MEDIUM, Diagnosis, Evidence, explains, say
 from envdoctor.explain.extractors import HitGroup
 from envdoctor.findings import Applicability, pip_install_fix
@@ -23,7 +23,6 @@ from envdoctor.knowledge.base import RuleEntry
 # the packages this product's users fine-tune with, searched last when nothing else names one
 STACK = ("transformers", "datasets", "peft", "trl", "accelerate", "huggingface-hub")
 MAX_CANDIDATES = 4
-MAX_SEARCHES = 3  # messages searched per run (each may download a few release archives)
 
 
 def candidates(group: HitGroup, ev: Evidence) -> list[str]:
@@ -39,7 +38,7 @@ def candidates(group: HitGroup, ev: Evidence) -> list[str]:
 def raised_message(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis | None:
     """The first release whose source raises the line's message, and the pin before it."""
     message = group.groups.get("message") or ""
-    if ev.searches >= MAX_SEARCHES:
+    if ev.searches >= MAX_PHRASE_SEARCHES:
         return None
     ev.searches += 1
     for dist in candidates(group, ev):

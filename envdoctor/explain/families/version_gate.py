@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envdoctor.env.requirements import parse_version
-from envdoctor.explain.blame import checker_relaxed, group_frames
+from envdoctor.explain.blame import checker_introduced, checker_relaxed, group_frames
 from envdoctor.explain.diagnosis import (
     HIGH,
     LOW,
@@ -42,7 +42,8 @@ _Q = r"[`'\"]?"
 # "NAME>=1.2,<2 is required ... but found NAME==1.0" / "requires NAME>=1.2" / "need NAME >= 1.2"
 _STATED = re.compile(rf"(?<![\w.-]){_Q}(?P<name>{_NAME}){_Q}\s?(?:version\s)?(?P<spec>{_SPEC})(?![\w.])")
 _UPGRADE = re.compile(rf"\b(?:upgrade|update|install)\s(?:your\s)?{_Q}(?P<name>{_NAME}){_Q}\s(?:package\s)?"
-                      rf"to\s(?:(?:version|v)\s?)?(?:(?P<op>{_OP})\s?)?(?P<version>{_VERSION})", re.IGNORECASE)
+                      rf"to\s(?:at\sleast\s)?(?:(?:version|v)\s?)?(?:(?P<op>{_OP})\s?)?(?P<version>{_VERSION})",
+                      re.IGNORECASE)
 _OR_HIGHER = re.compile(rf"{_Q}(?P<name>{_NAME}){_Q}\s(?:version\s|v)?(?P<version>{_VERSION})\s"
                         r"(?:or\s(?:higher|later|newer|above)|\+)", re.IGNORECASE)
 _AT_LEAST = re.compile(rf"{_Q}(?P<name>{_NAME}){_Q}\s(?:version\s)?(?:at\sleast|of\sat\sleast|minimum)\s"
@@ -146,6 +147,12 @@ def _checker(group: HitGroup, ev: Evidence, required: str) -> str | None:
     return None
 
 
+def _message(group: HitGroup) -> str:
+    """The gate's line without its exception class (``ValueError: ``), as the source spells it."""
+    line = next((o.text for o in group.occurrences if parse_gate(o.text)), group.occurrences[0].text)
+    return re.sub(r"^\s*[\w.]*(?:Error|Exception|Warning):\s*", "", line)
+
+
 @explains("ED613")
 def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """A stated requirement against the found and the target's version; a pin into the stated range."""
@@ -162,6 +169,8 @@ def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
         f"upgrade {gate.name} to its newest release"
     fixes: list[Fix] = [pip_install_fix(title, {gate.name: gate.specifier}, Applicability.UNSAFE)]
     relaxed = checker_relaxed(checker, gate.requirement, ev) if checker and gate.specifier else None
+    if relaxed is None and checker and gate.specifier:
+        relaxed = checker_introduced(checker, _message(group), ev)
     if relaxed:
         fixes.append(relaxed)
     elif checker:
