@@ -107,15 +107,15 @@ class Phrase:
 
 
 def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False,
-                    literal: bool = False) -> Phrase | None:
+                    literal: bool = False, path: str | None = None) -> Phrase | None:
     """The first release of ``dist`` whose source says ``message`` (None: unknown, or no engine);
-    ``literal``: searched as written, not as runs of words."""
+    ``literal``: searched as written, not as runs of words; ``path``: in that file only."""
     if _api() is None:
         return None
     try:
         from envdoctor.surface.phrases import phrase_boundary as found
 
-        result = found(dist, message, around=around, offline=offline, literal=literal)
+        result = found(dist, message, around=around, offline=offline, literal=literal, path=path)
     except Exception:
         return None
     return None if result is None else Phrase(result.added_in, result.last_without, result.removed_in)

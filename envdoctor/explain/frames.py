@@ -21,6 +21,7 @@ _CPYTHON = re.compile(r'^\s*File "(?P<path>[^"]+)", line (?P<line>\d+)(?:, in (?
 _IPYTHON = re.compile(r"^\s*(?:File )?\[?(?P<path>[^\s\[\]()\"']+\.py)(?:\]\([^)\s]*\))?"
                       r"(?::(?P<line>\d+))?,? in (?P<func>\S+)")
 _IPYTHON_CODE = re.compile(r"^\s*-*> ?\d+\s(?P<code>.*)$")
+_IPYTHON_CONTEXT = re.compile(r"^\s*\d+(?:\s|$)")  # IPython's numbered lines around the one that ran
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,24 @@ def parse_frames(lines: Iterable[str]) -> list[Frame]:
     """The frames printed in ``lines``, oldest first, each with the source line shown under it."""
     frames: list[Frame] = []
     pending: Frame | None = None
+    ipython = False
     for raw in lines:
         if len(raw) > MAX_FRAME_LINE:
             continue
-        match = _CPYTHON.match(raw) or (_IPYTHON.match(raw) if ".py" in raw else None)
+        cpython = _CPYTHON.match(raw)
+        match = cpython or (_IPYTHON.match(raw) if ".py" in raw else None)
         if match:
             if pending:
                 frames.append(pending)
             path = match.group("path")
             number = match.group("line")
             pending = Frame(path, int(number) if number else None, match.group("func"), site_module(path))
+            ipython = cpython is None
             continue
         if pending is None:
             continue
+        if ipython and not _IPYTHON_CODE.match(raw) and _IPYTHON_CONTEXT.match(raw):
+            continue  # a context line, not the one the frame ran
         text = raw.strip()
         code = m.group("code").strip() if (m := _IPYTHON_CODE.match(raw)) else text
         if pending.code is None and code and not text.startswith(("^", "~")):

@@ -51,21 +51,25 @@ def windows(message: str) -> tuple[str, ...]:
     return tuple(found[:MAX_WINDOWS])
 
 
-def says(release: ReleaseSymbols, runs: tuple[str, ...]) -> bool | None:
-    """Whether ``release``'s Python files contain most of ``runs`` (None: unreadable)."""
+def says(release: ReleaseSymbols, runs: tuple[str, ...], path: str | None = None) -> bool | None:
+    """Whether ``release``'s Python files (``path``: that file alone; a release without it does not
+    say it there) contain most of ``runs`` (None: unreadable)."""
     source = release.source
     modules = release.modules()
     if source is None or modules is None:
         return None
+    if path is not None and path not in modules.values():
+        return False
     try:
-        source.prefetch()
+        if path is None:
+            source.prefetch()
     except (SourceError, OSError):
         return None
     wanted = {run.encode() for run in runs}
     need = (len(wanted) + 1) // 2  # most of the message's runs: a few shared words are not the message
     seen: set[bytes] = set()
     readable = False
-    for path in modules.values():
+    for path in [path] if path is not None else modules.values():
         if path.startswith("native:"):
             continue
         text = source.read(path)
@@ -90,11 +94,13 @@ class PhraseBoundary:
 
 
 def phrase_boundary(dist: str, message: str, around: str | None = None, offline: bool = False,
-                    index_urls: tuple[str, ...] | None = None, literal: bool = False) -> PhraseBoundary | None:
+                    index_urls: tuple[str, ...] | None = None, literal: bool = False,
+                    path: str | None = None) -> PhraseBoundary | None:
     """The first release of ``dist`` whose source says ``message`` (None: the anchor release, the
     installed one or else the newest, does not say it, or nothing could be read).  ``literal``:
     ``message`` is searched as it is (a requirement a version check spells, ``vllm>=0.4.3,<=0.6.2``),
-    not cut into runs of words."""
+    not cut into runs of words; ``path``: only that file is searched (a traceback's source line,
+    ``transformers/utils/notebook.py``), and compiled releases are searched too."""
     runs = (message,) if literal else windows(message)
     if not runs:
         return None
@@ -112,7 +118,7 @@ def phrase_boundary(dist: str, message: str, around: str | None = None, offline:
         return None
     if not versions:
         return None
-    probes = store.probes(json.dumps(["says", PHRASES_VERSION, list(runs)]))
+    probes = store.probes(json.dumps(["says", PHRASES_VERSION, list(runs), *([path] if path else [])]))
     started, budget = time.monotonic(), [PHRASE_PROBES]
 
     def status_at(i: int) -> bool | None:
@@ -122,8 +128,9 @@ def phrase_boundary(dist: str, message: str, around: str | None = None, offline:
         if budget[0] <= 0 or time.monotonic() - started > PHRASE_BUDGET_S or version not in files:
             return None
         budget[0] -= 1
-        release = bisect.open_index_release(dist, version, files[version]) if _pure(files[version]) else None
-        status = says(release, runs) if release is not None else None
+        release = bisect.open_index_release(dist, version, files[version]) \
+            if path is not None or _pure(files[version]) else None
+        status = says(release, runs, path) if release is not None else None
         if status is not None:
             probes[version], store.dirty = status, True
         return status

@@ -64,6 +64,17 @@ def test_frames_in_cpython_ipython_and_colab_forms_name_raiser_and_caller() -> N
     assert site_module("/home/me/train.py") is None
 
 
+def test_an_ipython_frame_keeps_the_line_it_ran_not_its_numbered_context() -> None:
+    lines = [f"{SITE}/transformers/utils/notebook.py in on_train_begin(self, args, state, control, **kwargs)",
+             "    293 ", "    294     def on_train_begin(self, args, state, control, **kwargs):",
+             '--> 295         self.first_column = "Epoch" if args.eval_strategy == IntervalStrategy.EPOCH else "Step"',
+             "    296         self.training_loss = 0"]
+    assert [f.code for f in parse_frames(lines)] == [
+        'self.first_column = "Epoch" if args.eval_strategy == IntervalStrategy.EPOCH else "Step"']
+    cpython = [f'  File "{SITE}/x/m.py", line 3, in f', "    42"]  # CPython's source line is whatever it is
+    assert [f.code for f in parse_frames(cpython)] == ["42"]
+
+
 def test_demangled_names_say_whose_library_a_symbol_is() -> None:
     assert qualified_name("_ZN3c104cuda9SetDeviceEi") == "c10::cuda::SetDevice"
     assert qualified_name("_ZNK3c1010TensorImpl4sizeEl") == "c10::TensorImpl::size"
@@ -368,6 +379,33 @@ def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(t
     fix = next(f for f in finding.fixes if "userpkg" in f.pins)
     assert fix.pins == {"userpkg": ">=1.2"}
     assert "the first release none of whose files imports `prov.gone`" in fix.title
+
+
+def test_code_that_came_with_the_attribute_reading_it_off_another_packages_object_pins_the_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version, field, reads in (("4.39.0", "evaluation_strategy", "args.evaluation_strategy"),
+                                  ("4.40.2", "evaluation_strategy", "args.evaluation_strategy"),
+                                  ("4.41.0", "eval_strategy", "args.eval_strategy"),
+                                  ("4.42.0", "eval_strategy", "args.eval_strategy")):
+        layout.add(Dist("transformers", version, {
+            "transformers/__init__.py": "from .training_args import TrainingArguments\n",
+            "transformers/training_args.py": f"class TrainingArguments:\n    def __init__(self):\n"
+                                             f"        self.{field} = 'no'\n",
+            "transformers/utils/__init__.py": "",
+            "transformers/utils/notebook.py": f"def on_train_begin(args):\n    first = 'Epoch' if {reads} else 1\n"}))
+    log = (f"{SITE}/transformers/utils/notebook.py in on_train_begin(args)\n"
+           "      1 def on_train_begin(args):\n"
+           "----> 2     first = 'Epoch' if args.eval_strategy else 1\n\n"
+           "AttributeError: 'TrainingArguments' object has no attribute 'eval_strategy'\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED610")
+    # transformers' own TrainingArguments has it wherever notebook.py reads it: the object is another's
+    assert "the object is another package's `TrainingArguments`" in finding.message, finding.message
+    assert finding.fixes[0].pins == {"transformers": "<4.41.0"}
+    assert "the last release before is 4.40.2" in finding.fixes[0].title
 
 
 def test_a_class_named_without_its_module_is_found_among_the_targets_distributions(tmp_path: Path) -> None:

@@ -10,11 +10,14 @@ whose frame read the attribute.  The boundary comes from the message when it sta
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import (
+    MAX_PHRASE_SEARCHES,
     class_module,
     defining_distribution,
+    group_frames,
     provider_side,
     removal_boundary,
     stated_removal,
@@ -31,10 +34,45 @@ from envdoctor.explain.diagnosis import (
     stale,
 )
 from envdoctor.explain.extractors import HitGroup
-from envdoctor.findings import Fix
+from envdoctor.explain.frames import site_path
+from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 
 _SUCCESSOR = re.compile(r"(?:Use|use|Did you mean:?)\s`?'?(?P<successor>[\w.]+)`?'?")
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The frame whose printed source line reads the attribute, and the first release of its
+    distribution whose file has that line."""
+
+    dist: str
+    path: str
+    since: str
+    before: str
+
+    def fix(self, attr: str, first: bool = False) -> Fix:
+        """Pin the reader below the release whose file started reading ``attr``."""
+        return pip_install_fix(f"{'' if first else 'or '}pin {self.dist} below {self.since}: its {self.path} reads "
+                               f"`.{attr}` there from {self.since} on (the last release before is {self.before})",
+                               {self.dist: f"<{self.since}"}, Applicability.UNSAFE)
+
+
+def reader_of(group: HitGroup, ev: Evidence, attr: str) -> Reader | None:
+    """The innermost frame whose printed line reads ``.attr``, when it is a distribution's, with the
+    first release whose file has that line (searched as written in that file alone)."""
+    pattern = re.compile(rf"\.{re.escape(attr)}\b")
+    frame = next((f for f in reversed(group_frames(group)) if f.code and pattern.search(f.code)), None)
+    dist = ev.distribution_of(frame.top) if frame is not None and frame.top else None
+    path = site_path(frame.path) if frame is not None else None
+    if frame is None or frame.code is None or dist is None or path is None or ev.searches >= MAX_PHRASE_SEARCHES:
+        return None
+    ev.searches += 1
+    found = api_surface.phrase_boundary(dist, frame.code.strip(), around=ev.installed(dist), offline=ev.offline,
+                                        literal=True, path=path)
+    if found is None or found.added_in is None or found.last_without is None:
+        return None
+    return Reader(dist, path, found.added_in, found.last_without)
 
 
 @explains("ED610")
@@ -73,9 +111,23 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     boundary = removal_boundary(dist, removed, owner, attr) if removed else \
         api_surface.boundary(dist, target, name=name, attr=attribute, around=installed, offline=ev.offline,
                              instance=instance)
+    reader = reader_of(group, ev, attr)
+    if reader is not None and reader.dist == dist and \
+            api_surface.status(dist, reader.since, target, name=name, attr=attribute, offline=ev.offline,
+                               instance=instance) is True:
+        # the release whose code started reading it gave dist's own class the attribute too: the object
+        # is another package's class of that name, written for the releases before
+        return Diagnosis(f"{what}: {dist} reads `{owner}.{attr}` in {reader.path} from {reader.since} on, and "
+                         f"{dist} {reader.since}'s own `{owner}` has it, so the object is another package's "
+                         f"`{owner}`, written for {dist} before {reader.since}", HIGH if installed else MEDIUM,
+                         (reader.fix(attr, first=True),
+                          say(f"or upgrade the package whose `{owner}` it is to a release written for "
+                              f"{dist} {reader.since}+")), culprits)
     fixes: list[Fix] = []
     if boundary is not None and (side := provider_side(dist, boundary, installed)):
         fixes.append(side.fix())
+    if reader is not None and reader.dist not in (dist, user):
+        fixes.append(reader.fix(attr))
     if user:
         fixes.append(say(f"or upgrade {user} to a release that no longer uses `{owner}.{attr}`{hint}"))
     elif successor:
