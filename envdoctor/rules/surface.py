@@ -21,7 +21,7 @@ from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, 
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
 from envdoctor.surface.boundary import Boundary
-from envdoctor.surface.crosscheck import Breakage, StdlibUse
+from envdoctor.surface.crosscheck import Breakage, ModuleUse
 from envdoctor.surface.query import IN_BODY, Query
 
 if TYPE_CHECKING:
@@ -339,16 +339,39 @@ def missing_api_reference(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
                 yield script_finding(sb, ctx, entry)
 
 
-def stdlib_fixes(use: StdlibUse, ctx: Context, row: dict[str, str]) -> tuple[Fix, ...]:
+def user_fixes(use: ModuleUse, ctx: Context) -> list[Fix]:
+    """Upgrade the importer to its first release that no longer imports the module (when bisected)."""
+    if not use.user_fixed_in or kept(use.user, ctx):
+        return []
+    return [pip_install_fix(f"upgrade {use.user} to {use.user_fixed_in}+, the first release that no longer imports "
+                            f"`{use.module}`", {use.user: f">={use.user_fixed_in}"}, Applicability.UNSAFE)]
+
+
+def use_locations(use: ModuleUse, ctx: Context) -> tuple[Location, ...]:
+    """The importing file of an installed distribution, else the importer's pin."""
+    dist = ctx.snapshot.distributions.get(use.user)
+    if dist is not None and dist.location and dist.location.endswith(".dist-info"):
+        return (Location(str(Path(dist.location).parent / use.reference.path), use.reference.line),)
+    return pin_locations(ctx.snapshot, (use.user,))
+
+
+def _where(use: ModuleUse) -> str:
+    more = f" and {len(use.more)} more place{'s' if len(use.more) > 1 else ''}" if use.more else ""
+    return f"{use.reference.path}:{use.reference.line}{more}"
+
+
+def _scope(use: ModuleUse) -> str:
+    return ("importing it fails with ModuleNotFoundError" if use.public is not False else
+            f"only code that imports `{use.reference.path.removesuffix('.py').replace('/', '.')}` fails, with "
+            "ModuleNotFoundError")
+
+
+def stdlib_fixes(use: ModuleUse, ctx: Context, row: dict[str, str]) -> tuple[Fix, ...]:
     """Upgrade the importer first, then the backport the index ships, then an older Python."""
     from envdoctor.env import stdlib
     from envdoctor.surface.providers import providers
 
-    fixes: list[Fix] = []
-    if use.user_fixed_in and not kept(use.user, ctx):
-        fixes.append(pip_install_fix(f"upgrade {use.user} to {use.user_fixed_in}+, the first release that no "
-                                     f"longer imports `{use.module}`", {use.user: f">={use.user_fixed_in}"},
-                                     Applicability.UNSAFE))
+    fixes = user_fixes(use, ctx)
     spellings = stdlib.backport_spellings(use.module)
     backport = next((name for name in providers(use.module, spellings, offline=ctx.offline) if name in spellings),
                     None)
@@ -372,17 +395,33 @@ def removed_stdlib_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         again = row.get("distribution")
         if again and canonical_name(again) in ctx.snapshot.distributions:
             continue
-        more = f" and {len(use.more)} more place{'s' if len(use.more) > 1 else ''}" if use.more else ""
-        scope = ("importing it fails with ModuleNotFoundError" if use.public is not False else
-                 f"only code that imports `{use.reference.path.removesuffix('.py').replace('/', '.')}` fails, with "
-                 "ModuleNotFoundError")
-        message = (f"{use.user} {use.user_version} imports `{use.module}` ({use.reference.path}:{use.reference.line}"
-                   f"{more}), which Python {use.removed} removed from the standard library "
-                   f"({stdlib.source(use.module)}); the target runs Python {ctx.snapshot.python_version}: {scope}")
-        dist = ctx.snapshot.distributions.get(use.user)
-        locations = ((Location(str(Path(dist.location).parent / use.reference.path), use.reference.line),)
-                     if dist is not None and dist.location and dist.location.endswith(".dist-info")
-                     else pin_locations(ctx.snapshot, (use.user,)))
+        message = (f"{use.user} {use.user_version} imports `{use.module}` ({_where(use)}), which Python "
+                   f"{use.removed} removed from the standard library ({stdlib.source(use.module or '')}); the "
+                   f"target runs Python {ctx.snapshot.python_version}: {_scope(use)}")
         yield entry.finding(message, severity=None if use.public is not False else Severity.WARNING,
-                            packages=(use.user,), locations=locations, fixes=stdlib_fixes(use, ctx, row),
-                            confidence="high")
+                            packages=(use.user,), locations=use_locations(use, ctx),
+                            fixes=stdlib_fixes(use, ctx, row), confidence="high")
+
+
+@implements("ED152")
+def undeclared_absent_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """Packages whose unconditional imports name a module that nothing the target installs ships
+    (not declared, not installed, not brought in by any requirement), with the distribution the
+    index says ships it."""
+    for use in cross_check(ctx).absent:
+        provider = use.provider or ""
+        where = "the environment does not have it" if not ctx.snapshot.source.startswith("file:") else \
+            "no pin of the file, nor anything they require, installs it"
+        message = (f"{use.user} {use.user_version} imports `{use.module}` ({_where(use)}), which {provider} ships; "
+                   f"{use.user} does not declare {provider} and {where}: {_scope(use)}")
+        fixes = [*user_fixes(use, ctx),
+                 pip_install_fix(f"{'or ' if use.user_fixed_in else ''}install {provider}, which ships `{use.module}`",
+                                 {provider: ""}, Applicability.UNSAFE)]
+        # a corner named for the module (liger_kernel/transformers/*.py importing transformers) is the
+        # package's integration with it: whoever imports that corner has it
+        integration = use.module.lower() in {part.removesuffix(".py").lower()
+                                             for part in use.reference.path.split("/")[1:]}
+        severity = None if use.public is not False else Severity.INFO if integration else Severity.WARNING
+        yield entry.finding(message, severity=severity, packages=(use.user, provider),
+                            locations=use_locations(use, ctx), fixes=tuple(fixes),
+                            confidence="high" if use.public else "medium")

@@ -59,7 +59,8 @@ FORMER_STEPS = (1, 8, 32)  # releases back from the one in the target, looking f
 # what `pip freeze` leaves out without --all (pip's docs, cli/pip_freeze: pip, setuptools and wheel up
 # to Python 3.11, pip from 3.12): a freeze that does not list them says nothing about them
 NEVER_FROZEN = ("setuptools", "pip", "wheel")
-RESULT_VERSION = 4  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals)
+RESULT_VERSION = 5  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals;
+#                    5: imports of modules nothing the install brings ships)
 
 
 @dataclass(frozen=True)
@@ -105,30 +106,35 @@ class Breakage:
 
 
 @dataclass(frozen=True)
-class StdlibUse:
-    """A's unconditional import of a module the target's Python removed from the standard library."""
+class ModuleUse:
+    """A's unconditional import of a top-level module the target cannot give it: one the target's
+    Python removed from the standard library (``removed``: that Python release), or one no
+    distribution of the target, nor any a fresh install brings in, ships (``provider``: the
+    distribution on the index that does)."""
 
     user: str
     user_version: str
     module: str  # the top-level name
-    removed: str  # the Python release that removed it
     reference: Reference
     more: tuple[Reference, ...] = ()
     public: bool | None = None
     user_fixed_in: str | None = None  # first release of A that no longer imports it
+    removed: str | None = None
+    provider: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """JSON form (the per-target result cache)."""
-        return {"user": [self.user, self.user_version], "module": [self.module, self.removed],
+        return {"user": [self.user, self.user_version], "module": [self.module, self.removed, self.provider],
                 "refs": [r.to_json() for r in (self.reference, *self.more)], "public": self.public,
                 "user_fixed_in": self.user_fixed_in}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StdlibUse:
+    def from_json(cls, data: dict[str, Any]) -> ModuleUse:
         """Inverse of :meth:`to_json`."""
         refs = [Reference.from_json(r) for r in data["refs"]]
-        return cls(data["user"][0], data["user"][1], data["module"][0], data["module"][1], refs[0], tuple(refs[1:]),
-                   data["public"], data["user_fixed_in"])
+        module, removed, provider = data["module"]
+        return cls(data["user"][0], data["user"][1], module, refs[0], tuple(refs[1:]), data["public"],
+                   data["user_fixed_in"], removed, provider)
 
 
 @dataclass
@@ -137,7 +143,8 @@ class CrossCheck:
 
     breakages: list[Breakage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    stdlib: list[StdlibUse] = field(default_factory=list)
+    stdlib: list[ModuleUse] = field(default_factory=list)  # removed from the target's Python
+    absent: list[ModuleUse] = field(default_factory=list)  # shipped by nothing the target installs
     checked_pairs: int = 0
     complete: bool = True  # every pair checked and every boundary bisected
 
@@ -160,6 +167,11 @@ class Releases:
 
             self._index_urls = pipconfig.read().urls
         return self._index_urls
+
+    def complete(self) -> bool:
+        """Whether every distribution of the target has a readable release (its file list known)."""
+        return all((release := self.get(name)) is not None and release.modules() is not None
+                   for name in self.snap.distributions)
 
     def get(self, name: str) -> ReleaseSymbols | None:
         """The symbol index of the target's release of ``name`` (None when it cannot be read)."""
@@ -473,6 +485,7 @@ class _Run:
         self.paired: dict[str, set[str]] = {}  # user -> providers it does not declare, checked as pairs
         self.former_probes = 0
         self.owners: dict[str, list[ReleaseSymbols]] | None = None  # top-level name -> the releases shipping it
+        self.installs: frozenset[str] | None = None  # what an install of the target has (closure())
         self.histories: dict[str, tuple[ReleaseSymbols | None, str | None, list[str], dict[str, list[IndexFile]]]] = {}
 
     @staticmethod
@@ -586,7 +599,7 @@ class _Run:
             if stdlib.removed_in(top):
                 removed = stdlib.removed_for(top, self.releases.snap.python_version)
                 if removed:
-                    self.result.stdlib.append(self.stdlib_use(dist, release, top, removed, uses))
+                    self.result.stdlib.append(self.module_use(dist, release, top, uses, removed=removed))
                 continue
             owner = self.owner(top, dist.name)
             if owner is not None:
@@ -596,7 +609,10 @@ class _Run:
                     self.pair(dist, release, refs, owner, undeclared=dist.metadata_known)
                 continue
             former = self.former_owner(top, dist)
-            if former is None or reach.loaded_publicly(release, [u.path for u in uses]) is False:
+            if former is None:
+                self.absent(dist, release, top, uses)
+                continue
+            if reach.loaded_publicly(release, [u.path for u in uses]) is False:
                 continue
             target, admitted, declared = former
             by_query: dict[Query, list[Reference]] = {}
@@ -674,17 +690,46 @@ class _Run:
                 self.histories[name] = (newest, "newest", versions[:-1], files)
         return self.histories[name]
 
-    def stdlib_use(self, dist: Distribution, release: ReleaseSymbols, top: str, removed: str,
-                   uses: list[Reference]) -> StdlibUse:
-        """A's use of a removed standard-library module, with A's first release that no longer makes it."""
+    def module_use(self, dist: Distribution, release: ReleaseSymbols, top: str, uses: list[Reference],
+                   removed: str | None = None, provider: str | None = None) -> ModuleUse:
+        """A's use of a module the target cannot give it, with A's first release that no longer makes it."""
         from envdoctor.surface import reach
 
         fixed = None
         if not self.offline and self.bisections < MAX_BISECTIONS:
             self.bisections += 1
             fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline)
-        return StdlibUse(dist.name, dist.version, top, removed, uses[0], tuple(uses[1:]),
-                         reach.loaded_publicly(release, [u.path for u in uses]), fixed)
+        return ModuleUse(dist.name, dist.version, top, uses[0], tuple(uses[1:]),
+                         reach.loaded_publicly(release, [u.path for u in uses]), fixed, removed, provider)
+
+    def absent(self, dist: Distribution, release: ReleaseSymbols, top: str, uses: list[Reference]) -> None:
+        """A's import of ``top``, which nothing a fresh install of the target brings ships: reported
+        with the distribution the index says ships it (none found: nothing is said, the name may be
+        anyone's), when every release of the target could be read and the install's closure is known
+        (a module the public API does not load is the rule's warning)."""
+        from envdoctor.surface import providers
+
+        if self.offline or not self.releases.complete():
+            return
+        closure = self.closure()
+        if closure is None:
+            return
+        shipping = providers.providers(top, index_urls=self.releases.index_urls,
+                                       budget_s=max(0.0, self.deadline - time.monotonic()))
+        if shipping and not set(shipping) & closure:
+            self.result.absent.append(self.module_use(dist, release, top, uses, provider=shipping[0]))
+
+    def closure(self) -> frozenset[str] | None:
+        """Every distribution an install of the target has (live) or brings in (a file: its pins and
+        what they require, transitively, each at the newest release the requirements admit); None
+        when that cannot be told within the run's time."""
+        from envdoctor.env import closure
+
+        if self.installs is None:
+            snap = self.releases.snap
+            self.installs = frozenset(snap.distributions) if self.releases.live else \
+                closure.install_closure(snap, self.deadline) or frozenset()
+        return self.installs or None
 
     def lower_bounds(self, preferred: list[str]) -> None:
         """The floors waiting from :meth:`unlisted`, the QLoRA stack's providers first, then those
@@ -844,7 +889,8 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
     if isinstance(cached, dict) and cached.get("version") == RESULT_VERSION:
         try:
             return CrossCheck([Breakage.from_json(b) for b in cached["breakages"]], list(cached["notes"]),
-                              [StdlibUse.from_json(u) for u in cached["stdlib"]], int(cached["pairs"]))
+                              [ModuleUse.from_json(u) for u in cached["stdlib"]],
+                              [ModuleUse.from_json(u) for u in cached["absent"]], int(cached["pairs"]))
         except (KeyError, TypeError, ValueError, IndexError):
             pass
     if scan_budget_s is None:
@@ -853,7 +899,8 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
     if result.complete:
         diskcache.write_json(memo, {"version": RESULT_VERSION, "pairs": result.checked_pairs,
                                    "notes": result.notes, "breakages": [b.to_json() for b in result.breakages],
-                                   "stdlib": [u.to_json() for u in result.stdlib]})
+                                   "stdlib": [u.to_json() for u in result.stdlib],
+                                   "absent": [u.to_json() for u in result.absent]})
     return result
 
 

@@ -299,18 +299,29 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
                                       "differ/images.py": "import imghdr\n"}))
     layout.add(Dist("differ", "1.1", {"differ/__init__.py": "", "differ/images.py": "import filetype\n"}))
     layout.add(Dist("standard-imghdr", "3.13.0", {"imghdr.py": "def what(f): ...\n"}))
+    # ``kernel`` 0.5.0 imports trlx (public: its __init__ loads the trainer) without declaring it; 0.5.1 does not
+    layout.add(Dist("kernel", "0.5.0", {"kernel/__init__.py": "from .orpo import run\n",
+                                        "kernel/orpo.py": "from trlx.trainer import ORPOTrainer\ndef run(): ...\n"},
+                    requires=("tools",)))
+    layout.add(Dist("kernel", "0.5.1", {"kernel/__init__.py": "def run(): ...\n"}, requires=("tools",)))
+    layout.add(Dist("kernel", "0.5.2", {"kernel/__init__.py": "def run(): ...\n",  # a corner `import kernel` skips
+                                        "kernel/orpo.py": "from trlx.trainer import ORPOTrainer\n"}, requires=("tools",)))
+    layout.add(Dist("kernel", "0.5.3", {"kernel/__init__.py": "def run(): ...\n", "kernel/trlx/__init__.py": "",
+                                        "kernel/trlx/patch.py": "import trlx\n"}, requires=("tools",)))
+    layout.add(Dist("trlx", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
+    layout.add(Dist("bundle", "1.0", {"bundle/__init__.py": ""}, requires=("trlx",)))
     with IndexServer(tmp_path / "former-index") as server:
         isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
         yield server
 
 
-def file_findings(lines: str, url: str, tmp_path: Path, *extra: str) -> list[dict]:
-    """Every cross-package finding (ED150, ED151) of a lock with ``lines``."""
+def file_findings(lines: str, url: str, tmp_path: Path, *extra: str, select: str = "ED150,ED151") -> list[dict]:
+    """Every cross-package finding (``select``) of a lock with ``lines``."""
     from tests.helpers.core import envdoctor
 
     lock = tmp_path / "requirements.txt"
     lock.write_text(lines, encoding="utf-8")
-    proc = envdoctor("check", "--env", str(lock), "--select", "ED150,ED151", "--format", "json", "--no-project",
+    proc = envdoctor("check", "--env", str(lock), "--select", select, "--format", "json", "--no-project",
                      *extra, env={"PIP_INDEX_URL": url, "ENVDOCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)["findings"]
@@ -350,6 +361,23 @@ def test_a_standard_library_module_the_targets_python_removed(former_index: Inde
                                          "removed from the standard library (PEP 594")
     assert finding["severity"] == "warning"  # `import differ` does not load differ.images
     assert [fix["pins"] for fix in finding["fixes"]][:2] == [{"differ": "==1.1"}, {"standard-imghdr": "==3.13.0"}]
+
+
+def test_an_import_of_a_module_nothing_the_install_brings_ships(former_index: IndexServer, tmp_path: Path) -> None:
+    (finding,) = file_findings("kernel==0.5.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152")
+    assert finding["message"].startswith("kernel 0.5.0 imports `trlx` (kernel/orpo.py:1), which trlx ships; kernel "
+                                         "does not declare trlx and no pin of the file, nor anything they require, "
+                                         "installs it: importing it fails with ModuleNotFoundError")
+    assert finding["severity"] == "error"
+    assert [fix["pins"] for fix in finding["fixes"]] == [{"kernel": "==0.5.1"}, {"trlx": "==1.0"}]
+    # another pin requires trlx: a fresh install has it, and so does kernel
+    assert file_findings("kernel==0.5.0\ntools==2.0\nbundle==1.0\n", former_index.url, tmp_path,
+                         select="ED152") == []
+    assert file_findings("kernel==0.5.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
+    (corner,) = file_findings("kernel==0.5.2\ntools==2.0\n", former_index.url, tmp_path, select="ED152")
+    assert corner["severity"] == "warning" and "only code that imports `kernel.orpo` fails" in corner["message"]
+    (integration,) = file_findings("kernel==0.5.3\ntools==2.0\n", former_index.url, tmp_path, select="ED152")
+    assert integration["severity"] == "info"  # kernel/trlx/: kernel's integration with trlx
 
 
 def test_a_build_the_index_does_not_list_is_answered_by_its_release(index: IndexServer, tmp_path: Path) -> None:
