@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ from envdoctor.errors import InputError
 from envdoctor.findings import brief_list
 
 WORKERS = 8
+PAGE_TTL_S = 600  # a project page is read again after this: it changes only when a release is uploaded
 ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
           "text/html;q=0.01")
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -193,18 +195,58 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
     return files
 
 
+def _page_path(page: str) -> Path:
+    return cache.cache_root() / "pages" / f"{hashlib.sha256(page.encode()).hexdigest()[:32]}.json"
+
+
+def _cached_page(page: str) -> list[IndexFile] | None:
+    """A project page read within :data:`PAGE_TTL_S` (repeated checks do not ask the index again)."""
+    path = _page_path(page)
+    try:
+        if time.time() - path.stat().st_mtime > PAGE_TTL_S:
+            return None
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [IndexFile(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+
+
+def _keep_page(page: str, files: list[IndexFile]) -> None:
+    """Store a page's files atomically: only an index's over HTTP(S) (a local one is as quick to read
+    again), and never one read with credentials (its URLs may carry them)."""
+    parts = urlsplit(page)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return
+    path = _page_path(page)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps([[f.filename, f.url, f.metadata, f.yanked, f.requires_python, list(f.hashes)]
+                                   for f in files]), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def project_files(index_url: str, name: str) -> list[IndexFile]:
-    """Files of project ``name`` on one index (PEP 691 JSON, else PEP 503 HTML)."""
+    """Files of project ``name`` on one index (PEP 691 JSON, else PEP 503 HTML); a page read in the
+    last :data:`PAGE_TTL_S` seconds comes from the cache."""
     page = index_url.rstrip("/") + "/" + canonical_name(name) + "/"
+    kept = _cached_page(page)
+    if kept is not None:
+        return kept
     body, content_type, _ = fetch.get(page, {"Accept": ACCEPT})
     if content_type.split(";")[0].strip() == JSON_TYPE:
         try:
-            return _json_files(json.loads(body), page)
+            files = _json_files(json.loads(body), page)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise fetch.FetchError(f"{pipconfig.redact(page)}: malformed JSON project page ({exc})")
-    parser = _LinkParser(page)
-    parser.feed(body.decode("utf-8", errors="replace"))
-    return parser.files
+    else:
+        parser = _LinkParser(page)
+        parser.feed(body.decode("utf-8", errors="replace"))
+        files = parser.files
+    _keep_page(page, files)
+    return files
 
 
 def _file_project(filename: str) -> str | None:

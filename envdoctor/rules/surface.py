@@ -405,9 +405,9 @@ def removed_stdlib_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
 
 @implements("ED152")
 def undeclared_absent_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
-    """Packages whose unconditional imports name a module that nothing the target installs ships
-    (not declared, not installed, not brought in by any requirement), with the distribution the
-    index says ships it."""
+    """Packages whose import always imports a module that nothing the target installs ships (not
+    declared, not installed, not brought in by any requirement), with the distribution the index
+    says ships it."""
     for use in cross_check(ctx).absent:
         provider = use.provider or ""
         where = "the environment does not have it" if not ctx.snapshot.source.startswith("file:") else \
@@ -417,11 +417,5 @@ def undeclared_absent_import(ctx: Context, entry: RuleEntry) -> Iterator[Finding
         fixes = [*user_fixes(use, ctx),
                  pip_install_fix(f"{'or ' if use.user_fixed_in else ''}install {provider}, which ships `{use.module}`",
                                  {provider: ""}, Applicability.UNSAFE)]
-        # a corner named for the module (liger_kernel/transformers/*.py importing transformers) is the
-        # package's integration with it: whoever imports that corner has it
-        integration = use.module.lower() in {part.removesuffix(".py").lower()
-                                             for part in use.reference.path.split("/")[1:]}
-        severity = None if use.public is not False else Severity.INFO if integration else Severity.WARNING
-        yield entry.finding(message, severity=severity, packages=(use.user, provider),
-                            locations=use_locations(use, ctx), fixes=tuple(fixes),
-                            confidence="high" if use.public else "medium")
+        yield entry.finding(message, packages=(use.user, provider), locations=use_locations(use, ctx),
+                            fixes=tuple(fixes), confidence="high")

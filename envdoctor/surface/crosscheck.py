@@ -22,6 +22,7 @@ freeze, checked once rather than on every run) and leaves the rest for the next 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import hashlib
 import re
 import json
@@ -695,23 +696,27 @@ class _Run:
         """A's use of a module the target cannot give it, with A's first release that no longer makes it."""
         from envdoctor.surface import reach
 
-        fixed = None
-        if not self.offline and self.bisections < MAX_BISECTIONS:
-            self.bisections += 1
-            fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline)
-        return ModuleUse(dist.name, dist.version, top, uses[0], tuple(uses[1:]),
-                         reach.loaded_publicly(release, [u.path for u in uses]), fixed, removed, provider)
+        use = ModuleUse(dist.name, dist.version, top, uses[0], tuple(uses[1:]),
+                        reach.loaded_publicly(release, [u.path for u in uses]), None, removed, provider)
+        if self.offline or self.bisections >= MAX_BISECTIONS:
+            return use
+        self.bisections += 1
+        self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
+        fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
+                              budget_s=max(0.0, self.bisect_deadline - time.monotonic()))
+        return dataclasses.replace(use, user_fixed_in=fixed)
 
     def absent(self, dist: Distribution, release: ReleaseSymbols, top: str, uses: list[Reference]) -> None:
         """A's import of ``top``, which nothing a fresh install of the target brings ships: reported
         with the distribution the index says ships it (none found: nothing is said, the name may be
-        anyone's), when every release of the target could be read and the install's closure is known
-        (a module the public API does not load is the rule's warning)."""
-        from envdoctor.surface import providers
+        anyone's), when ``import A`` always runs that import (not under a platform test or an
+        ``except ImportError``, not in a corner only some users import), every release of the
+        target could be read and the install's closure is known."""
+        from envdoctor.surface import providers, reach
 
-        if self.offline or not self.releases.complete():
+        if self.offline or reach.loaded_publicly(release, [u.path for u in uses], strict=True) is not True:
             return
-        closure = self.closure()
+        closure = self.closure() if self.releases.complete() else None
         if closure is None:
             return
         shipping = providers.providers(top, index_urls=self.releases.index_urls,

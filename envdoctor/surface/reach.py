@@ -28,19 +28,23 @@ from envdoctor.surface.symbols import dotted, resolve_relative
 
 REACH_BUDGET_S = 10.0
 CACHE_KEY = "public_modules"
+STRICT_CACHE_KEY = "import_time_modules"
 
 
 def _type_checking(test: ast.expr) -> bool:
     return (dotted(test) or "").rsplit(".", 1)[-1] == "TYPE_CHECKING"
 
 
-def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+def _import_statements(body: list[ast.stmt], strict: bool = False) -> list[ast.Import | ast.ImportFrom]:
     """The import statements that run when the module runs (not in functions, classes or
-    ``if TYPE_CHECKING`` blocks)."""
+    ``if TYPE_CHECKING`` blocks); ``strict``: only those that always run (none under ``if``,
+    ``try``, ``with`` or a loop: a platform test or an ``except ImportError`` may skip them)."""
     found: list[ast.Import | ast.ImportFrom] = []
     for stmt in body:
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
             found.append(stmt)
+        elif strict:
+            continue
         elif isinstance(stmt, ast.If):
             if not _type_checking(stmt.test):
                 found += _import_statements(stmt.body)
@@ -54,14 +58,16 @@ def _import_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom
     return found
 
 
-def own_imports(module: str, source: bytes, is_package: bool, modules: dict[str, str]) -> set[str]:
-    """The release's modules that importing ``module`` (with ``source``) imports directly."""
+def own_imports(module: str, source: bytes, is_package: bool, modules: dict[str, str],
+                strict: bool = False) -> set[str]:
+    """The release's modules that importing ``module`` (with ``source``) imports directly
+    (``strict``: those it always imports)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return set()
     found: set[str] = set()
-    for stmt in _import_statements(tree.body):
+    for stmt in _import_statements(tree.body, strict):
         if isinstance(stmt, ast.Import):
             found.update(alias.name for alias in stmt.names if alias.name in modules)
             continue
@@ -82,22 +88,25 @@ def lazy_exports(release: ReleaseSymbols, package: str, modules: dict[str, str])
     return found
 
 
-def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S) -> set[str] | None:
-    """The modules ``import <top>`` and the top-level names load (None when the files cannot be
-    read or the walk ran out of ``budget_s``); cached with the release."""
+def public_modules(release: ReleaseSymbols, budget_s: float = REACH_BUDGET_S, strict: bool = False) -> set[str] | None:
+    """The modules ``import <top>`` and the top-level names load (``strict``: that ``import <top>``
+    always loads, lazy exports and guarded imports left out; None when the files cannot be read or
+    the walk ran out of ``budget_s``); cached with the release."""
     extra = release.data["extra"]
-    if isinstance(extra.get(CACHE_KEY), list):
-        return set(extra[CACHE_KEY])
-    found = loaded_by(release, sorted(m for m in release.modules() or {} if "." not in m), budget_s)
+    key = STRICT_CACHE_KEY if strict else CACHE_KEY
+    if isinstance(extra.get(key), list):
+        return set(extra[key])
+    found = loaded_by(release, sorted(m for m in release.modules() or {} if "." not in m), budget_s, strict)
     if found is not None:
-        extra[CACHE_KEY] = sorted(found)
+        extra[key] = sorted(found)
         release.dirty = True
     return found
 
 
-def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH_BUDGET_S) -> set[str] | None:
-    """The modules importing ``roots`` loads (with their parents and lazy exports); None when the
-    files cannot be read or the walk ran out of ``budget_s``."""
+def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH_BUDGET_S,
+              strict: bool = False) -> set[str] | None:
+    """The modules importing ``roots`` loads (with their parents and lazy exports; ``strict``: only
+    those it always loads); None when the files cannot be read or the walk ran out of ``budget_s``."""
     modules = release.modules()
     if modules is None or release.source is None:
         return None
@@ -127,8 +136,8 @@ def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH
         if source is None:
             continue
         package = is_package_file(path)
-        todo += sorted(own_imports(module, source, package, modules) - seen)
-        if package:
+        todo += sorted(own_imports(module, source, package, modules, strict) - seen)
+        if package and not strict:
             todo += sorted(lazy_exports(release, module, modules) - seen)
     return seen
 
@@ -141,10 +150,11 @@ def module_of(release: ReleaseSymbols, path: str) -> str | None:
     return None
 
 
-def loaded_publicly(release: ReleaseSymbols, paths: list[str]) -> bool | None:
-    """Whether any of ``paths`` (files of the release) is loaded by its public API; None when
-    that cannot be told."""
-    public = public_modules(release)
+def loaded_publicly(release: ReleaseSymbols, paths: list[str], strict: bool = False) -> bool | None:
+    """Whether any of ``paths`` (files of the release) is loaded by its public API (``strict``: by
+    ``import <top>`` always, whatever the platform or what else is installed); None when that
+    cannot be told."""
+    public = public_modules(release, strict=strict)
     if public is None:
         return None
     return any(module_of(release, path) in public for path in paths)

@@ -266,3 +266,20 @@ def test_index_options_reader(tmp_path: Path) -> None:
     (tmp_path / "wheels").mkdir()  # a relative --find-links folder beside the file is that folder, as in pip
     assert index_options(lock) == ("https://a.example/simple", ("https://b.example/simple", "https://c.example/simple"),
                                    False, (str((tmp_path / "wheels").resolve()), "https://d.example/links.html"))
+
+
+def test_a_project_page_is_kept_for_a_while_and_never_one_read_with_credentials(
+        served: IndexServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def page_reads() -> int:
+        return sum(path.rstrip("/").endswith("/alpha") for path, _ in served.requests)
+
+    first = index.project_files(served.url, "alpha")
+    assert index.project_files(served.url, "alpha") == first and page_reads() == 1  # the second from the cache
+    monkeypatch.setattr(index, "PAGE_TTL_S", -1)
+    assert index.project_files(served.url, "alpha") == first and page_reads() == 2  # stale: read again
+    monkeypatch.setattr(index, "PAGE_TTL_S", 600)
+    with_user = served.url.replace("http://", "http://user:secret@")
+    index.project_files(with_user, "alpha")
+    index.project_files(with_user, "alpha")
+    assert page_reads() == 4  # never kept: its file URLs would carry the password
+    assert not any(b"secret" in p.read_bytes() for p in (index.cache.cache_root() / "pages").iterdir())

@@ -72,3 +72,18 @@ def test_unknown_when_the_walk_runs_out_of_time(tmp_path: Path) -> None:
     assert reach.public_modules(release(tmp_path / "site", fresh), budget_s=-1) is None
     offline = ReleaseSymbols("pkg", "1.0", "k", None, None)
     assert reach.loaded_publicly(offline, ["pkg/data.py"]) is None
+
+
+def test_what_importing_the_package_always_loads(tmp_path: Path) -> None:
+    files = {"eager/__init__.py": "import sys\nfrom . import core\nif sys.platform == 'win32':\n"
+                                  "    from . import windows\ntry:\n    from . import extra\nexcept ImportError:\n"
+                                  "    extra = None\n",
+             "eager/core.py": "from .deep import inner\n", "eager/deep/__init__.py": "", "eager/deep/inner.py": "",
+             "eager/windows.py": "import pywintypes\n", "eager/extra.py": "import paramiko\n"}
+    info = install(tmp_path / "site", Dist("eager", "1.0", files))
+    rel = ReleaseSymbols.open(InstalledSource("eager", "1.0", info))
+    assert reach.public_modules(rel, strict=True) == {"eager", "eager.core", "eager.deep", "eager.deep.inner"}
+    assert reach.loaded_publicly(rel, ["eager/windows.py"]) is True  # the public walk errs towards public
+    assert reach.loaded_publicly(rel, ["eager/windows.py"], strict=True) is False  # only on Windows
+    assert reach.loaded_publicly(rel, ["eager/extra.py"], strict=True) is False  # only when it imports
+    assert reach.public_modules(release(tmp_path / "lazy"), strict=True) == {"pkg", "pkg._lazy"}  # no lazy exports
