@@ -304,11 +304,11 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
                                         "kernel/orpo.py": "from trlx.trainer import ORPOTrainer\ndef run(): ...\n"},
                     requires=("tools",)))
     layout.add(Dist("kernel", "0.5.1", {"kernel/__init__.py": "def run(): ...\n"}, requires=("tools",)))
+    orpo = "from trlx.trainer import ORPOTrainer\n"
     layout.add(Dist("kernel", "0.4.0", {"kernel/__init__.py": "def run(): ...\n",  # a corner `import kernel` skips
-                                        "kernel/orpo.py": "from trlx.trainer import ORPOTrainer\n"}, requires=("tools",)))
-    layout.add(Dist("kernel", "0.4.1", {"kernel/__init__.py": "try:\n    from .orpo import run\nexcept ImportError:\n"
-                                                              "    run = None\n",
-                                        "kernel/orpo.py": "from trlx.trainer import ORPOTrainer\n"}, requires=("tools",)))
+                                        "kernel/orpo.py": orpo}, requires=("tools",)))
+    guarded = "try:\n    from .orpo import run\nexcept ImportError:\n    run = None\n"
+    layout.add(Dist("kernel", "0.4.1", {"kernel/__init__.py": guarded, "kernel/orpo.py": orpo}, requires=("tools",)))
     layout.add(Dist("trlx", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
     layout.add(Dist("bundle", "1.0", {"bundle/__init__.py": ""}, requires=("trlx",)))
     with IndexServer(tmp_path / "former-index") as server:
@@ -316,7 +316,8 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
         yield server
 
 
-def file_findings(lines: str, url: str, tmp_path: Path, *extra: str, select: str = "ED150,ED151") -> list[dict]:
+def file_findings(lines: str, url: str, tmp_path: Path, *extra: str,
+                  select: str = "ED150,ED151") -> list[dict]:
     """Every cross-package finding (``select``) of a lock with ``lines``."""
     from tests.helpers.core import envdoctor
 
