@@ -34,6 +34,15 @@ def _only(result, code: str):  # type: ignore[no-untyped-def]
     return found[0]
 
 
+def explain_online(log: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+                   code: str):
+    """The one ``code`` finding of explaining ``log`` (text only) online, against ``tmp_path/index``."""
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        return _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), code)
+
+
 def _pins(finding) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {name: spec for fix in finding.fixes for name, spec in fix.pins.items()}
 
@@ -398,10 +407,7 @@ def test_code_that_came_with_the_attribute_reading_it_off_another_packages_objec
            "      1 def on_train_begin(args):\n"
            "----> 2     first = 'Epoch' if args.eval_strategy else 1\n\n"
            "AttributeError: 'TrainingArguments' object has no attribute 'eval_strategy'\n")
-    (tmp_path / "run.log").write_text(log, encoding="utf-8")
-    with IndexServer(tmp_path / "index") as server:
-        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
-        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED610")
+    finding = explain_online(log, tmp_path, monkeypatch, "ED610")
     # transformers' own TrainingArguments has it wherever notebook.py reads it: the object is another's
     assert "the object is another package's `TrainingArguments`" in finding.message, finding.message
     assert finding.fixes[0].pins == {"transformers": "<4.41.0"}
@@ -548,10 +554,7 @@ def test_a_run_time_check_names_the_checkers_release_that_changed_it(tmp_path: P
            "ImportError: vllm>=0.4.3,<=0.6.2 is required for a normal functioning of this module, but found "
            "vllm==0.6.3.\nTo fix: run `pip install vllm>=0.4.3,<=0.6.2` or set `DISABLE_VERSION_CHECK=1` to skip "
            "this check.\n")
-    (tmp_path / "run.log").write_text(log, encoding="utf-8")
-    with IndexServer(tmp_path / "index") as server:
-        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
-        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED110")  # one, not two
+    finding = explain_online(log, tmp_path, monkeypatch, "ED110")  # one, not two
     assert "LLaMA-Factory checks vllm>=0.4.3,<=0.6.2 at import, but vllm 0.6.3 was installed" in finding.message
     relaxed = next(fix for fix in finding.fixes if "llamafactory" in fix.pins)
     assert relaxed.pins == {"llamafactory": ">=0.9.2"} and "no longer asks for vllm>=0.4.3,<=0.6.2" in relaxed.title
@@ -573,10 +576,7 @@ def test_a_check_a_release_introduced_pins_the_checker_below_that_release(tmp_pa
            f'  File "{SITE}/transformers/utils/import_utils.py", line 3, in check_torch_load_is_safe\n'
            "ValueError: Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, we now "
            "require users to upgrade torch to at least v2.6 in order to use the function.\n")
-    (tmp_path / "run.log").write_text(log, encoding="utf-8")
-    with IndexServer(tmp_path / "index") as server:
-        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
-        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED613")
+    finding = explain_online(log, tmp_path, monkeypatch, "ED613")
     assert finding.packages == ("torch", "transformers") and "transformers checks torch>=2.6" in finding.message
     assert [fix.pins for fix in finding.fixes] == [{"torch": ">=2.6"}, {"transformers": "<4.52.1"}]
     assert "the last before it is 4.51.3" in finding.fixes[1].title
