@@ -565,9 +565,11 @@ def test_a_run_time_check_names_the_checkers_release_that_changed_it(tmp_path: P
 def test_a_check_a_release_introduced_pins_the_checker_below_that_release(tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Index(tmp_path / "index")
-    check = ('def check_torch_load_is_safe():\n    if not is_torch_greater_or_equal("2.6"):\n        raise ValueError(\n'
-             '            "Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, we now "\n'
-             '            "require users to upgrade torch to at least v2.6 in order to use the function."\n        )\n')
+    check = ('def check_torch_load_is_safe():\n    if not is_torch_greater_or_equal("2.6"):\n'
+             '        raise ValueError(\n'
+             '            "Due to a serious vulnerability issue in `torch.load`, even with `weights_only=True`, "\n'
+             '            "we now require users to upgrade torch to at least v2.6 in order to use the function."\n'
+             '        )\n')
     for version in ("4.50.0", "4.51.3", "4.52.1", "4.53.0"):
         body = "def load(): ...\n" + (check if version >= "4.52" else "")
         layout.add(Dist("transformers", version, {"transformers/__init__.py": "",
