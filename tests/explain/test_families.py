@@ -448,6 +448,22 @@ def test_a_keyword_of_a_class_named_without_its_module_is_resolved_from_the_inde
     assert _pins(finding) == {"peft": ">=0.9.0"}
 
 
+def test_a_removed_keyword_whose_source_names_its_successor_is_renamed_in_the_users_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    bodies = {"0.8.0": "    def __init__(self, r=8, old_name=False): ...\n",
+              "0.9.0": "    def __init__(self, r=8, old_name=None, new_name=False):\n        if old_name is not None:\n"
+                       "            warnings.warn('`old_name` is deprecated, use `new_name` instead')\n",
+              "0.10.0": "    def __init__(self, r=8, new_name=False): ...\n"}
+    for version, body in bodies.items():
+        layout.add(Dist("peft", version, {"peft/__init__.py": "from .config import LoraConfig\n",
+                                          "peft/config.py": f"import warnings\nclass LoraConfig:\n{body}"}))
+    log = "TypeError: LoraConfig.__init__() got an unexpected keyword argument 'old_name'\n"
+    finding = explain_online(log, tmp_path, monkeypatch, "ED611")
+    assert "removed in 0.10.0" in finding.message and _pins(finding) == {"peft": "<0.10.0"}
+    assert finding.fixes[-1].title.startswith("in your code, pass `new_name` instead of `old_name`")
+
+
 def test_a_required_argument_of_a_method_pins_the_release_before_the_callee_required_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`Cls.forward() missing ... 'position_ids'`: the class is found where its module's words match its name,

@@ -105,7 +105,10 @@ def call_arguments(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis
                          f"{dist or 'the callee'}{' ' + installed if installed else ''}"))
     elif dist:
         release = f"{dist}{' ' + installed if installed else ''}"
+        successor = boundary.successor if boundary is not None and boundary.successor != kwarg else None
         fixes.append(say(f"in your code, pass `{kwarg}`, which {release} requires" if missing else
+                         f"in your code, pass `{successor}` instead of `{kwarg}` (the successor the source of {dist} "
+                         "names)" if successor else
                          f"in your code, drop or rename `{kwarg}` for {release} "
                          "(its documentation names the successor)"))
     owner = f"{dist}'s " if dist else ""
