@@ -69,10 +69,10 @@ def says(release: ReleaseSymbols, runs: tuple[str, ...], path: str | None = None
     need = (len(wanted) + 1) // 2  # most of the message's runs: a few shared words are not the message
     seen: set[bytes] = set()
     readable = False
-    for path in [path] if path is not None else modules.values():
-        if path.startswith("native:"):
+    for file in [path] if path is not None else modules.values():
+        if file.startswith("native:"):
             continue
-        text = source.read(path)
+        text = source.read(file)
         if text is None:
             continue
         readable = True
