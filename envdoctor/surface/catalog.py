@@ -15,10 +15,10 @@ from typing import Any
 
 from envdoctor.surface.diskcache import cache_root, read_json, safe_name, write_json
 from envdoctor.env.probe import canonical_name
-from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files
+from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files, shadowed_files
 from envdoctor.surface.symbols import SUMMARY_VERSION
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the source files extension modules shadow
 WHOLE_ARCHIVE_FILES = 16  # files of a subtree past which subtree_mentions fetches the whole archive once
 
 
@@ -28,7 +28,7 @@ class ReleaseSymbols:
     def __init__(self, name: str, version: str, key: str, source: Source | None, data: dict[str, Any] | None) -> None:
         self.name, self.version, self.key, self.source = canonical_name(name), version, key, source
         fresh = {"cache_version": CACHE_VERSION, "summary_version": SUMMARY_VERSION,
-                 "name": self.name, "version": version, "key": key, "modules": None, "summaries": {}, "extra": {}}
+                 "name": self.name, "version": version, "key": key, "modules": None, "shadowed": [], "summaries": {}, "extra": {}}
         valid = (isinstance(data, dict) and data.get("cache_version") == CACHE_VERSION
                  and data.get("summary_version") == SUMMARY_VERSION)
         self.data: dict[str, Any] = data if valid else fresh  # type: ignore[assignment]
@@ -80,7 +80,9 @@ class ReleaseSymbols:
         """Module name -> file of every module in the release (None when unknown, offline)."""
         if self.data["modules"] is None and self.source is not None:
             try:
-                self.data["modules"] = module_files(self.source.files())
+                files = self.source.files()
+                self.data["modules"] = module_files(files)
+                self.data["shadowed"] = shadowed_files(files)
             except (SourceError, OSError) as exc:
                 self.problem = str(exc)
                 return None
@@ -90,6 +92,19 @@ class ReleaseSymbols:
     def top_level(self) -> set[str]:
         """The release's top-level import names."""
         return {m.split(".")[0] for m in self.modules() or {}}
+
+    def shadowed(self) -> frozenset[str]:
+        """The release's ``.py`` files that an extension module of the same name shadows
+        (:func:`~envdoctor.surface.sources.shadowed_files`): never run, so their imports are
+        not the release's."""
+        self.modules()
+        return frozenset(self.data["shadowed"])
+
+    def ships_nested(self, top: str) -> bool:
+        """Whether the release ships a package or module named ``top`` below its own top level:
+        a vendored copy it can put on ``sys.path`` (setuptools' ``_vendor``, since 71) so that
+        ``import top`` finds it."""
+        return any(top in module.split(".")[1:] for module in self.modules() or {})
 
     def has_module(self, module: str) -> bool | None:
         """Whether the release ships ``module`` (None when its file list is unknown)."""

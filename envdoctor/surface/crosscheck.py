@@ -60,8 +60,9 @@ FORMER_STEPS = (1, 8, 32)  # releases back from the one in the target, looking f
 # what `pip freeze` leaves out without --all (pip's docs, cli/pip_freeze: pip, setuptools and wheel up
 # to Python 3.11, pip from 3.12): a freeze that does not list them says nothing about them
 NEVER_FROZEN = ("setuptools", "pip", "wheel")
-RESULT_VERSION = 5  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals;
-#                    5: imports of modules nothing the install brings ships)
+RESULT_VERSION = 6  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals;
+#                    5: imports of modules nothing the install brings ships; 6: shadowed and vendored
+#                    imports, subpackages load only the names routed into them)
 
 
 @dataclass(frozen=True)
@@ -710,11 +711,15 @@ class _Run:
         """A's import of ``top``, which nothing a fresh install of the target brings ships: reported
         with the distribution the index says ships it (none found: nothing is said, the name may be
         anyone's), when ``import A`` always runs that import (not under a platform test or an
-        ``except ImportError``, not in a corner only some users import), every release of the
-        target could be read and the install's closure is known."""
+        ``except ImportError``, not in a corner only some users import, not in a source file an
+        extension module shadows), A ships no vendored copy of ``top`` (``setuptools/_vendor``),
+        every release of the target could be read and the install's closure is known."""
         from envdoctor.surface import providers, reach
 
-        if self.offline or reach.loaded_publicly(release, [u.path for u in uses], strict=True) is not True:
+        shadowed = release.shadowed()
+        uses = [u for u in uses if u.path not in shadowed]
+        if self.offline or not uses or release.ships_nested(top) \
+                or reach.loaded_publicly(release, [u.path for u in uses], strict=True) is not True:
             return
         closure = self.closure() if self.releases.complete() else None
         if closure is None:

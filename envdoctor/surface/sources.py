@@ -84,6 +84,17 @@ def module_files(paths: list[str]) -> dict[str, str]:
     return found
 
 
+def shadowed_files(paths: list[str]) -> list[str]:
+    """The ``.py`` files an extension module of the same name in the same folder shadows: the
+    import system tries extension modules before source (``importlib.machinery.FileFinder``'s
+    loader order), so such a file is the extension's source (Cython's pure-Python mode, mypyc),
+    never what runs."""
+    native = {(path.rpartition("/")[0], path.rpartition("/")[2].split(".")[0])
+              for path in paths if NATIVE_SUFFIX.search(path.rpartition("/")[2])}
+    return sorted(path for path in paths if path.endswith(".py")
+                  and (path.rpartition("/")[0], path.rpartition("/")[2][:-3]) in native)
+
+
 def is_package_file(path: str) -> bool:
     """Whether ``path`` is a package's ``__init__`` file."""
     return PurePosixPath(path).stem == "__init__"

@@ -309,6 +309,17 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
                                         "kernel/orpo.py": orpo}, requires=("tools",)))
     guarded = "try:\n    from .orpo import run\nexcept ImportError:\n    run = None\n"
     layout.add(Dist("kernel", "0.4.1", {"kernel/__init__.py": guarded, "kernel/orpo.py": orpo}, requires=("tools",)))
+    # 0.3.0 imports a copy it vendors and puts on sys.path (setuptools/_vendor); 0.3.1's orpo.py is the
+    # source of the extension module that runs (Cython's pure-Python mode)
+    vendoring = "import os, sys\nsys.path.append(os.path.join(os.path.dirname(__file__), '_vendor'))\n"
+    layout.add(Dist("kernel", "0.3.0", {"kernel/__init__.py": vendoring + "from .orpo import run\n",
+                                        "kernel/orpo.py": orpo + "def run(): ...\n",
+                                        "kernel/_vendor/trlx/__init__.py": "",
+                                        "kernel/_vendor/trlx/trainer.py": "class ORPOTrainer: ...\n"},
+                    requires=("tools",)))
+    layout.add(Dist("kernel", "0.3.1", {"kernel/__init__.py": "from .orpo import run\n",
+                                        "kernel/orpo.py": orpo + "def run(): ...\n",
+                                        "kernel/orpo.cpython-312-x86_64-linux-gnu.so": ""}, requires=("tools",)))
     layout.add(Dist("trlx", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
     layout.add(Dist("bundle", "1.0", {"bundle/__init__.py": ""}, requires=("trlx",)))
     with IndexServer(tmp_path / "former-index") as server:
@@ -379,6 +390,9 @@ def test_an_import_of_a_module_nothing_the_install_brings_ships(former_index: In
     # a corner `import kernel` does not load, and one it loads only under `except ImportError`: the user's choice
     assert file_findings("kernel==0.4.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
     assert file_findings("kernel==0.4.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
+    # a vendored copy, and a source file the extension module of the same name shadows
+    assert file_findings("kernel==0.3.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
+    assert file_findings("kernel==0.3.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
 
 
 def test_a_build_the_index_does_not_list_is_answered_by_its_release(index: IndexServer, tmp_path: Path) -> None:

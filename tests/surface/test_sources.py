@@ -13,7 +13,7 @@ import pytest
 from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.lookup import answer
 from envdoctor.surface.query import Query
-from envdoctor.surface.sources import InstalledSource, SdistSource, WheelSource, module_files
+from envdoctor.surface.sources import InstalledSource, SdistSource, WheelSource, module_files, shadowed_files
 from tests.helpers.index import IndexServer, isolated_pip_env
 from tests.helpers.surface import Dist, Index, install
 
@@ -26,6 +26,12 @@ def test_module_files_prefers_source_then_stubs_then_extensions() -> None:
                          "top.py", "bin/tool-name.py"])
     assert mods == {"pkg": "pkg/__init__.py", "pkg._speedups": "pkg/_speedups.pyi",
                     "pkg._c": "native:pkg/_c.abi3.so", "top": "top.py"}
+
+
+def test_a_source_file_beside_an_extension_module_of_its_name_is_shadowed() -> None:
+    paths = ["av/_core.py", "av/_core.cpython-312-x86_64-linux-gnu.so", "av/frame.py", "av/frame.pxd",
+             "av/codec/context.py", "av/codec/context.abi3.so", "av/codec.py", "other/_core.py"]
+    assert shadowed_files(paths) == ["av/_core.py", "av/codec/context.py"]
 
 
 def test_installed_source_key_follows_the_record(tmp_path: Path) -> None:
