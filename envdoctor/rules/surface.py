@@ -206,7 +206,7 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
     elif b.public is False:
         module = reference_module(b)
         fails = (f"only code that imports `{module}` fails, with {failure(query)} (neither `import "
-                 f"{module.split('.')[0]}` nor {b.user}'s public names load it)")
+                 f"{module.split('.')[0]}` nor the names it exports load it)")
     else:
         fails = f"importing it fails with {failure(query)}"
     where = f"{b.reference.path}:{b.reference.line}{more}{', in a function body' if in_body else ''}"

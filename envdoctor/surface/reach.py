@@ -10,7 +10,11 @@ the release's own imports from each top-level package:
   modules, and the parent packages of each module reached;
 - a package's lazy exports: the modules its lazy tables name (``_import_structure``,
   ``_LazyModule``), and all its direct submodules when it exports them through
-  ``define_import_structure``, a module ``__getattr__`` or ``globals()`` writes.
+  ``define_import_structure``, a module ``__getattr__`` or ``globals()`` writes.  Only the
+  top-level package's names count: a subpackage's lazy table is followed for the names a
+  parent's table routes into it (``transformers.LlamaForCausalLM`` → ``models.llama`` →
+  ``modeling_llama``), not for every corner it names (``from . import nlp`` in a model zoo
+  loads ``nlp``, not its hundred lazily exported models).
 
 The walk errs towards *public*: an import it cannot place counts, and a walk cut off by its
 budget answers "unknown" (the finding then stays an error).  The result is cached with the
@@ -78,13 +82,22 @@ def own_imports(module: str, source: bytes, is_package: bool, modules: dict[str,
     return found
 
 
-def lazy_exports(release: ReleaseSymbols, package: str, modules: dict[str, str]) -> set[str]:
-    """The submodules a package loads on attribute access (its lazy tables or dynamic exports)."""
+def lazy_exports(release: ReleaseSymbols, package: str, modules: dict[str, str],
+                 names: frozenset[str] | None = None) -> dict[str, frozenset[str] | None]:
+    """The submodules a package loads on attribute access (its lazy tables or dynamic exports),
+    each with the names that route into it (None: any).  ``names``: the names asked of the
+    package (None: any, a top-level package; empty: none, a package only imported), so that a
+    model zoo's subpackage loads only what the names routed into it need."""
+    if names is not None and not names:
+        return {}
     summary = release.summary(package) or {}
-    found = {target for target in summary.get("lazy", {}).values() if target in modules}
+    found: dict[str, frozenset[str] | None] = {}
+    for name, target in summary.get("lazy", {}).items():
+        if target in modules and (names is None or name in names):
+            found[target] = frozenset({name, *(found.get(target) or ())})
     if summary.get("submodule_exports") or summary.get("getattr") is not None or summary.get("dynamic"):
         depth = package.count(".") + 1
-        found.update(m for m in modules if m.startswith(package + ".") and m.count(".") == depth)
+        found.update({m: names for m in modules if m.startswith(package + ".") and m.count(".") == depth})
     return found
 
 
@@ -115,31 +128,36 @@ def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH
         release.source.prefetch()  # one download, not a request per file
     except SourceError:
         pass
-    seen: set[str] = set()
-    todo = [m for m in roots if m in modules]
+    asked: dict[str, frozenset[str] | None] = {}  # module -> the names asked of it (None: any); done
+    todo: list[tuple[str, frozenset[str] | None]] = [(m, None) for m in roots if m in modules]
     while todo:
         if time.monotonic() > deadline:
             return None
-        module = todo.pop()
-        if module in seen:
+        module, names = todo.pop()
+        if module in asked and (asked[module] is None or (names is not None and names <= asked[module])):
             continue
-        seen.add(module)
+        first = module not in asked
+        asked[module] = None if names is None else names | (asked.get(module) or frozenset())
         parts = module.split(".")
-        todo += [".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules]
         path = modules[module]
+        if first:
+            todo += [(".".join(parts[:i]), frozenset()) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules]
         if not path.endswith(".py"):
             continue
-        try:
-            source = release.source.read(path)
-        except SourceError:
-            return None
-        if source is None:
-            continue
         package = is_package_file(path)
-        todo += sorted(own_imports(module, source, package, modules, strict) - seen)
+        if first:
+            try:
+                source = release.source.read(path)
+            except SourceError:
+                return None
+            if source is None:
+                continue
+            todo += [(m, frozenset()) for m in sorted(own_imports(module, source, package, modules, strict))
+                     if m not in asked]
         if package and not strict:
-            todo += sorted(lazy_exports(release, module, modules) - seen)
-    return seen
+            todo += sorted(lazy_exports(release, module, modules, asked[module]).items(),
+                           key=lambda item: item[0])
+    return set(asked)
 
 
 def module_of(release: ReleaseSymbols, path: str) -> str | None:

@@ -51,8 +51,8 @@ def test_public_modules_follow_imports_lazy_tables_and_dynamic_exports(tmp_path:
     assert {"pkg", "pkg._lazy", "pkg.trainer", "pkg.trainer.sft", "pkg.data"} <= public  # eager and lazy
     assert {"pkg.experimental", "pkg.experimental.utils"} <= public  # under try/except, and its parent
     assert {"pkg.formats", "pkg.formats.json_fmt"} <= public  # `import a.b.c` loads a.b too
-    assert {"pkg.plugins", "pkg.plugins.one", "pkg.plugins.deep"} <= public  # module __getattr__
-    assert "pkg.plugins.deep.two" not in public  # one level per dynamic package
+    assert "pkg.plugins" in public  # imported by a public module
+    assert "pkg.plugins.one" not in public  # only its __getattr__ loads it, and no top-level name routes there
     assert "pkg.experimental.hidden" not in public  # only under TYPE_CHECKING
     assert "pkg.tests.test_x" not in public
 
@@ -87,3 +87,29 @@ def test_what_importing_the_package_always_loads(tmp_path: Path) -> None:
     assert reach.loaded_publicly(rel, ["eager/windows.py"], strict=True) is False  # only on Windows
     assert reach.loaded_publicly(rel, ["eager/extra.py"], strict=True) is False  # only when it imports
     assert reach.public_modules(release(tmp_path / "lazy"), strict=True) == {"pkg", "pkg._lazy"}  # no lazy exports
+
+
+def test_a_subpackage_loads_only_what_the_names_routed_into_it_need(tmp_path: Path) -> None:
+    lazy = "from ._lazy import _LazyModule\n_import_structure = {table}\nimport sys\n" \
+           "sys.modules[__name__] = _LazyModule(__name__, _import_structure)\n"
+    files = {"zoo/__init__.py": lazy.format(table={"models": ["BertModel"], "hub": ["download"]}),
+             "zoo/_lazy.py": "class _LazyModule: ...\n",
+             "zoo/hub.py": "from . import plugins\n",
+             "zoo/models/__init__.py": "from . import nlp\n" + lazy.format(table={"bert": ["BertModel"],
+                                                                                 "t5": ["T5Model"]}),
+             "zoo/models/bert.py": "", "zoo/models/t5.py": "from other import gone\n",
+             "zoo/models/nlp/__init__.py": lazy.format(table={"gpt": ["GPTModel"]}), "zoo/models/nlp/gpt.py": "",
+             "zoo/plugins/__init__.py": "def __getattr__(name):\n    import importlib\n"
+                                        "    return importlib.import_module('.' + name, __name__)\n",
+             "zoo/plugins/one.py": "",
+             "dyn/__init__.py": "def __getattr__(name):\n    import importlib\n"
+                                "    return importlib.import_module('.' + name, __name__)\n",
+             "dyn/one/__init__.py": "", "dyn/one/deep.py": ""}
+    info = install(tmp_path / "site", Dist("zoo", "1.0", files))
+    public = reach.public_modules(ReleaseSymbols.open(InstalledSource("zoo", "1.0", info)))
+    assert public is not None
+    # `zoo.BertModel` routes through zoo.models' table to zoo.models.bert, not to the table's other corners
+    assert {"zoo", "zoo.hub", "zoo.models", "zoo.models.bert", "zoo.models.nlp", "zoo.plugins"} <= public
+    assert not {"zoo.models.t5", "zoo.models.nlp.gpt", "zoo.plugins.one"} & public
+    # a top-level package's dynamic exports: its direct submodules are its names
+    assert "dyn.one" in public and "dyn.one.deep" not in public
