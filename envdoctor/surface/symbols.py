@@ -33,7 +33,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 13  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 14  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
@@ -42,7 +42,8 @@ SUMMARY_VERSION = 13  # 4: globals().update(...) marks a module dynamic; 5: deco
 #                     function that reaches globals(), called at module level, makes the namespace dynamic;
 #                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
 #                     12: the known part of a partly dynamic __all__ (all_known); 13: what methods set on
-#                     self (instance, instance_dynamic)
+#                     self (instance, instance_dynamic); 14: setattr(sys.modules[__name__], name, ...)
+#                     with a computed name marks the module dynamic
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -117,6 +118,14 @@ def _writes_all(func: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
         if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name) and node.target.id == "__all__":
             return True
     return False
+
+
+def _own_module(node: ast.expr, aliases: set[str]) -> bool:
+    """``sys.modules[__name__]``, or a module-level name bound to it: the module object itself."""
+    if isinstance(node, ast.Name):
+        return node.id in aliases
+    return (isinstance(node, ast.Subscript) and dotted(node.value) == "sys.modules"
+            and isinstance(node.slice, ast.Name) and node.slice.id == "__name__")
 
 
 def _writes_globals(func: ast.expr) -> bool:
@@ -411,6 +420,7 @@ class _Walker:
         self.all_writers: set[str] = set()  # functions of this module that add to its __all__
         self.global_writers: set[str] = set()  # functions of this module that reach its globals()
         self.dynamic = False
+        self.module_aliases: set[str] = set()  # module-level names bound to sys.modules[__name__]
         self.import_hook = False
         self.submodule_exports = False
 
@@ -505,9 +515,18 @@ class _Walker:
                     self.submodule_exports = True  # exports what each submodule's __all__ lists
                 if _writes_globals(node.func):  # globals().update(...): names the source does not spell
                     self.dynamic = True
+                if isinstance(node.func, ast.Name) and node.func.id == "setattr" and len(node.args) >= 2 \
+                        and _own_module(node.args[0], self.module_aliases):
+                    named = node.args[1]
+                    if isinstance(named, ast.Constant) and isinstance(named.value, str):
+                        self.names.setdefault(named.value, "var")
+                    else:
+                        self.dynamic = True  # setattr(sys.modules[__name__], item.name, ...) (Pillow's constants)
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
                     and isinstance(node.value, ast.Call) and dotted(node.value.func) == "globals":
                 self.dynamic = True
+        if isinstance(stmt, ast.Assign) and _own_module(stmt.value, set()):
+            self.module_aliases.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
         if isinstance(stmt, ast.Assign) and any(_replaces_module(t) for t in stmt.targets) \
                 and not _lazy_module_call(stmt.value):
             self.dynamic = True  # sys.modules[__name__] = an object: its attributes answer at run time

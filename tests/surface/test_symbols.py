@@ -194,6 +194,23 @@ def test_a_module_function_that_reaches_globals_and_runs_at_import_makes_the_nam
     assert "dynamic" not in summary(source.replace("        _make_global_functions()\n", ""))  # defined, never run
 
 
+def test_setattr_on_the_module_itself_with_a_computed_name_makes_the_namespace_dynamic() -> None:
+    source = """
+        import sys
+        class Resampling(IntEnum):
+            BILINEAR = 2
+        module = sys.modules[__name__]
+        for enum in (Resampling,):
+            for item in enum:
+                setattr(module, item.name, item.value)
+    """
+    assert summary(source).get("dynamic") is True  # Pillow >= 9.4 makes Image.BILINEAR this way
+    assert summary(source.replace("module, item.name", "sys.modules[__name__], item.name")).get("dynamic") is True
+    assert "dynamic" not in summary(source.replace("module, item.name", "other, item.name"))  # another object
+    spelled = summary(source.replace("item.name", "'BILINEAR'"))
+    assert "dynamic" not in spelled and "BILINEAR" in spelled["names"]  # a name the source spells
+
+
 def test_what_methods_set_on_self_is_kept_apart_from_class_members() -> None:
     s = summary("""
         class Attention(Module):
