@@ -36,6 +36,7 @@ class ReleaseSymbols:
         self.problem: str | None = None
         self.parsed = 0  # modules parsed since opened (lookups bound what one answer may read)
         self._raw: dict[str, bytes | None] = {}  # read by mentions(), parsed by the next summary()
+        self._tops: tuple[dict[str, str], frozenset[str]] | None = None  # (modules, their top-level names)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -90,8 +91,13 @@ class ReleaseSymbols:
         return self.data["modules"]
 
     def top_level(self) -> set[str]:
-        """The release's top-level import names."""
-        return {m.split(".")[0] for m in self.modules() or {}}
+        """The release's top-level import names (a copy: callers may change it)."""
+        modules = self.modules()
+        if modules is None:
+            return set()
+        if self._tops is None or self._tops[0] is not modules:
+            self._tops = (modules, frozenset(m.split(".")[0] for m in modules))
+        return set(self._tops[1])
 
     def shadowed(self) -> frozenset[str]:
         """The release's ``.py`` files that an extension module of the same name shadows

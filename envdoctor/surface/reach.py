@@ -33,6 +33,7 @@ from envdoctor.surface.symbols import dotted, resolve_relative
 REACH_BUDGET_S = 10.0
 CACHE_KEY = "public_modules"
 STRICT_CACHE_KEY = "import_time_modules"
+EDGES_KEY = "import_edges"  # module -> [what importing it imports, what it always imports]
 
 
 def _type_checking(test: ast.expr) -> bool:
@@ -62,14 +63,10 @@ def _import_statements(body: list[ast.stmt], strict: bool = False) -> list[ast.I
     return found
 
 
-def own_imports(module: str, source: bytes, is_package: bool, modules: dict[str, str],
+def own_imports(module: str, tree: ast.Module, is_package: bool, modules: dict[str, str],
                 strict: bool = False) -> set[str]:
-    """The release's modules that importing ``module`` (with ``source``) imports directly
+    """The release's modules that importing ``module`` (parsed: ``tree``) imports directly
     (``strict``: those it always imports)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError):
-        return set()
     found: set[str] = set()
     for stmt in _import_statements(tree.body, strict):
         if isinstance(stmt, ast.Import):
@@ -146,18 +143,36 @@ def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH
             continue
         package = is_package_file(path)
         if first:
-            try:
-                source = release.source.read(path)
-            except SourceError:
+            edges = imports_of(release, module, path, strict)
+            if edges is None:
                 return None
-            if source is None:
-                continue
-            todo += [(m, frozenset()) for m in sorted(own_imports(module, source, package, modules, strict))
-                     if m not in asked]
+            todo += [(m, frozenset()) for m in edges if m not in asked]
         if package and not strict:
             todo += sorted(lazy_exports(release, module, modules, asked[module]).items(),
                            key=lambda item: item[0])
     return set(asked)
+
+
+def imports_of(release: ReleaseSymbols, module: str, path: str, strict: bool = False) -> list[str] | None:
+    """:func:`own_imports` of one of the release's modules (None: its file could not be read),
+    both kinds kept with the release at the first parse: a walk cut off by its budget goes on
+    from there at the next run instead of parsing every file again."""
+    memo = release.data["extra"].setdefault(EDGES_KEY, {})
+    if module not in memo:
+        assert release.source is not None
+        try:
+            source = release.source.read(path)
+        except SourceError:
+            return None
+        try:
+            tree = ast.parse(source or b"")
+        except (SyntaxError, ValueError, RecursionError):
+            tree = ast.Module(body=[], type_ignores=[])
+        modules, package = release.modules() or {}, is_package_file(path)
+        memo[module] = [sorted(own_imports(module, tree, package, modules)),
+                        sorted(own_imports(module, tree, package, modules, strict=True))]
+        release.dirty = True
+    return memo[module][1 if strict else 0]
 
 
 def module_of(release: ReleaseSymbols, path: str) -> str | None:

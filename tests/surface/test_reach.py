@@ -113,3 +113,17 @@ def test_a_subpackage_loads_only_what_the_names_routed_into_it_need(tmp_path: Pa
     assert not {"zoo.models.t5", "zoo.models.nlp.gpt", "zoo.plugins.one"} & public
     # a top-level package's dynamic exports: its direct submodules are its names
     assert "dyn.one" in public and "dyn.one.deep" not in public
+
+
+def test_each_modules_imports_are_kept_so_a_cut_walk_goes_on_without_reading_again(tmp_path: Path) -> None:
+    rel = release(tmp_path / "site")
+    public = reach.public_modules(rel)
+    edges = rel.data["extra"][reach.EDGES_KEY]
+    assert edges["pkg.data"] == [["pkg", "pkg.formats.json_fmt", "pkg.plugins"]] * 2  # parents: the walk's
+    assert edges["pkg.trainer.sft"] == [["pkg.experimental.utils"], []]  # under try: not always
+    rel.save()
+    for path in (tmp_path / "site" / "pkg").rglob("*.py"):
+        path.write_text("", encoding="utf-8")  # a file read again would now import nothing
+    again = ReleaseSymbols.open(InstalledSource("pkg", "1.0", tmp_path / "site" / "pkg-1.0.dist-info"))
+    again.data["extra"].pop(reach.CACHE_KEY)
+    assert reach.public_modules(again) == public
