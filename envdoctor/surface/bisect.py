@@ -227,6 +227,21 @@ def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int],
     return lo, hi
 
 
+_READS = [0]  # releases read by probes in this process (a probe answered from the cache reads none)
+
+
+def probe_reads() -> int:
+    """How many releases bisection probes have read in this process: a caller that bounds its
+    bisections per run counts only those that read something, so that answers already cached
+    never crowd out the ones still waiting."""
+    return _READS[0]
+
+
+def count_read() -> None:
+    """Count one release a probe read (see :func:`probe_reads`)."""
+    _READS[0] += 1
+
+
 def find_boundary(dist: str, query: Query, around: str | None = None, index_urls: tuple[str, ...] | None = None,
                   offline: bool = False, progress: bool | None = None,
                   probe_budget: int = MAX_PROBES, time_budget_s: float = TIME_BUDGET_S) -> Boundary | None:
@@ -263,6 +278,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         if budget[0] <= 0 or time.monotonic() - started > time_budget_s:
             return None
         budget[0] -= 1
+        count_read()
         release = (open_index_release(dist, version, files[version]) if version in files
                    else None if not offline else ReleaseSymbols.cached(dist, version))
         if release is None:

@@ -22,13 +22,14 @@ freeze, checked once rather than on every run) and leaves the rest for the next 
 from __future__ import annotations
 
 import ast
+import contextlib
 import dataclasses
 import hashlib
 import re
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from pathlib import Path
@@ -374,6 +375,8 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         candidate = versions[i]
         if candidate not in probes and deadline is not None and time.monotonic() > deadline:
             return None
+        if candidate not in probes:
+            bisect.count_read()
         if candidate not in probes and anywhere:
             release = bisect.open_index_release(user, candidate, files[candidate])
             made = references_of(release, deadline) if release is not None else None
@@ -699,13 +702,25 @@ class _Run:
 
         use = ModuleUse(dist.name, dist.version, top, uses[0], tuple(uses[1:]),
                         reach.loaded_publicly(release, [u.path for u in uses]), None, removed, provider)
-        if self.offline or self.bisections >= MAX_BISECTIONS:
+        if self.offline:
             return use
-        self.bisections += 1
-        self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
-        fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
-                              budget_s=max(0.0, self.bisect_deadline - time.monotonic()))
+        with self.bisection() as budget_s:
+            fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
+                                  budget_s=budget_s)
         return dataclasses.replace(use, user_fixed_in=fixed)
+
+    @contextlib.contextmanager
+    def bisection(self) -> Iterator[float]:
+        """One bisection's time budget: what is left of the run's, or none once the run has done
+        :data:`MAX_BISECTIONS` that read releases (those answered from the cache are free, so
+        every run moves the waiting ones on)."""
+        from envdoctor.surface import bisect
+
+        self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
+        before = bisect.probe_reads()
+        yield 0.0 if self.bisections >= MAX_BISECTIONS else max(0.0, self.bisect_deadline - time.monotonic())
+        if bisect.probe_reads() > before:
+            self.bisections += 1
 
     def absent(self, dist: Distribution, release: ReleaseSymbols, top: str, uses: list[Reference]) -> None:
         """A's import of ``top``, which nothing a fresh install of the target brings ships: reported
@@ -825,14 +840,15 @@ class _Run:
 
         query = uses[0].query
         boundary = fixed = None
-        if self.bisections < MAX_BISECTIONS and not self.offline:
-            self.bisections += 1
-            self.bisect_deadline = self.bisect_deadline or time.monotonic() + BISECT_BUDGET_S
-            boundary = bisect.find_boundary(target.name, query, around=target.version,
-                                            index_urls=self.releases.index_urls, progress=None,
-                                            time_budget_s=max(0.0, self.bisect_deadline - time.monotonic()))
-            fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline)
-        elif self.offline:
+        if not self.offline:
+            with self.bisection() as budget_s:
+                boundary = bisect.find_boundary(target.name, query, around=target.version,
+                                                index_urls=self.releases.index_urls, progress=None,
+                                                probe_budget=bisect.MAX_PROBES if budget_s else 0,
+                                                time_budget_s=budget_s)
+                fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
+                                      budget_s=budget_s)
+        else:
             boundary = bisect.find_boundary(target.name, query, around=target.version, offline=True, index_urls=())
         public = reach.loaded_publicly(release, [u.path for u in uses])
         script = public is False and all(runs_as_script(release, u.path) for u in uses)

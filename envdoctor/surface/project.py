@@ -96,7 +96,7 @@ def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: boo
     releases = Releases(snap, offline, index_urls)
     owners = top_level_owners(site_packages(snap)) if releases.live else {}
     found: list[ScriptBreakage] = []
-    bisections = 0  # at most crosscheck.MAX_BISECTIONS per run
+    bisections = 0  # at most crosscheck.MAX_BISECTIONS that read releases per run
     for path, refs in file_references(files, root):
         seen = set()
         for ref in refs:
@@ -111,11 +111,11 @@ def script_breakages(files: list[Path], root: Path, snap: Snapshot, offline: boo
             result = answer_cached(release, ref.query)
             if result is None or result.status is not False:
                 continue
-            boundary = None
-            if bisections < MAX_BISECTIONS:
-                bisections += 1
-                boundary = bisect.find_boundary(dist, ref.query, around=release.version, offline=offline,
-                                                index_urls=releases.index_urls if not offline else ())
+            before = bisect.probe_reads()  # answers already cached are free: only reading ones count
+            boundary = bisect.find_boundary(dist, ref.query, around=release.version, offline=offline,
+                                            index_urls=releases.index_urls if not offline else (),
+                                            probe_budget=bisect.MAX_PROBES if bisections < MAX_BISECTIONS else 0)
+            bisections += bisect.probe_reads() > before
             found.append(ScriptBreakage(path, ref, dist, release.version, result, boundary))
     releases.save()
     return found

@@ -353,6 +353,25 @@ def test_a_module_an_undeclared_distribution_stopped_shipping(former_index: Inde
     assert file_findings("differ==1.0\nsetuptools==2.0\ntools==2.0\n", former_index.url, tmp_path) == []
 
 
+def test_boundaries_already_known_do_not_take_a_runs_bisections_from_those_still_waiting(
+        former_index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.engine.check import CheckRequest, run_check
+    from envdoctor.surface import crosscheck
+
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("differ==1.0\nsetuptools==3.0\ntools==3.0\n", encoding="utf-8")
+    monkeypatch.setattr(crosscheck, "MAX_BISECTIONS", 1)
+
+    def bisected() -> tuple[int, bool]:
+        result = run_check(CheckRequest(env_file=lock, include_project=False, quiet=True, select=("ED150",)))
+        assert len(result.findings) == 2
+        return (sum("removed in 3.0" in f.message for f in result.findings),
+                any("wait for their release history" in note for note in result.notes))
+
+    assert bisected() == (1, True)  # one bisection this run, the other waits
+    assert bisected() == (2, False)  # the first is cached: the second gets this run's bisection
+
+
 def test_an_unlisted_distribution_pip_freeze_leaves_out_is_checked_at_its_newest(
         former_index: IndexServer, tmp_path: Path) -> None:
     found = {f["message"].split("`")[1]: f for f in file_findings("differ==1.0\ntools==2.0\n",
