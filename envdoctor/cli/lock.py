@@ -21,7 +21,8 @@ from envdoctor.knowledge import base as knowledge
 from envdoctor.env.lock_header import LockHeader, foreign_header, input_digest, read_header
 from envdoctor.env.record import load as load_record
 from envdoctor.lock.from_record import lock_record
-from envdoctor.lock.write import check_lock, lock_files, lock_text, native_platform, output_for, pinned_cuda
+from envdoctor.lock.write import (VERIFY_BUDGET_S, check_lock, lock_files, lock_text, native_platform, output_for,
+                                  pinned_cuda)
 
 
 class LockGroup(click.Group):
@@ -138,12 +139,17 @@ def _write_from_record(record: Path, output: Path, offline: bool) -> None:
 @click.option("--input", "input_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               metavar="FILE", help="The requirements the lock was made from (one lock without an envdoctor header).")
 @click.option("--offline", is_flag=True, help="Use the knowledge base and metadata cache only; fetch nothing.")
+@click.option("--budget", "budget_s", type=click.FloatRange(min=0), default=VERIFY_BUDGET_S, show_default=True,
+              metavar="SECONDS", help="Time per lock for running the cross-package check again until it is "
+              "complete (0: one run, as `check` does).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def verify(paths: tuple[Path, ...], input_file: Path | None, offline: bool, fmt: str) -> None:
+def verify(paths: tuple[Path, ...], input_file: Path | None, offline: bool, budget_s: float, fmt: str) -> None:
     """Check lock files (default: lockfiles/): pinned, hashed, current with their input, and passing every rule.
 
     Any pinned requirements file works (pip-compile, uv pip compile, pip freeze); it is called stale only
     where its input is known: an envdoctor header, a pip-compile/uv header, a sibling .in, or --input.
+    The cross-package check runs again (from its cache) until it is complete, so that the verdict
+    does not depend on how far one run got; --budget bounds that time.
 
     Exit codes: 0 all pass, 1 findings, 2 bad input.
     """
@@ -154,7 +160,7 @@ def verify(paths: tuple[Path, ...], input_file: Path | None, offline: bool, fmt:
     documents = []
     for path in files:
         header = read_header(path) or foreign_header(path, input_file)
-        result = check_lock(path, header, offline)
+        result = check_lock(path, header, offline, budget_s)
         code = report.exit_code(result.findings)
         worst = max(worst, code)
         if fmt == "json":

@@ -54,6 +54,7 @@ class CheckResult:
     snapshot: Snapshot
     rules: list[RuleEntry]
     notes: list[str] = field(default_factory=list)
+    complete: bool = True  # False: the cross-package check left work for the next run (its notes say what)
 
 
 def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
@@ -114,7 +115,9 @@ def run_check(request: CheckRequest) -> CheckResult:
     notes = list(ctx.snapshot.notes) + list(getattr(ctx.project, "notes", ())) + ctx.notes
     if request.offline:
         notes.append("offline: used the metadata cache and the knowledge base only")
-    return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes)
+    cross = ctx.extras.get("crosscheck")
+    return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes,
+                       complete=getattr(cross, "complete", True))
 
 
 def describe_target(snap: Snapshot) -> dict[str, object]:

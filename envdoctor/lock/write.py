@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +26,9 @@ from envdoctor.errors import InputError
 from envdoctor.fix.resolve import Resolved
 from envdoctor.env.lock_header import LockHeader
 from envdoctor.env.lockfile import parse_file
+
+
+VERIFY_BUDGET_S = 300.0  # per lock: `lock verify` runs the cross-package check again until it is complete
 
 
 def native_platform() -> str:
@@ -83,13 +88,38 @@ def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_lock(path: Path, header: LockHeader, offline: bool) -> CheckResult:
-    """The findings of `envdoctor check --env path` for the lock's own target."""
-    return run_check(CheckRequest(env_file=path, python_version=header.python or None,
-                                  platform=header.platform or None, cuda=header.cuda, offline=offline,
-                                  provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
-                                  include_project=False, quiet=True,
-                                  lock_header=header if header.foreign else None))
+def check_lock(path: Path, header: LockHeader, offline: bool, budget_s: float = 0.0) -> CheckResult:
+    """The findings of `envdoctor check --env path` for the lock's own target.  ``budget_s``: run
+    the check again (each run goes on from the cache) until the cross-package check is complete,
+    a run changes nothing, or the time is spent, so that a CI job's verdict does not depend on how
+    far one run's budget got; the result says which (:attr:`CheckResult.complete`, a note)."""
+    request = CheckRequest(env_file=path, python_version=header.python or None,
+                           platform=header.platform or None, cuda=header.cuda, offline=offline,
+                           provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
+                           include_project=False, quiet=True, lock_header=header if header.foreign else None)
+    deadline = time.monotonic() + budget_s
+    result, runs = run_check(request), 1
+    while not result.complete and not offline and time.monotonic() < deadline:
+        if sys.stderr.isatty():
+            sys.stderr.write(f"\r{path.name}: the cross-package check goes on (run {runs + 1})" + " " * 10)
+            sys.stderr.flush()
+        again = run_check(request)
+        runs += 1
+        unchanged = _verdict(again) == _verdict(result)
+        result = again
+        if unchanged:
+            break
+    if sys.stderr.isatty() and runs > 1:
+        sys.stderr.write("\r" + " " * 70 + "\r")
+    if runs > 1:
+        state = "complete" if result.complete else "still incomplete (the notes say what waits)"
+        result.notes.append(f"cross-package API check: {runs} runs, {state}")
+    return result
+
+
+def _verdict(result: CheckResult) -> tuple[object, ...]:
+    """What a run concluded: its findings and notes (a run that changes neither made no progress)."""
+    return tuple(f.message for f in result.findings), tuple(result.notes)
 
 
 def lock_files(paths: tuple[Path, ...]) -> list[Path]:

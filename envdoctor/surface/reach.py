@@ -131,10 +131,11 @@ def loaded_by(release: ReleaseSymbols, roots: list[str], budget_s: float = REACH
         if time.monotonic() > deadline:
             return None
         module, names = todo.pop()
-        if module in asked and (asked[module] is None or (names is not None and names <= asked[module])):
+        before = asked.get(module, frozenset())
+        if module in asked and (before is None or (names is not None and names <= before)):
             continue
         first = module not in asked
-        asked[module] = None if names is None else names | (asked.get(module) or frozenset())
+        asked[module] = None if names is None or before is None else names | before
         parts = module.split(".")
         path = modules[module]
         if first:

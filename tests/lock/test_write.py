@@ -192,3 +192,30 @@ def test_lock_never_writes_over_an_input_or_a_device(env: dict[str, str], tmp_pa
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == f"envdoctor: error: {message}"
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_locks_check_runs_again_until_the_cross_package_check_is_complete(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from envdoctor.env.lock_header import foreign_header
+    from envdoctor.lock.write import check_lock
+    from envdoctor.surface import crosscheck
+    from tests.helpers.index import IndexServer, isolated_pip_env
+    from tests.helpers.surface import Dist, Index
+
+    layout = Index(tmp_path / "index")
+    for version in ("1.0", "2.0", "3.0"):  # `helper` and `other` go away in 3.0
+        layout.add(Dist("tools", version, {"tools/__init__.py": "" if version == "3.0" else
+                                           "def helper(): ...\ndef other(): ...\n"}))
+    layout.add(Dist("user", "1.0", {"user/__init__.py": "from tools import helper\nfrom . import more\n",
+                                    "user/more.py": "from tools import other\n"}, requires=("tools",)))
+    lock = tmp_path / "requirements.txt"
+    lock.write_text("tools==3.0\nuser==1.0\n", encoding="utf-8")
+    monkeypatch.setattr(crosscheck, "MAX_BISECTIONS", 1)  # one boundary a run: two runs to bisect both
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        once = check_lock(lock, foreign_header(lock, None), offline=False)
+        assert not once.complete and sum("removed in 3.0" in f.message for f in once.findings) == 1
+        isolated_pip_env(monkeypatch, tmp_path / "cache-2", server.url)
+        done = check_lock(lock, foreign_header(lock, None), offline=False, budget_s=60)
+    assert done.complete and sum("removed in 3.0" in f.message for f in done.findings) == 2
+    assert "cross-package API check: 2 runs, complete" in done.notes
