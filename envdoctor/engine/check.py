@@ -55,6 +55,7 @@ class CheckResult:
     rules: list[RuleEntry]
     notes: list[str] = field(default_factory=list)
     complete: bool = True  # False: the cross-package check left work for the next run (its notes say what)
+    learned: int = 0  # what the cross-package check read or kept this run (0: a run again changes nothing)
 
 
 def collect_project(request: CheckRequest, snap: Snapshot) -> object | None:
@@ -117,7 +118,7 @@ def run_check(request: CheckRequest) -> CheckResult:
         notes.append("offline: used the metadata cache and the knowledge base only")
     cross = ctx.extras.get("crosscheck")
     return CheckResult(findings=findings, snapshot=ctx.snapshot, rules=selected, notes=notes,
-                       complete=getattr(cross, "complete", True))
+                       complete=getattr(cross, "complete", True), learned=getattr(cross, "learned", 0))
 
 
 def describe_target(snap: Snapshot) -> dict[str, object]:

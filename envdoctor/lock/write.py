@@ -91,8 +91,8 @@ def lock_text(header: LockHeader, resolved: Resolved, hashes: bool) -> str:
 def check_lock(path: Path, header: LockHeader, offline: bool, budget_s: float = 0.0) -> CheckResult:
     """The findings of `envdoctor check --env path` for the lock's own target.  ``budget_s``: run
     the check again (each run goes on from the cache) until the cross-package check is complete,
-    a run changes nothing, or the time is spent, so that a CI job's verdict does not depend on how
-    far one run's budget got; the result says which (:attr:`CheckResult.complete`, a note)."""
+    a run learns nothing new, or the time is spent, so that a CI job's verdict does not depend on
+    how far one run's budget got; the result says which (:attr:`CheckResult.complete`, a note)."""
     request = CheckRequest(env_file=path, python_version=header.python or None,
                            platform=header.platform or None, cuda=header.cuda, offline=offline,
                            provided=tuple(p.strip() for p in header.excluded.split(",") if p.strip()),
@@ -103,11 +103,9 @@ def check_lock(path: Path, header: LockHeader, offline: bool, budget_s: float = 
         if sys.stderr.isatty():
             sys.stderr.write(f"\r{path.name}: the cross-package check goes on (run {runs + 1})" + " " * 10)
             sys.stderr.flush()
-        again = run_check(request)
+        result = run_check(request)
         runs += 1
-        unchanged = _verdict(again) == _verdict(result)
-        result = again
-        if unchanged:
+        if not result.learned:
             break
     if sys.stderr.isatty() and runs > 1:
         sys.stderr.write("\r" + " " * 70 + "\r")
@@ -115,11 +113,6 @@ def check_lock(path: Path, header: LockHeader, offline: bool, budget_s: float = 
         state = "complete" if result.complete else "still incomplete (the notes say what waits)"
         result.notes.append(f"cross-package API check: {runs} runs, {state}")
     return result
-
-
-def _verdict(result: CheckResult) -> tuple[object, ...]:
-    """What a run concluded: its findings and notes (a run that changes neither made no progress)."""
-    return tuple(f.message for f in result.findings), tuple(result.notes)
 
 
 def lock_files(paths: tuple[Path, ...]) -> list[Path]:

@@ -116,7 +116,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 15  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+PROBE_VERSION = 16  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
 #                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
 #                   5: keywords of classes with bases in other distributions follow those bases;
 #                   6: keywords see through decorators the release defines; absent fallback star imports;
@@ -125,7 +125,8 @@ PROBE_VERSION = 15  # of the answers' meaning (2: methods answer Cls.method(kwar
 #                   11: summary v10; 12: summary v11, a user's release without the referencing files and
 #                   that spells the module nowhere no longer makes the reference; 13: summary v12, a
 #                   partly dynamic __all__ does not star-export a name imported from outside; 14: summary
-#                   v13, instance attributes; 15: summary v14, setattr on the module itself)
+#                   v13, instance attributes; 15: summary v14, setattr on the module itself;
+#                   16: summary v15, a class as a module's __getattr__)
 
 
 class ProbeStore:

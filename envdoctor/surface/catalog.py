@@ -235,8 +235,10 @@ class ReleaseSymbols:
         self.dirty = True
         return result or None
 
-    def save(self) -> None:
-        """Write what was read back to the cache (only when something new was read)."""
-        if self.dirty:
-            write_json(self.path_for(self.name, self.version, self.key), self.data)
-            self.dirty = False
+    def save(self) -> bool:
+        """Write what was read back to the cache (only when something new was read: True)."""
+        if not self.dirty:
+            return False
+        write_json(self.path_for(self.name, self.version, self.key), self.data)
+        self.dirty = False
+        return True

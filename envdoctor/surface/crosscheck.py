@@ -150,6 +150,7 @@ class CrossCheck:
     absent: list[ModuleUse] = field(default_factory=list)  # shipped by nothing the target installs
     checked_pairs: int = 0
     complete: bool = True  # every pair checked and every boundary bisected
+    learned: int = 0  # releases read or cache entries written by this run (0: a run again changes nothing)
 
 
 class Releases:
@@ -209,11 +210,9 @@ class Releases:
             return None
         return bisect.open_index_release(dist.name, version, listing[version])
 
-    def save(self) -> None:
-        """Write every release's new cache entries."""
-        for release in self.opened.values():
-            if release is not None:
-                release.save()
+    def save(self) -> int:
+        """Write every release's new cache entries (how many releases had some)."""
+        return sum(release.save() for release in self.opened.values() if release is not None)
 
 
 def stand_in(version: str, released: list[str]) -> str | None:
@@ -280,7 +279,7 @@ def references_of(release: ReleaseSymbols, deadline: float | None = None) -> lis
         pending = [(module, path) for module, path in sorted((release.modules() or {}).items()) if module not in done]
         for i, (module, path) in enumerate(pending):
             if deadline is not None and time.monotonic() > deadline:
-                release.dirty = True
+                release.dirty = release.dirty or i > 0  # kept: the next run goes on from here
                 return None
             if i % WARM_CHUNK == 0:  # a wheel too large to read whole: its next files in a few requests
                 release.source.warm([p for _, p in pending[i:i + WARM_CHUNK] if p.endswith(".py") and not skipped(p)])
@@ -855,12 +854,9 @@ class _Run:
         return Breakage(dist.name, dist.version, target.name, target.version, uses[0], answer, boundary, fixed,
                         tuple(uses[1:]), public, admitted, spec, undeclared, script)
 
-    def save(self) -> None:
-        """Write the new cache entries of every release read."""
-        self.releases.save()
-        for release in self.other.values():
-            if release is not None:
-                release.save()
+    def save(self) -> int:
+        """Write the new cache entries of every release read (how many releases had some)."""
+        return self.releases.save() + sum(release.save() for release in self.other.values() if release is not None)
 
 
 _MAIN_GUARD = re.compile(rb"^if\s+__name__\s*==\s*['\"]__main__['\"]\s*:", re.MULTILINE)
@@ -932,6 +928,9 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
 
 def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tuple[str, ...] | None,
            scan_budget_s: float) -> CrossCheck:
+    from envdoctor.surface import bisect
+
+    reads_before = bisect.probe_reads()
     releases = Releases(snap, offline, index_urls)
     run = _Run(releases, offline, time.monotonic() + scan_budget_s)
     result = run.result
@@ -974,7 +973,7 @@ def _check(snap: Snapshot, offline: bool, order: Iterable[str], index_urls: tupl
     if progress:
         sys.stderr.write("\r" + " " * 70 + "\r")
         sys.stderr.flush()
-    run.save()
+    result.learned = run.save() + bisect.probe_reads() - reads_before
     waiting = list(dict.fromkeys(run.waiting))
     # an installed target's unreadable releases stay so until it changes; a pinned one's may be fetched later
     result.complete = (not waiting and not run.cut and (releases.live or not releases.problems)

@@ -33,7 +33,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 14  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 15  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
@@ -43,7 +43,7 @@ SUMMARY_VERSION = 14  # 4: globals().update(...) marks a module dynamic; 5: deco
 #                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
 #                     12: the known part of a partly dynamic __all__ (all_known); 13: what methods set on
 #                     self (instance, instance_dynamic); 14: setattr(sys.modules[__name__], name, ...)
-#                     with a computed name marks the module dynamic
+#                     with a computed name marks the module dynamic; 15: a class as the module's __getattr__
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -466,6 +466,8 @@ class _Walker:
             self.names[stmt.name] = "class"
             self.classes[stmt.name] = summarize_class(stmt, self.env, self.deprecations)
             self.renames.update(self.classes[stmt.name].get("renames", {}))
+            if stmt.name == "__getattr__":  # a class as the module's __getattr__ (matplotlib's __version__)
+                self.getattr = _class_getattr(stmt)
         elif isinstance(stmt, ast.Import):
             for alias in stmt.names:
                 if alias.asname:
@@ -857,6 +859,21 @@ def _module_getattr(func: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, A
     closed = isinstance(last, ast.Raise) and last.exc is not None and dotted(
         last.exc.func if isinstance(last.exc, ast.Call) else last.exc) == "AttributeError"
     return {"entries": entries, "closed": closed}
+
+
+def _class_getattr(cls: ast.ClassDef) -> dict[str, Any]:
+    """A class bound to a module's ``__getattr__`` (matplotlib's ``@_api.caching_module_getattr``):
+    its members (properties, methods, attributes) are the names it answers; others stay open."""
+    members: list[str] = []
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            special = stmt.name.startswith("__") and stmt.name.endswith("__")
+            if not special or any(dotted(d) == "property" for d in stmt.decorator_list):
+                members.append(stmt.name)  # not the class's own protocol (__init__), unless a property
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            members += [t.id for t in targets if isinstance(t, ast.Name)]  # __version__ = property(...)
+    return {"entries": [["present", "name", name] for name in members], "closed": False}
 
 
 def summarize(source: bytes | str, module: str, is_package: bool) -> dict[str, Any]:

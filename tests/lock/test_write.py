@@ -217,5 +217,10 @@ def test_a_locks_check_runs_again_until_the_cross_package_check_is_complete(
         assert not once.complete and sum("removed in 3.0" in f.message for f in once.findings) == 1
         isolated_pip_env(monkeypatch, tmp_path / "cache-2", server.url)
         done = check_lock(lock, foreign_header(lock, None), offline=False, budget_s=60)
+        # a pin the index does not have stays unreadable: the second run learns nothing and is the last
+        lock.write_text("tools==3.0\nuser==1.0\nnowhere==1.0\n", encoding="utf-8")
+        stuck = check_lock(lock, foreign_header(lock, None), offline=False, budget_s=600)
     assert done.complete and sum("removed in 3.0" in f.message for f in done.findings) == 2
     assert "cross-package API check: 2 runs, complete" in done.notes
+    assert not stuck.complete and "cross-package API check: 2 runs, still incomplete (the notes say what waits)" \
+        in stuck.notes

@@ -336,6 +336,22 @@ def test_a_module_that_puts_an_object_in_its_place_or_hooks_imports_answers_at_r
     assert answer(release, Query("lazy", "Thing")).status is True
 
 
+def test_a_class_bound_to_the_modules_getattr_answers_for_its_members(tmp_path: Path) -> None:
+    files = {"plot/__init__.py": textwrap.dedent("""
+        from . import _api
+        @_api.caching_module_getattr
+        class __getattr__:
+            __version__ = property(lambda self: _get_version())
+            @property
+            def backend(self): ...
+            def __init__(self): ...
+    """), "plot/_api.py": "def caching_module_getattr(cls): ...\n"}
+    release = _open(tmp_path, Dist("plot", "3.10", files))
+    assert answer(release, Query("plot", "__version__")).status is True  # matplotlib >= 3.5's __version__
+    assert answer(release, Query("plot", "backend")).status is True
+    assert answer(release, Query("plot", "elsewhere")).status is None  # what else it answers is open
+
+
 def test_a_partly_dynamic_all_star_exports_its_known_names_and_not_what_it_imports_from_outside(tmp_path: Path) -> None:
     # numpy 1.24's shape: core.numerictypes imports the builtins "not for import *" and appends a
     # run-time table's keys to a static __all__; numpy.float must read as gone, not as re-exported
