@@ -740,8 +740,14 @@ class _Run:
             return
         shipping = providers.providers(top, index_urls=self.releases.index_urls,
                                        budget_s=max(0.0, self.deadline - time.monotonic()))
-        if shipping and not set(shipping) & closure:
-            self.result.absent.append(self.module_use(dist, release, top, uses, provider=shipping[0]))
+        if not shipping or set(shipping) & closure:
+            return
+        # what the install brings beyond the target's own releases may ship it under another name
+        brought = closure - set(self.releases.snap.distributions)
+        if brought and providers.any_ships(top, brought, self.releases.index_urls,
+                                           budget_s=max(0.0, self.deadline - time.monotonic())) is not False:
+            return
+        self.result.absent.append(self.module_use(dist, release, top, uses, provider=shipping[0]))
 
     def closure(self) -> frozenset[str] | None:
         """Every distribution an install of the target has (live) or brings in (a file: its pins and

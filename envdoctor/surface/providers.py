@@ -178,6 +178,28 @@ def providers(module: str, candidates: Iterable[str] = (), index_urls: tuple[str
         found.save()
 
 
+def any_ships(module: str, dists: Iterable[str], index_urls: tuple[str, ...], offline: bool = False,
+              budget_s: float = BUDGET_S) -> bool | None:
+    """Whether the newest release of any of ``dists`` ships import name ``module``'s top-level
+    package: True, False, or None when one of them could not be read within ``budget_s``."""
+    top = module.split(".")[0]
+    found = ProviderMap(index_urls, offline)
+    deadline = time.monotonic() + budget_s
+    try:
+        unknown = False
+        for name in sorted(dists):
+            if time.monotonic() > deadline and canonical_name(name) not in found.tops:
+                return None
+            tops = found.top_levels(name)
+            if tops is None:
+                unknown = True
+            elif top in tops:
+                return True
+        return None if unknown else False
+    finally:
+        found.save()
+
+
 def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] | None = None,
              offline: bool = False, budget_s: float = BUDGET_S) -> list[tuple[str, str]]:
     """[(distribution, module)] of the first of ``candidates`` (most likely first) whose newest

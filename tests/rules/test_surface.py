@@ -322,6 +322,9 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
                                         "kernel/orpo.cpython-312-x86_64-linux-gnu.so": ""}, requires=("tools",)))
     layout.add(Dist("trlx", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
     layout.add(Dist("bundle", "1.0", {"bundle/__init__.py": ""}, requires=("trlx",)))
+    # a fork that ships the same import name under another distribution name, which another pin requires
+    layout.add(Dist("trlx-fork", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
+    layout.add(Dist("forked", "1.0", {"forked/__init__.py": ""}, requires=("trlx-fork",)))
     with IndexServer(tmp_path / "former-index") as server:
         isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
         yield server
@@ -405,6 +408,8 @@ def test_an_import_of_a_module_nothing_the_install_brings_ships(former_index: In
     # another pin requires trlx: a fresh install has it, and so does kernel
     assert file_findings("kernel==0.5.0\ntools==2.0\nbundle==1.0\n", former_index.url, tmp_path,
                          select="ED152") == []
+    assert file_findings("kernel==0.5.0\ntools==2.0\nforked==1.0\n", former_index.url, tmp_path,
+                         select="ED152") == []  # it brings trlx-fork, which ships `trlx` too
     assert file_findings("kernel==0.5.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
     # a corner `import kernel` does not load, and one it loads only under `except ImportError`: the user's choice
     assert file_findings("kernel==0.4.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
