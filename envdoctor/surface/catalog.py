@@ -112,6 +112,27 @@ class ReleaseSymbols:
         ``import top`` finds it."""
         return any(top in module.split(".")[1:] for module in self.modules() or {})
 
+    def entry_point_groups(self) -> list[str]:
+        """The entry-point groups the release registers in (its ``*.dist-info/entry_points.txt``:
+        ``matplotlib.backend`` for a backend matplotlib loads); empty when it has none or
+        cannot be read.  Kept with the release."""
+        extra = self.data["extra"]
+        if "entry_point_groups" not in extra and self.source is not None:
+            groups: list[str] = []
+            try:
+                path = next((f for f in self.source.files() if f.endswith(".dist-info/entry_points.txt")
+                             and f.count("/") == 1), None)
+                text = self.source.read(path) if path else None
+            except (SourceError, OSError):
+                return []
+            for line in (text or b"").decode("utf-8", errors="replace").splitlines():
+                line = line.strip()
+                if line.startswith("[") and line.endswith("]"):
+                    groups.append(line[1:-1].strip())
+            extra["entry_point_groups"] = groups
+            self.dirty = True
+        return list(extra.get("entry_point_groups", []))
+
     def has_module(self, module: str) -> bool | None:
         """Whether the release ships ``module`` (None when its file list is unknown)."""
         mods = self.modules()

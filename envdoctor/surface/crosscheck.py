@@ -726,13 +726,14 @@ class _Run:
         with the distribution the index says ships it (none found: nothing is said, the name may be
         anyone's), when ``import A`` always runs that import (not under a platform test or an
         ``except ImportError``, not in a corner only some users import, not in a source file an
-        extension module shadows), A ships no vendored copy of ``top`` (``setuptools/_vendor``),
-        every release of the target could be read and the install's closure is known."""
+        extension module shadows), A ships no vendored copy of ``top`` (``setuptools/_vendor``) and
+        is no plugin ``top`` loads (:meth:`plugin_of`), every release of the target could be read
+        and the install's closure is known."""
         from envdoctor.surface import providers, reach
 
         shadowed = release.shadowed()
         uses = [u for u in uses if u.path not in shadowed]
-        if self.offline or not uses or release.ships_nested(top) \
+        if self.offline or not uses or release.ships_nested(top) or self.plugin_of(release, top) \
                 or reach.loaded_publicly(release, [u.path for u in uses], strict=True) is not True:
             return
         closure = self.closure() if self.releases.complete() else None
@@ -748,6 +749,14 @@ class _Run:
                                            budget_s=max(0.0, self.deadline - time.monotonic())) is not False:
             return
         self.result.absent.append(self.module_use(dist, release, top, uses, provider=shipping[0]))
+
+    @staticmethod
+    def plugin_of(release: ReleaseSymbols, top: str) -> bool:
+        """Whether the release is a plugin of import name ``top``: it registers in an entry-point
+        group of ``top``'s (matplotlib-inline's ``[matplotlib.backend]``), so ``top`` is what loads
+        it, and without ``top`` nothing does."""
+        return any(canonical_name(group.split(".")[0]).replace("-", "_") == canonical_name(top).replace("-", "_")
+                   for group in release.entry_point_groups())
 
     def closure(self) -> frozenset[str] | None:
         """Every distribution an install of the target has (live) or brings in (a file: its pins and

@@ -320,6 +320,11 @@ def former_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IndexServer
     layout.add(Dist("kernel", "0.3.1", {"kernel/__init__.py": "from .orpo import run\n",
                                         "kernel/orpo.py": orpo + "def run(): ...\n",
                                         "kernel/orpo.cpython-312-x86_64-linux-gnu.so": ""}, requires=("tools",)))
+    # 0.2.0 is a plugin trlx loads: it registers in trlx's entry-point group (matplotlib-inline's shape)
+    layout.add(Dist("kernel", "0.2.0", {"kernel/__init__.py": "from .orpo import run\n",
+                                        "kernel/orpo.py": orpo + "def run(): ...\n",
+                                        "kernel-0.2.0.dist-info/entry_points.txt": "[trlx.trainers]\norpo = kernel\n"},
+                    requires=("tools",)))
     layout.add(Dist("trlx", "1.0", {"trlx/__init__.py": "", "trlx/trainer.py": "class ORPOTrainer: ...\n"}))
     layout.add(Dist("bundle", "1.0", {"bundle/__init__.py": ""}, requires=("trlx",)))
     # a fork that ships the same import name under another distribution name, which another pin requires
@@ -414,9 +419,10 @@ def test_an_import_of_a_module_nothing_the_install_brings_ships(former_index: In
     # a corner `import kernel` does not load, and one it loads only under `except ImportError`: the user's choice
     assert file_findings("kernel==0.4.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
     assert file_findings("kernel==0.4.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
-    # a vendored copy, and a source file the extension module of the same name shadows
+    # a vendored copy, a source file the extension module of the same name shadows, a plugin of the module
     assert file_findings("kernel==0.3.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
     assert file_findings("kernel==0.3.1\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
+    assert file_findings("kernel==0.2.0\ntools==2.0\n", former_index.url, tmp_path, select="ED152") == []
 
 
 def test_a_build_the_index_does_not_list_is_answered_by_its_release(index: IndexServer, tmp_path: Path) -> None:
