@@ -85,7 +85,8 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
                     offline: bool = False, explicit: bool = False, instance: bool = False) -> Boundary | None:
     """The releases of ``dist`` that have the symbol, bisected over the index's release list.
 
-    ``around``: the release to anchor on (the installed one; default the newest);
+    ``around``: the release to anchor on (the installed one; default the newest; one that lacks the
+    symbol is also searched back from, so a name removed and added back shows both ranges);
     ``index_url``: a simple-API index (default: pip's configured indexes); ``offline``: cached
     probes and release list only.  None when neither the index nor the cache can answer.
     ``symbol_boundary("markupsafe", "markupsafe", "soft_unicode", around="2.1.0").describe()``
@@ -95,7 +96,7 @@ def symbol_boundary(dist: str, module: str, name: str | None = None, attr: str |
     from envdoctor.surface import bisect
 
     return bisect.find_boundary(dist, Query(module, name, attr, kwarg, explicit, instance), around=around,
-                                index_urls=(index_url,) if index_url else None, offline=offline)
+                                index_urls=(index_url,) if index_url else None, offline=offline, earlier=True)
 
 
 def first_release_without(user: str, version: str | None, path: str, module: str, name: str | None = None, *,

@@ -7,7 +7,8 @@ final release.  Each probed release is read from its wheel on the index by range
 :mod:`envdoctor.surface.lookup`.  Presence is assumed monotone on each side of the anchor
 release (the installed one): the newest and the oldest release are probed, and where their
 status differs from the anchor's a binary search finds the two neighbouring releases where it
-changes, both probed.  At most :data:`MAX_PROBES` releases and :data:`TIME_BUDGET_S` seconds
+changes, both probed.  A symbol the anchor lacks is searched for back from it too (it may have
+lived in between, or been removed and added back later).  At most :data:`MAX_PROBES` releases and :data:`TIME_BUDGET_S` seconds
 per query; every probe is cached (releases do not change), and the release list is cached for
 ``--offline``.
 """
@@ -245,11 +246,14 @@ def count_read() -> None:
 
 def find_boundary(dist: str, query: Query, around: str | None = None, index_urls: tuple[str, ...] | None = None,
                   offline: bool = False, progress: bool | None = None,
-                  probe_budget: int = MAX_PROBES, time_budget_s: float = TIME_BUDGET_S) -> Boundary | None:
+                  probe_budget: int = MAX_PROBES, time_budget_s: float = TIME_BUDGET_S,
+                  earlier: bool = False) -> Boundary | None:
     """Bisect ``dist``'s releases for ``query``; None when no release list or probe is available.
 
     ``around`` is the release to anchor on (usually the installed one); without it the newest
-    release is the anchor.
+    release is the anchor.  ``earlier``: when the anchor lacks the symbol and a newer release
+    added it, also search back from the anchor for an older range that had it (code written
+    for that range breaks on the anchor too; its fix is the nearer one).
     """
     store = ProbeStore(dist)
     urls = tuple(index_urls) if index_urls is not None else pipconfig.read().urls
@@ -312,10 +316,14 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
             complete = complete and older is not None
         elif anchor > 0 and status_at(0) is None:
             complete = False
-        if anchor_status is False and older is None and newer is None and anchor > 1:
-            older, newer, found = window(versions, anchor, status_at)
-            complete = complete and (found is None or (older is not None and newer is not None))
-        boundary = _boundary(dist, query, versions, probes, older, newer, complete)
+        cuts = [older, newer]
+        if anchor_status is False and older is None and anchor > 1 and (newer is None or earlier):
+            # absent from the anchor and the oldest release: it may have lived in between, and with
+            # ``earlier`` also when a newer release has it (removed in 4.49, added back in 5.13)
+            added, removed, found = window(versions, anchor, status_at)
+            cuts += [added, removed]
+            complete = complete and (found is None or (added is not None and removed is not None))
+        boundary = _boundary(dist, query, versions, probes, cuts, complete)
         evidence = _evidence(dist, query, boundary, releases, files, offline)
         return boundary if evidence is None else evidence
     finally:
@@ -355,29 +363,37 @@ def window(versions: list[str], anchor: int, status_at: Callable[[int], bool | N
 
 
 def _boundary(dist: str, query: Query, versions: list[str], probes: dict[str, bool | None],
-              older: tuple[int, int] | None, newer: tuple[int, int] | None, complete: bool) -> Boundary:
-    """Turn the transitions found into ranges (only transitions both of whose sides were probed)."""
+              cuts: list[tuple[int, int] | None], complete: bool) -> Boundary:
+    """Turn the transitions found into ranges (only transitions both of whose sides were probed).
+
+    ``added_in``/``first_with`` are the newest addition, ``removed_in``/``last_with`` the newest
+    removal: with a symbol removed and added back, ``present`` holds both ranges.
+    """
+    events: list[tuple[bool, int, int]] = []  # (added, last index of the old status, first of the new)
+    for a, b in sorted({c for c in cuts if c is not None}):
+        if probes.get(versions[a]) is not None and probes.get(versions[b]) is not None \
+                and probes[versions[a]] != probes[versions[b]]:
+            events.append((bool(probes[versions[b]]), a, b))
     removed_in = added_in = last_with = first_with = None
-    cuts = [t for t in (older, newer) if t is not None]
-    for a, b in cuts:
-        if probes.get(versions[a]) and probes.get(versions[b]) is False:
+    ranges: list[tuple[str | None, str | None]] = []
+    start: str | None = "" if events and not events[0][0] else None  # "": present from the oldest release
+    for added, a, b in events:
+        if added:
+            added_in = first_with = start = versions[b]
+        else:
             removed_in, last_with = versions[b], versions[a]
-        elif probes.get(versions[a]) is False and probes.get(versions[b]):
-            added_in = first_with = versions[b]
-    gone = [v for v in versions if probes.get(v) is False and added_in and Version(v) > Version(added_in)]
-    present: list[str] = []
-    if added_in and removed_in and Version(added_in) < Version(removed_in):
-        present = [f">={added_in},<{removed_in}"]
-    elif added_in and removed_in:  # removed, then added back
-        present = [f"<{removed_in}", f">={added_in}"]
-    elif added_in and gone:  # gone again later, where the edge between was not readable
-        present, complete = [f">={added_in},<{gone[0]}"], False
-        last_with = max((v for v in versions if probes.get(v) and Version(v) < Version(gone[0])), key=Version)
-    elif added_in:
-        present = [f">={added_in}"]
-    elif removed_in:
-        present = [f"<{removed_in}"]
-    elif any(probes.get(v) for v in versions):
+            if start is not None:
+                ranges.append((start or None, versions[b]))
+            start = None
+    if start is not None:
+        gone = [v for v in versions if probes.get(v) is False and Version(v) > Version(start or "0")]
+        if start and gone:  # gone again later, where the edge between was not readable
+            complete = False
+            last_with = max((v for v in versions if probes.get(v) and Version(v) < Version(gone[0])), key=Version)
+        ranges.append((start or None, gone[0] if start and gone else None))
+    present = [",".join(part for part in (f">={lo}" if lo else "", f"<{hi}" if hi else "") if part)
+               for lo, hi in ranges]
+    if not events and any(probes.get(v) for v in versions):
         present = [">=0"] if complete else []
         having = [v for v in versions if probes.get(v)]
         if not complete and not any(probes.get(v) is False for v in versions if Version(v) > Version(having[0])):

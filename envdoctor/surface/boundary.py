@@ -39,6 +39,11 @@ class Boundary:
         if not self.present:
             return f"{what} is in no release of {dist} that was checked ({len(self.probed)} probed)"
         parts = []
+        if len(self.present) > 1:  # removed and added back: name each range
+            parts.append(f"{what} is in " + " and ".join(f"{dist}{spec}" for spec in self.present))
+            if self.successor:
+                parts.append(f"its successor is `{self.successor}`")
+            return ", ".join(parts)
         if self.first_with and self.last_with:
             parts.append(f"{what} is in {dist} {self.first_with}–{self.last_with}")
         elif self.first_with:

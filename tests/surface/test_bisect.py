@@ -16,7 +16,7 @@ VERSIONS = ["1.0", "1.5", "2.0", "2.0.3", "2.1.0", "2.2", "3.0"]
 
 def lib(version: str, yanked: bool = False) -> Dist:
     """``helper`` until 2.0.3 (deprecated in 2.0.3 for ``assist``), ``newer`` from 2.2, ``kw`` keyword from 2.0,
-    ``middle`` only in 1.5 and 2.0."""
+    ``middle`` only in 1.5 and 2.0, ``back`` in 1.5, 2.0 and again from 3.0."""
     parts = ["def assist(): ..."]
     if version in ("1.0", "1.5", "2.0", "2.0.3"):
         warn = ("    import warnings\n    warnings.warn(\"'helper' is deprecated, use 'assist' instead\")\n"
@@ -26,6 +26,8 @@ def lib(version: str, yanked: bool = False) -> Dist:
         parts.append("def newer(): ...")
     if version in ("1.5", "2.0"):
         parts.append("def middle(): ...")
+    if version in ("1.5", "2.0", "3.0"):
+        parts.append("def back(): ...")
     parts.append("def run(x, kw=None): ..." if version >= "2.0" else "def run(x): ...")
     return Dist("lib", version, {"lib/__init__.py": "\n".join(parts) + "\n"}, yanked=yanked)
 
@@ -89,6 +91,17 @@ def test_a_name_that_came_and_went_between_the_ends(index: IndexServer) -> None:
     assert (boundary.added_in, boundary.removed_in, boundary.last_with) == ("1.5", "2.0.3", "2.0")
     assert boundary.present == [">=1.5,<2.0.3"] and boundary.complete
     assert find_boundary("lib", Query("lib", "never_there"), around="3.0").present == []
+
+
+def test_a_name_removed_and_added_back_shows_both_ranges_only_when_asked_for_earlier(index: IndexServer) -> None:
+    # 2.2 lacks `back`; 3.0 added it back, and 1.5-2.0 had it: code written for 2.0 fixes with <2.0.3
+    later = find_boundary("lib", Query("lib", "back"), around="2.2")
+    assert later is not None and later.present == [">=3.0"] and later.added_in == "3.0"
+    both = find_boundary("lib", Query("lib", "back"), around="2.2", earlier=True)
+    assert both is not None and both.complete
+    assert both.present == [">=1.5,<2.0.3", ">=3.0"]
+    assert (both.added_in, both.removed_in, both.last_with) == ("3.0", "2.0.3", "2.0")
+    assert both.describe().startswith("`lib.back` is in lib>=1.5,<2.0.3 and lib>=3.0")
 
 
 def test_an_unbisected_addition_is_not_claimed_for_the_oldest_release(index: IndexServer) -> None:
