@@ -702,3 +702,12 @@ def test_an_attribute_an_instance_lost_is_bisected_among_what_the_class_sets_on_
     finding = _only(explain_text(log, tmp_path), "ED610")  # text only, offline: the cache answers
     assert "removed in 4.48.0" in finding.message, finding.message
     assert _pins(finding) == {"transformers": "<4.48.0"}
+
+
+def test_pythons_did_you_mean_is_a_spelling_not_a_successor(tmp_path: Path) -> None:
+    near = explain_text("AttributeError: 'Widget' object has no attribute 'get_max_length'. "
+                        "Did you mean: 'get_seq_length'?\n", tmp_path, None, name="a.log")
+    assert "successor" not in _only(near, "ED610").message
+    stated = explain_text("AttributeError: 'Widget' object has no attribute 'get_max_length'. "
+                          "Use `get_max_cache_shape` instead\n", tmp_path, None, name="b.log")
+    assert "its successor is `get_max_cache_shape`" in _only(stated, "ED610").message

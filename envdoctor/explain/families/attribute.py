@@ -38,7 +38,9 @@ from envdoctor.explain.frames import site_path
 from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 
-_SUCCESSOR = re.compile(r"(?:Use|use|Did you mean:?)\s`?'?(?P<successor>[\w.]+)`?'?")
+# "Use X instead" in the message names a replacement; Python's own "Did you mean: 'X'?" is only the
+# nearest spelling among the object's names (get_seq_length for get_max_length), not a successor.
+_SUCCESSOR = re.compile(r"(?:Use|use)\s`?'?(?P<successor>[\w.]+)`?'?")
 
 
 @dataclass(frozen=True)
