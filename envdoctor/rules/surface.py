@@ -64,9 +64,13 @@ def provider_fixes(provider: str, version: str, query: Query, boundary: Boundary
 
 
 def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
-    """Upgrade the user of the API first, then move the provider; never a platform-owned package."""
+    """Upgrade the user of the API first, then move the provider; never a platform-owned package.
+
+    A gap below the user's declared floor on the provider (``admitted == "floor"``) gets only the
+    provider's floor: moving the user to a release that stopped using the symbol (a major upgrade,
+    often) fixes nothing a fresh install of the file hits."""
     fixes = []
-    if b.user_fixed_in:
+    if b.user_fixed_in and b.admitted != "floor":
         fixes.append(pip_install_fix(
             f"upgrade {b.user} to {b.user_fixed_in}+, the first release that no longer uses "
             f"`{b.reference.query.describe()}`",

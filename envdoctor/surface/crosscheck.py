@@ -860,8 +860,9 @@ class _Run:
                                                 index_urls=self.releases.index_urls, progress=None,
                                                 probe_budget=bisect.MAX_PROBES if budget_s else 0,
                                                 time_budget_s=budget_s)
-                fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
-                                      budget_s=budget_s)
+                if admitted != "floor":  # a floor gap is closed by a floor on B, not by moving A
+                    fixed = user_fixed_in(dist.name, dist.version, uses, self.releases.index_urls, self.offline,
+                                          budget_s=budget_s)
         else:
             boundary = bisect.find_boundary(target.name, query, around=target.version, offline=True, index_urls=())
         public = reach.loaded_publicly(release, [u.path for u in uses])
