@@ -12,12 +12,14 @@ Usage:  PYTHONPATH=. python bench/corpus_rates.py [--failures] [--online] [--che
 ``--write-expected`` rewrites tests/fixtures/breakages/expected_failures.toml from this (offline)
 run, with the reason each case fails; tests/explain/test_breakages.py keeps it exact.
 ``--online`` lets the families ask the index (release lists, the API-surface engine's
-bisection); the default is offline, as the tests run.
+bisection) with this machine's cache; the default is offline in an empty home and cache, as the
+tests run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.conftest import hermetic_environ  # noqa: E402
 from tests.helpers.breakages import CORPUS, MODES, Outcome, check_case, load_cases, run_case  # noqa: E402
 
 
@@ -37,6 +40,9 @@ def main() -> None:
     parser.add_argument("--write-expected", action="store_true", help="rewrite the expected-failures list")
     parser.add_argument("--check", action="store_true", help="also run `check --env` on each case's stated versions")
     args = parser.parse_args()
+    if not args.online:  # as the tests run: an empty home, cache and config, no index (this machine's cache
+        # would answer what a clean CI machine cannot)
+        os.environ.update(hermetic_environ(Path(tempfile.mkdtemp(prefix="corpus-rates-"))))
     cases = load_cases()
     modes = (*MODES, "check") if args.check else MODES
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {m: [0, 0] for m in modes})
