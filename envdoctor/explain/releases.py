@@ -13,7 +13,7 @@ from packaging.version import InvalidVersion, Version
 
 from envdoctor.env import fetch, index, pipconfig
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import parse_requirement
+from envdoctor.env.requirements import parse_requirement, parse_version
 
 MAX_PROBES = 8
 
@@ -62,3 +62,19 @@ def accepting(requirer: str, requirer_version: str | None, dependency: str, inst
         if pins and all(r.specifier.contains(have, prereleases=True) for r in pins):
             return version
     return None
+
+
+def lists(name: str, versions: list[str]) -> bool:
+    """Whether a configured index lists project ``name`` with every one of ``versions`` (False when
+    no index answers: a name is not taken for a distribution on no evidence)."""
+    wanted = {parse_version(v) for v in versions}
+    if None in wanted or not wanted:
+        return False
+    for url in pipconfig.read().urls:
+        try:
+            files = index.project_files(url, name)
+        except (fetch.FetchError, fetch.NotFound):
+            continue
+        if wanted <= {f.version() for f in files}:
+            return True
+    return False

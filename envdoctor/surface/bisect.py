@@ -8,8 +8,8 @@ final release.  Each probed release is read from its wheel on the index by range
 release (the installed one): the newest and the oldest release are probed, and where their
 status differs from the anchor's a binary search finds the two neighbouring releases where it
 changes, both probed.  A symbol the anchor lacks is searched for back from it too (it may have
-lived in between, or been removed and added back later).  At most :data:`MAX_PROBES` releases and :data:`TIME_BUDGET_S` seconds
-per query; every probe is cached (releases do not change), and the release list is cached for
+lived in between, or been removed and added back later).  At most :data:`MAX_PROBES` releases
+and :data:`TIME_BUDGET_S` seconds per query; every probe is cached (releases do not change), and the release list is cached for
 ``--offline``.
 """
 

@@ -711,3 +711,62 @@ def test_pythons_did_you_mean_is_a_spelling_not_a_successor(tmp_path: Path) -> N
     stated = explain_text("AttributeError: 'Widget' object has no attribute 'get_max_length'. "
                           "Use `get_max_cache_shape` instead\n", tmp_path, None, name="b.log")
     assert "its successor is `get_max_cache_shape`" in _only(stated, "ED610").message
+
+
+# --- a release the log says works ---------------------------------------------------------------
+
+@pytest.mark.parametrize(("line", "name", "works"), [
+    ("VLLM 0.8.2 OOM error (No error in 0.7.3 version)", None, "0.7.3"),
+    ("with vllm 0.8.0 it runs out of memory. But I can run it successfully with vllm 0.7.3.", "vllm", "0.7.3"),
+    ("With transformers==4.37.2 it works", "transformers", "4.37.2"),
+    ("peft 0.10.0 works fine", "peft", "0.10.0"),
+])
+def test_a_line_that_says_which_release_works_is_read(line: str, name: str | None, works: str) -> None:
+    from envdoctor.explain.families.works_in import parse_statement
+
+    said = parse_statement(line)
+    assert said is not None and (said.name, said.works) == (name, works)
+
+
+@pytest.mark.parametrize("line", ["it works with 1.5 GB more", "tested on Python 3.10 works", "works with batch size 8",
+                                  "works fine in 2.5 seconds"])
+def test_lines_that_name_no_package_release_get_no_finding(line: str, tmp_path: Path) -> None:
+    from envdoctor.explain.families.works_in import parse_statement
+
+    said = parse_statement(line)
+    assert said is None or said.name is None
+    assert not [f for f in explain_text(line + "\n", tmp_path).findings if f.code == "ED616"]
+
+
+def test_the_release_the_log_says_works_is_the_pin_when_the_index_lists_both(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version in ("0.7.3", "0.8.2"):
+        layout.add(Dist("enginepkg", version, {"enginepkg/__init__.py": ""}))
+    finding = explain_online("EnginePkg 0.8.2 OOM error (No error in 0.7.3 version)\n", tmp_path, monkeypatch,
+                             "ED616")
+    assert finding.packages == ("enginepkg",)
+    assert _pins(finding) == {"enginepkg": "==0.7.3"}
+    assert "0.8.2 fails" in finding.message and "downgrade enginepkg to 0.7.3" in finding.fixes[0].title
+
+
+def test_a_name_the_index_does_not_list_is_no_distribution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("enginepkg", "0.7.3", {"enginepkg/__init__.py": ""}))
+    (tmp_path / "run.log").write_text("It works on Ubuntu 22.04 but not with enginepkg 0.7.3\n", encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        result = explain_log(tmp_path / "run.log", None, None, None, offline=False)
+    assert not [f for f in result.findings if f.code == "ED616"]
+
+
+def test_the_targets_release_is_the_one_that_fails(tmp_path: Path) -> None:
+    later = _only(explain_text("it works with enginepkg 0.7.3\n", tmp_path, freeze(tmp_path, {"enginepkg": "0.8.2"}),
+                               name="a.log"), "ED616")
+    assert "enginepkg 0.7.3 works and 0.8.2 fails" in later.message and _pins(later) == {"enginepkg": "==0.7.3"}
+    newer = _only(explain_text("it works with enginepkg 0.9.0\n", tmp_path, freeze(tmp_path, {"enginepkg": "0.8.2"}),
+                               name="b.log"), "ED616")
+    assert "downgrade" not in newer.fixes[0].title  # a newer release that works is an upgrade
+    same = _only(explain_text("it works with enginepkg 0.8.2\n", tmp_path, freeze(tmp_path, {"enginepkg": "0.8.2"}),
+                              name="c.log"), "ED616")
+    assert same.confidence == "low" and not same.fixes
