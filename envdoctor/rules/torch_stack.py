@@ -113,7 +113,7 @@ def extension_built_for_other_torch(ctx: Context, entry: RuleEntry) -> Iterator[
             )
         fixes.append(
             pip_install_fix(
-                f"uninstall {name} if this run does not use it (training does not need vllm)",
+                f"uninstall {name} if this run does not import it",
                 {},
                 Applicability.UNSAFE,
                 uninstall=(name,),

@@ -633,6 +633,17 @@ def test_an_extension_whose_declared_torch_range_excludes_the_installed_torch_is
     assert _pins(env) == {"torch": "==2.1.0"}  # the nearest release in the declared range
 
 
+def test_an_extension_under_a_pre_release_torch_gets_that_lines_final_release(tmp_path: Path) -> None:
+    log = f"{SITE}/torch_scatter/_version_cuda.so: undefined symbol: _ZN5torch3jit17parseSchemaOrNameERKSsb\n"
+    pre = _only(explain_text(log, tmp_path, freeze(tmp_path, {"torch-scatter": "2.1.2",
+                                                             "torch": "2.4.0a0+07cecf4168.nv24.05"}),
+                             name="a.log"), "ED120")
+    assert "pre-release build" in pre.message and _pins(pre) == {"torch": "==2.4.0"}
+    final = _only(explain_text(log, tmp_path, freeze(tmp_path, {"torch-scatter": "2.1.2", "torch": "2.4.0"}),
+                               name="b.log"), "ED120")
+    assert "pre-release" not in final.message and "torch" not in _pins(final)  # a final torch: rebuild the extension
+
+
 def test_a_bare_init_names_the_class_the_calling_line_constructs(tmp_path: Path) -> None:
     from envdoctor.explain.extractors import HitGroup, Occurrence
     from envdoctor.explain.families.kwarg import constructed

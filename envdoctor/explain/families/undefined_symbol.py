@@ -69,7 +69,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     uninstall = (
         (
             pip_install_fix(
-                f"uninstall {dist} if this run does not use it (training does not need vllm)",
+                f"uninstall {dist} if this run does not import it",
                 {},
                 Applicability.UNSAFE,
                 uninstall=(dist,),
@@ -120,6 +120,19 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
             HIGH,
             (pip_install_fix(f"move torch into {dist} {version}'s declared range torch{declared[0]}",
                              {"torch": declared[0]}, Applicability.UNSAFE), *uninstall),
+            (dist, "torch"),
+        )
+    if torch_version is not None and torch_version.is_prerelease:
+        final = torch_version.base_version  # 2.4.0a0+07cecf4168.nv24.05 -> 2.4.0
+        return Diagnosis(
+            f"{dist} {version}'s compiled module was built against another {against}: torch {torch} is a "
+            f"pre-release build (a container's or a nightly), and the wheels of extensions are built against "
+            f"torch's final releases, whose C++ symbols differ",
+            MEDIUM,
+            (pip_install_fix(f"install the final release of this torch line, torch=={final}, which {dist}'s "
+                             f"wheels are built for", {"torch": f"=={final}"}, Applicability.UNSAFE),
+             say(f"or keep this torch and build {dist} against it (`pip install --no-build-isolation "
+                 f"--no-binary {dist} {dist}`)"), *uninstall),
             (dist, "torch"),
         )
     return Diagnosis(
