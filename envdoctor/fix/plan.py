@@ -26,7 +26,7 @@ from envdoctor.env.lockfile import parse_file
 from envdoctor.env.requirements import is_kept, parse_version
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.errors import InputError
-from envdoctor.findings import Applicability, FileEdit, Finding, Fix
+from envdoctor.findings import Applicability, FileEdit, Finding, Fix, Severity
 
 # Never uninstalled by `fix --to --unsafe`, whatever the lock says: the tools doing the work.
 TOOLING = frozenset({"pip", "setuptools", "wheel", "envdoctor"})
@@ -112,6 +112,11 @@ def from_findings(findings: Sequence[Finding], snap: Snapshot, keep: Sequence[st
     skipped: list[str] = []
     for finding in findings:
         fix = choose_fix(finding, unsafe)
+        if fix is not None and finding.severity is Severity.INFO and fix.applicability is not Applicability.SAFE:
+            # a note's unsafe pin (a downgrade for a script nobody may run) is the user's call, not fix's
+            skipped.append(f"{finding.code}: {fix.title} — a note, not acted on; run its command by hand if you "
+                           "mean it")
+            continue
         if fix is None:
             if finding.fixes:
                 kinds = sorted({f.applicability.value for f in finding.fixes})

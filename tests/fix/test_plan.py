@@ -51,6 +51,16 @@ def test_unsafe_fixes_only_with_unsafe_and_pins_intersect() -> None:
     assert both.install == ("scipy<2,>=1.13.0",)
 
 
+def test_a_notes_unsafe_pin_is_not_acted_on_even_with_unsafe() -> None:
+    snap = snapshot(**{"huggingface-hub": "0.36.2"})
+    down = pip_install_fix("pin huggingface-hub<0.26.0", {"huggingface-hub": "<0.26.0"}, Applicability.UNSAFE)
+    note = Finding(code="ED150", name="x", severity=Severity.INFO, message="only a script fails", fixes=(down,))
+    plan = from_findings([note], snap, [], unsafe=True)
+    assert plan.empty and "a note, not acted on" in plan.skipped[0]
+    warning = Finding(code="ED150", name="x", severity=Severity.WARNING, message="m", fixes=(down,))
+    assert from_findings([warning], snap, [], unsafe=True).install == ("huggingface-hub<0.26.0",)
+
+
 def test_pin_already_satisfied_plans_nothing() -> None:
     snap = snapshot(bitsandbytes="0.46.0")
     fix = pip_install_fix("bnb", {"bitsandbytes": ">=0.45.1"}, Applicability.SAFE)
