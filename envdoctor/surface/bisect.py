@@ -117,7 +117,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 16  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+PROBE_VERSION = 17  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
 #                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
 #                   5: keywords of classes with bases in other distributions follow those bases;
 #                   6: keywords see through decorators the release defines; absent fallback star imports;
@@ -127,7 +127,8 @@ PROBE_VERSION = 16  # of the answers' meaning (2: methods answer Cls.method(kwar
 #                   that spells the module nowhere no longer makes the reference; 13: summary v12, a
 #                   partly dynamic __all__ does not star-export a name imported from outside; 14: summary
 #                   v13, instance attributes; 15: summary v14, setattr on the module itself;
-#                   16: summary v15, a class as a module's __getattr__)
+#                   16: summary v15, a class as a module's __getattr__; 17: a probe whose reads failed
+#                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good)
 
 
 class ProbeStore:
@@ -294,7 +295,8 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
             releases[version] = release
             release.save()
         reporter.step(version)
-        if found is not None and (status is not None or found.settled):  # over budget: may answer next time
+        # over budget, or a read failed (the network, a read cut short): it may answer next time
+        if found is not None and (status is not None or found.settled) and (release is None or release.failed() is None):
             probes[version] = status
             store.dirty = True
         return status

@@ -18,7 +18,7 @@ from envdoctor.env.probe import canonical_name
 from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files, shadowed_files
 from envdoctor.surface.symbols import SUMMARY_VERSION
 
-CACHE_VERSION = 2  # 2: the source files extension modules shadow
+CACHE_VERSION = 3  # 2: the source files extension modules shadow; 3: no answer memoised from a failed read
 WHOLE_ARCHIVE_FILES = 16  # files of a subtree past which subtree_mentions fetches the whole archive once
 
 
@@ -76,6 +76,11 @@ class ReleaseSymbols:
         return cls(name, version, key, None, data) if data else None
 
     # --- contents --------------------------------------------------------------------------
+
+    def failed(self) -> str | None:
+        """Why a read of this release failed in this process (None: every read succeeded); an answer
+        that depends on a failed read is not kept, so that the next run reads it again."""
+        return self.problem or getattr(self.source, "problem", None)
 
     def modules(self) -> dict[str, str] | None:
         """Module name -> file of every module in the release (None when unknown, offline)."""

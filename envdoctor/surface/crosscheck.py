@@ -317,7 +317,7 @@ def answer_cached(release: ReleaseSymbols, query: Query, deadline: float | None 
     if deadline is not None and time.monotonic() > deadline:
         return None
     found = answer(release, query)
-    if found.settled:
+    if found.settled and release.failed() is None:  # a failed read (the network) may answer next time
         memo[key] = [found.status, found.reason, found.message, found.successor, found.absorbed, found.deprecated]
         release.dirty = True
     return found

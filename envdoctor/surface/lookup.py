@@ -424,7 +424,7 @@ def _answer(release: ReleaseSymbols, query: Query) -> Answer:
     resolver = _Resolver(release, query.explicit)
     present = release.has_module(query.module)
     if present is None:
-        return Answer(None, release.problem or "the release's files are unknown")
+        return Answer(None, release.problem or "the release's files are unknown", settled=False)
     result: Answer
     if not present:
         parent, _, leaf = query.module.rpartition(".")

@@ -140,16 +140,17 @@ class WheelSource:
         self.name, self.version, self.url, self.filename = name, version, url.split("#", 1)[0], filename
         self.key = "wheel-" + hashlib.sha256(filename.encode()).hexdigest()[:20]
         self._zip: zipfile.ZipFile | None = None
+        self.problem: str | None = None  # why a member's read failed (answers from this source are not kept)
 
     def _open(self) -> zipfile.ZipFile:
         if self._zip is None:
             from envdoctor.env import fetch  # only index sources touch the network
 
-            handle: io.RawIOBase | Path = (fetch.local_path(self.url) if self.url.startswith("file:")
-                                           else fetch._RangeFile(self.url))
             try:
+                handle: io.RawIOBase | Path = (fetch.local_path(self.url) if self.url.startswith("file:")
+                                               else fetch._RangeFile(self.url))
                 self._zip = zipfile.ZipFile(handle)
-            except (zipfile.BadZipFile, OSError) as exc:
+            except (zipfile.BadZipFile, OSError, fetch.FetchError, fetch.NotFound) as exc:
                 raise SourceError(f"{self.filename}: unreadable wheel ({exc})")
         return self._zip
 
@@ -165,7 +166,10 @@ class WheelSource:
         handle = getattr(self._open(), "fp", None)  # the range reader knows the archive's size
         if isinstance(handle, fetch._RangeFile) and handle.size > MAX_WHEEL_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")
-        body, _, _ = fetch.get(self.url)
+        try:
+            body, _, _ = fetch.get(self.url)
+        except (fetch.FetchError, fetch.NotFound) as exc:
+            raise SourceError(f"{self.filename}: not downloaded ({exc})")
         if len(body) > MAX_WHEEL_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_WHEEL_BYTES >> 20} MiB; not read whole")
         try:
@@ -201,13 +205,20 @@ class WheelSource:
             pass
 
     def read(self, path: str) -> bytes | None:
+        """The member's bytes; None when the wheel lacks it, it is too large, or reading it failed
+        (then :attr:`problem` says why: unlike an absent member, it may read next time)."""
+        from envdoctor.env import fetch
+
         try:
             info = self._open().getinfo(path)
             if info.file_size > MAX_MEMBER_BYTES:
                 return None
             self.warm([path])
             return self._open().read(info)
-        except (KeyError, zipfile.BadZipFile, OSError):
+        except KeyError:
+            return None
+        except (zipfile.BadZipFile, OSError, SourceError, fetch.FetchError, fetch.NotFound) as exc:
+            self.problem = f"{self.filename}: {path} not read ({exc})"
             return None
 
 
@@ -226,7 +237,10 @@ class SdistSource:
             raise SourceError(f"{self.filename}: only .tar.gz sdists are read")
         from envdoctor.env import fetch
 
-        body, _, _ = fetch.get(self.url)
+        try:
+            body, _, _ = fetch.get(self.url)
+        except (fetch.FetchError, fetch.NotFound) as exc:
+            raise SourceError(f"{self.filename}: not downloaded ({exc})")
         if len(body) > MAX_SDIST_BYTES:
             raise SourceError(f"{self.filename}: larger than {MAX_SDIST_BYTES >> 20} MiB; not read")
         members: dict[str, bytes] = {}

@@ -159,3 +159,19 @@ def test_a_middle_range_the_doubling_steps_jump_over_is_found_by_the_widest_gap(
         boundary = find_boundary("wide", Query("wide", "mid"))
     assert boundary is not None and (boundary.added_in, boundary.removed_in) == ("1.9", "1.14")
     assert boundary.present == [">=1.9,<1.14"]
+
+
+def test_a_release_whose_read_failed_is_probed_again_not_kept_as_unknown(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version in ("1.0", "2.0"):
+        layout.add(Dist("flaky", version, {"flaky/__init__.py": "def gone(): ...\n"}))
+    newest = layout.add(Dist("flaky", "3.0", {"flaky/__init__.py": "def other(): ...\n"}))
+    held = newest.with_name(newest.name + ".held")
+    newest.rename(held)  # the index lists 3.0, but reading its wheel fails (as a dropped connection does)
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        assert find_boundary("flaky", Query("flaky", "gone"), around="3.0") is None
+        held.rename(newest)
+        boundary = find_boundary("flaky", Query("flaky", "gone"), around="3.0")
+    assert boundary is not None and boundary.removed_in == "3.0" and boundary.last_with == "2.0"
