@@ -117,7 +117,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 17  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+PROBE_VERSION = 18  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
 #                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
 #                   5: keywords of classes with bases in other distributions follow those bases;
 #                   6: keywords see through decorators the release defines; absent fallback star imports;
@@ -128,7 +128,8 @@ PROBE_VERSION = 17  # of the answers' meaning (2: methods answer Cls.method(kwar
 #                   partly dynamic __all__ does not star-export a name imported from outside; 14: summary
 #                   v13, instance attributes; 15: summary v14, setattr on the module itself;
 #                   16: summary v15, a class as a module's __getattr__; 17: a probe whose reads failed
-#                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good)
+#                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good;
+#                   18: summary v16)
 
 
 class ProbeStore:

@@ -33,7 +33,7 @@ from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
 
-SUMMARY_VERSION = 15  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
+SUMMARY_VERSION = 16  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
 #                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
 #                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
 #                     function the decorator defines and returns in its own body (direct statements); 8: a
@@ -43,7 +43,8 @@ SUMMARY_VERSION = 15  # 4: globals().update(...) marks a module dynamic; 5: deco
 #                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
 #                     12: the known part of a partly dynamic __all__ (all_known); 13: what methods set on
 #                     self (instance, instance_dynamic); 14: setattr(sys.modules[__name__], name, ...)
-#                     with a computed name marks the module dynamic; 15: a class as the module's __getattr__
+#                     with a computed name marks the module dynamic; 15: a class as the module's __getattr__;
+#                     16: calls inside the functions a module-level block defines are not module-level calls
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600
@@ -126,6 +127,18 @@ def _own_module(node: ast.expr, aliases: set[str]) -> bool:
         return node.id in aliases
     return (isinstance(node, ast.Subscript) and dotted(node.value) == "sys.modules"
             and isinstance(node.slice, ast.Name) and node.slice.id == "__name__")
+
+
+def _run_at_import(stmt: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of a module-level statement that run when it does: not the bodies of the functions,
+    lambdas and classes it defines (transformers 5's `else:` block defines a helper whose
+    ``setattr(sys.modules[__name__], computed, ...)`` runs only for two aliases)."""
+    todo: list[ast.AST] = [stmt]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo.extend(child for child in ast.iter_child_nodes(node)
+                    if not isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)))
 
 
 def _writes_globals(func: ast.expr) -> bool:
@@ -508,7 +521,7 @@ class _Walker:
         """Names handed to module-level calls (lazy tables) and ``globals()`` writes."""
         if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             return
-        for node in ast.walk(stmt):
+        for node in _run_at_import(stmt):
             if isinstance(node, ast.Call):
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
                     if isinstance(arg, ast.Name):
