@@ -18,7 +18,7 @@ from envdoctor.env.target import kernel_python
 from envdoctor.errors import ExitCode, InputError
 from envdoctor.fix import restart
 from envdoctor.fix.apply import render_outcome, render_plan, undo_lines
-from envdoctor.fix.plan import from_findings, from_lock, interpreter_mismatch
+from envdoctor.fix.plan import from_findings, from_lock, interpreter_mismatch, read_lock
 from envdoctor.fix.transaction import APPLIED, Progress, Transaction, apply, undo
 from envdoctor.userfiles import open_regular
 
@@ -88,6 +88,7 @@ def fix_command(python: str | None, env_file: Path | None, python_version: str |
     no_project_conflicts(no_project, config=config_file, llamafactory=llamafactory_file)
     if lock is not None:  # a FIFO or device as --to is refused before the check's work, not after it
         open_regular(lock, "pass a lock file to --to").close()
+        read_lock(lock)
     if python is not None:
         python = os.path.abspath(shutil.which(python) or python if os.sep not in python else python)
     request = CheckRequest(python=python, env_file=env_file, python_version=python_version, platform=platform,

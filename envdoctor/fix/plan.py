@@ -165,6 +165,16 @@ def interpreter_mismatch(lock: Path, snap: Snapshot) -> str | None:
             f"(`envdoctor lock IN --python-version {have}`)")
 
 
+def read_lock(lock: Path) -> None:
+    """Refuse a ``fix --to`` file before any work: unreadable, malformed, or pinning nothing (with
+    ``--unsafe`` an empty lock would mean "uninstall everything", which nobody asks for this way)."""
+    if record.is_json(lock):
+        record.load(lock)
+        return
+    if not any(not pin.constraint for pin in parse_file(lock)):
+        raise InputError(f"{lock}: pins nothing; `fix --to` needs a lock (make one with `envdoctor lock`)")
+
+
 def from_lock(lock: Path, snap: Snapshot, keep: Sequence[str], unsafe: bool) -> Plan:
     """The moves from ``snap`` to the exact pins of ``lock`` (``fix --to``).
 

@@ -66,3 +66,14 @@ def test_fix_to_a_lock_for_another_python_warns_and_refuses_to_apply(venv: Path,
                     encoding="utf-8")
     same = envdoctor("fix", "--python", str(venv), "--no-project", "--to", str(lock), cwd=tmp_path)
     assert "resolved for Python" not in same.stderr and "bitsandbytes==0.45.1" in same.stdout
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "-c other.txt\n"])
+def test_fix_to_a_file_that_pins_nothing_is_refused_before_any_check(venv: Path, tmp_path: Path, text: str) -> None:
+    (tmp_path / "other.txt").write_text("numpy==2.0.0\n", encoding="utf-8")
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(text, encoding="utf-8")
+    refused = envdoctor("fix", "--python", str(venv), "--no-project", "--to", str(lock), "--unsafe", cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("pins nothing; `fix --to` needs a lock "
+                                                                       "(make one with `envdoctor lock`)")
+    assert refused.stdout == ""  # no check ran, no plan (with --unsafe it would have uninstalled everything)
