@@ -48,9 +48,9 @@ def open_release(dist: str, version: str, source: SourceSpec) -> ReleaseSymbols 
 
     urls = source.index_urls if source.index_urls is not None else pipconfig.read().urls
     files = bisect.release_files(dist, urls)
-    for key, items in files.items():
-        if bisect.same_version(key, version):
-            return bisect.open_index_release(dist, key, items)
+    listed = bisect.on_list(version, list(files))  # 1.24 is 1.24.0; 2.1.2+cu121 is read as 2.1.2
+    if listed in files:
+        return bisect.open_index_release(dist, listed, files[listed])
     return ReleaseSymbols.cached(dist, version)
 
 

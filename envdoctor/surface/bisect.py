@@ -40,12 +40,6 @@ GAP_PROBES = 6  # midpoints window() tries after its doubling steps found nothin
 TIME_BUDGET_S = 30.0
 
 
-def same_version(left: str, right: str) -> bool:
-    """Whether two version strings name the same PEP 440 version (``1.0`` and ``1.0.0``)."""
-    a, b = _version(left), _version(right)
-    return a == b if a is not None and b is not None else left == right
-
-
 def _version(text: str) -> Version | None:
     try:
         return Version(text)
@@ -117,7 +111,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 18  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+PROBE_VERSION = 19  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
 #                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
 #                   5: keywords of classes with bases in other distributions follow those bases;
 #                   6: keywords see through decorators the release defines; absent fallback star imports;
@@ -129,7 +123,8 @@ PROBE_VERSION = 18  # of the answers' meaning (2: methods answer Cls.method(kwar
 #                   v13, instance attributes; 15: summary v14, setattr on the module itself;
 #                   16: summary v15, a class as a module's __getattr__; 17: a probe whose reads failed
 #                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good;
-#                   18: summary v16)
+#                   18: summary v16; 19: a dataclass's keyword: a base from another distribution adds
+#                   only its dataclass fields)
 
 
 class ProbeStore:
@@ -246,6 +241,20 @@ def count_read() -> None:
     _READS[0] += 1
 
 
+def on_list(version: str, versions: list[str]) -> str:
+    """``version`` as the release list spells it: the same release written otherwise (``1.24`` is
+    ``1.24.0``), a local build as its release (``2.1.2+cu121``), a dev or pre-release the index does
+    not list as the release it builds towards (``4.39.0.dev0`` -> ``4.39.0``); else ``version``."""
+    wanted = _version(version)
+    if wanted is None:
+        return version
+    for candidate in (wanted, Version(wanted.public), Version(wanted.base_version)):
+        for listed in versions:
+            if _version(listed) == candidate:
+                return listed
+    return version
+
+
 def find_boundary(dist: str, query: Query, around: str | None = None, index_urls: tuple[str, ...] | None = None,
                   offline: bool = False, progress: bool | None = None,
                   probe_budget: int = MAX_PROBES, time_budget_s: float = TIME_BUDGET_S,
@@ -267,6 +276,7 @@ def find_boundary(dist: str, query: Query, around: str | None = None, index_urls
         store.data["versions"], store.dirty = versions, True
     else:
         versions = list(store.data.get("versions") or [])
+    around = on_list(around, versions) if around is not None else None
     if around is not None and around not in versions and _version(around) is not None:
         versions = sorted({*versions, around}, key=Version)
     if not versions:

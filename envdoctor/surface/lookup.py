@@ -402,13 +402,30 @@ def answer_through_bases(release: ReleaseSymbols, query: Query,
         other = open_other(module.split(".")[0]) if module else None
         if other is None or other.name == release.name:
             return found
-        verdicts.append(answer(other, Query(module, name, kwarg=query.kwarg, explicit=query.explicit)))
+        verdict = answer(other, Query(module, name, kwarg=query.kwarg, explicit=query.explicit))
+        if verdict.status is None and chain.fields:
+            verdict = _generated_init_part(other, module, name, query.kwarg)
+        verdicts.append(verdict)
         other.save()
     if any(v.status for v in verdicts):
         return Answer(True, f"accepted by a base class from another distribution ({verdicts[0].reason})")
     if verdicts and chain.complete and all(v.status is False for v in verdicts):
         return Answer(False, "not a parameter of the class or of its bases in other distributions")
     return found
+
+
+def _generated_init_part(other: ReleaseSymbols, module: str, name: str, kwarg: str) -> Answer:
+    """What a base from ``other`` adds to the ``__init__`` that ``@dataclass`` generates for a
+    class below it: its dataclass fields, nothing else (the generated ``__init__`` replaces any
+    base's own, so a plain mixin such as transformers' ``PushToHubMixin`` takes no keyword)."""
+    chain = class_chain(other, module, name)
+    if chain is None:
+        return Answer(None, f"{module}.{name} is not a class of {other.name}")
+    if kwarg in chain.fields:
+        return Answer(True, f"a dataclass field of the base {name}")
+    if chain.complete and not chain.outside:
+        return Answer(False, f"not a dataclass field of the base {name}")
+    return Answer(None, f"the base {name} has bases that were not read")
 
 
 def answer(release: ReleaseSymbols, query: Query) -> Answer:

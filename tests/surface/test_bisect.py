@@ -61,6 +61,23 @@ def test_added_name_and_keyword_boundaries(index: IndexServer) -> None:
     assert keyword is not None and keyword.added_in == "2.0"
 
 
+@pytest.mark.parametrize("installed", ["2.1", "2.1.0+cu121", "2.1.0.dev0"])
+def test_an_installed_release_spelled_otherwise_anchors_on_the_listed_one(index: IndexServer, installed: str) -> None:
+    # a freeze's `2.1`, a local build, a dev build of the next release: all are 2.1.0 on the index
+    boundary = find_boundary("lib", Query("lib", "helper"), around=installed)
+    assert boundary is not None and (boundary.removed_in, boundary.last_with) == ("2.1.0", "2.0.3")
+    assert installed not in boundary.probed  # read as 2.1.0, not as a release the index does not list
+
+
+def test_on_list_keeps_what_it_cannot_place() -> None:
+    from envdoctor.surface.bisect import on_list
+
+    assert on_list("1.24", ["1.23.5", "1.24.0"]) == "1.24.0"
+    assert on_list("2.4.0a0+07cecf4168.nv24.05", ["2.3.1", "2.4.0"]) == "2.4.0"
+    assert on_list("2.4.0rc1", ["2.4.0rc1", "2.4.0"]) == "2.4.0rc1"  # listed as it is
+    assert on_list("9.9", ["1.0"]) == "9.9" and on_list("not-a-version", ["1.0"]) == "not-a-version"
+
+
 def test_reads_only_what_it_needs_and_caches(index: IndexServer) -> None:
     find_boundary("lib", Query("lib", "helper"), around="3.0")
     wheels_read = {path for path, _ in index.requests if path.endswith(".whl")}

@@ -236,6 +236,36 @@ def test_a_keyword_of_a_dataclass_is_answered_by_its_bases_in_another_distributi
     assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="x"), lambda _: None).status is None
 
 
+def test_a_plain_mixin_from_another_distribution_adds_no_keyword_to_a_dataclass(tmp_path: Path) -> None:
+    from envdoctor.surface.lookup import answer_through_bases
+
+    hub = _open(tmp_path, Dist("hub", "1.0", {"hub/__init__.py": textwrap.dedent("""
+        import somewhere
+        class PushToHubMixin:
+            def push_to_hub(self, repo_id): ...
+        class Opaque(somewhere.Base):
+            pass
+    """)}))
+    config = textwrap.dedent("""
+        from dataclasses import dataclass, field
+        from hub import PushToHubMixin, Opaque
+        @dataclass
+        class LoraConfig(PushToHubMixin):
+            r: int = 8
+            use_dora: bool = field(default=False)
+        @dataclass
+        class Other(Opaque):
+            r: int = 8
+    """)
+    peft = _open(tmp_path, Dist("pe", "0.9", {"pe/__init__.py": config}))
+    others = {"hub": hub}.get
+    assert answer(peft, Query("pe", "LoraConfig", kwarg="layer_replication")).status is None  # alone: unknown
+    assert answer_through_bases(peft, Query("pe", "LoraConfig", kwarg="layer_replication"), others).status is False
+    assert answer_through_bases(peft, Query("pe", "LoraConfig", kwarg="use_dora"), others).status is True
+    # a base whose own bases were not read may still bring fields
+    assert answer_through_bases(peft, Query("pe", "Other", kwarg="layer_replication"), others).status is None
+
+
 DECORATED = {
     "dec/__init__.py": """
         from ._validators import validate_args, explicit, passthrough
