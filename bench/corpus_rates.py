@@ -9,6 +9,7 @@ compatible with one of the thread's fixes, or a message naming the same version 
 that states some, without its log (what the environment alone shows).
 
 Usage:  PYTHONPATH=. python bench/corpus_rates.py [--failures] [--online] [--check] [--write-expected]
+                                                  [--jobs N] [--json OUT]
 ``--write-expected`` rewrites tests/fixtures/breakages/expected_failures.toml from this (offline)
 run, with the reason each case fails; tests/explain/test_breakages.py keeps it exact.
 ``--online`` lets the families ask the index (release lists, the API-surface engine's
@@ -19,11 +20,13 @@ tests run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,6 +42,8 @@ def main() -> None:
     parser.add_argument("--online", action="store_true", help="let the families ask the index")
     parser.add_argument("--write-expected", action="store_true", help="rewrite the expected-failures list")
     parser.add_argument("--check", action="store_true", help="also run `check --env` on each case's stated versions")
+    parser.add_argument("--jobs", type=int, default=1, help="cases run at once, each in its own process")
+    parser.add_argument("--json", type=Path, help="write every (case, mode) outcome here, to compare two runs")
     args = parser.parse_args()
     if not args.online:  # as the tests run: an empty home, cache and config, no index (this machine's cache
         # would answer what a clean CI machine cannot)
@@ -49,21 +54,28 @@ def main() -> None:
     failures: list[str] = []
     expected: list[tuple[str, str, str]] = []
     start = time.perf_counter()
-    for case in cases:
-        for mode in modes:
-            if mode == "check" and not case.get("environment"):
-                continue
-            with tempfile.TemporaryDirectory() as tmp:
-                outcome = (check_case(case, Path(tmp), offline=not args.online) if mode == "check"
-                           else run_case(case, mode, Path(tmp), offline=not args.online))
-            cell = table[case["family"]][mode]
-            cell[0] += outcome.passed
-            cell[1] += 1
-            if not outcome.passed:
-                if mode in MODES:
-                    expected.append((case["id"], mode, _reason(outcome)))
-                failures.append(f"{case['id']} [{mode}] culprit={outcome.culprit} fix={outcome.fix}: "
-                                f"{outcome.summary[:300]}")
+    tasks = [(case, mode, args.online) for case in cases for mode in modes
+             if mode != "check" or case.get("environment")]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        outcomes = []
+        for done, outcome in enumerate(pool.map(_run, tasks), 1):
+            outcomes.append(outcome)
+            print(f"\r{done}/{len(tasks)} ({time.perf_counter() - start:.0f} s)", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+    for (case, mode, _online), outcome in zip(tasks, outcomes):
+        cell = table[case["family"]][mode]
+        cell[0] += outcome.passed
+        cell[1] += 1
+        if not outcome.passed:
+            if mode in MODES:
+                expected.append((case["id"], mode, _reason(outcome)))
+            failures.append(f"{case['id']} [{mode}] culprit={outcome.culprit} fix={outcome.fix}: "
+                            f"{outcome.summary[:300]}")
+    if args.json:
+        args.json.write_text(json.dumps([{"id": case["id"], "family": case["family"], "mode": mode,
+                                          "passed": outcome.passed, "summary": outcome.summary}
+                                         for (case, mode, _online), outcome in zip(tasks, outcomes)], indent=1),
+                             encoding="utf-8")
     elapsed = time.perf_counter() - start
     print(f"{'family':28} " + " ".join(f"{m:>12}" for m in modes))
     totals = {m: [0, 0] for m in modes}
@@ -84,6 +96,14 @@ def main() -> None:
             "# Cases explain does not pass yet, per mode, and why (written by bench/corpus_rates.py "
             "--write-expected;\n# tests/explain/test_breakages.py fails when a listed case starts passing).\n" + rows,
             encoding="utf-8")
+
+
+def _run(task: tuple[dict, str, bool]) -> Outcome:
+    """One case in one mode, in a temporary directory of its own."""
+    case, mode, online = task
+    with tempfile.TemporaryDirectory() as tmp:
+        return (check_case(case, Path(tmp), offline=not online) if mode == "check"
+                else run_case(case, mode, Path(tmp), offline=not online))
 
 
 def _reason(outcome: Outcome) -> str:
