@@ -256,6 +256,9 @@ class Scanner:
         if cut is not None and not any(o.number >= tail[-1].number and o.where == tail[-1].where
                                        for g in result.groups for o in g.occurrences):
             result.groups.append(cut)
+        bare = bare_message(list(tail)) if not result.groups else None
+        if bare is not None:
+            result.groups.append(bare)
         return result
 
 
@@ -278,6 +281,34 @@ def truncated_import(tail: list[LogLine]) -> HitGroup | None:
     groups = {"module": found.group("only")} if found.group("only") else \
         {"module": found.group("module"), "names": " ".join(found.group("names").split())}
     group = HitGroup(code=TRUNCATED_CODE, groups={**groups, "truncated": "yes"}, matched=line.text.strip(),
+                     context=tuple(item.text for item in tail[:-1]))
+    group.count = 1
+    group.occurrences.append(Occurrence(line.where, line.number, line.text))
+    return group
+
+
+MESSAGE_CODE = "ED615"  # the raised-message family: which release started saying it
+MAX_BARE_LINES = 4  # a pasted message, not a run's log (a long log's error line has its exception class)
+_REFUSAL = re.compile(r"(?i)\b(?:error|fail(?:s|ed|ure)?|cannot|can't|unable|unsupported|no longer|not supported|"
+                      r"invalid|incompatible|requires?|missing|not (?:found|available|installed|allowed)|"
+                      r"deprecated|removed|mismatch|refus\w*|denied|only supports?|vulnerab\w*|(?:upgrade|update) \w+)\b")
+_BARE_WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def bare_message(tail: list[LogLine]) -> HitGroup | None:
+    """An error message pasted without its exception class (``Dataset scripts are no longer
+    supported, but found x.py``), when nothing else matched: a log of at most
+    :data:`MAX_BARE_LINES` non-blank lines whose last one reads as a refusal (at least four
+    words, one of them an error word) and is no traceback frame or code line.  The raised-message
+    family looks for the release whose source started saying it."""
+    if not tail or len(tail) > MAX_BARE_LINES:
+        return None
+    line = tail[-1]
+    text = line.text.strip().strip("`").strip()
+    if len(text) < 18 or line.text[:1].isspace() or _FRAME_LINE.match(line.text) or \
+            len(_BARE_WORDS.findall(text)) < 4 or not _REFUSAL.search(text):
+        return None
+    group = HitGroup(code=MESSAGE_CODE, groups={"message": text[:200]}, matched=text[:200],
                      context=tuple(item.text for item in tail[:-1]))
     group.count = 1
     group.occurrences.append(Occurrence(line.where, line.number, line.text))

@@ -48,6 +48,7 @@ def test_case(case: dict, mode: str, tmp_path: Path) -> None:
     (">=4.43", ">=4.43.0", True), ("<0.14", "==0.13.2", True), ("<2.0", "==2.0.1", False),
     ("==2.10.0+cu126", "==2.10.0+cu126", True), ("<2.11", ">=2.10,<2.11", True), ("", ">=0.45.1", True),
     ("", "==0.45.1", False), (">=2.7", "==2.7.0+cu128", True), ("<=2.1", "<2.2", True), (">=3", "<2", False),
+    ("<4.52.1", "<4.52", True), ("<2.0.1", "<2", True), (">=4.52", "<4.52", False),
 ])
 def test_fix_fitting_is_a_real_overlap(ours: str, theirs: str, fits: bool) -> None:
     assert specs_overlap(SpecifierSet(ours), SpecifierSet(theirs)) is fits

@@ -75,3 +75,21 @@ def test_a_traceback_cut_off_at_its_import_line_is_the_import_that_failed() -> N
     assert scan(frame + "    import imghdr\nModuleNotFoundError: No module named 'imghdr'\n")[0].groups == {
         "module": "imghdr"}  # the error line is there: the usual signature explains it
     assert scan("    import imghdr\n") == []  # an import line that is not a frame's
+
+
+def test_a_pasted_message_without_its_exception_class_is_a_raised_message() -> None:
+    from envdoctor.explain.extractors import MESSAGE_CODE, Scanner
+    from envdoctor.explain.logscan import LogLine
+
+    def scan(text: str):  # type: ignore[no-untyped-def]
+        lines = [LogLine("run.log", i, t) for i, t in enumerate(text.splitlines(), 1)]
+        return Scanner(knowledge.load()).scan(lines).groups
+
+    (only,) = scan("`Dataset scripts are no longer supported, but found superb.py`\n")
+    assert (only.code, only.groups["message"]) == (MESSAGE_CODE, "Dataset scripts are no longer supported, but found superb.py")
+    assert scan("Training completed in 3h 12m, the model was saved to out/\n") == []  # no error word
+    assert scan("fails\n") == []  # too short to search for
+    assert scan("\n".join(f"step {i}: the loss failed to go down" for i in range(6))) == []  # a run's log, not a message
+    assert scan('  File "/x/y.py", line 3, in <module> raise error now\n') == []  # a frame
+    (error,) = scan("RuntimeError: Dataset scripts are no longer supported, but found x.py\n")
+    assert error.groups["message"].startswith("Dataset scripts")  # the signature itself, not the fallback

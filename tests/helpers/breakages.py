@@ -174,6 +174,10 @@ def specs_overlap(ours: SpecifierSet, theirs: SpecifierSet) -> bool:
         if release[-1] > 0:
             probes.add(Version(".".join(map(str, [*release[:-1], release[-1] - 1]))))
         probes.add(Version(".".join(map(str, [*release[:2], 0]))))
+        if release[1] > 0:  # just below a minor: 4.51.999 for `<4.52`
+            probes.add(Version(f"{release[0]}.{release[1] - 1}.999"))
+        if release[0] > 0:
+            probes.add(Version(f"{release[0] - 1}.999"))
     return any(ours.contains(v, prereleases=True) and theirs.contains(v, prereleases=True) for v in probes)
 
 
