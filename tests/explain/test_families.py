@@ -644,6 +644,17 @@ def test_an_extension_under_a_pre_release_torch_gets_that_lines_final_release(tm
     assert "pre-release" not in final.message and "torch" not in _pins(final)  # a final torch: rebuild the extension
 
 
+def test_macos_dyld_wording_is_an_undefined_symbol_with_its_leading_underscore_off(tmp_path: Path) -> None:
+    log = (f"ImportError: dlopen({SITE}/torchaudio/lib/libtorchaudio.so, 0x0006): "
+           "Symbol not found: __ZN3c1017RegisterOperatorsD1Ev\n")
+    finding = _only(explain_text(log, tmp_path), "ED120")
+    assert set(finding.packages) == {"torchaudio", "torch"}  # the path names the extension, c10:: names torch
+    assert "c10::RegisterOperators::~RegisterOperators()" in finding.message  # demangled once `_` is off
+    assert "dlopen(" not in finding.message
+    assert not [f for f in explain_text("Symbol not found in the table: 42\n", tmp_path, name="b.log").findings
+                if f.code == "ED120"]
+
+
 def test_a_bare_init_names_the_class_the_calling_line_constructs(tmp_path: Path) -> None:
     from envdoctor.explain.extractors import HitGroup, Occurrence
     from envdoctor.explain.families.kwarg import constructed

@@ -34,8 +34,8 @@ from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
 
 TORCH_NAMESPACES = ("c10", "at", "torch", "caffe2")
 MAX_SYMBOL_LINE = 8192
-_SO_PATH = re.compile(r"(?P<path>[^\s'\"`:]{1,1000}\.(?:so|pyd))\b")
-_SYMBOL = re.compile(r"undefined symbol:? (?P<symbol>\S{1,4096})")
+_SO_PATH = re.compile(r"(?P<path>[^\s'\"`:(]{1,1000}\.(?:so|pyd|dylib))\b")
+_SYMBOL = re.compile(r"undefined symbol:? (?P<symbol>\S{1,4096})|Symbol not found: _(?P<macho>\S{1,4096})")
 
 
 def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | None]:
@@ -59,7 +59,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     text = group.occurrences[0].text
     module, path = _extension_module(text, ev.kb)
     dist = ev.distribution_of(module) if module else None
-    symbol = m.group("symbol") if (m := _SYMBOL.search(text)) else ""
+    symbol = (m.group("symbol") or m.group("macho")) if (m := _SYMBOL.search(text)) else ""  # Mach-O: `_` off
     readable = demangle(symbol) if symbol else ""
     owner = namespace(symbol)
     shown = readable if len(readable) <= 120 else readable[:117] + "…"
