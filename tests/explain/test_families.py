@@ -655,6 +655,24 @@ def test_macos_dyld_wording_is_an_undefined_symbol_with_its_leading_underscore_o
                 if f.code == "ED120"]
 
 
+XFORMERS_BUILD = ("WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:\n"
+                  "    PyTorch 2.4.1+cu124 with CUDA 1204 (you have 2.5.0+cu124)\n"
+                  "    Python  3.11.9 (you have 3.11.9)\n")
+
+
+def test_an_extensions_report_of_the_torch_it_was_built_for_names_both_sides(tmp_path: Path) -> None:
+    text = _only(explain_text(XFORMERS_BUILD, tmp_path), "ED120")
+    assert set(text.packages) == {"xformers", "torch"} and "built for torch 2.4.1+cu124" in text.message
+    assert _pins(text) == {"torch": "==2.4.1"}  # the build's torch; the xformers side needs the releases
+    # against a freeze the release snapshot's metadata names the xformers release built for the installed torch
+    env = _only(explain_text(XFORMERS_BUILD, tmp_path, freeze(tmp_path, {"xformers": "0.0.28.post1",
+                                                                         "torch": "2.5.0"}), name="b.log"), "ED120")
+    assert "compiled against torch==2.4.1" in env.message
+    assert any(fix.pins == {"xformers": "==0.0.28.post2"} for fix in env.fixes)
+    matched = explain_text(XFORMERS_BUILD.replace("(you have 2.5.0+cu124)", "(you have it)"), tmp_path, name="c.log")
+    assert not [f for f in matched.findings if f.code == "ED120"]  # no version found: not this report
+
+
 def test_a_bare_init_names_the_class_the_calling_line_constructs(tmp_path: Path) -> None:
     from envdoctor.explain.extractors import HitGroup, Occurrence
     from envdoctor.explain.families.kwarg import constructed

@@ -48,9 +48,29 @@ def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | N
             module = parent or PurePath(path).name.split(".")[0]
         return module, path
     for name in (*kb.tables["torch_extensions"]["packages"], "flash_attn"):
-        if re.search(rf"\b{re.escape(name.replace('-', '_'))}\b", text):
+        if re.search(rf"\b{re.escape(name.replace('-', '_'))}\b", text, re.IGNORECASE):  # xFormers
             return name.replace("-", "_"), None
     return None, None
+
+
+def _stated_build(group: HitGroup, ev: Evidence, module: str | None) -> Diagnosis | None:
+    """An extension's own report of the torch it was built for and the one it found (xformers:
+    "xFormers was built for: PyTorch 2.4.1+cu124 with CUDA 1204 (you have 2.5.0+cu124)"): both
+    sides named by the log; with a target, the target's check (ED120) gives the release pins."""
+    built, have = group.groups["built"], group.groups.get("have", "")
+    dist = ev.distribution_of(module) if module else None
+    what = dist or "a compiled extension"
+    torch_kept = f"torch=={built}" if "+" not in built else f"torch=={built.split('+')[0]} (the {built} build)"
+    fixes = (pip_install_fix(f"or move torch back to the one {what} was built for: {torch_kept}",
+                             {"torch": f"=={built.split('+')[0]}"}, Applicability.UNSAFE),)
+    if dist is None:
+        return Diagnosis(f"a compiled extension was built for torch {built}, but torch {have} is installed", MEDIUM,
+                         (say(f"install the extension's release built for torch {have}"), *fixes), ("torch",))
+    return Diagnosis(f"{dist} was built for torch {built}, but torch {have} is installed: its C++/CUDA "
+                     f"extensions do not load", MEDIUM,
+                     (say(f"install the {dist} release built for torch {have} (its wheel's metadata pins "
+                          f"torch=={have.split('+')[0]}; `envdoctor check --env` against your freeze names it)"),
+                      *fixes), (dist, "torch"))
 
 
 @explains("ED120")
@@ -58,7 +78,11 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     """`undefined symbol` in a compiled module: which distribution owns it and the torch it was built for."""
     text = group.occurrences[0].text
     module, path = _extension_module(text, ev.kb)
+    if module is None and "built" in group.groups:  # the extension's name is on the line above
+        module, path = _extension_module(" ".join(group.context[-2:]), ev.kb)
     dist = ev.distribution_of(module) if module else None
+    if "built" in group.groups and (ev.ctx is None or dist is None or ev.installed(dist) is None):
+        return _stated_build(group, ev, module)
     symbol = (m.group("symbol") or m.group("macho")) if (m := _SYMBOL.search(text)) else ""  # Mach-O: `_` off
     readable = demangle(symbol) if symbol else ""
     owner = namespace(symbol)
