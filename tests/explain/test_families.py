@@ -663,7 +663,8 @@ XFORMERS_BUILD = ("WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. x
 def test_an_extensions_report_of_the_torch_it_was_built_for_names_both_sides(tmp_path: Path) -> None:
     text = _only(explain_text(XFORMERS_BUILD, tmp_path), "ED120")
     assert set(text.packages) == {"xformers", "torch"} and "built for torch 2.4.1+cu124" in text.message
-    assert _pins(text) == {"torch": "==2.4.1"}  # the build's torch; the xformers side needs the releases
+    # each side: xformers' release whose (snapshot-recorded) metadata pins torch 2.5.0, or the build's torch
+    assert [fix.pins for fix in text.fixes if fix.pins] == [{"xformers": "==0.0.28.post2"}, {"torch": "==2.4.1"}]
     # against a freeze the release snapshot's metadata names the xformers release built for the installed torch
     env = _only(explain_text(XFORMERS_BUILD, tmp_path, freeze(tmp_path, {"xformers": "0.0.28.post1",
                                                                          "torch": "2.5.0"}), name="b.log"), "ED120")

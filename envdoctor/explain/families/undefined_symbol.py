@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from envdoctor.engine.core import implementation
+from envdoctor.env import releases
 from envdoctor.env.requirements import parse_version
 from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.demangle import demangle, namespace
@@ -66,11 +68,25 @@ def _stated_build(group: HitGroup, ev: Evidence, module: str | None) -> Diagnosi
     if dist is None:
         return Diagnosis(f"a compiled extension was built for torch {built}, but torch {have} is installed", MEDIUM,
                          (say(f"install the extension's release built for torch {have}"), *fixes), ("torch",))
+    recorded = releases.shipped()
+    matching = [r.version for r in recorded.releases(dist, "torch") if _admits(r.requires, releases.public(have))]
+    side = (pip_install_fix(f"install {dist} {matching[-1]}, the newest release whose metadata pins the installed "
+                            f"torch {releases.public(have)} ({recorded.describe()})", {dist: f"=={matching[-1]}"},
+                            Applicability.UNSAFE) if matching else
+            say(f"install the {dist} release built for torch {have} (its wheel's metadata pins "
+                f"torch=={releases.public(have)}; `envdoctor check --env` against your freeze names it)"))
     return Diagnosis(f"{dist} was built for torch {built}, but torch {have} is installed: its C++/CUDA "
-                     f"extensions do not load", MEDIUM,
-                     (say(f"install the {dist} release built for torch {have} (its wheel's metadata pins "
-                          f"torch=={have.split('+')[0]}; `envdoctor check --env` against your freeze names it)"),
-                      *fixes), (dist, "torch"))
+                     f"extensions do not load", MEDIUM, (side, *fixes), (dist, "torch"))
+
+
+def _admits(requires: tuple[str, ...], torch: str) -> bool:
+    """Whether one of a release's torch requirements pins exactly ``torch`` (markers aside)."""
+    version = parse_version(torch)
+    for line in releases.lines_on(requires, "torch"):
+        spec = Requirement(line).specifier
+        if version is not None and any(s.operator == "==" for s in spec) and spec.contains(version, prereleases=True):
+            return True
+    return False
 
 
 @explains("ED120")
