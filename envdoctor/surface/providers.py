@@ -37,17 +37,19 @@ MAX_MODULE_READS = 12  # modules read as text to find where a class or function 
 DYNAMIC_EXPORTS = (b"import *", b"__getattr__", b"define_import_structure", b"globals()")
 
 
-def _may_export(release: ReleaseSymbols, top: str, name: str) -> bool:
-    """Whether ``top/__init__`` can export ``name`` at all: it names it (an import or a lazy
-    table), or builds its namespace in a way only the full lookup can follow."""
+def _export_kind(release: ReleaseSymbols, top: str, name: str) -> str | None:
+    """How ``top/__init__`` can export ``name``: ``"spelled"`` (it names it: an import or a lazy
+    table), ``"dynamic"`` (it builds its namespace in a way only the full lookup can follow), or None."""
     path = (release.modules() or {}).get(top)
     if path is None or release.source is None:
-        return False
+        return None
     try:
         text = release.source.read(path) or b""
     except SourceError:  # an unreadable file: let the full lookup decide
-        return True
-    return name.encode() in text or any(marker in text for marker in DYNAMIC_EXPORTS)
+        return "dynamic"
+    if name.encode() in text:
+        return "spelled"
+    return "dynamic" if any(marker in text for marker in DYNAMIC_EXPORTS) else None
 
 
 def name_words(name: str) -> set[str]:
@@ -121,22 +123,30 @@ class ProviderMap:
         self.dirty = True
         return found
 
-    def exporter(self, dist: str, name: str, defined: bool = False) -> str | None:
-        """The top-level package of ``dist``'s newest release that exports ``name`` (cached);
-        ``defined``: instead, the module that defines it (:func:`defining_module`)."""
-        key = f"{canonical_name(dist)}:{name}{':defined' if defined else ''}"
+    def exporter(self, dist: str, name: str, stage: str = "dynamic") -> str | None:
+        """The top-level package of ``dist``'s newest release that exports ``name`` (cached).
+
+        ``stage`` ``"spelled"``: only packages whose ``__init__`` names it are asked (fast; a
+        package that may export it dynamically is left undecided, not cached); ``"dynamic"``:
+        every package that can export it; ``"defined"``: instead, the module that defines it
+        (:func:`defining_module`)."""
+        key = f"{canonical_name(dist)}:{name}{':defined' if stage == 'defined' else ''}"
         if key not in self.exports and not self.offline:
             from envdoctor.surface.lookup import answer, defines
             from envdoctor.surface.query import Query
 
             release = self.newest(dist)
-            tops = [t for t in self.top_levels(dist) or () if not t.startswith("_")]
-            if defined:
+            if stage == "defined":
                 self.exports[key] = defining_module(release, name) if release is not None else None
             else:
-                self.exports[key] = next((t for t in tops if release is not None and _may_export(release, t, name)
-                                          and answer(release, Query(t, name)).status is True
-                                          and defines(release, t, name)), None)  # not imported from elsewhere
+                tops = [t for t in self.top_levels(dist) or () if not t.startswith("_")]
+                kinds = {t: _export_kind(release, t, name) for t in tops} if release is not None else {}
+                asked = [t for t, kind in kinds.items() if kind == "spelled" or (kind and stage == "dynamic")]
+                found = next((t for t in asked if release is not None and answer(release, Query(t, name)).status
+                              is True and defines(release, t, name)), None)  # not imported from elsewhere
+                if found is None and stage == "spelled" and "dynamic" in kinds.values():
+                    return None  # undecided: the dynamic stage asks it
+                self.exports[key] = found
             if release is not None:
                 release.save()
             self.dirty = True
@@ -213,12 +223,14 @@ def definers(name: str, candidates: Iterable[str], index_urls: tuple[str, ...] |
     found = ProviderMap(index_urls, offline)
     deadline = time.monotonic() + budget_s
     try:
-        for defined in (False, True):  # an export anywhere beats a definition found by its words
+        # a top level that names it beats a module that defines it, found by its words; a top level
+        # built at run time (transformers' lazy structure) is read whole only when neither found it
+        for stage in ("spelled", "defined", "dynamic"):
             for dist in dict.fromkeys(canonical_name(c) for c in candidates):
-                key = f"{dist}:{name}{':defined' if defined else ''}"
+                key = f"{dist}:{name}{':defined' if stage == 'defined' else ''}"
                 if time.monotonic() > deadline and key not in found.exports:
                     continue
-                top = found.exporter(dist, name, defined)
+                top = found.exporter(dist, name, stage)
                 if top:
                     return [(dist, top)]  # the most likely candidate that exports (or defines) it
         return []

@@ -86,3 +86,21 @@ def test_a_name_not_exported_is_found_in_the_module_that_shares_its_words(tmp_pa
         # a bare method name is defined in too many places to say whose (a module named `forward` is no answer)
         layout.add(Dist("libf", "1.0", {"libf/__init__.py": "", "libf/forward.py": "def forward(x): ...\n"}))
         assert definers("forward", ["libf"]) == []
+
+
+def test_a_lazily_built_top_level_is_read_whole_only_when_nothing_cheaper_answers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package whose ``__init__`` builds its namespace at run time (transformers' lazy structure)
+    is asked after the packages that name the class or define it in a module sharing its words."""
+    lazy = {"liblazy/__init__.py": "from .impl import *\n",  # only the full lookup follows it
+            "liblazy/impl.py": "class Gadget: ...\nclass LlamaAttention: ...\n"}
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("liblazy", "1.0", lazy))
+    layout.add(Dist("libm", "1.0", {"libm/__init__.py": "", "libm/models/__init__.py": "",
+                                    "libm/models/llama/modeling_llama.py": "class LlamaAttention: ...\n"}))
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        # the lazy package comes first, but a module that defines it by its words answers before it is read whole
+        assert definers("LlamaAttention", ["liblazy", "libm"]) == [("libm", "libm.models.llama.modeling_llama")]
+        assert definers("Gadget", ["liblazy", "libm"]) == [("liblazy", "liblazy")]  # nothing cheaper answers
+        assert definers("Gadget", ["liblazy", "libm"], offline=True) == [("liblazy", "liblazy")]  # cached
