@@ -111,7 +111,7 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
     return ReleaseSymbols.open(source, remember=True)
 
 
-PROBE_VERSION = 19  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
+PROBE_VERSION = 20  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
 #                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
 #                   5: keywords of classes with bases in other distributions follow those bases;
 #                   6: keywords see through decorators the release defines; absent fallback star imports;
@@ -124,7 +124,7 @@ PROBE_VERSION = 19  # of the answers' meaning (2: methods answer Cls.method(kwar
 #                   16: summary v15, a class as a module's __getattr__; 17: a probe whose reads failed
 #                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good;
 #                   18: summary v16; 19: a dataclass's keyword: a base from another distribution adds
-#                   only its dataclass fields)
+#                   only its dataclass fields; 20: summary v17, a decorated class's annotations)
 
 
 class ProbeStore:

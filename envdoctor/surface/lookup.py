@@ -325,6 +325,10 @@ class _Resolver:
                 return self.check(init, kwarg, self.where.get(id(cls)))
             if cls.get("dataclass"):
                 fields += cls.get("fields", [])
+            elif cls.get("annotated"):  # a decorator may have made its annotations fields (huggingface_hub's @strict)
+                if kwarg in cls["annotated"]:
+                    return Answer(True, "an annotated field of a decorated class")
+                unknown = unknown or "a class decorator may make its annotations parameters"
             elif init is not None:
                 break
         if kwarg in fields:
@@ -522,8 +526,8 @@ def class_chain(release: ReleaseSymbols, module: str, name: str) -> ClassChain |
                 complete = False
                 continue
             classes.append((current.module, current.name))
-            fields += [f for f in summary.get("fields", []) if f not in fields]
-            complete = complete and not summary.get("opaque_bases")
+            fields += [f for f in (*summary.get("fields", []), *summary.get("annotated", [])) if f not in fields]
+            complete = complete and not summary.get("opaque_bases") and not summary.get("annotated")
             for base in summary["bases"]:
                 if base in HARMLESS_BASES:
                     continue

@@ -266,6 +266,27 @@ def test_a_plain_mixin_from_another_distribution_adds_no_keyword_to_a_dataclass(
     assert answer_through_bases(peft, Query("pe", "Other", kwarg="layer_replication"), others).status is None
 
 
+def test_a_decorated_subclass_of_a_dataclass_may_take_its_annotations(tmp_path: Path) -> None:
+    """transformers 5's configs: ``@strict class CLIPVisionConfig(PreTrainedConfig)`` with annotated
+    fields, the decorator from huggingface_hub (it makes them fields); a plain subclass's do not count."""
+    release = _open(tmp_path, Dist("cfg", "5.0", {"cfg/__init__.py": textwrap.dedent("""
+        from dataclasses import dataclass
+        from hub.dataclasses import strict
+        @dataclass
+        class PreTrainedConfig:
+            return_dict: bool = True
+        @strict
+        class VisionConfig(PreTrainedConfig):
+            hidden_size: int = 768
+        class PlainConfig(PreTrainedConfig):
+            hidden_size: int = 768
+    """)}))
+    assert answer(release, Query("cfg", "VisionConfig", kwarg="hidden_size")).status is True
+    assert answer(release, Query("cfg", "VisionConfig", kwarg="return_dict")).status is True
+    assert answer(release, Query("cfg", "VisionConfig", kwarg="dropout")).status is None  # never "not accepted"
+    assert answer(release, Query("cfg", "PlainConfig", kwarg="hidden_size")).status is False  # Python's own rule
+
+
 DECORATED = {
     "dec/__init__.py": """
         from ._validators import validate_args, explicit, passthrough
