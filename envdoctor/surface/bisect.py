@@ -31,6 +31,7 @@ from envdoctor.surface import diskcache
 from envdoctor.surface.boundary import Boundary
 from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.lookup import answer, answer_through_bases, successor
+from envdoctor.surface.versions import PROBE_VERSION
 from envdoctor.surface.query import Query
 from envdoctor.surface.sources import SdistSource, Source, WheelSource
 
@@ -109,22 +110,6 @@ def open_index_release(dist: str, version: str, files: list[index.IndexFile]) ->
             return None
         source = SdistSource(dist, version, sdist.url, sdist.filename)
     return ReleaseSymbols.open(source, remember=True)
-
-
-PROBE_VERSION = 20  # of the answers' meaning (2: methods answer Cls.method(kwarg=); 3: keyword-naming decorators;
-#                   4: names absent from every file of a lazily-exported subtree are absent; unsettled answers not kept;
-#                   5: keywords of classes with bases in other distributions follow those bases;
-#                   6: keywords see through decorators the release defines; absent fallback star imports;
-#                   7: modules replaced by objects or made by import hooks answer at run time; 8: summary v7;
-#                   9: summary v8, extension modules whose binary never spells a name lack it; 10: summary v9;
-#                   11: summary v10; 12: summary v11, a user's release without the referencing files and
-#                   that spells the module nowhere no longer makes the reference; 13: summary v12, a
-#                   partly dynamic __all__ does not star-export a name imported from outside; 14: summary
-#                   v13, instance attributes; 15: summary v14, setattr on the module itself;
-#                   16: summary v15, a class as a module's __getattr__; 17: a probe whose reads failed
-#                   (a network error, a read cut short) is not kept: v16 kept some as unknown for good;
-#                   18: summary v16; 19: a dataclass's keyword: a base from another distribution adds
-#                   only its dataclass fields; 20: summary v17, a decorated class's annotations)
 
 
 class ProbeStore:

@@ -16,7 +16,7 @@ from typing import Any
 from envdoctor.surface.diskcache import cache_root, read_json, safe_name, write_json
 from envdoctor.env.probe import canonical_name
 from envdoctor.surface.sources import Source, SourceError, is_package_file, module_files, shadowed_files
-from envdoctor.surface.symbols import SUMMARY_VERSION
+from envdoctor.surface.versions import SUMMARY_VERSION
 
 CACHE_VERSION = 3  # 2: the source files extension modules shadow; 3: no answer memoised from a failed read
 WHOLE_ARCHIVE_FILES = 16  # files of a subtree past which subtree_mentions fetches the whole archive once

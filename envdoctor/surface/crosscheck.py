@@ -914,8 +914,7 @@ def check(snap: Snapshot, offline: bool = False, order: Iterable[str] = (),
 
     ``order`` names distributions to scan first (the QLoRA stack); the others follow by name.
     """
-    from envdoctor.surface.bisect import PROBE_VERSION
-    from envdoctor.surface.symbols import SUMMARY_VERSION
+    from envdoctor.surface.versions import PROBE_VERSION, SUMMARY_VERSION
 
     key = f"{fingerprint(snap)}-v{RESULT_VERSION}.{SUMMARY_VERSION}.{PROBE_VERSION}"  # any change of meaning: a miss
     if not offline and snap.source.startswith("file:"):

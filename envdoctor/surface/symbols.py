@@ -32,20 +32,8 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from envdoctor.surface.statics import MAX_ITEMS, NotStatic, evaluate, evaluate_keys
+from envdoctor.surface.versions import SUMMARY_VERSION
 
-SUMMARY_VERSION = 17  # 4: globals().update(...) marks a module dynamic; 5: decorators named, wrapper profiles,
-#                     star imports made only in an except handler (fallback_stars); 6: sys.modules[__name__]
-#                     replaced by an object (dynamic), sys.meta_path hooks (import_hook); 7: a wrapper is a
-#                     function the decorator defines and returns in its own body (direct statements); 8: a
-#                     module function that adds to __all__, called on imported modules (numpy 1.x extend_all);
-#                     9: @overload declarations merged (a keyword any of them takes is accepted); 10: a module
-#                     function that reaches globals(), called at module level, makes the namespace dynamic;
-#                     11: references keep the standard-library modules a Python release removed (imp, imghdr);
-#                     12: the known part of a partly dynamic __all__ (all_known); 13: what methods set on
-#                     self (instance, instance_dynamic); 14: setattr(sys.modules[__name__], name, ...)
-#                     with a computed name marks the module dynamic; 15: a class as the module's __getattr__;
-#                     16: calls inside the functions a module-level block defines are not module-level calls;
-#                     17: the annotated fields of a decorated class that is not a plain dataclass (annotated)
 MAX_HANDLED_NAMES = 40  # strings a decorator spells that are kept (the keywords it may handle)
 MAX_HANDLED_NAME = 40
 MAX_MESSAGE = 600

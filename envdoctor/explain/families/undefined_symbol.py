@@ -55,7 +55,7 @@ def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | N
     return None, None
 
 
-def _stated_build(group: HitGroup, ev: Evidence, module: str | None) -> Diagnosis | None:
+def _stated_build(group: HitGroup, ev: Evidence, module: str | None) -> Diagnosis:
     """An extension's own report of the torch it was built for and the one it found (xformers:
     "xFormers was built for: PyTorch 2.4.1+cu124 with CUDA 1204 (you have 2.5.0+cu124)"): both
     sides named by the log; with a target, the target's check (ED120) gives the release pins."""
