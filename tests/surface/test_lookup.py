@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -210,9 +211,14 @@ def _open(tmp_path: Path, dist: Dist) -> ReleaseSymbols:
     return ReleaseSymbols.open(InstalledSource(dist.name, dist.version, info))
 
 
-def test_a_keyword_of_a_dataclass_is_answered_by_its_bases_in_another_distribution(tmp_path: Path) -> None:
+def _via_bases(release: ReleaseSymbols, others: Callable[[str], ReleaseSymbols | None], cls: str,
+               kwarg: str) -> bool | None:
     from envdoctor.surface.lookup import answer_through_bases
 
+    return answer_through_bases(release, Query(release.name, cls, kwarg=kwarg), others).status
+
+
+def test_a_keyword_of_a_dataclass_is_answered_by_its_bases_in_another_distribution(tmp_path: Path) -> None:
     base = _open(tmp_path, Dist("hub", "4.0", {"hub/__init__.py": textwrap.dedent("""
         from dataclasses import dataclass
         @dataclass
@@ -230,15 +236,12 @@ def test_a_keyword_of_a_dataclass_is_answered_by_its_bases_in_another_distributi
     trainer = _open(tmp_path, Dist("tr", "0.20", {"tr/__init__.py": config}))
     others = {"hub": base}.get
     assert answer(trainer, Query("tr", "SFTConfig", kwarg="learning_rate")).status is None  # alone: unknown
-    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="learning_rate"), others).status is True
-    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="max_seq_length"), others).status is False
-    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="max_length"), others).status is True
-    assert answer_through_bases(trainer, Query("tr", "SFTConfig", kwarg="x"), lambda _: None).status is None
+    assert [_via_bases(trainer, others, "SFTConfig", kw) for kw in ("learning_rate", "max_seq_length", "max_length")] \
+        == [True, False, True]
+    assert _via_bases(trainer, lambda _: None, "SFTConfig", "x") is None
 
 
 def test_a_plain_mixin_from_another_distribution_adds_no_keyword_to_a_dataclass(tmp_path: Path) -> None:
-    from envdoctor.surface.lookup import answer_through_bases
-
     hub = _open(tmp_path, Dist("hub", "1.0", {"hub/__init__.py": textwrap.dedent("""
         import somewhere
         class PushToHubMixin:
@@ -260,10 +263,8 @@ def test_a_plain_mixin_from_another_distribution_adds_no_keyword_to_a_dataclass(
     peft = _open(tmp_path, Dist("pe", "0.9", {"pe/__init__.py": config}))
     others = {"hub": hub}.get
     assert answer(peft, Query("pe", "LoraConfig", kwarg="layer_replication")).status is None  # alone: unknown
-    assert answer_through_bases(peft, Query("pe", "LoraConfig", kwarg="layer_replication"), others).status is False
-    assert answer_through_bases(peft, Query("pe", "LoraConfig", kwarg="use_dora"), others).status is True
-    # a base whose own bases were not read may still bring fields
-    assert answer_through_bases(peft, Query("pe", "Other", kwarg="layer_replication"), others).status is None
+    assert [_via_bases(peft, others, "LoraConfig", kw) for kw in ("layer_replication", "use_dora")] == [False, True]
+    assert _via_bases(peft, others, "Other", "layer_replication") is None  # its base's own bases may bring fields
 
 
 def test_a_decorated_subclass_of_a_dataclass_may_take_its_annotations(tmp_path: Path) -> None:
