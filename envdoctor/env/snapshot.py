@@ -44,6 +44,14 @@ class Distribution:
     native_libs: tuple[str, ...] = ()
     implied_by: tuple[str, ...] = ()  # not listed: the pins whose metadata implies it, nearest first
 
+    @property
+    def site_packages(self) -> str | None:
+        """The folder holding its files: the metadata folder's parent (None for a pin in a lock file)."""
+        where = self.location
+        if where and where.rstrip("/\\").endswith((".dist-info", ".egg-info")):
+            return str(Path(where).parent)
+        return where
+
 
 @dataclass(frozen=True)
 class ImpliedRange:

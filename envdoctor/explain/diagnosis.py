@@ -94,10 +94,7 @@ class Evidence:
         """The target's site-packages folder of ``dist`` (None for lock files and --no-env)."""
         if self.ctx is None or dist not in self.ctx.snapshot.distributions:
             return None
-        where = self.ctx.snapshot.distributions[dist].location
-        if where and where.rstrip("/\\").endswith((".dist-info", ".egg-info")):
-            return str(Path(where).parent)  # the metadata folder's site-packages
-        return where
+        return self.ctx.snapshot.distributions[dist].site_packages
 
 
 @dataclass(frozen=True)

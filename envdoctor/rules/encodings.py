@@ -1,8 +1,8 @@
 """Encodings of the files tools will read: ED201-ED208.
 
 Which bytes are a problem depends on the tool that reads the file (its kind):
-pip strips a UTF-8 or UTF-16 byte-order mark but reads a UTF-32 LE one as
-UTF-16; tomllib and json refuse any BOM; PyYAML skips a UTF-8 BOM; the csv
+pip strips a UTF-8 or UTF-16 byte-order mark, and a UTF-32 one from 25.0 (the
+target's pip is asked: envdoctor.env.pip_boms); tomllib and json refuse any BOM; PyYAML skips a UTF-8 BOM; the csv
 module keeps it in the first column name; a BOM hides a shell script's shebang.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from envdoctor.env.pip_boms import misreads
 from envdoctor.findings import (
     Applicability,
     FileEdit,
@@ -21,7 +22,7 @@ from envdoctor.findings import (
     hint,
 )
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.project.encoding import EncodingFacts
+from envdoctor.project.encoding import BOMS, EncodingFacts
 from envdoctor.project.facts import ProjectFacts, display_path
 from envdoctor.project.scan import MAX_READ_BYTES, ScannedFile
 from envdoctor.rules.base import Context, implements
@@ -131,12 +132,10 @@ def reencode_fix(file: ScannedFile, codec: str, reading: str) -> Fix:
     )
 
 
-def _wide_severity(file: ScannedFile, facts: EncodingFacts, consumer: Consumer) -> Severity:
-    if facts.bom is None:
-        return Severity.ERROR
-    if file.kind == "requirements" and facts.bom == "utf-32-le":
-        return Severity.ERROR  # pip tests the UTF-16 LE mark first, which is a prefix of UTF-32 LE's
-    return consumer.wide_with_bom
+def _pip_misreads(ctx: Context, file: ScannedFile, facts: EncodingFacts) -> tuple[bool, str]:
+    """For a requirements file with a mark: whether the target's pip takes it for another mark."""
+    mark = next(bom for bom, name in BOMS if name == facts.bom)
+    return misreads(ctx.snapshot, mark) if file.kind == "requirements" else (False, "")
 
 
 @implements("ED201")
@@ -149,14 +148,16 @@ def wide_encoding_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         consumer = CONSUMERS[file.kind]
         name = WIDE_NAMES.get(facts.bom or facts.encoding or "", facts.encoding or "?")
         marked = "with a byte-order mark" if facts.bom else "without a byte-order mark"
-        severity = _wide_severity(file, facts, consumer)
+        misread, pip = _pip_misreads(ctx, file, facts) if facts.bom else (False, "")
+        severity = Severity.ERROR if facts.bom is None or misread else consumer.wide_with_bom
         if severity is Severity.WARNING:
             effect = (
-                f"{consumer.tool} reads it, but other readers (cyclonedx-py, grep, diff, scripts that "
+                f"{pip or consumer.tool} reads it, but other readers (cyclonedx-py, grep, diff, scripts that "
                 "open() it) see NUL-separated bytes"
             )
-        elif file.kind == "requirements" and facts.bom:
-            effect = "pip decodes it as UTF-16 (its BOM test order), so every requirement is garbled"
+        elif misread:
+            effect = (f"{pip} takes its mark for a shorter one (the UTF-16 LE mark starts the UTF-32 LE one), "
+                      "so every requirement is garbled")
         elif file.kind == "requirements":
             effect = "pip decodes it as UTF-8 and stops with \"Invalid requirement: 'c\\x00l\\x00...'\""
         else:

@@ -6,10 +6,12 @@ import codecs
 import os
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
+from envdoctor.env.snapshot import Hardware, live
 from envdoctor.findings import Applicability, Severity
 from envdoctor.project.encoding import analyse
 from envdoctor.project.scan import MAX_FILES, file_kind, scan
@@ -108,18 +110,19 @@ def test_requirements_pip_cannot_read_are_errors(tmp_path: Path, data: bytes) ->
     assert finding.code == "ED201" and finding.severity is Severity.ERROR
 
 
-def test_pip_itself_agrees_on_the_boundary(tmp_path: Path) -> None:
-    """pip accepts UTF-16 with a BOM and rejects UTF-32 LE with one (its BOM test order)."""
-    def pip_reads(data: bytes) -> bool:
-        path = tmp_path / "req.txt"
-        path.write_bytes(data)
-        done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
-                               "--disable-pip-version-check", "-r", str(path)],
-                              capture_output=True, text=True, timeout=120)
-        return done.returncode == 0
-
-    assert pip_reads("pytest\n".encode("utf-16"))
-    assert not pip_reads("pytest\n".encode("utf-32"))
+@pytest.mark.parametrize("codec", ["utf-16", "utf-32"])
+def test_the_rule_agrees_with_the_pip_of_the_target(tmp_path: Path, codec: str) -> None:
+    """The real pip of this environment decides: an error exactly when it cannot read the file."""
+    data = "pytest\n".encode(codec)  # with its BOM; pytest is installed, so a read file installs nothing
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(data)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
+                           "--disable-pip-version-check", "-r", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    [finding] = run_rules(tmp_path, snap=live(Hardware()))
+    assert finding.code == "ED201"
+    assert (finding.severity is Severity.ERROR) == (done.returncode != 0), done.stderr
+    assert "pip " + version("pip") in finding.message
 
 
 def test_utf8_bom_matters_only_where_the_reader_chokes(tmp_path: Path) -> None:
