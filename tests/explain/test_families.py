@@ -655,6 +655,40 @@ def test_macos_dyld_wording_is_an_undefined_symbol_with_its_leading_underscore_o
                 if f.code == "ED120"]
 
 
+NCCL_LOG = f"ImportError: {SITE}/torch/lib/libtorch_cuda.so: undefined symbol: ncclCommRegister\n"
+
+
+@pytest.mark.parametrize(("pins", "confidence", "said"), [
+    ({"torch": "2.2.0", "nvidia-nccl-cu12": "2.18.1"}, "high", "nvidia-nccl-cu12 2.18.1 is installed"),
+    ({"torch": "2.2.0"}, "medium", "another release of nvidia-nccl-cu12"),  # implied by torch: the loaded copy is not it
+])
+def test_a_c_symbol_names_the_library_the_modules_distribution_declares(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pins: dict[str, str], confidence: str, said: str) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("torch", "2.2.0", {"torch/__init__.py": ""},
+                    requires=("nvidia-nccl-cu12==2.19.3; platform_system == 'Linux'", "filelock")))
+    for version in ("2.18.1", "2.19.3"):
+        layout.add(Dist("nvidia-nccl-cu12", version, {"nvidia/nccl/lib/libnccl.so.2": ""}))
+    layout.add(Dist("filelock", "3.13.1", {"filelock/__init__.py": ""}))
+    (tmp_path / "run.log").write_text(NCCL_LOG, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, pins), offline=False)
+        finding = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED120")
+    assert finding.packages[0] == "nvidia-nccl-cu12" and "torch" in finding.packages
+    assert "torch 2.2.0 declares nvidia-nccl-cu12==2.19.3" in finding.message and said in finding.message
+    assert finding.confidence == confidence and _pins(finding) == {"nvidia-nccl-cu12": "==2.19.3"}
+
+
+def test_a_c_symbol_no_declared_requirement_is_named_after_stays_a_torch_build_question(tmp_path: Path) -> None:
+    text = _only(explain_text(NCCL_LOG, tmp_path), "ED120")  # no target: torch's own library, no pin guessed
+    assert text.packages == ("torch",) and "a library torch loads" in text.message and not _pins(text)
+    log = f"ImportError: {SITE}/vllm/_C.so: undefined symbol: ncclCommRegister\n"
+    env = _only(explain_text(log, tmp_path, freeze(tmp_path, {"vllm": "0.3.2", "nvidia-nccl-cu12": "2.18.1"}),
+                             name="b.log"), "ED120")  # offline: no metadata says vllm needs that wheel
+    assert "nvidia-nccl-cu12" not in env.packages
+
+
 XFORMERS_BUILD = ("WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:\n"
                   "    PyTorch 2.4.1+cu124 with CUDA 1204 (you have 2.5.0+cu124)\n"
                   "    Python  3.11.9 (you have 3.11.9)\n")

@@ -16,7 +16,9 @@ from packaging.specifiers import SpecifierSet
 
 from envdoctor.engine.core import implementation
 from envdoctor.env import releases
+from envdoctor.env.native_deps import LibraryRequirement, library_requirement
 from envdoctor.env.requirements import parse_version
+from envdoctor.env.snapshot import Snapshot
 from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.demangle import demangle, namespace
 from envdoctor.explain.diagnosis import (
@@ -37,6 +39,7 @@ from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
 TORCH_NAMESPACES = ("c10", "at", "torch", "caffe2")
 MAX_SYMBOL_LINE = 8192
 _SO_PATH = re.compile(r"(?P<path>[^\s'\"`:(]{1,1000}\.(?:so|pyd|dylib))\b")
+_LIBRARY = re.compile(r"\bversion [`'\"]?(?P<library>lib[\w+.-]{1,200}?\.so)")
 _SYMBOL = re.compile(r"undefined symbol:? (?P<symbol>\S{1,4096})|Symbol not found: _(?P<macho>\S{1,4096})")
 
 
@@ -89,6 +92,39 @@ def _admits(requires: tuple[str, ...], torch: str) -> bool:
     return False
 
 
+def _listed(snap: Snapshot) -> list[str]:
+    """The target's own distributions (not those its pins imply), to search from when the log names none."""
+    return sorted(name for name, dist in snap.distributions.items() if not dist.implied_by)
+
+
+def _library_mismatch(lib: LibraryRequirement, symbol: str, what: str, ev: Evidence) -> Diagnosis:
+    """The symbol is a library's that ``lib.declarer`` requires: the installed (or loaded) copy is another release."""
+    snap = ev.ctx.snapshot if ev.ctx else None
+    declarer = f"{lib.declarer} {ev.installed(lib.declarer) or ''}".strip()
+    needs = f"{what} needs `{symbol}` from {lib.name}'s library, and {declarer} declares {lib.name}{lib.spec}"
+    have = snap.distributions.get(lib.name) if snap else None
+    version = parse_version(have.version) if have else None
+    loose = say(f"then make sure no other copy of the library comes first: `python -c \"import {lib.declarer}\"` "
+                f"with LD_LIBRARY_PATH unset; a system or conda copy on that path shadows {lib.name}'s")
+    if have and not have.implied_by and version is not None and lib.spec \
+            and not SpecifierSet(lib.spec).contains(version, prereleases=True):
+        return Diagnosis(f"{needs}, but {lib.name} {have.version} is installed: that release lacks the symbol",
+                         HIGH, (pip_install_fix(f"install {lib.name}{lib.spec}, the release {declarer} declares",
+                                                {lib.name: lib.spec}, Applicability.UNSAFE),),
+                         (lib.name, lib.declarer))
+    if not lib.spec:
+        return Diagnosis(f"{needs} (any release): the copy loaded lacks the symbol, so it is an older release or "
+                         f"another copy of the library", MEDIUM,
+                         (say(f"upgrade {lib.name} (`pip install -U {lib.name}`): {declarer} requires it without a "
+                              f"version, and a newer release keeps the symbols an older one has"), loose),
+                         (lib.name, lib.declarer))
+    return Diagnosis(f"{needs}: the copy that was loaded lacks the symbol, so another release of {lib.name} (or a "
+                     f"copy of its library outside it) was found first", MEDIUM,
+                     (pip_install_fix(f"install {lib.name}{lib.spec}, the release {declarer} declares",
+                                      {lib.name: lib.spec}, Applicability.UNSAFE), loose),
+                     (lib.name, lib.declarer))
+
+
 @explains("ED120")
 def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`undefined symbol` in a compiled module: which distribution owns it and the torch it was built for."""
@@ -118,6 +154,14 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
         if dist
         else ()
     )
+    if ev.ctx is None and dist == "torch" and owner is None and shown:
+        return Diagnosis(
+            f"{what} needs `{shown}`, a symbol of a library torch loads beside it (an nvidia-* wheel it requires, or "
+            f"a copy of that library first on LD_LIBRARY_PATH): the copy loaded is another release than torch "
+            f"declares", MEDIUM,
+            (say("install the library releases your torch declares (`envdoctor explain --env FREEZE` or a run in "
+                 "the environment names them), and unset LD_LIBRARY_PATH entries that hold another copy"),),
+            ("torch",))
     if ev.ctx is None:
         return Diagnosis(
             f"{what} was built against another {against} than the one installed: install the "
@@ -126,6 +170,10 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
             (say("install the build made for the installed torch (same torch major.minor)"), *uninstall),
             tuple(d for d in (dist, "torch" if owner in TORCH_NAMESPACES else None) if d),
         )
+    library = m.group("library") if (m := _LIBRARY.search(text)) else None
+    if owner not in TORCH_NAMESPACES and (found_lib := library_requirement(
+            symbol, library, [dist] if dist else _listed(ev.ctx.snapshot), ev.ctx.snapshot, skip=frozenset({"torch"}))):
+        return _library_mismatch(found_lib, symbol, what, ev)
     if dist is None:
         return Diagnosis(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
     found = [f for f in implementation(entry)(ev.ctx, entry) if dist in f.packages]
