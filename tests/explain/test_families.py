@@ -655,6 +655,16 @@ def test_macos_dyld_wording_is_an_undefined_symbol_with_its_leading_underscore_o
                 if f.code == "ED120"]
 
 
+def test_a_top_level_module_named_after_a_listed_distribution_is_that_distributions(tmp_path: Path) -> None:
+    log = f"ImportError: {SITE}/exllamav2_ext.cpython-310-x86_64-linux-gnu.so: undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
+    listed = _only(explain_text(log, tmp_path, freeze(tmp_path, {"exllamav2": "0.0.19", "torch": "2.1.2"}),
+                                name="a.log"), "ED120")
+    assert listed.packages[0] == "exllamav2"  # its wheel ships exllamav2_ext beside the exllamav2 package
+    other = _only(explain_text(log, tmp_path, freeze(tmp_path, {"exllama": "0.1", "torch": "2.1.2"}),
+                               name="b.log"), "ED120")
+    assert other.packages[0] == "exllamav2-ext"  # no listed name starts the module's: the name stands
+
+
 NCCL_LOG = f"ImportError: {SITE}/torch/lib/libtorch_cuda.so: undefined symbol: ncclCommRegister\n"
 
 
