@@ -63,12 +63,7 @@ class Evidence:
             source = self.ctx.snapshot.source if self.ctx else ""
             asks_interpreter = source == "live" or source.startswith("python:")
             self._owners = owners.module_owners(self.python) if asks_interpreter else {}
-        found = owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
-        if self.ctx is None or found in self.ctx.snapshot.distributions:
-            return found
-        top = module.split(".")[0].lower()  # a listed distribution whose name starts the module's: exllamav2_ext
-        listed = [name for name in self.ctx.snapshot.distributions if top.startswith(name.replace("-", "_") + "_")]
-        return max(listed, key=len) if listed else found
+        return owners.distribution_for_module(module, self._owners, self.kb.tables.get("module_distributions", {}))
 
     def providers_of(self, module: str, importer: str | None = None, spellings: tuple[str, ...] = ()) -> list[str]:
         """The distributions to install for a missing import name: the target's owner or the curated

@@ -105,6 +105,7 @@ def test_demangled_names_say_whose_library_a_symbol_is() -> None:
      "is 5.2.0.", "transformers", ">=5.2.0", "4.57.6"),
     ("Using `bitsandbytes` 4-bit quantization requires the latest version of bitsandbytes", "bitsandbytes", "",
      None),
+    ("ValueError: `org/model-0.8B` is not supported yet in `transformers==4.57.6`.", "transformers", "", "4.57.6"),
 ])
 def test_gates_in_any_wording(line: str, name: str, spec: str, found: str | None) -> None:
     gate = parse_gate(line)
@@ -124,6 +125,17 @@ def test_gate_against_the_target(tmp_path: Path, numpy: str, confidence: str) ->
     assert set(finding.packages) == {"numpy", "numba"}
     if confidence == "high":
         assert _pins(finding) == {"numpy": "<=2.1"}
+
+
+@pytest.mark.parametrize(("installed", "confidence"), [("4.57.6", "high"), ("5.2.0", "low")])
+def test_a_refused_release_is_upgraded_past_and_a_newer_target_makes_the_log_stale(
+        tmp_path: Path, installed: str, confidence: str) -> None:
+    log = ("ValueError: `org/model-0.8B` is not supported yet in `transformers==4.57.6`.\n"
+           "Please update transformers via `pip install --upgrade transformers` and try again.\n")
+    text = _only(explain_text(log, tmp_path), "ED613")
+    assert "refuses transformers 4.57.6" in text.message and _pins(text) == {"transformers": ">4.57.6"}
+    env = _only(explain_text(log, tmp_path, freeze(tmp_path, {"transformers": installed}), name="b.log"), "ED613")
+    assert env.confidence == confidence
 
 
 # --- no kernel image: both directions ---------------------------------------------------------

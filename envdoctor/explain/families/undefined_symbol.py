@@ -92,6 +92,17 @@ def _admits(requires: tuple[str, ...], torch: str) -> bool:
     return False
 
 
+def _compiled_owner(module: str, path: str | None, ev: Evidence) -> str:
+    """The distribution of a compiled module: a top-level ``.so`` named after a listed distribution
+    (``exllamav2_ext.so`` beside ``exllamav2``) is that distribution's; else the module's owner."""
+    found = ev.distribution_of(module)
+    top_level = path is not None and PurePath(path.replace("\\", "/")).name.split(".")[0] == module
+    if ev.ctx is None or not top_level or found in ev.ctx.snapshot.distributions:
+        return found
+    listed = [name for name in _listed(ev.ctx.snapshot) if module.lower().startswith(name.replace("-", "_") + "_")]
+    return max(listed, key=len) if listed else found
+
+
 def _listed(snap: Snapshot) -> list[str]:
     """The target's own distributions (not those its pins imply), to search from when the log names none."""
     return sorted(name for name, dist in snap.distributions.items() if not dist.implied_by)
@@ -132,7 +143,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     module, path = _extension_module(text, ev.kb)
     if module is None and "built" in group.groups:  # the extension's name is on the line above
         module, path = _extension_module(" ".join(group.context[-2:]), ev.kb)
-    dist = ev.distribution_of(module) if module else None
+    dist = _compiled_owner(module, path, ev) if module else None
     if "built" in group.groups and (ev.ctx is None or dist is None or ev.installed(dist) is None):
         return _stated_build(group, ev, module)
     symbol = (m.group("symbol") or m.group("macho")) if (m := _SYMBOL.search(text)) else ""  # Mach-O: `_` off

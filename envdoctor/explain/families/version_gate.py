@@ -53,6 +53,9 @@ _OR_LOWER = re.compile(rf"{_Q}(?P<name>{_NAME}){_Q}\s(?:version\s|v)?(?P<version
 _MINIMUM = re.compile(rf"\b(?P<name>{_NAME})\sversion\s(?:of\s)?(?P<found>{_VERSION})\b[^\n]{{0,120}}?"
                       rf"\bminimum\s(?:required\s)?version\sis\s(?P<version>{_VERSION})", re.IGNORECASE)
 _UPDATE_NAME = re.compile(rf"\b(?:upgrade|update)\s{_Q}(?P<name>{_NAME}){_Q}(?:\s|$|[.,`])", re.IGNORECASE)
+# "... is not supported yet in `NAME==1.0`": the version named is the one found, not a requirement
+_REFUSED_IN = re.compile(rf"(?:not|n't)\s(?:yet\s)?supported(?:\syet)?\s(?:in|by|with)\s{_Q}(?P<name>{_NAME})"
+                         rf"==(?P<version>{_VERSION}){_Q}", re.IGNORECASE)
 _SUBJECT = re.compile(rf"^\s?(?:\w+(?:Error|Exception):\s)?(?P<who>{_NAME})\sneeds\s")
 _LATEST = re.compile(rf"\b(?:the\s)?(?:latest|newest|most\srecent)\sversion\sof\s{_Q}(?P<name>{_NAME}){_Q}"
                      r"(?![\w-])", re.IGNORECASE)
@@ -112,6 +115,8 @@ def _parse(text: str) -> Gate | None:
     found_name = _canonical(found_match.group("name") or "") if found_match else ""
     if minimum := _MINIMUM.search(text):
         return Gate(_canonical(minimum.group("name")), f">={minimum.group('version')}", minimum.group("found"))
+    if refused := _REFUSED_IN.search(text):
+        return Gate(_canonical(refused.group("name")), "", refused.group("version"))
     updated = _UPDATE_NAME.search(text)
     for m in _STATED.finditer(text):
         name, spec = m.group("name").strip(".-"), m.group("spec").replace(" ", "")
@@ -162,12 +167,16 @@ def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     checker = _checker(group, ev, gate.name) or gate.requirer
     who = f"{checker} checks" if checker else "a runtime check requires"
     said = f"{who} {gate.requirement or gate.name}" if gate.specifier else \
-        f"{who} the newest release of {gate.name}"
-    found = f", but {gate.name} {gate.found} was installed" if gate.found else ""
+        f"{checker or 'a runtime check'} refuses {gate.name} {gate.found} and asks for a newer release" \
+        if gate.found else f"{who} the newest release of {gate.name}"
+    found = f", but {gate.name} {gate.found} was installed" if gate.found and gate.specifier else ""
     culprits = tuple(dict.fromkeys(d for d in (gate.name, checker) if d))
+    # "the newest release" of a check that names the release it refused: past that one
+    wanted = gate.specifier or (f">{gate.found}" if gate.found else "")
     title = f"move {gate.name} into the checked range {gate.specifier}" if gate.specifier else \
-        f"upgrade {gate.name} to its newest release"
-    fixes: list[Fix] = [pip_install_fix(title, {gate.name: gate.specifier}, Applicability.UNSAFE)]
+        f"upgrade {gate.name} past the {gate.found} the check refused (`pip install -U {gate.name}` gets the " \
+        f"newest)" if gate.found else f"upgrade {gate.name} to its newest release"
+    fixes: list[Fix] = [pip_install_fix(title, {gate.name: wanted}, Applicability.UNSAFE)]
     relaxed = checker_relaxed(checker, gate.requirement, ev) if checker and gate.specifier else None
     if relaxed is None and checker and gate.specifier:
         relaxed = checker_introduced(checker, _message(group), ev)
@@ -182,6 +191,7 @@ def version_gate(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if installed is None:
         return Diagnosis(f"{said}, and {gate.name} is not installed in the target", HIGH, tuple(fixes), culprits)
     version = parse_version(installed.split("+")[0])
-    if gate.specifier and version is not None and SpecifierSet(gate.specifier).contains(version, prereleases=True):
+    if wanted and version is not None and SpecifierSet(wanted).contains(version, prereleases=True):
         return Diagnosis(stale(f"{said}; the target's {gate.name} {installed} satisfies it"), LOW, (), culprits)
-    return Diagnosis(f"{said}, but the target has {gate.name} {installed}", HIGH, tuple(fixes), culprits)
+    joined = "and the target has" if gate.found and not gate.specifier else "but the target has"
+    return Diagnosis(f"{said}, {joined} {gate.name} {installed}", HIGH, tuple(fixes), culprits)
