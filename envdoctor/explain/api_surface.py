@@ -97,6 +97,18 @@ def first_release_without(user: str, version: str | None, path: str, module: str
         return None
 
 
+def importers(module: str, name: str | None, candidates: list[tuple[str, str]],
+              offline: bool = False) -> list[tuple[str, str]]:
+    """[(distribution, file)] of the candidate releases that import ``module.name`` at import time."""
+    api = _api()
+    if api is None:
+        return []
+    try:
+        return api.importers_of(module, name, candidates, api.SourceSpec(offline=offline))
+    except Exception:
+        return []
+
+
 @dataclass(frozen=True)
 class Phrase:
     """Where an error message appears in a distribution's releases (envdoctor.surface.phrases)."""

@@ -15,8 +15,10 @@ from envdoctor.surface.query import Query
 from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_info, top_level_owners
 
 ANYWHERE_BUDGET_S = 25.0  # reading whole releases for an importing file the traceback did not show
+IMPORTERS_BUDGET_S = 12.0  # reading a freeze's other releases for the one that makes a failing import
 
-__all__ = ["Boundary", "SourceSpec", "first_release_without", "module_owner", "symbol_boundary", "symbol_status"]
+__all__ = ["Boundary", "SourceSpec", "first_release_without", "importers_of", "module_owner", "symbol_boundary",
+           "symbol_status"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,38 @@ def first_release_without(user: str, version: str | None, path: str, module: str
     urls = (index_url,) if index_url else pipconfig.read().urls
     refs = [Reference(Query(module, name), path, 1)]
     return user_fixed_in(user, version, refs, urls, offline, anywhere, ANYWHERE_BUDGET_S if anywhere else None)
+
+
+def importers_of(module: str, name: str | None, candidates: list[tuple[str, str]], source: SourceSpec,
+                 budget_s: float = IMPORTERS_BUDGET_S) -> list[tuple[str, str]]:
+    """[(distribution, file)] of the ``candidates`` (name, version) whose code imports ``module.name``
+    (``name`` None: ``module`` or a submodule of it) unconditionally at module level, in order; the
+    releases not read within ``budget_s`` are left for the next run (what was read is kept)."""
+    import time
+
+    from envdoctor.surface.crosscheck import references_of
+
+    deadline = time.monotonic() + budget_s
+    found: list[tuple[str, str]] = []
+    for dist, version in candidates:
+        if time.monotonic() > deadline:
+            break
+        release = open_release(dist, version, source)
+        if release is None:
+            continue
+        refs = references_of(release, deadline) or []
+        release.save()
+        path = next((ref.path for ref in refs if ref.guard is None and ref.query.attr is None
+                     and ref.query.kwarg is None and _imports(ref.query, module, name)), None)
+        if path is not None:
+            found.append((dist, path))
+    return found
+
+
+def _imports(query: Query, module: str, name: str | None) -> bool:
+    if name is not None:
+        return query.module == module and query.name == name
+    return query.module == module or query.module.startswith(module + ".")
 
 
 def module_owner(module: str, site_packages: list[Path]) -> str | None:

@@ -380,6 +380,30 @@ def test_the_importer_gets_the_first_release_that_no_longer_imports_the_name(tmp
     assert "the first release whose userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
 
 
+@pytest.mark.parametrize("guarded", [False, True])
+def test_an_importer_the_log_does_not_show_is_found_among_the_freezes_releases(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, guarded: bool) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("prov", "2.0", {"prov/__init__.py": "def kept(): ...\n"}))
+    layout.add(Dist("bystander", "3.0", {"bystander/__init__.py": "from prov import kept\n"}, requires=("prov",)))
+    old = "try:\n    from prov import gone\nexcept ImportError:\n    gone = None\n" if guarded else "from prov import gone\n"
+    for version, source in (("1.0", old), ("1.1", "from prov import kept\n")):
+        layout.add(Dist("userpkg", version, {"userpkg/__init__.py": "", "userpkg/mod.py": source}))  # undeclared
+    log = "ImportError: cannot import name 'gone' from 'prov' (/x/site-packages/prov/__init__.py)\n"
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, {"userpkg": "1.0", "bystander": "3.0", "prov": "2.0"}),
+                                     offline=False)
+        finding = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED601")
+    if guarded:  # a guarded import does not fail: no importer is named
+        assert "userpkg" not in finding.packages and "imported by" not in finding.message
+        return
+    assert finding.packages[0] == "userpkg" and "imported by userpkg 1.0" in finding.message
+    assert finding.fixes[0].pins == {"userpkg": "==1.1"}
+    assert "userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
+
+
 def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Index(tmp_path / "index")

@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from envdoctor.env import stdlib
 from envdoctor.env.probe import canonical_name
-from envdoctor.env.requirements import parse_version
+from envdoctor.env.requirements import active_requirements, parse_version
 from envdoctor.explain import api_surface
 from envdoctor.explain.blame import Side, group_frames, provider_side, user_of
 from envdoctor.explain.diagnosis import (
@@ -131,12 +131,29 @@ def _removed_module(group: HitGroup, ev: Evidence, dist: str, module: str, gone:
                                                                                         if d)))
 
 
-def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None) -> Fix | None:
+def _importer_in_target(ev: Evidence, module: str, name: str | None, provider: str) -> tuple[str, str] | None:
+    """(distribution, file) of the release a freeze lists whose code imports ``module.name`` at import time,
+    for a log that does not show the importing frame; those that declare ``provider`` are read first."""
+    if ev.ctx is None or not ev.ctx.snapshot.source.startswith("file:"):
+        return None
+    snap = ev.ctx.snapshot
+    listed = [(n, d) for n, d in sorted(snap.distributions.items()) if not d.implied_by and n != provider]
+    declaring = [(n, d.version) for n, d in listed
+                 if provider in {canonical_name(r.name) for r in active_requirements(d, snap)}]
+    others = [(n, d.version) for n, d in listed if (n, d.version) not in declaring]
+    found = api_surface.importers(module, name, declaring + others, offline=ev.offline)
+    return found[0] if found else None
+
+
+def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, name: str | None,
+                  importing_file: str | None = None) -> Fix | None:
     """Upgrade the importer to its first release whose importing file no longer imports the symbol
-    (the file from the traceback, bisected over the importer's later releases; when no release
-    of that file imports it, the traceback was cut above the file that does: any file counts)."""
+    (the file from the traceback, or ``importing_file`` read from its release, bisected over the
+    importer's later releases; when no release of that file imports it, the traceback was cut above
+    the file that does: any file counts)."""
     version = ev.installed(importer)
-    files = [site_path(f.path) for f in group_frames(group) if f.top and ev.distribution_of(f.top) == importer]
+    files = [importing_file] if importing_file else \
+        [site_path(f.path) for f in group_frames(group) if f.top and ev.distribution_of(f.top) == importer]
     if not files or files[-1] is None:
         return None
     symbol = f"`{module}{'.' + name if name else ''}`"
@@ -207,7 +224,9 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
                          f"{_by(user_of(group, ev, dist), ev)}", MEDIUM,
                          (pip_install_fix(f"install {dist} (the distribution that provides `{module}`)", {dist: ""},
                                           Applicability.UNSAFE),), (dist,))
-    importer = user_of(group, ev, dist)
+    importer, importing_file = user_of(group, ev, dist), None
+    if importer is None and (seen := _importer_in_target(ev, module, name, dist)):
+        importer, importing_file = seen
     by = _by(importer, ev)
     what = f"`{module}` has no `{name}`" if name else f"`{module}` is not importable"
     installed = ev.installed(dist)
@@ -216,8 +235,10 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
         if top_level:
             if (gone := _gone(dist, module, ev)) is not None:  # installing the newest would not bring it back
                 return _removed_module(group, ev, dist, module, gone)
+            moved = _importer_fix(group, ev, importer, module, name, importing_file) if importer else None
             return Diagnosis(f"`{module}` comes from {dist}, which is not installed in the target{by}", HIGH,
-                             (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),), (dist,))
+                             (pip_install_fix(f"install {dist}", {dist: ""}, Applicability.UNSAFE),
+                              *((moved,) if moved else ())), tuple(dict.fromkeys(d for d in (importer, dist) if d)))
         # the failing process had `{module}`'s package: the log is from another environment than the target
         elsewhere = f" (the target does not list {dist}: the log comes from another environment)"
     if ev.ctx is not None and installed:
@@ -244,7 +265,7 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     if boundary is not None and (side := provider_side(dist, boundary, installed)):
         sides.append(side)
     fixes = [side.fix() for side in sides]
-    if importer and (moved := _importer_fix(group, ev, importer, module, name)):
+    if importer and (moved := _importer_fix(group, ev, importer, module, name, importing_file)):
         fixes.insert(0, moved)
     elif importer:
         fixes.append(say(f"or move {importer} to a release written for {dist}{' ' + installed if installed else ''}"
