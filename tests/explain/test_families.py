@@ -13,6 +13,7 @@ from envdoctor.engine.check import CheckRequest
 from envdoctor.env.cuda_arch import ArchList, capability
 from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot, save
 from envdoctor.explain.demangle import namespace, qualified_name
+from envdoctor.explain.families.missing_library import same_minor
 from envdoctor.explain.families.version_gate import parse_gate
 from envdoctor.explain.frames import blame, parse_frames, site_module
 from envdoctor.surface.bisect import find_boundary
@@ -733,6 +734,35 @@ def test_a_c_symbol_no_declared_requirement_is_named_after_stays_a_torch_build_q
     env = _only(explain_text(log, tmp_path, freeze(tmp_path, {"vllm": "0.3.2", "nvidia-nccl-cu12": "2.18.1"}),
                              name="b.log"), "ED120")  # offline: no metadata says vllm needs that wheel
     assert "nvidia-nccl-cu12" not in env.packages
+
+
+CUDART_LOG = "from vllm import cuda_utils\nImportError: libcudart.so.12: cannot open shared object file: No such file or directory\n"
+
+
+@pytest.mark.parametrize(("torch", "confidence", "said"), [
+    ("2.1.0+cu118", "high", "torch 2.1.0+cu118 is built for CUDA 11.8"),
+    ("2.1.0+cu121", "medium", "had another torch build"),
+])
+def test_a_cuda_library_of_another_major_is_torchs_cuda_build(tmp_path: Path, torch: str, confidence: str,
+                                                              said: str) -> None:
+    finding = _only(explain_text(CUDART_LOG, tmp_path, freeze(tmp_path, {"vllm": "0.2.2", "torch": torch})), "ED617")
+    assert finding.packages == ("vllm", "torch") and "libcudart.so.12" in finding.message
+    assert said in finding.message and finding.confidence == confidence
+    assert _pins(finding) == {"torch": "==2.1.0"}
+
+
+def test_a_cuda_library_from_the_text_alone_names_both_sides_and_no_version(tmp_path: Path) -> None:
+    finding = _only(explain_text(CUDART_LOG, tmp_path), "ED617")
+    assert finding.packages == ("vllm", "torch") and "CUDA 12" in finding.message and not _pins(finding)
+    other = _only(explain_text("ImportError: libsndfile.so.1: cannot open shared object file: No such file\n",
+                               tmp_path, name="b.log"), "ED617")  # not a CUDA library: no torch build question
+    assert "torch" not in other.packages and other.confidence == "low"
+
+
+@pytest.mark.parametrize(("declared", "kept"), [(">=2.1.0", ">=2.1.0,<2.2"), ("==2.1.2", "==2.1.2"),
+                                                 (">=2.1,<3", ">=2.1,<3")])
+def test_a_declared_torch_floor_is_kept_to_its_minor(declared: str, kept: str) -> None:
+    assert same_minor(declared) == kept
 
 
 XFORMERS_BUILD = ("WARNING[XFORMERS]: xFormers can't load C++/CUDA extensions. xFormers was built for:\n"
