@@ -13,6 +13,7 @@ from envdoctor.engine.check import CheckRequest
 from envdoctor.env.cuda_arch import ArchList, capability
 from envdoctor.env.snapshot import GPU, Distribution, Hardware, Snapshot, save
 from envdoctor.explain.demangle import namespace, qualified_name
+from envdoctor.explain.families.attribute import named_bases
 from envdoctor.explain.families.missing_library import same_minor
 from envdoctor.explain.families.version_gate import parse_gate
 from envdoctor.explain.frames import blame, parse_frames, site_module
@@ -465,6 +466,36 @@ def test_a_class_named_without_its_module_is_found_among_the_targets_distributio
                                  request), "ED610")
     assert "peft" in finding.packages  # no traceback, no module in the message: peft's own source says
     assert "peft release than 0.9.0" in finding.message
+
+
+@pytest.mark.parametrize(("cls", "bases"), [
+    ("HybridMambaAttentionDynamicCache", ["MambaAttentionDynamicCache", "AttentionDynamicCache", "DynamicCache",
+                                          "Cache"]),
+    ("Qwen2TokenizerFast", ["TokenizerFast", "Fast"]),
+    ("Cache", []),
+])
+def test_the_trailing_parts_of_a_class_name_longest_first(cls: str, bases: list[str]) -> None:
+    assert named_bases(cls) == bases
+
+
+@pytest.mark.parametrize("had", [True, False])
+def test_a_remote_code_class_is_looked_up_as_the_library_class_its_name_ends_with(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, had: bool) -> None:
+    layout = Index(tmp_path / "index")
+    method = "    def get_max_length(self): ...\n" if had else "    def other(self): ...\n"
+    for version, body in (("1.0", method), ("1.1", method), ("2.0", "    def get_seq_length(self): ...\n")):
+        layout.add(Dist("cachelib", version, {"cachelib/__init__.py": f"class DynamicCache:\n{body}"}))
+    log = "AttributeError: 'HybridMambaAttentionDynamicCache' object has no attribute 'get_max_length'\n"
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, {"cachelib": "2.0"}), offline=False)
+        finding = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED610")
+    if not had:  # the library's class never had it: its name is no evidence
+        assert "cachelib" not in finding.packages and "does not say which package" in finding.message
+        return
+    assert finding.packages == ("cachelib",) and "ends in cachelib's `DynamicCache`" in finding.message
+    assert "removed in 2.0" in finding.message and _pins(finding) == {"cachelib": "==1.1"}
 
 
 def test_a_keyword_of_a_class_named_without_its_module_is_resolved_from_the_index(

@@ -40,6 +40,7 @@ from envdoctor.knowledge.base import RuleEntry
 
 # "Use X instead" in the message names a replacement; Python's own "Did you mean: 'X'?" is only the
 # nearest spelling among the object's names (get_seq_length for get_max_length), not a successor.
+MAX_NAMED_BASES = 4  # the shortest trailing parts of a class name tried as the library class it extends
 _SUCCESSOR = re.compile(r"(?:Use|use)\s`?'?(?P<successor>[\w.]+)`?'?")
 
 
@@ -77,6 +78,29 @@ def reader_of(group: HitGroup, ev: Evidence, attr: str) -> Reader | None:
     return Reader(dist, path, found.added_in, found.last_without)
 
 
+def named_bases(cls: str) -> list[str]:
+    """The trailing CamelCase runs of a class name, longest first, the name itself left out:
+    ``HybridMambaAttentionDynamicCache`` -> ``MambaAttentionDynamicCache``, ..., ``DynamicCache``, ``Cache``."""
+    return [cls[m.start():] for m in re.finditer(r"(?<=[a-z0-9])[A-Z]", cls)][-MAX_NAMED_BASES:]
+
+
+def named_base(group: HitGroup, ev: Evidence, cls: str, attr: str) -> tuple[str, str, str] | None:
+    """(module, distribution, class) of the longest trailing part of ``cls`` that a distribution defines
+    and whose instances had ``attr`` in some release: code a model repository ships (loaded with
+    trust_remote_code) subclasses the library's class and keeps its name as a suffix.  A part that
+    never had the attribute is no evidence, so it is passed over."""
+    for base in named_bases(cls):
+        found = defining_distribution(group, ev, base)
+        if found is None:
+            continue
+        module, dist = found
+        had = api_surface.boundary(dist, module, name=base, attr=attr, around=ev.installed(dist),
+                                   offline=ev.offline, instance=True)
+        if had is not None and had.present:
+            return module, dist, base
+    return None
+
+
 @explains("ED610")
 def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`has no attribute`: provider, user, the release that removed it, and a pin per side."""
@@ -90,6 +114,9 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
     dist = ev.distribution_of(module) if module else None
     if dist is None and "cls" in group.groups and (found := defining_distribution(group, ev, group.groups["cls"])):
         module, dist = found  # a class the message names without its module: the target's definer
+    base = None
+    if dist is None and "cls" in group.groups and (named := named_base(group, ev, group.groups["cls"], attr)):
+        module, dist, base = named  # remote code's class, named after the library class it extends
     user = user_of(group, ev, dist or "")
     culprits = tuple(dict.fromkeys(d for d in (user, dist) if d))
     what = f"`{owner}` has no attribute `{attr}`"
@@ -101,8 +128,10 @@ def has_no_attribute(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
                         say("find which package defines it (`python -c 'import X; print(X.__file__)'`)"),),
                        culprits)
     installed = ev.installed(dist)
-    cls = group.groups.get("cls")
+    cls = base or group.groups.get("cls")
     name, attribute = (cls, attr) if cls else (attr, None)
+    if base:
+        hint = f" (`{owner}` is not a class of {dist}; its name ends in {dist}'s `{base}`, which it extends){hint}"
     instance = cls is not None and f"type object '{cls}'" not in text  # "'C' object has no attribute"
     target = module or dist.replace("-", "_")
     if installed and ev.ctx is not None and \
