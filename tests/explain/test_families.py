@@ -108,6 +108,8 @@ def test_demangled_names_say_whose_library_a_symbol_is() -> None:
     ("Using `bitsandbytes` 4-bit quantization requires the latest version of bitsandbytes", "bitsandbytes", "",
      None),
     ("ValueError: `org/model-0.8B` is not supported yet in `transformers==4.57.6`.", "transformers", "", "4.57.6"),
+    ("RuntimeError: Dataset scripts are no longer supported for datasets>=4.0", "datasets", "<4.0", None),
+    ("FutureWarning: this flag no longer works since accelerate 1.0", "accelerate", "<1.0", None),
 ])
 def test_gates_in_any_wording(line: str, name: str, spec: str, found: str | None) -> None:
     gate = parse_gate(line)
@@ -117,6 +119,7 @@ def test_gates_in_any_wording(line: str, name: str, spec: str, found: str | None
 def test_a_line_without_a_requirement_is_no_gate() -> None:
     assert parse_gate("RuntimeError: FlashAttention only supports Ampere GPUs or newer.") is None
     assert parse_gate("requires a different Python: 3.11.8 not in '<3.10,>=3.8'") is None
+    assert parse_gate("DeprecationWarning: the imp module is no longer supported since Python 3.12") is None
 
 
 @pytest.mark.parametrize(("numpy", "confidence"), [("2.2.0", "high"), ("2.0.2", "low")])

@@ -56,6 +56,9 @@ _UPDATE_NAME = re.compile(rf"\b(?:upgrade|update)\s{_Q}(?P<name>{_NAME}){_Q}(?:\
 # "... is not supported yet in `NAME==1.0`": the version named is the one found, not a requirement
 _REFUSED_IN = re.compile(rf"(?:not|n't)\s(?:yet\s)?supported(?:\syet)?\s(?:in|by|with)\s{_Q}(?P<name>{_NAME})"
                          rf"==(?P<version>{_VERSION}){_Q}", re.IGNORECASE)
+# "... are no longer supported for datasets>=4.0" / "no longer works since NAME 2.0": the releases from there on
+_NO_LONGER = re.compile(rf"\bno\slonger\s(?:supported|available|works?|allowed)\s(?:in|for|since|from|as\sof|with)\s"
+                        rf"{_Q}(?P<name>{_NAME}){_Q}\s?(?:>=\s?|==\s?|v)?(?P<version>{_VERSION})(?![\w.])", re.IGNORECASE)
 _SUBJECT = re.compile(rf"^\s?(?:\w+(?:Error|Exception):\s)?(?P<who>{_NAME})\sneeds\s")
 _LATEST = re.compile(rf"\b(?:the\s)?(?:latest|newest|most\srecent)\sversion\sof\s{_Q}(?P<name>{_NAME}){_Q}"
                      r"(?![\w-])", re.IGNORECASE)
@@ -63,7 +66,7 @@ _FOUND = re.compile(rf"\b(?:but\s)?(?:found|you\shave|installed(?:\sversion)?(?:
                     rf"(?:\sinstalled)?(?:\sversion)?(?:\sis)?)[:\s]\s?(?:version\s)?{_Q}(?:(?P<name>{_NAME})"
                     rf"(?:==|\s|\s?version\s?|-))?(?P<version>{_VERSION})", re.IGNORECASE)
 _TRIGGER = re.compile(r"requir|upgrade|update|install|need|latest|at least|or higher|or later|or newer|"
-                      r"or less|or lower|minimum|too old|is not supported|not compatible", re.IGNORECASE)
+                      r"or less|or lower|minimum|too old|is not supported|not compatible|no longer", re.IGNORECASE)
 # Words that look like NAME>=VER but are not distributions (Python itself is a separate family).
 _NOT_DISTRIBUTIONS = frozenset({"python", "version", "v", "cuda", "cudnn", "driver", "sm", "gcc", "glibc",
                                 "compute", "capability", "it", "is", "be", "to", "of", "and", "or"})
@@ -115,6 +118,8 @@ def _parse(text: str) -> Gate | None:
     found_name = _canonical(found_match.group("name") or "") if found_match else ""
     if minimum := _MINIMUM.search(text):
         return Gate(_canonical(minimum.group("name")), f">={minimum.group('version')}", minimum.group("found"))
+    if (gone := _NO_LONGER.search(text)) and _valid(gone.group("name"), f"<{gone.group('version')}"):
+        return Gate(_canonical(gone.group("name")), f"<{gone.group('version')}", None)
     if refused := _REFUSED_IN.search(text):
         return Gate(_canonical(refused.group("name")), "", refused.group("version"))
     updated = _UPDATE_NAME.search(text)
