@@ -71,7 +71,8 @@ class Fix:
     ``pins`` are PEP 440 specifiers per distribution (``{"bitsandbytes": ">=0.45.1"}``);
     ``uninstall`` names distributions to remove; ``commands`` are argv lists
     where ``{python}`` stands for the target interpreter (never a shell string);
-    ``env`` holds environment variables the fix relies on.
+    ``env`` holds environment variables the fix relies on; ``within`` keeps, per distribution the fix
+    moves, the range the rule asked for when ``pins`` names the one release picked inside it.
     """
 
     title: str
@@ -81,6 +82,7 @@ class Fix:
     commands: tuple[tuple[str, ...], ...] = ()
     edits: tuple[FileEdit, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
+    within: dict[str, str] = field(default_factory=dict)
 
     def __hash__(self) -> int:  # dict fields are not hashable by default
         return hash((self.title, self.applicability, tuple(sorted(self.pins.items())), self.uninstall))

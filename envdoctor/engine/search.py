@@ -13,7 +13,8 @@ same indexes, cache and metadata reader as ``--env``; see :mod:`envdoctor.env.in
   the candidate), and have its own requirements met by what stays.  A package the file does not
   list but the moving package implies (its exact pins) moves along with it and is named.
 
-The first candidate that passes is the fix (``pins = {name: "==V"}``).  When none passes, the
+The first candidate that passes is the fix (``pins = {name: "==V"}``, the rule's range kept in
+``within``).  When none passes, the
 fix says what was searched and why the nearest candidates failed.  ``--offline`` searches
 nothing and says so.
 """
@@ -231,7 +232,9 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     within = ", ".join(s for n, s in sorted(ranged.items()) if s and not s.startswith("!="))
     title = (f"{fix.title}: {'; '.join(parts)} (the nearest release{' in ' + within if within else ''} for "
              f"Python {snap.python_version} that fits the pins that stay)" + ownership(ctx, moved))
-    return replace(pip_install_fix(title, pins, fix.applicability, fix.uninstall), env=fix.env, edits=fix.edits)
+    asked = {n: s for n, s in ranged.items() if s and not s.startswith("!=")}
+    return replace(pip_install_fix(title, pins, fix.applicability, fix.uninstall), env=fix.env, edits=fix.edits,
+                   within=asked)
 
 
 def concretize(findings: Sequence[Finding], ctx: Context, quiet: bool) -> list[Finding]:

@@ -118,7 +118,8 @@ def test_json_output_schema() -> None:
     finding = doc["findings"][0]
     assert set(finding) == {"code", "name", "severity", "message", "packages", "locations", "evidence", "fixes",
                             "covers", "confidence", "quotes", "inferred"}
-    assert set(finding["fixes"][0]) == {"title", "applicability", "pins", "uninstall", "commands", "edits", "env"}
+    assert set(finding["fixes"][0]) == {"title", "applicability", "pins", "uninstall", "commands", "edits", "env",
+                                         "within"}
 
 
 def test_sarif_output_structure() -> None:

@@ -48,7 +48,7 @@ def test_nearest_release_in_range_that_fits_python_and_what_stays(tmp_path: Path
         code, doc = check(tmp_path, server.url, ["app==1.0", "lib==1.0", "other==1.0"], "--select", "ED001")
         [move_lib, *_] = fixes_of(doc, "ED001")
         # 2.0 needs Python 3.12, 2.1 is excluded by other's requirement, 2.1.1 is yanked, 3.0rc1 is a pre-release
-        assert move_lib["pins"] == {"lib": "==2.2"}
+        assert move_lib["pins"] == {"lib": "==2.2"} and move_lib["within"] == {"lib": ">=2.0"}
         assert "1.0 → 2.2" in move_lib["title"]
         code, doc = check(tmp_path, server.url, ["app==1.0", "lib==1.0", "other==1.0"], "--select", "ED001",
                           python="3.12")
