@@ -229,10 +229,10 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
         along = f", moving {brief_list(list(result.along), 2)} with it" if result.along else ""
         parts.append(_move(snap, name, result.version) + along)
         moved += [name, *(a.split()[0] for a in result.along)]
-    within = ", ".join(s for n, s in sorted(ranged.items()) if s and not s.startswith("!="))
+    asked = {n: s for n, s in sorted(ranged.items()) if s and not s.startswith("!=")}
+    within = ", ".join(asked.values())
     title = (f"{fix.title}: {'; '.join(parts)} (the nearest release{' in ' + within if within else ''} for "
              f"Python {snap.python_version} that fits the pins that stay)" + ownership(ctx, moved))
-    asked = {n: s for n, s in ranged.items() if s and not s.startswith("!=")}
     return replace(pip_install_fix(title, pins, fix.applicability, fix.uninstall), env=fix.env, edits=fix.edits,
                    within=asked)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -35,7 +36,7 @@ def read_marks(site_packages: Path) -> tuple[bytes, ...] | None:
         try:
             with open(site_packages / relative, "rb") as handle:
                 tree = ast.parse(handle.read(MAX_SOURCE_BYTES))
-        except (OSError, SyntaxError, ValueError):
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:
             if not isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -58,22 +59,39 @@ def _mark(item: ast.expr) -> bytes | None:
     return value if isinstance(value, bytes) else None
 
 
-def misreads(snap: Snapshot, bom: bytes) -> tuple[bool, str]:
-    """Whether the target's pip takes a file starting with ``bom`` for another mark, and which pip says so.
+@dataclass(frozen=True)
+class TargetPip:
+    """The target's pip as far as its marks go: their order from its source, else its version."""
 
-    The second item names the pip (``pip 24.0``) or, with no pip in the target, the releases that
-    misread it; an unknown pip counts as one that misreads (the re-encoding fix is harmless).
-    """
+    version: str | None
+    marks: tuple[bytes, ...] | None
+
+    def misreads(self, bom: bytes) -> tuple[bool, str]:
+        """Whether this pip takes a file starting with ``bom`` for another mark, and which pip says so.
+
+        The second item names the pip (``pip 24.0``) or, with no pip in the target, the releases that
+        misread it; an unknown pip counts as one that misreads (the re-encoding fix is harmless).
+        """
+        if self.version is not None and self.marks is not None:
+            taken = next((mark for mark in self.marks if bom.startswith(mark)), None)
+            return taken != bom, f"pip {self.version}"
+        utf32_le = bom == codecs.BOM_UTF32_LE
+        if self.version is not None:
+            try:
+                return utf32_le and Version(self.version) < UTF32_FIRST_SINCE, f"pip {self.version}"
+            except InvalidVersion:
+                pass
+        return utf32_le, f"pip before {UTF32_FIRST_SINCE}"
+
+
+def target_pip(snap: Snapshot) -> TargetPip:
+    """The target's pip, its source read once (a rule asks it about every file it scans)."""
     dist = snap.distributions.get("pip")
     folder = dist.site_packages if dist is not None else None
     marks = read_marks(Path(folder)) if folder and Path(folder).is_dir() else None
-    if dist is not None and marks is not None:
-        taken = next((mark for mark in marks if bom.startswith(mark)), None)
-        return taken != bom, f"pip {dist.version}"
-    utf32_le = bom == codecs.BOM_UTF32_LE
-    if dist is not None:
-        try:
-            return utf32_le and Version(dist.version) < UTF32_FIRST_SINCE, f"pip {dist.version}"
-        except InvalidVersion:
-            pass
-    return utf32_le, f"pip before {UTF32_FIRST_SINCE}"
+    return TargetPip(dist.version if dist is not None else None, marks)
+
+
+def misreads(snap: Snapshot, bom: bytes) -> tuple[bool, str]:
+    """:meth:`TargetPip.misreads` of the target's pip."""
+    return target_pip(snap).misreads(bom)

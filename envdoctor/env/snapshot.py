@@ -129,6 +129,10 @@ class Snapshot:
         data["distributions"] = [asdict(d) for d in sorted(self.distributions.values(), key=lambda d: d.name)]
         return data
 
+    def listed(self) -> list[str]:
+        """The distributions the target itself lists, by name (not those its pins' metadata implies)."""
+        return sorted(name for name, dist in self.distributions.items() if not dist.implied_by)
+
     def with_changes(self, **changes: Any) -> Snapshot:
         """A copy with some fields replaced."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -263,9 +263,15 @@ class Scanner:
 
 
 _FRAME_LINE = re.compile(r"""^\s*File "[^"\n]{1,400}", line \d{1,7}, in \S{1,200}\s*$""")
-_IMPORT_LINE = re.compile(r"^\s+(?:from\s+(?P<module>[\w.]{1,200})\s+import\s+\(?(?P<names>[\w\s,]{1,600}?)\)?"
+_IMPORT_LINE = re.compile(r"^\s*(?:from\s+(?P<module>[\w.]{1,200})\s+import\s+\(?(?P<names>[\w\s,]{1,600}?)\)?"
                           r"|import\s+(?P<only>[\w.]{1,200})(?:\s+as\s+\w{1,100})?)\s*$")
 TRUNCATED_CODE = "ED601"  # the import family explains a traceback cut off after its import line
+
+
+def imported_module(text: str) -> str | None:
+    """The module an import statement names (``from vllm import cuda_utils`` -> ``vllm``), or None."""
+    found = _IMPORT_LINE.match(text)
+    return (found.group("only") or found.group("module")) if found else None
 
 
 def truncated_import(tail: list[LogLine]) -> HitGroup | None:

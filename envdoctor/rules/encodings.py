@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from envdoctor.env.pip_boms import misreads
+from envdoctor.env.pip_boms import TargetPip, target_pip
 from envdoctor.findings import (
     Applicability,
     FileEdit,
@@ -132,15 +132,16 @@ def reencode_fix(file: ScannedFile, codec: str, reading: str) -> Fix:
     )
 
 
-def _pip_misreads(ctx: Context, file: ScannedFile, facts: EncodingFacts) -> tuple[bool, str]:
+def _pip_misreads(pip: TargetPip, file: ScannedFile, facts: EncodingFacts) -> tuple[bool, str]:
     """For a requirements file with a mark: whether the target's pip takes it for another mark."""
     mark = next(bom for bom, name in BOMS if name == facts.bom)
-    return misreads(ctx.snapshot, mark) if file.kind == "requirements" else (False, "")
+    return pip.misreads(mark) if file.kind == "requirements" else (False, "")
 
 
 @implements("ED201")
 def wide_encoding_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """UTF-16/UTF-32 files, with or without a byte-order mark."""
+    pip = target_pip(ctx.snapshot)
     for file in _scanned(ctx):
         facts = file.encoding
         if facts is None or not facts.is_wide:
@@ -148,15 +149,15 @@ def wide_encoding_file(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
         consumer = CONSUMERS[file.kind]
         name = WIDE_NAMES.get(facts.bom or facts.encoding or "", facts.encoding or "?")
         marked = "with a byte-order mark" if facts.bom else "without a byte-order mark"
-        misread, pip = _pip_misreads(ctx, file, facts) if facts.bom else (False, "")
+        misread, reader = _pip_misreads(pip, file, facts) if facts.bom else (False, "")
         severity = Severity.ERROR if facts.bom is None or misread else consumer.wide_with_bom
         if severity is Severity.WARNING:
             effect = (
-                f"{pip or consumer.tool} reads it, but other readers (cyclonedx-py, grep, diff, scripts that "
+                f"{reader or consumer.tool} reads it, but other readers (cyclonedx-py, grep, diff, scripts that "
                 "open() it) see NUL-separated bytes"
             )
         elif misread:
-            effect = (f"{pip} takes its mark for a shorter one (the UTF-16 LE mark starts the UTF-32 LE one), "
+            effect = (f"{reader} takes its mark for a shorter one (the UTF-16 LE mark starts the UTF-32 LE one), "
                       "so every requirement is garbled")
         elif file.kind == "requirements":
             effect = "pip decodes it as UTF-8 and stops with \"Invalid requirement: 'c\\x00l\\x00...'\""

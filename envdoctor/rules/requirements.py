@@ -157,7 +157,7 @@ def incomplete_lock(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """A lock file pins a package whose declared requirement is not pinned in it."""
     snap = ctx.snapshot
     extras = requested_extras(snap)
-    listed = {name for name, dist in snap.distributions.items() if not dist.implied_by}  # implied: not pinned
+    listed = set(snap.listed())  # implied: not pinned
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
         if dist.implied_by:
             continue  # what an implied package needs is its chain's root's to pin

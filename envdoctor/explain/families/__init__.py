@@ -28,6 +28,6 @@ from envdoctor.explain.families import (
     works_in,
 )
 
-MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, missing_library, model_type, raised_message,
-           requires_python, trust_remote_code,
-           undefined_symbol, unicode_decode, unpickling, version_gate, works_in)
+MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, missing_library, model_type,
+           raised_message, requires_python, trust_remote_code, undefined_symbol, unicode_decode, unpickling,
+           version_gate, works_in)

@@ -137,7 +137,7 @@ def _importer_in_target(ev: Evidence, module: str, name: str | None, provider: s
     if ev.ctx is None or not ev.ctx.snapshot.source.startswith("file:"):
         return None
     snap = ev.ctx.snapshot
-    listed = [(n, d) for n, d in sorted(snap.distributions.items()) if not d.implied_by and n != provider]
+    listed = [(n, snap.distributions[n]) for n in snap.listed() if n != provider]
     declaring = [(n, d.version) for n, d in listed
                  if provider in {canonical_name(r.name) for r in active_requirements(d, snap)}]
     others = [(n, d.version) for n, d in listed if (n, d.version) not in declaring]

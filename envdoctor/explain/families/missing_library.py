@@ -10,8 +10,6 @@ module's distribution is the frame that imported it, or the module the log's imp
 
 from __future__ import annotations
 
-import re
-
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -20,21 +18,17 @@ from envdoctor.env.snapshot import torch_build
 from envdoctor.env.torch_build import declared_or_recorded
 from envdoctor.explain.blame import user_of
 from envdoctor.explain.diagnosis import HIGH, LOW, MEDIUM, Diagnosis, Evidence, explains, say
-from envdoctor.explain.extractors import HitGroup
+from envdoctor.explain.extractors import HitGroup, imported_module
 from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
-
-# the import statement a log shows above the error: ``from vllm import cuda_utils``, ``import flash_attn``
-_IMPORT_LINE = re.compile(r"^\s*(?:from\s+(?P<from>[A-Za-z_]\w*)[\w.]*\s+import\b|import\s+(?P<import>[A-Za-z_]\w*))")
-
 
 def _requirer(group: HitGroup, ev: Evidence) -> str | None:
     """The distribution whose module asked for the library: the importing frame, else the import line."""
     if who := user_of(group, ev, ""):
         return who
-    for line in reversed(group.context[-3:]):
-        if m := _IMPORT_LINE.match(line):
-            return ev.distribution_of(m.group("from") or m.group("import"))
+    for line in reversed(group.context[-3:]):  # the import statement a log shows above the error
+        if module := imported_module(line):
+            return ev.distribution_of(module)
     return None
 
 
@@ -66,7 +60,7 @@ def missing_library(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosi
     if stem.lower() not in cuda_libraries or needed is None:
         return Diagnosis(f"{by} needs {library}, which no installed package or system folder provides", LOW,
                          (say(f"install the package that ships {library} (`pip download` the candidates and list "
-                              f"their files), or add its folder to LD_LIBRARY_PATH"),), tuple(d for d in (requirer,) if d))
+                              f"their files), or add its folder to LD_LIBRARY_PATH"),), culprits[:-1])
     other_build = say(f"or install the {requirer} build made for your torch's CUDA (its wheels for other CUDA "
                       f"releases carry a +cuXY label on the project's own index)") if requirer else None
     kind, cuda = torch_build(ev.ctx.snapshot) if ev.ctx else ("none", None)
