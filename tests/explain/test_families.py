@@ -761,6 +761,26 @@ def test_a_c_symbol_names_the_library_the_modules_distribution_declares(
     assert finding.confidence == confidence and _pins(finding) == {"nvidia-nccl-cu12": "==2.19.3"}
 
 
+def test_a_library_required_without_a_version_is_upgraded_past_the_installed_release(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("torch", "2.2.0", {"torch/__init__.py": ""}, requires=("nvidia-cusparse-cu12==12.1.0.106",)))
+    layout.add(Dist("nvidia-cusparse-cu12", "12.1.0.106", {"nvidia/cusparse/lib/libcusparse.so.12": ""},
+                    requires=("nvidia-nvjitlink-cu12",)))
+    for version in ("12.1.105", "12.4.127"):
+        layout.add(Dist("nvidia-nvjitlink-cu12", version, {"nvidia/nvjitlink/lib/libnvJitLink.so.12": ""}))
+    log = (f"ImportError: {SITE}/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkAddData_12_1, "
+           "version libnvJitLink.so.12\n")
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, {"torch": "2.2.0", "nvidia-cusparse-cu12": "12.1.0.106",
+                                                       "nvidia-nvjitlink-cu12": "12.1.105"}), offline=False)
+        finding = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED120")
+    assert finding.packages == ("nvidia-nvjitlink-cu12", "nvidia-cusparse-cu12")
+    assert _pins(finding) == {"nvidia-nvjitlink-cu12": "==12.4.127"}  # past 12.1.105, the nearest newer
+
+
 def test_a_c_symbol_no_declared_requirement_is_named_after_stays_a_torch_build_question(tmp_path: Path) -> None:
     text = _only(explain_text(NCCL_LOG, tmp_path), "ED120")  # no target: torch's own library, no pin guessed
     assert text.packages == ("torch",) and "a library torch loads" in text.message and not _pins(text)

@@ -18,7 +18,6 @@ from envdoctor.engine.core import implementation
 from envdoctor.env import releases
 from envdoctor.env.native_deps import LibraryRequirement, library_requirement
 from envdoctor.env.requirements import parse_version
-from envdoctor.env.snapshot import Snapshot
 from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
 from envdoctor.explain.demangle import demangle, namespace
 from envdoctor.explain.diagnosis import (
@@ -99,13 +98,8 @@ def _compiled_owner(module: str, path: str | None, ev: Evidence) -> str:
     top_level = path is not None and PurePath(path.replace("\\", "/")).name.split(".")[0] == module
     if ev.ctx is None or not top_level or found in ev.ctx.snapshot.distributions:
         return found
-    listed = [name for name in _listed(ev.ctx.snapshot) if module.lower().startswith(name.replace("-", "_") + "_")]
+    listed = [name for name in ev.ctx.snapshot.listed() if module.lower().startswith(name.replace("-", "_") + "_")]
     return max(listed, key=len) if listed else found
-
-
-def _listed(snap: Snapshot) -> list[str]:
-    """The target's own distributions (not those its pins imply), to search from when the log names none."""
-    return sorted(name for name, dist in snap.distributions.items() if not dist.implied_by)
 
 
 def _library_mismatch(lib: LibraryRequirement, symbol: str, what: str, ev: Evidence) -> Diagnosis:
@@ -124,11 +118,13 @@ def _library_mismatch(lib: LibraryRequirement, symbol: str, what: str, ev: Evide
                                                 {lib.name: lib.spec}, Applicability.UNSAFE),),
                          (lib.name, lib.declarer))
     if not lib.spec:
+        newer = (pip_install_fix(f"upgrade {lib.name} past {have.version}: {declarer} requires it without a version, "
+                                 f"and a newer release keeps the symbols an older one has",
+                                 {lib.name: f">{have.version}"}, Applicability.UNSAFE) if have and version else
+                 say(f"upgrade {lib.name} (`pip install -U {lib.name}`): {declarer} requires it without a version, "
+                     f"and a newer release keeps the symbols an older one has"))
         return Diagnosis(f"{needs} (any release): the copy loaded lacks the symbol, so it is an older release or "
-                         f"another copy of the library", MEDIUM,
-                         (say(f"upgrade {lib.name} (`pip install -U {lib.name}`): {declarer} requires it without a "
-                              f"version, and a newer release keeps the symbols an older one has"), loose),
-                         (lib.name, lib.declarer))
+                         f"another copy of the library", MEDIUM, (newer, loose), (lib.name, lib.declarer))
     return Diagnosis(f"{needs}: the copy that was loaded lacks the symbol, so another release of {lib.name} (or a "
                      f"copy of its library outside it) was found first", MEDIUM,
                      (pip_install_fix(f"install {lib.name}{lib.spec}, the release {declarer} declares",
@@ -183,7 +179,7 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
         )
     library = m.group("library") if (m := _LIBRARY.search(text)) else None
     if owner not in TORCH_NAMESPACES and (found_lib := library_requirement(
-            symbol, library, [dist] if dist else _listed(ev.ctx.snapshot), ev.ctx.snapshot, skip=frozenset({"torch"}))):
+            symbol, library, [dist] if dist in ev.ctx.snapshot.distributions else ev.ctx.snapshot.listed(), ev.ctx.snapshot, skip=frozenset({"torch"}))):
         return _library_mismatch(found_lib, symbol, what, ev)
     if dist is None:
         return Diagnosis(f"{what} was built against another {against}; the log does not name which one", MEDIUM)
