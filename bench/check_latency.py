@@ -1,12 +1,15 @@
 """Wall-clock latency of `envdoctor check --no-project` beside `python -m pip check`.
 
-Both check the same environment (the interpreter given with --python, default
-this one) in fresh processes, interleaved run by run after one warm-up each, so
-machine load hits both alike.  Both write and read their bytecode under one
-temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE is set: an
-installed wheel ships compiled modules, an editable checkout would otherwise
-recompile envdoctor's ~150 modules every run while pip's stay compiled.  Prints
-medians, p90 and the ratio; the target is envdoctor's median <= 0.2 x pip check's.
+envdoctor is timed twice: as users meet it (an unchanged environment replays the last answer,
+see envdoctor/cli/replay.py) and with ``--no-cache`` (every rule runs; the symbol cache is warm).
+The warm-up repeats envdoctor's check until its answer is complete (the cross-package check
+finishes over the first runs of a cold cache), at most 8 times.  All three check the same
+environment (the interpreter given with --python, default this one) in fresh processes,
+interleaved run by run after one warm-up each, so machine load hits them alike.  All write and
+read their bytecode under one temporary PYTHONPYCACHEPREFIX, even where PYTHONDONTWRITEBYTECODE
+is set: an installed wheel ships compiled modules, an editable checkout would otherwise recompile
+envdoctor's ~150 modules every run while pip's stay compiled.  Prints medians, p90 and the
+ratios; the target is envdoctor's median <= 0.2 x pip check's.
 
     python bench/check_latency.py [--runs 15] [--python /work/venv-index/bin/python]
 """
@@ -33,6 +36,11 @@ def timed(argv: list[str], cwd: str, env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - start, proc.returncode
 
 
+def answer(argv: list[str], cwd: str, env: dict[str, str]) -> str:
+    """What one run of ``argv`` prints."""
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False).stdout
+
+
 def p90(values: list[float]) -> float:
     """The 90th percentile (inclusive method)."""
     return statistics.quantiles(values, n=10, method="inclusive")[8]
@@ -51,6 +59,7 @@ def main() -> int:
     script = Path(args.python).with_name("envdoctor")
     commands = {
         "envdoctor check": [str(script), "check", "--no-project", "--python", args.python],
+        "  --no-cache": [str(script), "check", "--no-project", "--no-cache", "--python", args.python],
         "pip check": [args.python, "-m", "pip", "check"],
     }
     versions = version_of(args.python, (
@@ -66,6 +75,9 @@ def main() -> int:
         env["PYTHONPYCACHEPREFIX"] = pycache
         for argv in commands.values():
             timed(argv, cwd, env)  # warm-up: page cache, .pyc files, envdoctor's caches
+        for _ in range(8):
+            if "not fully checked yet" not in answer(commands["  --no-cache"], cwd, env):
+                break
         for _ in range(args.runs):
             for name, argv in commands.items():
                 seconds, code = timed(argv, cwd, env)
@@ -76,6 +88,8 @@ def main() -> int:
     for name, values in times.items():
         print(f"{name:<18}{statistics.median(values) * 1000:>8.0f}ms{p90(values) * 1000:>8.0f}ms"
               f"{min(values) * 1000:>8.0f}ms  {sorted(codes[name])}")
+    full = statistics.median(times["  --no-cache"]) / statistics.median(times["pip check"])
+    print(f"ratio of medians, every rule run (--no-cache / pip check): {full:.3f}")
     ratio = statistics.median(times["envdoctor check"]) / statistics.median(times["pip check"])
     verdict = "meets" if ratio <= TARGET_RATIO else "misses"
     print(f"ratio of medians (envdoctor / pip check): {ratio:.3f} ({verdict} the target <= {TARGET_RATIO})")

@@ -1,6 +1,7 @@
 """Cold and warm timings of the cross-package API check (ED150) beside `pip check`.
 
-Runs `envdoctor check --no-project --offline` in the interpreter given with --python (default
+Runs `envdoctor check --no-project --offline --no-cache` (every rule runs: no replay of an unchanged
+environment, which bench/check_latency.py times) in the interpreter given with --python (default
 this one; this checkout's envdoctor) with a fresh symbol cache: the first run (cold: it scans what the time budget allows,
 the QLoRA stack first), the runs until the cache is complete, then warm runs; `pip check` runs
 interleaved with the warm runs so that machine load hits both alike.  Prints every figure and
@@ -46,7 +47,8 @@ def main() -> int:
                "PYTHONPYCACHEPREFIX": pycache,  # both compiled once, as an installed wheel is
                "PYTHONPATH": here + os.pathsep + os.environ.get("PYTHONPATH", "")}
         # the environment's own interpreter runs envdoctor (this checkout first on its path): a live check
-        check = [args.python, "-m", "envdoctor", "check", "--no-project", "--offline", "--python", args.python]
+        check = [args.python, "-m", "envdoctor", "check", "--no-project", "--offline", "--no-cache",
+                 "--python", args.python]
         pip = [args.python, "-m", "pip", "check"]
         cold = [timed(check, env, cwd)]
         while not list(Path(cache, "surface", "checks").glob("*.json")) and len(cold) < 10:

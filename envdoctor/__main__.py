@@ -7,7 +7,7 @@ namespace instead, as IPython does for ``!cmd``, and nothing is raised.
 
 import sys
 
-from envdoctor.cli.app import main
+from envdoctor.cli.entry import main
 
 
 def _ipython() -> object:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import errno
 import importlib
-import os
 import sys
 from collections.abc import Callable
 
 import click
 
 from envdoctor import __version__
+from envdoctor.cli.streams import open_closed_streams, silence_stdout
 from envdoctor.errors import ExitCode, InputError
 from envdoctor.userfiles import one_line
 
@@ -67,7 +67,7 @@ def _missing(name: str) -> Callable[[], None]:
 
 def main() -> None:
     """Console entry point: one-line errors with exit 2 for bad input."""
-    _open_closed_streams()
+    open_closed_streams()
     try:
         cli.main(standalone_mode=False)
         sys.stdout.flush()  # a closed pipe (`envdoctor rules | head -1`) shows here, not at exit
@@ -98,34 +98,14 @@ def main() -> None:
             sys.exit(0)
         raise
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         sys.exit(0)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT):
             raise
-        _silence_stdout()
+        silence_stdout()
         click.echo(f"envdoctor: error: cannot write the output ({exc.strerror}); free space or redirect it", err=True)
         sys.exit(2)
-
-
-def _open_closed_streams() -> None:
-    """A closed stdin, stdout or stderr (``>&-``) reads as empty and writes to nowhere, as for a shell tool."""
-    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
-        if getattr(sys, name) is None:
-            try:
-                os.fstat(fd)
-            except OSError:
-                os.dup2(os.open(os.devnull, os.O_RDWR), fd)
-            setattr(sys, name, open(fd, mode, encoding="utf-8", errors="replace", closefd=False))
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -195,6 +195,15 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
     return files
 
 
+_valid_until: list[float] = []  # when each page this process read is next read afresh
+
+
+def pages_valid_until() -> float | None:
+    """When the first index page this process read will be read again by a new run (a cached page
+    at its :data:`PAGE_TTL_S`, an uncached one now); None when no page was read."""
+    return min(_valid_until, default=None)
+
+
 def _page_path(page: str) -> Path:
     return cache.cache_root() / "pages" / f"{hashlib.sha256(page.encode()).hexdigest()[:32]}.json"
 
@@ -203,10 +212,13 @@ def _cached_page(page: str) -> list[IndexFile] | None:
     """A project page read within :data:`PAGE_TTL_S` (repeated checks do not ask the index again)."""
     path = _page_path(page)
     try:
-        if time.time() - path.stat().st_mtime > PAGE_TTL_S:
+        written = path.stat().st_mtime
+        if time.time() - written > PAGE_TTL_S:
             return None
         rows = json.loads(path.read_text(encoding="utf-8"))
-        return [IndexFile(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+        files = [IndexFile(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+        _valid_until.append(written + PAGE_TTL_S)
+        return files
     except (OSError, ValueError, TypeError, IndexError):
         return None
 
@@ -216,7 +228,9 @@ def _keep_page(page: str, files: list[IndexFile]) -> None:
     again), and never one read with credentials (its URLs may carry them)."""
     parts = urlsplit(page)
     if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        _valid_until.append(time.time())  # read again by the next run
         return
+    _valid_until.append(time.time() + PAGE_TTL_S)
     path = _page_path(page)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -262,6 +276,7 @@ def _file_project(filename: str) -> str | None:
 def find_links_files(location: str, name: str) -> list[IndexFile]:
     """Files of project ``name`` at a ``--find-links`` location: a local folder (path or ``file:``
     URL) listed directly, else an HTML page of links, as pip reads them."""
+    _valid_until.append(time.time())  # never cached: the next run reads it again
     folder = fetch.local_path(location) if location.startswith("file:") else (
         None if "://" in location else Path(location))
     if folder is not None and folder.is_dir():

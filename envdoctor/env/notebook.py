@@ -15,27 +15,29 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 KERNEL_WORDS = ("ipykernel_launcher", "colab_kernel_launcher")
 RUNTIME_MARKERS = ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE", "JPY_PARENT_PID")
 MAX_DEPTH = 8
-PROC = Path("/proc")
+PROC = "/proc"
 
 
-@dataclass(frozen=True)
 class Kernel:
-    """A notebook kernel process above this one."""
+    """A notebook kernel process above this one (a plain class: the replay path reads it before
+    dataclasses would load)."""
 
-    pid: int
-    python: str
-    cmdline: tuple[str, ...]
+    __slots__ = ("pid", "python", "cmdline")
+
+    def __init__(self, pid: int, python: str, cmdline: tuple[str, ...]) -> None:
+        self.pid = pid
+        self.python = python
+        self.cmdline = cmdline
 
 
 def _cmdline(pid: int) -> tuple[str, ...]:
     try:
-        raw = (PROC / str(pid) / "cmdline").read_bytes()
+        with open(os.path.join(PROC, str(pid), "cmdline"), "rb") as handle:
+            raw = handle.read()
     except OSError:
         return ()
     return tuple(word.decode("utf-8", "replace") for word in raw.split(b"\0") if word)
@@ -43,7 +45,8 @@ def _cmdline(pid: int) -> tuple[str, ...]:
 
 def _parent(pid: int) -> int | None:
     try:
-        stat = (PROC / str(pid) / "stat").read_text(encoding="utf-8", errors="replace")
+        with open(os.path.join(PROC, str(pid), "stat"), encoding="utf-8", errors="replace") as handle:
+            stat = handle.read()
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()  # the command name may hold spaces and parentheses
@@ -61,14 +64,15 @@ def _python_of(pid: int, words: tuple[str, ...]) -> str:
     if os.path.isabs(first) and "python" in os.path.basename(first):
         return first
     try:
-        environ = (PROC / str(pid) / "environ").read_bytes().split(b"\0")
+        with open(os.path.join(PROC, str(pid), "environ"), "rb") as handle:
+            environ = handle.read().split(b"\0")
     except OSError:
         environ = []
     for item in environ:
         if item.startswith(b"VIRTUAL_ENV="):
             return os.path.join(item.split(b"=", 1)[1].decode(), "bin", "python")
     try:
-        return os.readlink(PROC / str(pid) / "exe")
+        return os.readlink(os.path.join(PROC, str(pid), "exe"))
     except OSError:
         return first
 

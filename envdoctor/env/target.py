@@ -115,6 +115,16 @@ def active_python(environ: Mapping[str, str] | None = None) -> tuple[str, str] |
     if prefix is None or _same_prefix(prefix, sys.prefix):
         return None
     return found, "the `python` on PATH"
+
+
+def is_own(snap: Snapshot) -> bool:
+    """Whether ``snap`` is the live snapshot of envdoctor's own environment (this ``sys.path``)."""
+    if snap.source != "live" or not snap.executable:
+        return False
+    prefix = _prefix_of(snap.executable)
+    return prefix is not None and _same_prefix(prefix, sys.prefix)
+
+
 def kernel_python() -> str | None:
     """The interpreter of the notebook kernel that ran this ``!envdoctor`` when it is not this one
     (the kernel's venv is what the notebook imports from), else None."""
