@@ -224,9 +224,7 @@ def breakage_finding(b: Breakage, ctx: Context, entry: RuleEntry, importer: str 
         evidence.append(f"{b.provider} says: {b.answer.message.splitlines()[0][:200]}")
     complete = b.boundary is not None and b.boundary.complete
     severity = None if had_it(b.reference.query, b.boundary) and not in_body and not b.script else Severity.INFO
-    if b.admitted == "floor" and not any(op in (b.spec or "") for op in (">", "~=", "==")):
-        severity = Severity.INFO  # a requirement with no lower bound: how low an install goes is anyone's guess
-    elif severity is None and (b.public is False and not importer or b.admitted == "floor" or here):
+    if severity is None and (b.public is False and not importer or b.admitted == "floor" or here):
         severity = Severity.WARNING  # only some importers fail, only an install held that low, or a stand-in
     return entry.finding(message, severity=severity, packages=(b.user, b.provider), locations=_location(b, ctx),
                          evidence=tuple(evidence), fixes=breakage_fixes(b, ctx), covers=((b.user, b.provider),),

@@ -61,9 +61,10 @@ FORMER_STEPS = (1, 8, 32)  # releases back from the one in the target, looking f
 # what `pip freeze` leaves out without --all (pip's docs, cli/pip_freeze: pip, setuptools and wheel up
 # to Python 3.11, pip from 3.12): a freeze that does not list them says nothing about them
 NEVER_FROZEN = ("setuptools", "pip", "wheel")
-RESULT_VERSION = 6  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals;
+RESULT_VERSION = 7  # of the per-target result cache (3: unlisted providers; 4: undeclared ones, stdlib removals;
 #                    5: imports of modules nothing the install brings ships; 6: shadowed and vendored
-#                    imports, subpackages load only the names routed into them)
+#                    imports, subpackages load only the names routed into them; 7: no floor gap for a
+#                    requirement without a lower bound)
 
 
 @dataclass(frozen=True)
@@ -569,7 +570,8 @@ class _Run:
             self.result.breakages.append(self.breakage(dist, release, newest, uses, answer, "newest", str(spec)))
         self.body_tasks.append((dist, release, refs, newest, {q for q, _, _ in failing}, "newest", str(spec)))
         needed = {q: uses for q, uses in used.items() if q not in {query for query, _, _ in failing}}
-        if needed and len(versions) > 1 and not self.offline:
+        if needed and len(versions) > 1 and not self.offline and any(
+                s.operator in (">", ">=", "~=", "==", "===") for s in spec):  # no lower bound: no floor to test
             self.floors.append((dist, release, needed, provider, versions, files, str(spec)))
         return newest
 
