@@ -56,6 +56,7 @@ BODY_BUDGET_S = 8.0  # reading function bodies (file targets), after every pair 
 WARM_CHUNK = 64  # files of a release fetched together while its references are read
 MAX_REFERENCING_FILES = 3  # files of A read per probed release when looking for A's fix
 MAX_BACK_STEPS = 8  # doubling steps back from the newest release, looking for one that still makes a reference
+MAX_FILL_PROBES = 6  # then midpoints of the gaps between the releases read
 MAX_FORMER_PROBES = 12  # index reads a run, looking for the distribution that stopped shipping a module
 FORMER_STEPS = (1, 8, 32)  # releases back from the one in the target, looking for one that still shipped it
 # what `pip freeze` leaves out without --all (pip's docs, cli/pip_freeze: pip, setuptools and wheel up
@@ -368,7 +369,7 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
     if not versions:
         return None
     store = ProbeStore(user)
-    kind = "references-anywhere" if anywhere else "references" if not in_body else "body-references"
+    kind = "imports-anywhere" if anywhere else "references" if not in_body else "body-references"
     probes = store.probes(json.dumps([kind, [] if anywhere else paths, query.to_json()]))
 
     def still_references(i: int) -> bool | None:
@@ -379,12 +380,10 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
             bisect.count_read()
         if candidate not in probes and anywhere:
             release = bisect.open_index_release(user, candidate, files[candidate])
-            made = references_of(release, deadline) if release is not None else None
-            if release is not None:
-                release.save()
+            made = makes_anywhere(release, query, deadline) if release is not None else None
             if made is None:
                 return None  # unreadable, or out of time: asked again next run
-            probes[candidate] = any(r.query == query for r in made)
+            probes[candidate] = made
             store.dirty = True
         if candidate not in probes:
             release = bisect.open_index_release(user, candidate, files[candidate])
@@ -416,6 +415,32 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
         store.save()
 
 
+def makes_anywhere(release: ReleaseSymbols, query: Query, deadline: float | None = None) -> bool | None:
+    """Whether a module of the release makes the unconditional reference ``query`` (scripts, files
+    with a ``__main__`` block, do not count: importing the package does not run them); only files
+    that spell the name are parsed.  None when the release cannot be read whole, or ``deadline`` passes."""
+    from envdoctor.surface.references import snippet_references
+    from envdoctor.surface.sources import SourceError
+
+    if release.source is None:
+        return None
+    word = (query.name or query.module.rsplit(".", 1)[-1]).encode()
+    own = frozenset(release.top_level())
+    try:
+        release.source.prefetch()
+        for path in sorted((release.modules() or {}).values()):
+            if deadline is not None and time.monotonic() > deadline:
+                return None
+            text = release.source.read(path) if path.endswith(".py") else None
+            if not text or word not in text or _MAIN_GUARD.search(text):
+                continue
+            if any(r.query == query for r in snippet_references(text.decode("utf-8", errors="replace"), path, own, "")):
+                return True
+    except (SourceError, OSError):
+        return None
+    return False
+
+
 def spells_module(release: ReleaseSymbols, module: str) -> bool | None:
     """Whether any Python file of the release spells dotted ``module`` (which any reference into
     it must); None when the release cannot be read whole."""
@@ -433,15 +458,29 @@ def spells_module(release: ReleaseSymbols, module: str) -> bool | None:
 
 
 def _still_referencing(newest: int, still_references: Callable[[int], bool | None]) -> int | None:
-    """The newest release found (back from ``newest``, in doubling steps) that still makes the reference."""
+    """The newest release found that still makes the reference: back from ``newest`` in doubling
+    steps (the last step at the oldest release), then, when none does, at the midpoints of the gaps
+    between the releases read, wider gaps first (a use that spanned fewer releases than a step),
+    at most :data:`MAX_FILL_PROBES` of them."""
+    probed = [newest]
     step = 1
     for _ in range(MAX_BACK_STEPS):
-        index = newest - step
-        if index < 0:
-            return None
+        index = max(newest - step, 0)
         if still_references(index):
             return index
+        probed.append(index)
+        if index == 0:
+            break
         step *= 2
+    gaps = sorted(zip(probed[1:], probed), key=lambda gap: gap[0] - gap[1])  # (older, newer), widest first
+    for _ in range(MAX_FILL_PROBES):
+        if not gaps or gaps[0][1] - gaps[0][0] < 2:
+            return None
+        low, high = gaps.pop(0)
+        middle = (low + high) // 2
+        if still_references(middle):
+            return middle
+        gaps = sorted([*gaps, (low, middle), (middle, high)], key=lambda gap: gap[0] - gap[1])
     return None
 
 

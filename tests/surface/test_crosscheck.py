@@ -31,9 +31,9 @@ def test_stand_in_release(version: str, answer: str | None) -> None:
     assert stand_in(version, RELEASED) == answer
 
 
-def release(tmp_path: Path, files: dict[str, str]) -> ReleaseSymbols:
-    info = install(tmp_path / "site", Dist("tool", "1.0", files))
-    return ReleaseSymbols.open(InstalledSource("tool", "1.0", info))
+def release(tmp_path: Path, files: dict[str, str], name: str = "tool") -> ReleaseSymbols:
+    info = install(tmp_path / "site", Dist(name, "1.0", files))
+    return ReleaseSymbols.open(InstalledSource(name, "1.0", info))
 
 
 def test_a_module_with_a_main_block_runs_as_a_script(tmp_path: Path) -> None:
@@ -79,3 +79,37 @@ def test_a_reference_that_moved_to_another_file_is_not_called_fixed(tmp_path: Pa
         isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
         ref = Reference(Query("prov.api", "old"), "user/agent.py", 1)
         assert user_fixed_in("user", "1.0", [ref], (server.url,), offline=False) is None
+
+
+def test_the_search_back_fills_the_gaps_a_doubling_step_jumped() -> None:
+    from envdoctor.surface.crosscheck import MAX_BACK_STEPS, MAX_FILL_PROBES, _still_referencing
+
+    asked: list[int] = []
+
+    def window(low: int, high: int):  # type: ignore[no-untyped-def]
+        def still_references(index: int) -> bool:
+            asked.append(index)
+            return low <= index <= high
+        return still_references
+
+    # releases 10-13 of 40 made the reference: the doubling steps read 38, 37, 35, 31, 23, 7, 0
+    found = _still_referencing(39, window(10, 13))
+    assert found is not None and 10 <= found <= 13
+    assert not any(10 <= i <= 13 for i in asked[:7])  # the doubling alone would have missed them
+    asked.clear()
+    assert _still_referencing(39, window(-1, -1)) is None  # none did: bounded
+    assert len(asked) <= MAX_BACK_STEPS + MAX_FILL_PROBES
+    assert _still_referencing(39, window(38, 38)) == 38  # the newest but one: the first step
+
+
+def test_a_file_that_runs_as_a_script_does_not_make_an_import_time_reference(tmp_path: Path) -> None:
+    from envdoctor.surface.crosscheck import makes_anywhere
+
+    query = Query("prov", "gone")
+    cases = (({"user/__init__.py": "", "user/mod.py": "from prov import gone\n"}, True),
+             ({"user/__init__.py": "", "user/convert.py": "from prov import gone\n"
+               "if __name__ == '__main__':\n    gone()\n"}, False),
+             ({"user/__init__.py": "try:\n    from prov import gone\nexcept ImportError:\n    gone = None\n"}, False),
+             ({"user/__init__.py": "from prov import kept  # gone\n"}, False))
+    for number, (files, expected) in enumerate(cases):
+        assert makes_anywhere(release(tmp_path / str(number), files, "user"), query) is expected
