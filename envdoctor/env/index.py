@@ -152,6 +152,19 @@ def cache_write(name: str, version: str, meta: Metadata) -> None:
         pass
 
 
+def requires_of(name: str, version: str, config: pipconfig.IndexConfig) -> tuple[str, ...] | None:
+    """The Requires-Dist lines of ``name==version`` from the metadata cache, else the index (then
+    cached); None when no index has its metadata."""
+    cached = cache_read(name, version)
+    if cached is not None:
+        return cached.requires
+    lookup = fetch_one(name, version, config, {})
+    if lookup.metadata is None:
+        return None
+    cache_write(name, version, lookup.metadata)
+    return lookup.metadata.requires
+
+
 # --- simple API ------------------------------------------------------------------------------
 
 class _LinkParser(HTMLParser):

@@ -109,6 +109,19 @@ def importers(module: str, name: str | None, candidates: list[tuple[str, str]],
         return []
 
 
+def likely_importers(module: str, name: str, provider: str, candidates: list[str],
+                     offline: bool = False) -> list[tuple[str, str]]:
+    """[(distribution, first release without it)] of the widely used ``candidates`` whose earlier
+    releases import ``module.name`` at import time (envdoctor.surface.api.likely_importers)."""
+    api = _api()
+    if api is None:
+        return []
+    try:
+        return api.likely_importers(module, name, provider, candidates, offline=offline)
+    except Exception:
+        return []
+
+
 @dataclass(frozen=True)
 class Phrase:
     """Where an error message appears in a distribution's releases (envdoctor.surface.phrases)."""

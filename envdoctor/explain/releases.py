@@ -27,17 +27,6 @@ def _versions(files: list[index.IndexFile]) -> list[Version]:
     return sorted(found)
 
 
-def _requires(name: str, version: str, config: pipconfig.IndexConfig) -> tuple[str, ...] | None:
-    cached = index.cache_read(name, version)
-    if cached is not None:
-        return cached.requires
-    lookup = index.fetch_one(name, version, config, {})
-    if lookup.metadata is None:
-        return None
-    index.cache_write(name, version, lookup.metadata)
-    return lookup.metadata.requires
-
-
 def accepting(requirer: str, requirer_version: str | None, dependency: str, installed: str) -> Version | None:
     """The release of ``requirer`` nearest ``requirer_version`` whose requirement on ``dependency`` admits ``installed``."""
     try:
@@ -54,7 +43,7 @@ def accepting(requirer: str, requirer_version: str | None, dependency: str, inst
     order = sorted(versions, key=lambda v: (abs(versions.index(v) - versions.index(near)) if near in versions
                                             else -versions.index(v)))
     for version in order[:MAX_PROBES]:
-        requires = _requires(requirer, str(version), config)
+        requires = index.requires_of(requirer, str(version), config)
         if requires is None:
             continue
         pins = [r for r in (parse_requirement(text) for text in requires)

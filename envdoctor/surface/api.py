@@ -16,9 +16,11 @@ from envdoctor.surface.sources import InstalledSource, SourceError, find_dist_in
 
 ANYWHERE_BUDGET_S = 25.0  # reading whole releases for an importing file the traceback did not show
 IMPORTERS_BUDGET_S = 12.0  # reading a freeze's other releases for the one that makes a failing import
+LIKELY_BUDGET_S = 20.0  # reading widely used libraries' releases for one that imports a removed name
+LIKELY_WORKERS = 4  # candidates read at once (the reads wait on the network)
 
-__all__ = ["Boundary", "SourceSpec", "first_release_without", "importers_of", "module_owner", "symbol_boundary",
-           "symbol_status"]
+__all__ = ["Boundary", "SourceSpec", "first_release_without", "importers_of", "likely_importers", "module_owner",
+           "symbol_boundary", "symbol_status"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,53 @@ def importers_of(module: str, name: str | None, candidates: list[tuple[str, str]
         if path is not None:
             found.append((dist, path))
     return found
+
+
+def likely_importers(module: str, name: str, provider: str, candidates: list[str], *, offline: bool = False,
+                     budget_s: float = LIKELY_BUDGET_S) -> list[tuple[str, str]]:
+    """[(distribution, first release that no longer imports it)] of the ``candidates`` whose newest
+    release requires ``provider`` (or has no metadata on the index to say) and whose earlier releases import ``module.name`` unconditionally
+    at import time, in the candidates' order: who may have made a failing import that the log
+    does not attribute.  Releases are read within ``budget_s`` (their probes are kept, so a next run
+    goes on); offline, nothing is read."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from envdoctor.env import fetch, index, pipconfig
+    from envdoctor.env.probe import canonical_name
+    from envdoctor.env.requirements import parse_requirement
+    from envdoctor.surface import bisect
+    from envdoctor.surface.crosscheck import user_fixed_in
+    from envdoctor.surface.query import Reference
+
+    config = pipconfig.read()
+    if offline or not config.urls:
+        return []
+    deadline = time.monotonic() + budget_s
+
+    def declares(candidate: str) -> bool:
+        try:
+            versions = bisect.usable_versions(bisect.release_files(candidate, config.urls))
+            requires = index.requires_of(candidate, versions[-1], config) if versions else None
+        except (fetch.FetchError, fetch.NotFound, OSError):
+            return False
+        if requires is None:
+            return True  # no metadata on the index (an sdist-only project such as deepspeed): read it
+        parsed = [parse_requirement(line) for line in requires]
+        return any(r is not None and canonical_name(r.name) == provider and "extra" not in str(r.marker or "")
+                   for r in parsed)
+
+    def fixed_in(candidate: str) -> str | None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not declares(candidate):
+            return None
+        return user_fixed_in(candidate, None, [Reference(Query(module, name), "", 1)], config.urls, offline,
+                             anywhere=True, budget_s=left)
+
+    names = [c for c in dict.fromkeys(canonical_name(c) for c in candidates) if c != provider]
+    with ThreadPoolExecutor(max_workers=LIKELY_WORKERS) as pool:
+        found = list(pool.map(fixed_in, names))
+    return [(candidate, fixed) for candidate, fixed in zip(names, found) if fixed]
 
 
 def _imports(query: Query, module: str, name: str | None) -> bool:

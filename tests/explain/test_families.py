@@ -409,6 +409,33 @@ def test_an_importer_the_log_does_not_show_is_found_among_the_freezes_releases(
     assert "userpkg/mod.py no longer imports `prov.gone`" in finding.fixes[0].title
 
 
+def test_an_importer_neither_the_log_nor_the_target_shows_is_looked_for_among_widely_used_libraries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    layout.add(Dist("prov", "1.0", {"prov/__init__.py": "def gone(): ...\ndef kept(): ...\n"}))
+    layout.add(Dist("prov", "2.0", {"prov/__init__.py": "def kept(): ...\n"}))
+    # peft, a library of the knowledge base's table: 1.0 and 1.1 import the name prov 2.0 removed
+    for version, source in (("1.0", "from prov import gone\n"), ("1.1", "from prov import gone\n"),
+                            ("1.2", "from prov import kept\n"), ("1.3", "from prov import kept\n")):
+        layout.add(Dist("peft", version, {"peft/__init__.py": source}, requires=("prov",)))
+    # trl's old release imports it too, but its newest does not require prov: not read
+    layout.add(Dist("trl", "1.0", {"trl/__init__.py": "from prov import gone\n"}, requires=("prov",)))
+    layout.add(Dist("trl", "1.1", {"trl/__init__.py": ""}))
+    # accelerate requires prov and never imported the name
+    layout.add(Dist("accelerate", "1.0", {"accelerate/__init__.py": "from prov import kept\n"}, requires=("prov",)))
+    (tmp_path / "run.log").write_text("ImportError: cannot import name 'gone' from 'prov' "
+                                      "(/x/site-packages/prov/__init__.py)\n", encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        finding = _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED601")
+        offline = _only(explain_log(tmp_path / "run.log", None, None, None, offline=True), "ED601")
+    assert finding.packages == ("prov", "peft")
+    assert "peft releases before 1.2 import it (the log does not show the importer)" in finding.message
+    assert finding.fixes[0].pins == {"peft": ">=1.2"} and "upgrade peft to 1.2+" in finding.fixes[0].title
+    assert {"prov": "<2.0"} in [dict(f.pins) for f in finding.fixes]  # the provider's side stays
+    assert "peft" not in offline.packages  # offline nothing is read
+
+
 def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Index(tmp_path / "index")

@@ -39,6 +39,7 @@ from envdoctor.knowledge.base import RuleEntry
 
 MAX_SOURCE_BYTES = 4 << 20
 MAX_CUT_NAMES = 6  # names of a cut-off `from m import ...` line looked up
+MAX_LIKELY = 2  # widely used importers named for a removed name the log does not attribute
 
 
 def _source_file(location: str | None, module: str) -> Path | None:
@@ -169,6 +170,13 @@ def _importer_fix(group: HitGroup, ev: Evidence, importer: str, module: str, nam
                            f"at import time", {importer: f">={fixed}"}, Applicability.UNSAFE)
 
 
+def _at_or_after(version: str, boundary: str) -> bool:
+    """Whether ``version`` is ``boundary``'s release or later, its pre-releases and dev builds included
+    (they already carry the change); an unreadable version counts as later."""
+    have, edge = parse_version(version), parse_version(boundary)
+    return have is None or edge is None or have.release >= edge.release
+
+
 def failed_name(module: str, names: list[str], ev: Evidence) -> str | None:
     """Which of ``names`` an import from ``module`` failed on, when the traceback was cut before
     its error line: the one the target's release lacks, else (text only) the one its distribution
@@ -270,6 +278,18 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     elif importer:
         fixes.append(say(f"or move {importer} to a release written for {dist}{' ' + installed if installed else ''}"
                          f" (one that does not import `{name or module}`)"))
+    likely = ""
+    if importer is None and name and boundary is not None and boundary.removed_in and not ev.offline \
+            and not (installed and not _at_or_after(installed, boundary.removed_in)):
+        found = api_surface.likely_importers(module, name, dist, list(ev.kb.tables["likely_importers"]["packages"]),
+                                             offline=ev.offline)[:MAX_LIKELY]
+        for candidate, fixed in reversed(found):
+            fixes.insert(0, pip_install_fix(f"upgrade {candidate} to {fixed}+ if an older one is installed: its releases "
+                                            f"before {fixed} import `{module}.{name}` at import time",
+                                            {candidate: f">={fixed}"}, Applicability.UNSAFE))
+        culprits = tuple(dict.fromkeys((*culprits, *(candidate for candidate, _ in found))))
+        likely = "".join(f"; {candidate} releases before {fixed} import it (the log does not show the importer)"
+                         for candidate, fixed in found)
     if boundary is None:
         known = (f"{dist} {installed} lacks it" if installed else f"the {dist} release that ran lacks it")
         message = (f"{what}: {known}; the importing code{by} expects another {dist} release "
@@ -281,5 +301,5 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
             fixes.append(say(f"install the {dist} release the importer supports", "`envdoctor check` shows which pins conflict"))
         return Diagnosis(message, MEDIUM, tuple(fixes), culprits)
     confirmed = "" if installed is None else (f"; the target's {dist} {installed} lacks it, confirmed")
-    return Diagnosis(f"{what}{by}: {boundary.text}{confirmed}{elsewhere}", HIGH if installed else MEDIUM, tuple(fixes),
-                     culprits)
+    return Diagnosis(f"{what}{by}: {boundary.text}{confirmed}{likely}{elsewhere}", HIGH if installed else MEDIUM,
+                     tuple(fixes), culprits)
