@@ -71,16 +71,22 @@ class Searched:
 
 
 class _Requirers:
-    """Who requires what in the snapshot (markers evaluated for the target)."""
+    """Who requires what in the snapshot (markers evaluated for the target), and what the binaries
+    need without declaring it: ``binary`` maps a distribution name to the numpy range its build
+    needs (a build against NumPy 1 needs numpy<2; see :mod:`envdoctor.surface.numpy_abi`)."""
 
-    def __init__(self, snap: Snapshot) -> None:
-        self.by_target: dict[str, list[tuple[Distribution, SpecifierSet]]] = {}
+    def __init__(self, snap: Snapshot, binary: dict[str, str] | None = None) -> None:
+        self.by_target: dict[str, list[tuple[Distribution, SpecifierSet, str]]] = {}
         extras = requested_extras(snap)
         for dist in snap.distributions.values():
             for req in active_requirements(dist, snap, extras.get(dist.name, ())):
-                self.by_target.setdefault(canonical_name(req.name), []).append((dist, req.specifier))
+                self.by_target.setdefault(canonical_name(req.name), []).append((dist, req.specifier, "requires"))
+        for name, spec in (binary or {}).items():
+            if name in snap.distributions:
+                self.by_target.setdefault("numpy", []).append(
+                    (snap.distributions[name], SpecifierSet(spec), "is built against NumPy 1, so it needs"))
 
-    def of(self, name: str) -> list[tuple[Distribution, SpecifierSet]]:
+    def of(self, name: str) -> list[tuple[Distribution, SpecifierSet, str]]:
         return self.by_target.get(name, [])
 
 
@@ -122,9 +128,9 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
             and not spec.contains(snap.python_version, prereleases=True):
         return f"{version} requires Python {spec}", ()
     parsed = Version(version)
-    for other, spec in requirers.of(name):
+    for other, spec, needs in requirers.of(name):
         if other.name not in moving and other.name != name and not spec.contains(parsed, prereleases=True):
-            return f"{version}: {other.name} {other.version} requires {name}{spec}", ()
+            return f"{version}: {other.name} {other.version} {needs} {name}{spec}", ()
     along: list[str] = []
     deeper: list[str] = []  # what the packages that move along bring with them
     candidate = Distribution(name=name, version=version, requires=meta.requires, requires_python=meta.requires_python)
@@ -159,8 +165,9 @@ def _check(snap: Snapshot, name: str, version: str, meta: index.Metadata, requir
 
 
 def search(snap: Snapshot, name: str, spec: str, moving: frozenset[str], keep: frozenset[str],
-           config: index.IndexSearch) -> Found | Searched:
-    """The nearest release of ``name`` inside ``spec`` that fits the target and what stays."""
+           config: index.IndexSearch, binary: dict[str, str] | None = None) -> Found | Searched:
+    """The nearest release of ``name`` inside ``spec`` that fits the target and what stays
+    (``binary``: what the target's binaries need of numpy, see :class:`_Requirers`)."""
     wanted = _parse(spec) or SpecifierSet()
     releases = config.releases(name)
     current_dist = snap.distributions.get(name)
@@ -169,7 +176,7 @@ def search(snap: Snapshot, name: str, spec: str, moving: frozenset[str], keep: f
     except InvalidVersion:
         current = None
     ordered = _ordered(releases, current, wanted)
-    requirers = _Requirers(snap)
+    requirers = _Requirers(snap, binary)
     reasons: list[str] = []
     checked = 0
     for batch_start in range(0, min(len(ordered), MAX_CANDIDATES), index.WORKERS):
@@ -202,6 +209,16 @@ def _move(snap: Snapshot, name: str, version: str) -> str:
     return f"{name} {current} → {version}" if current else f"{name} {version}"
 
 
+def _numpy1_builds(ctx: Context) -> dict[str, str]:
+    """{name: "<2"} for the target's distributions built against NumPy 1, read once per check."""
+    if "numpy1_builds" not in ctx.extras:
+        from envdoctor.surface import numpy_abi
+
+        ctx.extras["numpy1_builds"] = {name: "<2" for name in numpy_abi.numpy1_builds(ctx.snapshot, ctx.offline)}
+    found: dict[str, str] = ctx.extras["numpy1_builds"]
+    return found
+
+
 def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     """``fix`` with each ranged pin replaced by the version the search found."""
     ranged = {n: s for n, s in fix.pins.items() if not s.startswith(("==", "==="))}
@@ -218,7 +235,8 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
     parts: list[str] = []
     moved: list[str] = []
     for name, spec in sorted(ranged.items()):
-        result = search(snap, name, spec, frozenset(ranged), ctx.keep, config)
+        result = search(snap, name, spec, frozenset(ranged), ctx.keep, config,
+                        _numpy1_builds(ctx) if name == "numpy" else None)
         if isinstance(result, Searched) and result.candidates == 0 and not any(
                 spec.startswith("!=") or not spec for spec in ranged.values()):
             # the index listed nothing (unreachable, or a mirror without the project): keep the range

@@ -1,4 +1,6 @@
-"""ED112 numpy-capped-below-installed: a package's metadata caps NumPy below the installed one.
+"""ED112 numpy-capped-below-installed: a package's metadata caps NumPy below the installed one;
+ED113 numpy1-build-under-numpy2: a compiled package's binaries were built against NumPy 1
+(read by :mod:`envdoctor.surface.numpy_abi`).
 
 Read from the package's own Requires-Dist (installed dist-info, the index for a lock file, else the
 release snapshot for an offline lock), markers evaluated for the target, so no release table is
@@ -9,6 +11,7 @@ what the other installed packages require of it (LLaMA-Factory 0.9.3 requires tr
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from packaging.specifiers import SpecifierSet
@@ -21,7 +24,7 @@ from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.env.torch_build import declared_or_recorded, declared_pin
 from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.rules.base import Context, implements, platform_conflict
+from envdoctor.rules.base import Context, condition_holds, implements, platform_conflict
 
 NUMPY = "numpy"
 
@@ -98,3 +101,35 @@ def numpy_capped_below_installed(ctx: Context, entry: RuleEntry) -> Iterator[Fin
             f"pip reports the conflict (on Colab move {dist.name}, not numpy){shipped}",
             severity=Severity.WARNING if shipped else None,
             packages=(dist.name, NUMPY), covers=((dist.name, NUMPY),), fixes=(_fix(ctx, dist, numpy),))
+
+
+@implements("ED113")
+def numpy1_build_under_numpy2(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
+    """No compiled distribution of a target with NumPy 2 was built against NumPy 1 (read from its binaries)."""
+    from envdoctor.surface import numpy_abi
+
+    snap = ctx.snapshot
+    numpy = parse_version(snap.version_of(NUMPY))
+    if numpy is None or numpy.major < 2:
+        return
+    curated = {user for entry_ in ctx.kb.rules.values() if entry_.check == "declarative" for case in entry_.cases
+               if case.covers and condition_holds(case.when, ctx) for user, provider in case.covers
+               if provider == NUMPY}
+    deadline = time.monotonic() + numpy_abi.SCAN_BUDGET_S
+    for name, version in sorted(numpy_abi.numpy1_builds(snap, ctx.offline).items()):
+        if name in curated:
+            continue  # ED111 names the first release built for NumPy 2, with its sources
+        first = None if ctx.offline else numpy_abi.first_numpy2_build(name, version, deadline)
+        fixes = [pip_install_fix(f"keep NumPy 1: numpy<2 ({name} {version} needs it)", {NUMPY: "<2"},
+                                 Applicability.UNSAFE)]
+        if first is not None:
+            fixes.insert(0, pip_install_fix(f"upgrade {name} to {first}+, its first release built for NumPy 2",
+                                            {name: f">={first}"}, Applicability.UNSAFE))
+        later = (f"; {first} is its first release built for NumPy 2" if first else
+                 "; no later release built for NumPy 2 was found" + (" (offline)" if ctx.offline else ""))
+        yield entry.finding(
+            f"{name} {version} was built against NumPy 1 (its binaries import `numpy.core._multiarray_umath`, "
+            f"never NumPy 2's `numpy._core`), but numpy {numpy} is {'pinned' if snap.source.startswith('file:') else 'installed'}: "
+            f"its compiled code fails to load NumPy (\"A module that was compiled using NumPy 1.x cannot be run in "
+            f"NumPy 2.x\"){later}",
+            packages=(name, NUMPY), covers=((name, NUMPY),), fixes=tuple(fixes))

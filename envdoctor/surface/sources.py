@@ -204,14 +204,14 @@ class WheelSource:
         except (fetch.FetchError, OSError):
             pass
 
-    def read(self, path: str) -> bytes | None:
-        """The member's bytes; None when the wheel lacks it, it is too large, or reading it failed
-        (then :attr:`problem` says why: unlike an absent member, it may read next time)."""
+    def read(self, path: str, limit: int = MAX_MEMBER_BYTES) -> bytes | None:
+        """The member's bytes; None when the wheel lacks it, it is larger than ``limit``, or reading it
+        failed (then :attr:`problem` says why: unlike an absent member, it may read next time)."""
         from envdoctor.env import fetch
 
         try:
             info = self._open().getinfo(path)
-            if info.file_size > MAX_MEMBER_BYTES:
+            if info.file_size > limit:
                 return None
             self.warm([path])
             return self._open().read(info)

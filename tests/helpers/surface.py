@@ -30,6 +30,7 @@ class Dist:
     requires: tuple[str, ...] = ()
     yanked: bool = False
     metadata: str | None = None  # real METADATA text, else generated
+    tag: str = "py3-none-any"  # the wheel's tag: cp311-cp311-manylinux_2_17_x86_64 for a compiled one
 
     def metadata_text(self) -> str:
         if self.metadata is not None:
@@ -57,7 +58,9 @@ def _record_line(path: str, data: bytes) -> str:
 def _members(dist: Dist) -> dict[str, bytes]:
     members = {path: text.encode("utf-8") for path, text in dist.files.items()}
     members[f"{dist.stem}.dist-info/METADATA"] = dist.metadata_text().encode("utf-8")
-    members[f"{dist.stem}.dist-info/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    purelib = "true" if dist.tag == "py3-none-any" else "false"
+    members[f"{dist.stem}.dist-info/WHEEL"] = (f"Wheel-Version: 1.0\nRoot-Is-Purelib: {purelib}\n"
+                                               f"Tag: {dist.tag}\n").encode()
     record = [_record_line(p, d) for p, d in members.items()] + [f"{dist.stem}.dist-info/RECORD,,"]
     members[f"{dist.stem}.dist-info/RECORD"] = ("\n".join(record) + "\n").encode()
     return members
@@ -66,7 +69,7 @@ def _members(dist: Dist) -> dict[str, bytes]:
 def build_wheel(folder: Path, dist: Dist) -> Path:
     """A real wheel of ``dist`` (files, METADATA, WHEEL, RECORD with hashes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{dist.stem}-py3-none-any.whl"
+    path = folder / f"{dist.stem}-{dist.tag}.whl"
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as wheel:
         for member, data in _members(dist).items():
             wheel.writestr(member, data)
