@@ -122,6 +122,19 @@ def likely_importers(module: str, name: str, provider: str, candidates: list[str
         return []
 
 
+def first_numpy2_build(dist: str, after: str, offline: bool = False, deadline: float | None = None) -> str | None:
+    """The first release of ``dist`` after ``after`` whose binaries were built for NumPy 2
+    (envdoctor.surface.numpy_abi); None offline, without the engine, or when it cannot be told."""
+    if offline or _api() is None:
+        return None
+    try:
+        from envdoctor.surface.numpy_abi import first_numpy2_build as found
+
+        return found(dist, after, deadline)
+    except Exception:
+        return None
+
+
 @dataclass(frozen=True)
 class Phrase:
     """Where an error message appears in a distribution's releases (envdoctor.surface.phrases)."""

@@ -37,6 +37,8 @@ LAST_RESORT_CODES = frozenset({"ED615"})  # any exception line: only where no ot
 GROUP_BY = {"ED604": "rule", "ED605": "rule", "ED204": "rule", "ED606": "signature", "ED142": "rule", "ED609": "rule",
             "ED110": "groups:package"}  # a check's error line and its "To fix:" hint: one finding per package
 CONTEXT_LINES = 12
+AFTER_LINES = 40  # kept after a group's first line: a warning's own traceback follows its message (NumPy's)
+OWN_TRACEBACK_GAP = 6  # lines of prose at most between a message and the traceback it prints
 MAX_GROUPS = 200
 MAX_OCCURRENCES = 3
 
@@ -100,6 +102,7 @@ class HitGroup:
     occurrences: list[Occurrence] = field(default_factory=list)
     count: int = 0
     context: tuple[str, ...] = ()
+    after: list[str] = field(default_factory=list)  # the lines after the first occurrence (AFTER_LINES)
 
 
 @dataclass
@@ -227,39 +230,56 @@ class Scanner:
         groups: dict[tuple[str, str], HitGroup] = {}
         previous: list[LogLine] = []
         tail: deque[LogLine] = deque(maxlen=CONTEXT_LINES + 1)  # the last non-blank lines
+        following: list[HitGroup] = []  # groups still collecting their after-lines
         for batch in _batches(lines):
             tail.extend(line for line in batch if line.text.strip())
-            window = previous + batch
-            for index in self.candidates(batch):
-                line = batch[index]
-                result.facts.observe(line.text)
-                at = len(previous) + index
-                context = tuple(item.text for item in window[max(0, at - CONTEXT_LINES):at])
-                for code, group_key, match in self.matches(line.text):
-                    group = groups.get((code, group_key))
-                    if group is None:
-                        if len(groups) >= MAX_GROUPS:
-                            result.dropped_groups += 1
-                            continue
-                        group = groups[(code, group_key)] = HitGroup(
-                            code=code, groups={k: v for k, v in match.groupdict().items() if v is not None},
-                            matched=match.group(0), context=context)
-                    for name, value in match.groupdict().items():  # what a later line adds (the version found)
-                        if value is not None:
-                            group.groups.setdefault(name, value)
-                    group.count += 1
-                    if len(group.occurrences) < MAX_OCCURRENCES:
-                        group.occurrences.append(Occurrence(line.where, line.number, line.text))
+            hits = set(self.candidates(batch))
+            for index, line in enumerate(batch):
+                if not following and index not in hits:
+                    continue
+                for group in following:
+                    group.after.append(line.text)
+                following = [g for g in following if len(g.after) < AFTER_LINES]
+                if index in hits:
+                    following += self._hit(previous, batch, index, groups, result)
             previous = batch[-CONTEXT_LINES:]
         result.groups = list(groups.values())
         cut = truncated_import(list(tail))
         if cut is not None and not any(o.number >= tail[-1].number and o.where == tail[-1].where
-                                       for g in result.groups for o in g.occurrences):
+                                       for g in result.groups for o in g.occurrences) \
+                and not any(_own_traceback(g, cut) for g in result.groups):
             result.groups.append(cut)
         bare = bare_message(list(tail)) if not result.groups else None
         if bare is not None:
             result.groups.append(bare)
         return result
+
+    def _hit(self, previous: list[LogLine], batch: list[LogLine], index: int,
+             groups: dict[tuple[str, str], HitGroup], result: LogScan) -> list[HitGroup]:
+        """Record the matches of one candidate line; the groups it opened (they collect after-lines)."""
+        opened = []
+        window = previous + batch
+        line = batch[index]
+        result.facts.observe(line.text)
+        at = len(previous) + index
+        context = tuple(item.text for item in window[max(0, at - CONTEXT_LINES):at])
+        for code, group_key, match in self.matches(line.text):
+            group = groups.get((code, group_key))
+            if group is None:
+                if len(groups) >= MAX_GROUPS:
+                    result.dropped_groups += 1
+                    continue
+                group = groups[(code, group_key)] = HitGroup(
+                    code=code, groups={k: v for k, v in match.groupdict().items() if v is not None},
+                    matched=match.group(0), context=context)
+                opened.append(group)
+            for name, value in match.groupdict().items():  # what a later line adds (the version found)
+                if value is not None:
+                    group.groups.setdefault(name, value)
+            group.count += 1
+            if len(group.occurrences) < MAX_OCCURRENCES:
+                group.occurrences.append(Occurrence(line.where, line.number, line.text))
+        return opened
 
 
 _FRAME_LINE = re.compile(r"""^\s*File "[^"\n]{1,400}", line \d{1,7}, in \S{1,200}\s*$""")
@@ -272,6 +292,14 @@ def imported_module(text: str) -> str | None:
     """The module an import statement names (``from vllm import cuda_utils`` -> ``vllm``), or None."""
     found = _IMPORT_LINE.match(text)
     return (found.group("only") or found.group("module")) if found else None
+
+
+def _own_traceback(group: HitGroup, cut: HitGroup) -> bool:
+    """Whether the traceback that ``cut`` ends is the one ``group``'s message printed after itself
+    (a warning's: it opens within :data:`OWN_TRACEBACK_GAP` lines and runs to the cut's last line)."""
+    start = next((i for i, text in enumerate(group.after[:OWN_TRACEBACK_GAP + 1])
+                  if text.lstrip().startswith("Traceback (most recent call last)")), None)
+    return start is not None and cut.occurrences[0].text in group.after[start:]
 
 
 def truncated_import(tail: list[LogLine]) -> HitGroup | None:

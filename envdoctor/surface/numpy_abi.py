@@ -30,6 +30,7 @@ NUMPY2_MARK = b"numpy._core._multiarray_umath"
 NUMPY1_MARK = b"numpy.core._multiarray_umath"
 BINARY_SUFFIXES = (".so", ".pyd", ".dylib")
 MAX_BINARY_BYTES = 128 * 1024 * 1024  # larger libraries (libtorch_cuda.so) hold kernels, not the Python binding
+MAX_RELEASE_BYTES = 256 * 1024 * 1024  # of one release's binaries read from the index before it counts as unknown
 SCAN_BUDGET_S = 20.0  # a file target's releases read from the index for one check
 CACHE_VERSION = 1
 
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 
 def header_major(data: bytes) -> int | None:
-    """2 when a binary was compiled with NumPy 2 headers, 1 with NumPy 1 headers, None when it does
-    not use NumPy's C API."""
+    """2 when a binary was compiled with NumPy 2 headers, 1 with NumPy 1 headers (1.16 on), None when
+    it does not use NumPy's C API.  (A release's answer is 0 when none of its binaries does.)"""
     if NUMPY2_MARK in data:
         return 2
     return 1 if NUMPY1_MARK in data else None
@@ -62,10 +63,16 @@ def binaries(paths: Iterable[str]) -> list[str]:
     return [p for p in paths if p.endswith(BINARY_SUFFIXES) or ".so." in p.rsplit("/", 1)[-1]]
 
 
-def _combined(majors: Iterable[int | None]) -> int | None:
-    """A release's answer from its binaries': one built for NumPy 1 makes it a NumPy 1 build."""
-    found = {m for m in majors if m is not None}
-    return 1 if 1 in found else 2 if 2 in found else None
+def reading_order(sizes: dict[str, int]) -> list[str]:
+    """Binaries in the order they are read: Python extension modules first (they or a library they
+    bind hold the NumPy calls), then the other libraries, smallest first; the first one that uses
+    NumPy's C API answers for the release (one build uses one NumPy's headers)."""
+    def extension(path: str) -> bool:
+        name = path.rsplit("/", 1)[-1]
+        return ".cpython-" in name or ".abi3." in name or name.endswith(".pyd") or "python" in name.lower()
+
+    return sorted((p for p, size in sizes.items() if size <= MAX_BINARY_BYTES),
+                  key=lambda p: (not extension(p), sizes[p], p))
 
 
 def _cached(name: str, version: str, key: str) -> tuple[Path, int | None, bool]:
@@ -73,7 +80,7 @@ def _cached(name: str, version: str, key: str) -> tuple[Path, int | None, bool]:
     data = diskcache.read_json(path)
     if isinstance(data, dict) and data.get("version") == CACHE_VERSION:
         major = data.get("major")
-        return path, major if major in (1, 2) else None, True
+        return path, major if major in (0, 1, 2) else None, True
     return path, None, False
 
 
@@ -95,15 +102,20 @@ def installed_major(name: str, version: str, dist_info: Path) -> int | None:
         source = InstalledSource(name, version, dist_info)
     except SourceError:
         return None
-    majors = []
+    sizes = {}
     for member in binaries(source.files()):
-        file = source.root / member
         try:
-            if file.stat().st_size <= MAX_BINARY_BYTES:
-                majors.append(header_major(file.read_bytes()))
+            sizes[member] = (source.root / member).stat().st_size
         except OSError:
             continue
-    major = _combined(majors)
+    major = 0
+    for member in reading_order(sizes):
+        try:
+            major = header_major((source.root / member).read_bytes()) or 0
+        except OSError:
+            continue
+        if major:
+            break
     diskcache.write_json(path, {"version": CACHE_VERSION, "major": major})
     return major
 
@@ -120,20 +132,22 @@ def release_major(name: str, version: str, files: list[IndexFile], deadline: flo
     if known:
         return major
     source = WheelSource(name, version, wheel.url, wheel.filename)
-    majors = []
+    major, read = 0, 0
     try:
-        members = binaries(source.files())
-        source.warm(members)
-        for member in members:
-            if deadline is not None and time.monotonic() > deadline:
+        archive = source.open_zip()
+        sizes = {p: archive.getinfo(p).file_size for p in binaries(source.files())}
+        for member in reading_order(sizes):
+            read += sizes[member]
+            if (deadline is not None and time.monotonic() > deadline) or read > MAX_RELEASE_BYTES:
                 return None  # not kept: read again next time
             data = source.read(member, MAX_BINARY_BYTES)
             if data is None and source.problem:
                 return None
-            majors.append(header_major(data or b""))
+            major = header_major(data or b"") or 0
+            if major:
+                break
     except SourceError:
         return None
-    major = _combined(majors)
     diskcache.write_json(path, {"version": CACHE_VERSION, "major": major})
     return major
 
@@ -189,9 +203,20 @@ def first_numpy2_build(name: str, after: str, deadline: float | None = None) -> 
         major = release_major(name, versions[i], files[versions[i]], deadline)
         return None if major is None else major == 2
 
-    if numpy2(len(versions) - 1) is not True:
+    high = len(versions) - 1
+    if numpy2(high) is not True:
         return None
-    if numpy2(0):
-        return versions[0]
-    found = bisect.transition(versions, 0, len(versions) - 1, numpy2)
+    step, low = 1, None
+    while low is None:  # back from the newest in doubling steps to one that is not (old releases stay unread)
+        index = max(high - step, 0)
+        status = numpy2(index)
+        if status is None:
+            return None
+        if status:
+            if index == 0:
+                return versions[0]
+            high, step = index, step * 2
+        else:
+            low = index
+    found = bisect.transition(versions, low, high, numpy2)
     return versions[found[1]] if found else None

@@ -157,6 +157,10 @@ class WheelSource:
     def files(self) -> list[str]:
         return self._open().namelist()
 
+    def open_zip(self) -> zipfile.ZipFile:
+        """The wheel's archive (its central directory read): members' sizes before any is read."""
+        return self._open()
+
     def prefetch(self) -> None:
         """Download the whole wheel (at most :data:`MAX_WHEEL_BYTES`) when most members will be read."""
         if self.url.startswith("file:") or getattr(self, "_whole", False):

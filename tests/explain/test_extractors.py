@@ -93,3 +93,32 @@ def test_a_pasted_message_without_its_exception_class_is_a_raised_message() -> N
     assert scan('  File "/x/y.py", line 3, in <module> raise error now\n') == []  # a frame
     (error,) = scan("RuntimeError: Dataset scripts are no longer supported, but found x.py\n")
     assert error.groups["message"].startswith("Dataset scripts")  # the signature itself, not the fallback
+
+
+NUMPY_WARNING = """A module that was compiled using NumPy 1.x cannot be run in
+NumPy 2.0.0 as it may crash. To support both 1.x and 2.x
+versions of NumPy, modules must be compiled with NumPy 2.0.
+
+Traceback (most recent call last):
+  File "/home/u/train.py", line 3, in <module>
+    import ext
+  File "/venv/lib/python3.10/site-packages/ext/__init__.py", line 2, in <module>
+    from . import _core
+"""
+
+
+def test_a_message_keeps_the_lines_after_it_and_its_own_traceback_is_not_a_cut_import() -> None:
+    from envdoctor.explain.extractors import AFTER_LINES, Scanner
+    from envdoctor.explain.logscan import LogLine
+
+    def scan(text: str):  # type: ignore[no-untyped-def]
+        lines = [LogLine("run.log", i, t) for i, t in enumerate(text.splitlines(), 1)]
+        return Scanner(knowledge.load()).scan(lines).groups
+
+    (warning,) = scan(NUMPY_WARNING)  # the traceback NumPy printed after its message is the message's
+    assert warning.code == "ED113"
+    assert warning.after[0].startswith("NumPy 2.0.0 as it may crash") and warning.after[-1].strip() == "from . import _core"
+    far = NUMPY_WARNING.replace("\nTraceback", "\n" + "training step\n" * 8 + "Traceback")
+    assert [g.code for g in scan(far)] == ["ED113", "ED601"]  # a traceback long after the message is its own
+    (long,) = scan("A module that was compiled using NumPy 1.x cannot be run in\n" + "line\n" * (AFTER_LINES + 5))
+    assert len(long.after) == AFTER_LINES

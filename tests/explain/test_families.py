@@ -436,6 +436,31 @@ def test_an_importer_neither_the_log_nor_the_target_shows_is_looked_for_among_wi
     assert "peft" not in offline.packages  # offline nothing is read
 
 
+def test_a_numpy1_build_loaded_under_numpy2_is_named_from_its_traceback_and_its_binaries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    so = "ext/_core.cpython-311-x86_64-linux-gnu.so"
+    layout = Index(tmp_path / "index")
+    for version, mark in (("1.0", "numpy.core._multiarray_umath"), ("1.1", "numpy.core._multiarray_umath"),
+                          ("2.0", "numpy._core._multiarray_umath numpy.core._multiarray_umath"),
+                          ("2.1", "numpy._core._multiarray_umath numpy.core._multiarray_umath")):
+        layout.add(Dist("ext", version, {"ext/__init__.py": "", so: f"\x7fELF {mark}"},
+                        tag="cp311-cp311-manylinux_2_17_x86_64"))
+    (tmp_path / "run.log").write_text(
+        "A module that was compiled using NumPy 1.x cannot be run in\n"
+        "NumPy 2.0.0 as it may crash. To support both 1.x and 2.x\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/u/train.py", line 3, in <module>\n    import ext\n'
+        f'  File "{SITE}/ext/__init__.py", line 2, in <module>\n    from . import _core\n', encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        result = explain_log(tmp_path / "run.log", None, None, None, offline=False)
+    assert [f.code for f in result.findings] == ["ED113"]  # its traceback is not a failed import of its own
+    (finding,) = result.findings
+    assert finding.packages == ("ext", "numpy")
+    assert "ext was built against NumPy 1, and the process ran NumPy 2.0.0" in finding.message
+    assert [dict(f.pins) for f in finding.fixes] == [{"ext": ">=2.0"}, {"numpy": "<2"}]
+
+
 def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Index(tmp_path / "index")

@@ -18,6 +18,7 @@ from envdoctor.explain.families import (
     kwarg,
     missing_library,
     model_type,
+    numpy_abi,
     raised_message,
     requires_python,
     trust_remote_code,
@@ -29,5 +30,5 @@ from envdoctor.explain.families import (
 )
 
 MODULES = (attribute, config_keys, cuda_oom, host_ram, import_name, kernel_image, kwarg, missing_library, model_type,
-           raised_message, requires_python, trust_remote_code, undefined_symbol, unicode_decode, unpickling,
-           version_gate, works_in)
+           numpy_abi, raised_message, requires_python, trust_remote_code, undefined_symbol, unicode_decode,
+           unpickling, version_gate, works_in)
