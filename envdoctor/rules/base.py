@@ -106,6 +106,17 @@ def condition_holds(cond: Condition, ctx: Context) -> bool:
     return True
 
 
+def curated_pairs(ctx: Context) -> set[tuple[str, str]]:
+    """(user, provider) pairs a curated declarative rule already explains in this target."""
+    pairs: set[tuple[str, str]] = set()
+    for entry in ctx.kb.rules.values():
+        if entry.check == "declarative":
+            for case in entry.cases:
+                if case.covers and condition_holds(case.when, ctx):
+                    pairs.update(case.covers)
+    return pairs
+
+
 def platform_conflict(ctx: Context, *dists: Distribution) -> str:
     """A message tail when each of ``dists`` is at the version the detected platform's published
     image ships (the conflict is the platform's own, which it runs with), else ''."""

@@ -24,7 +24,7 @@ from envdoctor.env.snapshot import Distribution, Snapshot
 from envdoctor.env.torch_build import declared_or_recorded, declared_pin
 from envdoctor.findings import Applicability, Finding, Fix, Severity, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
-from envdoctor.rules.base import Context, condition_holds, implements, platform_conflict
+from envdoctor.rules.base import Context, curated_pairs, implements, platform_conflict
 
 NUMPY = "numpy"
 
@@ -81,12 +81,18 @@ def _fix(ctx: Context, dist: Distribution, numpy: Version) -> Fix:
                applicability=Applicability.DISPLAY_ONLY)
 
 
+def numpy2_of(snap: Snapshot) -> Version | None:
+    """The target's NumPy when it is a NumPy 2 (installed, or pinned by a file), else None."""
+    numpy = parse_version(snap.version_of(NUMPY))
+    return numpy if numpy is not None and numpy.major >= 2 else None
+
+
 @implements("ED112")
 def numpy_capped_below_installed(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """No distribution's declared numpy requirement excludes the installed NumPy 2."""
     snap = ctx.snapshot
-    numpy = parse_version(snap.version_of(NUMPY))
-    if numpy is None or numpy.major < 2:
+    numpy = numpy2_of(snap)
+    if numpy is None:
         return
     for dist in sorted(snap.distributions.values(), key=lambda d: d.name):
         if dist.name == NUMPY:
@@ -106,15 +112,17 @@ def numpy_capped_below_installed(ctx: Context, entry: RuleEntry) -> Iterator[Fin
 @implements("ED113")
 def numpy1_build_under_numpy2(ctx: Context, entry: RuleEntry) -> Iterator[Finding]:
     """No compiled distribution of a target with NumPy 2 was built against NumPy 1 (read from its binaries)."""
+    numpy = numpy2_of(ctx.snapshot)
+    if numpy is not None:
+        yield from _numpy1_builds(ctx, entry, numpy)
+
+
+def _numpy1_builds(ctx: Context, entry: RuleEntry, numpy: Version) -> Iterator[Finding]:
+    """ED113's findings for a target with ``numpy`` 2."""
     from envdoctor.surface import numpy_abi
 
     snap = ctx.snapshot
-    numpy = parse_version(snap.version_of(NUMPY))
-    if numpy is None or numpy.major < 2:
-        return
-    curated = {user for entry_ in ctx.kb.rules.values() if entry_.check == "declarative" for case in entry_.cases
-               if case.covers and condition_holds(case.when, ctx) for user, provider in case.covers
-               if provider == NUMPY}
+    curated = {user for user, provider in curated_pairs(ctx) if provider == NUMPY}
     deadline = time.monotonic() + numpy_abi.SCAN_BUDGET_S
     for name, version in sorted(numpy_abi.numpy1_builds(snap, ctx.offline).items()):
         if name in curated:

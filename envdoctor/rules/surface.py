@@ -16,7 +16,7 @@ from packaging.version import Version
 
 from envdoctor.env.probe import canonical_name
 from envdoctor.env.requirements import active_requirements, parse_version, requested_extras
-from envdoctor.rules.base import Context, condition_holds, implements, pin_locations
+from envdoctor.rules.base import Context, curated_pairs, implements, pin_locations
 from envdoctor.findings import Applicability, Finding, Fix, Location, Severity, hint, pip_install_fix
 from envdoctor.knowledge.base import RuleEntry
 from envdoctor.surface import crosscheck
@@ -81,17 +81,6 @@ def breakage_fixes(b: Breakage, ctx: Context) -> tuple[Fix, ...]:
         return movable
     return (hint(f"{', '.join(sorted({n for f in fixes for n in f.pins}))} is platform-owned: "
                  f"change the code that uses `{b.reference.query.describe()}` instead"),)
-
-
-def curated_pairs(ctx: Context) -> set[tuple[str, str]]:
-    """(user, provider) pairs a curated declarative rule already explains in this target."""
-    pairs: set[tuple[str, str]] = set()
-    for entry in ctx.kb.rules.values():
-        if entry.check == "declarative":
-            for case in entry.cases:
-                if case.covers and condition_holds(case.when, ctx):
-                    pairs.update(case.covers)
-    return pairs
 
 
 def declared_excluded(b: Breakage, ctx: Context) -> bool:
