@@ -122,6 +122,19 @@ def likely_importers(module: str, name: str, provider: str, candidates: list[str
         return []
 
 
+def positional_fix(name: str, given: int, candidates: list[str], owner: str | None = None,
+                   installed: dict[str, str] | None = None, offline: bool = False) -> tuple[str, str] | None:
+    """(definer, first release whose ``name`` takes ``given`` positional arguments) among
+    ``candidates`` (envdoctor.surface.api.positional_fix)."""
+    api = _api()
+    if api is None:
+        return None
+    try:
+        return api.positional_fix(name, given, candidates, owner=owner, installed=installed, offline=offline)
+    except Exception:
+        return None
+
+
 def first_numpy2_build(dist: str, after: str, offline: bool = False, deadline: float | None = None) -> str | None:
     """The first release of ``dist`` after ``after`` whose binaries were built for NumPy 2
     (envdoctor.surface.numpy_abi); None offline, without the engine, or when it cannot be told."""

@@ -18,9 +18,10 @@ ANYWHERE_BUDGET_S = 25.0  # reading whole releases for an importing file the tra
 IMPORTERS_BUDGET_S = 12.0  # reading a freeze's other releases for the one that makes a failing import
 LIKELY_BUDGET_S = 20.0  # reading widely used libraries' releases for one that imports a removed name
 LIKELY_WORKERS = 4  # candidates read at once (the reads wait on the network)
+ARITY_BUDGET_S = 20.0  # finding the definer of a function called with too many arguments, and its release
 
 __all__ = ["Boundary", "SourceSpec", "first_release_without", "importers_of", "likely_importers", "module_owner",
-           "symbol_boundary", "symbol_status"]
+           "positional_fix", "symbol_boundary", "symbol_status"]
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,34 @@ def likely_importers(module: str, name: str, provider: str, candidates: list[str
     with ThreadPoolExecutor(max_workers=LIKELY_WORKERS) as pool:
         found = list(pool.map(fixed_in, names))
     return [(candidate, fixed) for candidate, fixed in zip(names, found) if fixed]
+
+
+def positional_fix(name: str, given: int, candidates: list[str], *, owner: str | None = None,
+                   installed: dict[str, str] | None = None, offline: bool = False,
+                   budget_s: float = ARITY_BUDGET_S) -> tuple[str, str] | None:
+    """(distribution, first release after the installed one whose ``name`` takes ``given``
+    positional arguments) of the first of ``candidates`` whose newest release defines ``name``
+    (``owner``: as a method of that class); None offline, or when none does in ``budget_s``."""
+    import time
+
+    from envdoctor.env import fetch, pipconfig
+    from envdoctor.surface import arity
+
+    urls = pipconfig.read().urls
+    if offline or not urls:
+        return None
+    deadline = time.monotonic() + budget_s
+    for dist in dict.fromkeys(candidates):
+        if time.monotonic() > deadline:
+            return None
+        try:
+            if not arity.defines(dist, name, urls, owner):
+                continue
+            first = arity.first_accepting(dist, name, given, (installed or {}).get(dist), urls, owner, deadline)
+        except (fetch.FetchError, fetch.NotFound, OSError):
+            continue
+        return (dist, first) if first else None
+    return None
 
 
 def _imports(query: Query, module: str, name: str | None) -> bool:

@@ -211,6 +211,32 @@ def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int],
     return lo, hi
 
 
+def first_true(versions: list[str], status_at: Callable[[int], bool | None]) -> str | None:
+    """The first of ``versions`` (oldest first) from which ``status_at`` holds, for a status that
+    turns true once and stays: the newest must hold; back from it in doubling steps to one that does
+    not (old releases stay unread), then the edge between is bisected.  None when the newest does not
+    hold, or a status cannot be told."""
+    if not versions:
+        return None
+    high = len(versions) - 1
+    if status_at(high) is not True:
+        return None
+    step, low = 1, None
+    while low is None:
+        index = max(high - step, 0)
+        status = status_at(index)
+        if status is None:
+            return None
+        if status:
+            if index == 0:
+                return versions[0]
+            high, step = index, step * 2
+        else:
+            low = index
+    found = transition(versions, low, high, status_at)
+    return versions[found[1]] if found else None
+
+
 _READS = [0]  # releases read by probes in this process (a probe answered from the cache reads none)
 
 

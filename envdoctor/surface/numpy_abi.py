@@ -182,8 +182,8 @@ def numpy1_builds(snap: Snapshot, offline: bool = False, budget_s: float = SCAN_
 
 
 def first_numpy2_build(name: str, after: str, deadline: float | None = None) -> str | None:
-    """The first release of ``name`` after ``after`` built for NumPy 2 (bisected on the index; the
-    newest must be one); None when none is, or it cannot be told in time."""
+    """The first release of ``name`` after ``after`` built for NumPy 2 (:func:`bisect.first_true`
+    over its releases on the index); None when none is, or it cannot be told in time."""
     from packaging.version import Version
 
     from envdoctor.env import fetch, pipconfig
@@ -203,20 +203,4 @@ def first_numpy2_build(name: str, after: str, deadline: float | None = None) -> 
         major = release_major(name, versions[i], files[versions[i]], deadline)
         return None if major is None else major == 2
 
-    high = len(versions) - 1
-    if numpy2(high) is not True:
-        return None
-    step, low = 1, None
-    while low is None:  # back from the newest in doubling steps to one that is not (old releases stay unread)
-        index = max(high - step, 0)
-        status = numpy2(index)
-        if status is None:
-            return None
-        if status:
-            if index == 0:
-                return versions[0]
-            high, step = index, step * 2
-        else:
-            low = index
-    found = bisect.transition(versions, low, high, numpy2)
-    return versions[found[1]] if found else None
+    return bisect.first_true(versions, numpy2)

@@ -461,6 +461,29 @@ def test_a_numpy1_build_loaded_under_numpy2_is_named_from_its_traceback_and_its_
     assert [dict(f.pins) for f in finding.fixes] == [{"ext": ">=2.0"}, {"numpy": "<2"}]
 
 
+def test_too_many_positional_arguments_name_the_definer_and_its_first_release_that_takes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = Index(tmp_path / "index")
+    for version, params in (("1.0", "a, b"), ("1.1", "a, b"), ("1.2", "a, b, c"), ("1.3", "a, b, c=None")):
+        layout.add(Dist("peft", version, {"peft/__init__.py": "", "peft/utils.py": f"def _helper({params}):\n    pass\n"
+                                          f"class Box:\n    def put(self, {params}):\n        pass\n"}))
+    layout.add(Dist("trl", "1.0", {"trl/__init__.py": "def other():\n    pass\n"}))
+
+    def explain(line: str):  # type: ignore[no-untyped-def]
+        (tmp_path / "run.log").write_text(f"TypeError: {line}\n", encoding="utf-8")
+        return _only(explain_log(tmp_path / "run.log", None, None, None, offline=False), "ED611")
+
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        function = explain("_helper() takes 2 positional arguments but 3 were given")
+        method = explain("Box.put() takes 3 positional arguments but 4 were given")  # self counts
+        generic = explain("forward() takes 2 positional arguments but 3 were given")
+    assert function.packages[0] == "peft" and [dict(f.pins) for f in function.fixes] == [{"peft": ">=1.2"}]
+    assert "peft 1.2 is its first release whose `_helper` takes 3" in function.message
+    assert [dict(f.pins) for f in method.fixes] == [{"peft": ">=1.2"}]
+    assert not any(f.pins for f in generic.fixes) and "does not say whose method" in generic.message
+
+
 def test_a_traceback_cut_above_the_importing_file_still_gets_the_importers_fix(tmp_path: Path,
                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     layout = Index(tmp_path / "index")

@@ -192,3 +192,23 @@ def test_a_release_whose_read_failed_is_probed_again_not_kept_as_unknown(
         held.rename(newest)
         boundary = find_boundary("flaky", Query("flaky", "gone"), around="3.0")
     assert boundary is not None and boundary.removed_in == "3.0" and boundary.last_with == "2.0"
+
+
+def test_first_true_reads_back_from_the_newest_and_bisects_the_edge() -> None:
+    from envdoctor.surface.bisect import first_true
+
+    versions = [f"1.{i}" for i in range(40)]
+    asked: list[int] = []
+
+    def from_index(edge: int):  # type: ignore[no-untyped-def]
+        def status(i: int) -> bool:
+            asked.append(i)
+            return i >= edge
+        return status
+
+    assert first_true(versions, from_index(33)) == "1.33"
+    assert min(asked) >= 39 - 8  # the doubling steps stopped at the first release without it
+    assert first_true(versions, from_index(0)) == "1.0"  # every release
+    assert first_true(versions, from_index(40)) is None  # not even the newest
+    assert first_true(versions, lambda i: None) is None  # unknown
+    assert first_true([], from_index(0)) is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from envdoctor.explain import api_surface
+from envdoctor.explain.families.arity import positional_count
 from envdoctor.explain.blame import (
     class_module,
     defining_distribution,
@@ -78,6 +79,8 @@ def _callee(group: HitGroup, ev: Evidence) -> tuple[str | None, str | None, str 
 @explains("ED611")
 def call_arguments(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """Unexpected or missing argument: caller, callee, the release boundary of the keyword, a pin per side."""
+    if "given" in group.groups:
+        return positional_count(group, ev)
     kwarg = group.groups.get("kwarg", "?").strip().replace(" ", "_")
     missing = "missing" in group.occurrences[0].text
     name, method, module, dist = _callee(group, ev)
