@@ -135,7 +135,7 @@ def positional_fix(name: str, given: int, candidates: list[str], owner: str | No
         return None
 
 
-def first_numpy2_build(dist: str, after: str, offline: bool = False, deadline: float | None = None) -> str | None:
+def first_numpy2_build(dist: str, after: str | None, offline: bool = False, deadline: float | None = None) -> str | None:
     """The first release of ``dist`` after ``after`` whose binaries were built for NumPy 2
     (envdoctor.surface.numpy_abi); None offline, without the engine, or when it cannot be told."""
     if offline or _api() is None:

@@ -150,9 +150,9 @@ def importers_of(module: str, name: str | None, candidates: list[tuple[str, str]
 def likely_importers(module: str, name: str, provider: str, candidates: list[str], *, offline: bool = False,
                      budget_s: float = LIKELY_BUDGET_S) -> list[tuple[str, str]]:
     """[(distribution, first release that no longer imports it)] of the ``candidates`` whose newest
-    release requires ``provider`` (or has no metadata on the index to say) and whose earlier releases import ``module.name`` unconditionally
-    at import time, in the candidates' order: who may have made a failing import that the log
-    does not attribute.  Releases are read within ``budget_s`` (their probes are kept, so a next run
+    release requires ``provider`` (or has no metadata on the index to say) and whose earlier
+    releases import ``module.name`` unconditionally at import time, in the candidates' order: who
+    may have made a failing import that the log does not attribute.  Releases are read within ``budget_s`` (their probes are kept, so a next run
     goes on); offline, nothing is read."""
     import time
     from concurrent.futures import ThreadPoolExecutor

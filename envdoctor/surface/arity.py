@@ -12,8 +12,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 from envdoctor.surface.catalog import ReleaseSymbols
 from envdoctor.surface.sources import SourceError
 
@@ -22,24 +20,25 @@ POSITIONAL = ("positional", "positional-only")
 
 def definition(release: ReleaseSymbols, name: str, owner: str | None = None) -> tuple[dict[str, Any], bool] | None:
     """(signature, whether it is a method) of the first definition of function ``name`` in the
-    release (``owner``: only as a method of that class); None when no module defines it."""
+    release (``owner``: only as a method of that class); None when no module defines it.  Raises
+    :class:`SourceError` when the release cannot be read."""
     word = f"def {name}(".encode()
-    try:
-        if release.source is not None:
-            release.source.prefetch()  # every file is searched: one download, not a request per file
-        for module, path in sorted((release.modules() or {}).items()):
-            text = release.source.read(path) if release.source is not None and path.endswith(".py") else None
-            if not text or word not in text:
-                continue
-            summary = release.summary(module) or {}
-            if owner is None and name in summary.get("functions", {}):
-                return summary["functions"][name], False
-            classes = summary.get("classes", {})
-            for cls, body in ([(owner, classes[owner])] if owner in classes else [] if owner else classes.items()):
-                if name in body.get("methods", {}):
-                    return body["methods"][name], True
-    except (SourceError, OSError):
-        return None
+    if release.source is None:
+        raise SourceError(f"{release.name} {release.version}: no files to read")
+    release.source.prefetch()  # every file is searched: one download, not a request per file
+    for module, path in sorted((release.modules() or {}).items()):
+        text = release.source.read(path) if path.endswith(".py") else None
+        if not text or word not in text:
+            continue
+        summary = release.summary(module) or {}
+        if owner is None and name in summary.get("functions", {}):
+            return summary["functions"][name], False
+        classes = summary.get("classes", {})
+        for cls, body in ([(owner, classes[owner])] if owner in classes else [] if owner else classes.items()):
+            if name in body.get("methods", {}):
+                return body["methods"][name], True
+    if release.problem:
+        raise SourceError(release.problem)
     return None
 
 
@@ -54,23 +53,14 @@ def takes(signature: dict[str, Any], method: bool) -> int | None:
 def accepts(release: ReleaseSymbols, name: str, given: int, owner: str | None = None) -> bool | None:
     """Whether the release's ``name`` takes ``given`` positional arguments (False when it does not
     define it; None when the release cannot be read)."""
-    if release.source is None:
+    try:
+        found = definition(release, name, owner)
+    except (SourceError, OSError):
         return None
-    found = definition(release, name, owner)
     if found is None:
-        return None if release.problem else False
+        return False
     most = takes(*found)
     return most is None or most >= given
-
-
-def _after(versions: list[str], after: str | None) -> list[str]:
-    if after is None:
-        return versions
-    try:
-        floor = Version(after)
-    except InvalidVersion:
-        return versions
-    return [v for v in versions if Version(v) > floor]
 
 
 def first_accepting(dist: str, name: str, given: int, after: str | None, urls: tuple[str, ...],
@@ -80,7 +70,7 @@ def first_accepting(dist: str, name: str, given: int, after: str | None, urls: t
     from envdoctor.surface import bisect
 
     files = bisect.release_files(dist, urls)
-    versions = _after(bisect.usable_versions(files), after)
+    versions = bisect.later(bisect.usable_versions(files), after)
 
     def status(i: int) -> bool | None:
         if deadline is not None and time.monotonic() > deadline:
@@ -96,14 +86,16 @@ def first_accepting(dist: str, name: str, given: int, after: str | None, urls: t
 
 
 def defines(dist: str, name: str, urls: tuple[str, ...], owner: str | None = None) -> bool:
-    """Whether the newest release of ``dist`` on the index defines function ``name``."""
+    """Whether the newest release of ``dist`` on the index defines function ``name`` (False when it
+    cannot be read)."""
     from envdoctor.surface import bisect
 
-    files = bisect.release_files(dist, urls)
-    versions = bisect.usable_versions(files)
-    release = bisect.open_index_release(dist, versions[-1], files[versions[-1]]) if versions else None
+    release = bisect.newest_release(dist, urls)
     if release is None:
         return False
-    found = definition(release, name, owner) is not None
+    try:
+        found = definition(release, name, owner) is not None
+    except (SourceError, OSError):
+        return False
     release.save()
     return found

@@ -96,6 +96,19 @@ def usable_versions(files: dict[str, list[index.IndexFile]], include_pre: bool =
     return sorted(chosen, key=Version)
 
 
+def later(versions: list[str], version: str | None) -> list[str]:
+    """The ``versions`` after ``version`` (all of them for None, or one PEP 440 cannot read)."""
+    floor = _version(version) if version else None
+    return versions if floor is None else [v for v in versions if Version(v) > floor]
+
+
+def newest_release(dist: str, urls: tuple[str, ...]) -> ReleaseSymbols | None:
+    """The symbol index of the newest usable release of ``dist`` on the first index listing it."""
+    files = release_files(dist, urls)
+    versions = usable_versions(files)
+    return open_index_release(dist, versions[-1], files[versions[-1]]) if versions else None
+
+
 def open_index_release(dist: str, version: str, files: list[index.IndexFile]) -> ReleaseSymbols | None:
     """The symbol index of one release from its wheel (else sdist) on the index."""
     wheels = [f for f in files if f.filename.endswith(".whl") and not f.yanked]
@@ -177,9 +190,7 @@ class OtherReleases:
         if self.offline or not urls:
             versions = ProbeStore(dist).data.get("versions") or []
             return ReleaseSymbols.cached(dist, versions[-1]) if versions else None
-        files = release_files(dist, urls)
-        versions = usable_versions(files)
-        return open_index_release(dist, versions[-1], files[versions[-1]]) if versions else None
+        return newest_release(dist, urls)
 
 
 def transition(versions: list[str], lo: int, hi: int, status_at: Callable[[int], bool | None]) -> tuple[int, int] | None:

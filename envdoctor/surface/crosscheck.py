@@ -365,7 +365,7 @@ def user_fixed_in(user: str, version: str | None, refs: list[Reference], urls: t
             return []
 
     files = bisect.release_files(user, urls)
-    versions = [v for v in bisect.usable_versions(files) if version is None or Version(v) > Version(version)]
+    versions = bisect.later(bisect.usable_versions(files), version)
     if not versions:
         return None
     store = ProbeStore(user)

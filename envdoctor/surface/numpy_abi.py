@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 
 from envdoctor.env.snapshot import Snapshot
 from envdoctor.surface import diskcache
-from envdoctor.surface.sources import InstalledSource, SourceError, WheelSource
 
 NUMPY2_MARK = b"numpy._core._multiarray_umath"
 NUMPY1_MARK = b"numpy.core._multiarray_umath"
@@ -53,9 +52,13 @@ def python_abi(tags: Iterable[str]) -> bool:
 
 
 def _wheel_tags(filename: str) -> list[str]:
-    """``torch-2.2.0-cp311-cp311-linux_x86_64.whl`` -> ``["cp311-cp311-linux_x86_64"]``."""
-    parts = filename.removesuffix(".whl").split("-")
-    return ["-".join(parts[-3:])] if len(parts) >= 5 else []
+    """A wheel file name's tags (``cp311-cp311-linux_x86_64``); none for a name that is not a wheel's."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        return [str(tag) for tag in parse_wheel_filename(filename)[3]]
+    except InvalidWheelFilename:
+        return []
 
 
 def binaries(paths: Iterable[str]) -> list[str]:
@@ -98,6 +101,8 @@ def installed_major(name: str, version: str, dist_info: Path) -> int | None:
     path, major, known = _cached(name, version, f"record-{record.st_size}-{record.st_mtime_ns}")
     if known:
         return major
+    from envdoctor.surface.sources import InstalledSource, SourceError  # only when not cached
+
     try:
         source = InstalledSource(name, version, dist_info)
     except SourceError:
@@ -131,6 +136,8 @@ def release_major(name: str, version: str, files: list[IndexFile], deadline: flo
     path, major, known = _cached(name, version, key)
     if known:
         return major
+    from envdoctor.surface.sources import SourceError, WheelSource
+
     source = WheelSource(name, version, wheel.url, wheel.filename)
     major, read = 0, 0
     try:
@@ -155,7 +162,7 @@ def release_major(name: str, version: str, files: list[IndexFile], deadline: flo
 def numpy1_builds(snap: Snapshot, offline: bool = False, budget_s: float = SCAN_BUDGET_S) -> dict[str, str]:
     """{name: version} of the target's distributions built against NumPy 1 (numpy itself aside):
     installed ones read from disk, a file's pins from their wheels on the index within ``budget_s``
-    (offline: from the cache only)."""
+    (offline: a file's pins are not read)."""
     found: dict[str, str] = {}
     deadline = time.monotonic() + budget_s
     if snap.source.startswith("file:"):  # the index's modules load only for a file target
@@ -181,11 +188,9 @@ def numpy1_builds(snap: Snapshot, offline: bool = False, budget_s: float = SCAN_
     return found
 
 
-def first_numpy2_build(name: str, after: str, deadline: float | None = None) -> str | None:
-    """The first release of ``name`` after ``after`` built for NumPy 2 (:func:`bisect.first_true`
+def first_numpy2_build(name: str, after: str | None, deadline: float | None = None) -> str | None:
+    """The first release of ``name`` after ``after`` (None: any) built for NumPy 2 (:func:`bisect.first_true`
     over its releases on the index); None when none is, or it cannot be told in time."""
-    from packaging.version import Version
-
     from envdoctor.env import fetch, pipconfig
     from envdoctor.surface import bisect
 
@@ -193,7 +198,7 @@ def first_numpy2_build(name: str, after: str, deadline: float | None = None) -> 
         files = bisect.release_files(name, pipconfig.read().urls)
     except (fetch.FetchError, fetch.NotFound, OSError):
         return None
-    versions = [v for v in bisect.usable_versions(files) if Version(v) > Version(after)]
+    versions = bisect.later(bisect.usable_versions(files), after)
     if not versions:
         return None
 

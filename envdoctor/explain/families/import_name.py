@@ -280,7 +280,7 @@ def import_name(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
                          f" (one that does not import `{name or module}`)"))
     likely = ""
     if importer is None and name and boundary is not None and boundary.removed_in and not ev.offline \
-            and not (installed and not _at_or_after(installed, boundary.removed_in)):
+            and (installed is None or _at_or_after(installed, boundary.removed_in)):
         found = api_surface.likely_importers(module, name, dist, list(ev.kb.tables["likely_importers"]["packages"]),
                                              offline=ev.offline)[:MAX_LIKELY]
         for candidate, fixed in reversed(found):

@@ -47,7 +47,7 @@ def numpy1_build(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
         return Diagnosis(f"a compiled module built against NumPy 1 was loaded under {under}; the log does not show "
                          "which package's (its traceback is missing)", MEDIUM, (keep,), ("numpy",))
     installed = ev.installed(dist)
-    first = api_surface.first_numpy2_build(dist, installed or "0", ev.offline, ev.deadline)
+    first = api_surface.first_numpy2_build(dist, installed, ev.offline, ev.deadline)
     fixes = [keep]
     if first is not None:
         fixes.insert(0, pip_install_fix(f"upgrade {dist} to {first}+, its first release built for NumPy 2",
