@@ -10,6 +10,7 @@ everything and names the file and entry of the first problem.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -276,7 +277,8 @@ def _write_parsed(path: Path, docs: dict[str, Any]) -> None:
         temp.write_text(data, encoding="utf-8")
         os.replace(temp, path)
     except OSError:
-        temp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the cache root may be a file: nothing was written
+            temp.unlink()
 
 
 def load_texts(texts: dict[str, str]) -> KnowledgeBase:

@@ -138,3 +138,11 @@ def test_an_unwritable_or_corrupt_cache_only_costs_a_parse(kept_dir: Path) -> No
     kept.write_text("{not json", encoding="utf-8")
     assert "ED901" in knowledge.load_texts({"x.toml": GOOD}).rules
     assert kept.read_text(encoding="utf-8").startswith('{"x.toml"')
+
+
+def test_a_cache_root_that_is_a_file_only_costs_a_parse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "cache"
+    root.write_text("not a folder\n", encoding="utf-8")
+    monkeypatch.setenv("ENVDOCTOR_CACHE_DIR", str(root))
+    assert "ED901" in knowledge.load_texts({"x.toml": GOOD}).rules
+    assert root.read_text(encoding="utf-8") == "not a folder\n"  # nothing written, nothing lost
