@@ -47,6 +47,7 @@ class Found:
     name: str
     version: str
     along: tuple[str, ...] = ()  # "triton 3.3.0 -> 3.2.0"
+    unchecked: bool = False  # an sdist without a metadata file: its requirements are known only once built
 
 
 @dataclass(frozen=True)
@@ -179,18 +180,22 @@ def search(snap: Snapshot, name: str, spec: str, moving: frozenset[str], keep: f
     requirers = _Requirers(snap, binary)
     reasons: list[str] = []
     checked = 0
+    unbuilt: str | None = None  # the nearest sdist-only release, taken when no release with metadata fits
     for batch_start in range(0, min(len(ordered), MAX_CANDIDATES), index.WORKERS):
         batch = [str(v) for v in ordered[batch_start:min(batch_start + index.WORKERS, MAX_CANDIDATES)]]
         for version, outcome in zip(batch, config.metadata(name, batch)):
             checked += 1
             if outcome.metadata is None:
                 reasons.append(f"{version}: {outcome.problem}")
+                unbuilt = unbuilt or (version if outcome.sdist_only else None)
                 continue
             why, along = _check(snap, name, version, outcome.metadata, requirers, moving | {name}, keep,
                                 lambda n, v: config.metadata(n, [v])[0].metadata)
             if why is None:
                 return Found(name, version, along)
             reasons.append(why)
+    if unbuilt is not None:
+        return Found(name, unbuilt, unchecked=True)
     return Searched(name, spec, len(ordered), checked, config.searched, tuple(reasons))
 
 
@@ -245,7 +250,9 @@ def _concrete(fix: Fix, ctx: Context, config: index.IndexSearch | None) -> Fix:
             return hint(f"no {name} release fits: {result.describe(snap)}")
         pins[name] = f"=={result.version}"
         along = f", moving {brief_list(list(result.along), 2)} with it" if result.along else ""
-        parts.append(_move(snap, name, result.version) + along)
+        unchecked = (f" (an sdist without a metadata file: its requirements are read only when pip builds it, so "
+                     f"they were not checked)") if result.unchecked else ""
+        parts.append(_move(snap, name, result.version) + along + unchecked)
         moved += [name, *(a.split()[0] for a in result.along)]
     asked = {n: s for n, s in sorted(ranged.items()) if s and not s.startswith("!=")}
     within = ", ".join(asked.values())

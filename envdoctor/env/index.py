@@ -59,6 +59,7 @@ class IndexFile:
     yanked: bool = False
     requires_python: str | None = None  # the page's data-requires-python / "requires-python"
     hashes: tuple[str, ...] = ()  # "sha256:<hex>" as the page lists them (JSON hashes or a #sha256= fragment)
+    upload_time: str | None = None  # PEP 700 "upload-time" (ISO 8601, UTC) of a JSON page; HTML pages have none
 
     def version(self) -> Version | None:
         """The release this file belongs to, from its wheel or sdist name (None when it is neither)."""
@@ -91,6 +92,7 @@ class MetadataLookup:
     metadata: Metadata | None = None
     problem: str | None = None
     not_on_index: bool = False
+    sdist_only: bool = False  # the release's file is an sdist without a metadata file: known only once built
 
 
 @dataclass
@@ -204,7 +206,9 @@ def _json_files(doc: dict, page: str) -> list[IndexFile]:
                                yanked=bool(item.get("yanked")),
                                requires_python=item.get("requires-python") or None,
                                hashes=tuple(f"{k}:{v}" for k, v in sorted((item.get("hashes") or {}).items())
-                                            if k == "sha256")))
+                                            if k == "sha256"),
+                               upload_time=item.get("upload-time") if isinstance(item.get("upload-time"), str)
+                               else None))
     return files
 
 
@@ -229,7 +233,7 @@ def _cached_page(page: str) -> list[IndexFile] | None:
         if time.time() - written > PAGE_TTL_S:
             return None
         rows = json.loads(path.read_text(encoding="utf-8"))
-        files = [IndexFile(r[0], r[1], r[2], r[3], r[4], tuple(r[5])) for r in rows]
+        files = [IndexFile(r[0], r[1], r[2], r[3], r[4], tuple(r[5]), r[6]) for r in rows]
         _valid_until.append(written + PAGE_TTL_S)
         return files
     except (OSError, ValueError, TypeError, IndexError):
@@ -248,7 +252,8 @@ def _keep_page(page: str, files: list[IndexFile]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps([[f.filename, f.url, f.metadata, f.yanked, f.requires_python, list(f.hashes)]
+        tmp.write_text(json.dumps([[f.filename, f.url, f.metadata, f.yanked, f.requires_python, list(f.hashes),
+                                    f.upload_time]
                                    for f in files]), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
@@ -410,7 +415,8 @@ def fetch_one(name: str, version: str, config: pipconfig.IndexConfig, ranking: d
         try:
             text = _read_metadata_of(item)
         except (fetch.FetchError, fetch.NotFound, UnicodeDecodeError) as exc:
-            return MetadataLookup(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})")
+            return MetadataLookup(name, version, problem=f"{item.filename}: no metadata ({exc or 'not found'})",
+                                  sdist_only=not item.metadata and not item.filename.endswith(".whl"))
         parsed = parse_metadata_text(text)
         if parsed is None:
             return MetadataLookup(name, version, problem=f"{item.filename}: metadata has no Name/Version")

@@ -113,3 +113,18 @@ def test_what_the_moving_package_implies_moves_along_together(tmp_path: Path, se
     move = next(fix for fix in fixes_of(doc, "ED001") if "app" in fix["pins"])
     assert move["pins"] == {"app": "==2.0"}
     assert "core 1.0 → 2.0" in move["title"] and "ext 1.0 → 2.0" in move["title"]
+
+
+def test_an_sdist_without_metadata_is_taken_only_when_no_release_with_metadata_fits(tmp_path: Path, served) -> None:
+    sdist = {"tag": "sdist", "metadata_file": False}  # flash-attn's and deepspeed's: requirements known once built
+    releases = [release("lib", "1.0", **sdist), release("lib", "2.0", **sdist), release("lib", "2.1", **sdist),
+                release("app", "1.0", ["lib>=2.0"])]
+    with served(releases) as server:
+        _, doc = check(tmp_path, server.url, ["app==1.0", "lib==1.0"], "--select", "ED001")
+    [move_lib, *_] = fixes_of(doc, "ED001")
+    assert move_lib["pins"] == {"lib": "==2.0"} and "not checked" in move_lib["title"]
+    (tmp_path / "b").mkdir()
+    with served([*releases, release("lib", "2.2")]) as server:  # a wheel whose metadata says it fits
+        _, doc = check(tmp_path / "b", server.url, ["app==1.0", "lib==1.0"], "--select", "ED001")
+    [move_lib, *_] = fixes_of(doc, "ED001")
+    assert move_lib["pins"] == {"lib": "==2.2"} and "not checked" not in move_lib["title"]

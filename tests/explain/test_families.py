@@ -790,6 +790,51 @@ def test_an_extension_under_a_pre_release_torch_gets_that_lines_final_release(tm
     assert "pre-release" not in final.message and "torch" not in _pins(final)  # a final torch: rebuild the extension
 
 
+EXT_LOG = f"ImportError: {SITE}/ext/_C.cpython-311-x86_64-linux-gnu.so: undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
+
+
+@pytest.mark.parametrize(("pins", "first", "then"), [
+    ({"ext": "1.0", "torch": "2.3.0"}, {"ext": "==1.1"}, {"torch": "==2.2.0"}),  # the extension is older: move it
+    ({"ext": "1.1", "torch": "2.2.0"}, {"torch": "==2.3.0"}, {"ext": "==1.0"}),  # torch is older: move torch
+    ({"ext": "1.0+cu118"}, {"torch": "==2.2.0"}, None),  # no torch listed: the line the build was made in
+])
+def test_an_extension_that_names_no_torch_is_dated_by_its_upload_into_a_torch_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pins: dict[str, str], first: dict[str, str],
+        then: dict[str, str] | None) -> None:
+    layout = Index(tmp_path / "index")
+    for version, when in (("2.2.0", "2024-01-30T17:00:00Z"), ("2.3.0", "2024-04-24T17:00:00Z")):
+        layout.add(Dist("torch", version, {"torch/__init__.py": ""}, uploaded=when))
+    for version, when in (("1.0", "2024-04-08T00:00:00Z"), ("1.1", "2024-04-26T00:00:00Z")):
+        layout.add(Dist("ext", version, {"ext/__init__.py": ""}, requires=("torch",), uploaded=when))
+    (tmp_path / "run.log").write_text(EXT_LOG, encoding="utf-8")
+    with IndexServer(tmp_path / "index") as server:
+        isolated_pip_env(monkeypatch, tmp_path / "cache", server.url)
+        target = dataclasses.replace(freeze(tmp_path, pins), offline=False)
+        finding = _only(explain_log(tmp_path / "run.log", None, target, None, offline=False), "ED120")
+        same = _only(explain_log(tmp_path / "run.log", None, dataclasses.replace(
+            freeze(tmp_path, {"ext": "1.1", "torch": "2.3.0"}), offline=False), None, offline=False), "ED120")
+    built_in = "2.2 (2024-01-30 to 2024-04-24)" if pins["ext"].startswith("1.0") else "2.3 (2024-04-24 on)"
+    assert f"ext {pins['ext']} was uploaded on 2024-04-" in finding.message and built_in in finding.message
+    moves = [fix.pins for fix in finding.fixes if fix.pins]
+    assert moves == [first, then] if then else moves == [first]
+    assert "uploaded" not in same.message and "reinstall ext" in same.fixes[0].title  # the same line: another cause
+
+
+def test_a_wrapped_undefined_symbol_line_and_windows_missing_procedure_are_undefined_symbols(tmp_path: Path) -> None:
+    wrapped = ("flash_attn_2_cuda.cpython-310-x86_64-linux-gnu.so: undefined\n"
+               " symbol: _ZN3c104impl3cow11cow_deleterEPv\n")
+    finding = _only(explain_text(wrapped, tmp_path), "ED120")
+    assert "c10::impl::cow::cow_deleter(void*)" in finding.message and "flash-attn" in finding.packages
+    windows = ("  File \"C:\\py\\Lib\\site-packages\\exllamav2\\ext.py\", line 19, in <module>\n"
+               "    import exllamav2_ext\n"
+               "ImportError: DLL load failed while importing exllamav2_ext: The specified procedure could not be found.\n")
+    dll = _only(explain_text(windows, tmp_path, freeze(tmp_path, {"exllamav2": "0.0.20", "torch": "2.2.1"}),
+                             name="b.log"), "ED120")
+    assert dll.packages[0] == "exllamav2"  # the top-level module beside the listed distribution
+    for line in (" symbol: table 3\n", "DLL load failed while importing foo: Access is denied.\n"):
+        assert not [f for f in explain_text(line, tmp_path, name="c.log").findings if f.code == "ED120"]
+
+
 def test_macos_dyld_wording_is_an_undefined_symbol_with_its_leading_underscore_off(tmp_path: Path) -> None:
     log = (f"ImportError: dlopen({SITE}/torchaudio/lib/libtorchaudio.so, 0x0006): "
            "Symbol not found: __ZN3c1017RegisterOperatorsD1Ev\n")

@@ -31,6 +31,7 @@ class Dist:
     yanked: bool = False
     metadata: str | None = None  # real METADATA text, else generated
     tag: str = "py3-none-any"  # the wheel's tag: cp311-cp311-manylinux_2_17_x86_64 for a compiled one
+    uploaded: str | None = None  # the JSON page's PEP 700 upload-time (ISO 8601), when given
 
     def metadata_text(self) -> str:
         if self.metadata is not None:
@@ -96,7 +97,8 @@ class Index:
     def add(self, dist: Dist) -> Path:
         wheel = build_wheel(self.root / "files", dist)
         self.projects.setdefault(canonicalize_name(dist.name), []).append(
-            {"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {}, "yanked": dist.yanked})
+            {"filename": wheel.name, "url": f"../../files/{wheel.name}", "hashes": {}, "yanked": dist.yanked,
+             **({"upload-time": dist.uploaded} if dist.uploaded else {})})
         self._write(canonicalize_name(dist.name))
         return wheel
 

@@ -13,9 +13,10 @@ from pathlib import PurePath
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from envdoctor.engine.core import implementation
-from envdoctor.env import releases
+from envdoctor.env import pipconfig, releases
 from envdoctor.env.native_deps import LibraryRequirement, library_requirement
 from envdoctor.env.requirements import parse_version
 from envdoctor.env.torch_build import built_for_torch, declared_or_recorded
@@ -32,24 +33,30 @@ from envdoctor.explain.diagnosis import (
 )
 from envdoctor.explain.extractors import HitGroup
 from envdoctor.explain.frames import site_module
-from envdoctor.findings import Applicability, pip_install_fix
+from envdoctor.findings import Applicability, Fix, pip_install_fix
 from envdoctor.knowledge.base import KnowledgeBase, RuleEntry
+from envdoctor.surface.eras import BuildEras, era_of
 
 TORCH_NAMESPACES = ("c10", "at", "torch", "caffe2")
 MAX_SYMBOL_LINE = 8192
 _SO_PATH = re.compile(r"(?P<path>[^\s'\"`:(]{1,1000}\.(?:so|pyd|dylib))\b")
 _LIBRARY = re.compile(r"\bversion [`'\"]?(?P<library>lib[\w+.-]{1,200}?\.so)")
-_SYMBOL = re.compile(r"undefined symbol:? (?P<symbol>\S{1,4096})|Symbol not found: _(?P<macho>\S{1,4096})")
+_SYMBOL = re.compile(r"undefined\s{1,20}symbol:? (?P<symbol>\S{1,4096})|Symbol not found: _(?P<macho>\S{1,4096})")
+_DLL = re.compile(r"DLL load failed while importing (?P<module>\w{1,200})")
+_WRAPPED = re.compile(r"^\s{0,20}symbol: _Z")
 
 
 def _extension_module(text: str, kb: KnowledgeBase) -> tuple[str | None, str | None]:
-    """(import name of the compiled module, its .so path) named in an `undefined symbol` line."""
+    """(import name of the compiled module, its .so path) named in an `undefined symbol` line
+    (Windows names only the module: ``DLL load failed while importing exllamav2_ext``)."""
+    if m := _DLL.search(text):
+        return m.group("module"), None
     if m := _SO_PATH.search(text):
         path = m.group("path")
         module = site_module(path)
         if module is None:
-            parent = PurePath(path.replace("\\", "/")).parent.name
-            module = parent or PurePath(path).name.split(".")[0]
+            parent = PurePath(path.replace("\\", "/")).parent.name  # a package folder, else the file's own name
+            module = parent if parent.isidentifier() else PurePath(path).name.split(".")[0]
         return module, path
     for name in (*kb.tables["torch_extensions"]["packages"], "flash_attn"):
         if re.search(rf"\b{re.escape(name.replace('-', '_'))}\b", text, re.IGNORECASE):  # xFormers
@@ -95,7 +102,7 @@ def _compiled_owner(module: str, path: str | None, ev: Evidence) -> str:
     """The distribution of a compiled module: a top-level ``.so`` named after a listed distribution
     (``exllamav2_ext.so`` beside ``exllamav2``) is that distribution's; else the module's owner."""
     found = ev.distribution_of(module)
-    top_level = path is not None and PurePath(path.replace("\\", "/")).name.split(".")[0] == module
+    top_level = "." not in module if path is None else PurePath(path.replace("\\", "/")).name.split(".")[0] == module
     if ev.ctx is None or not top_level or found in ev.ctx.snapshot.distributions:
         return found
     listed = [name for name in ev.ctx.snapshot.listed() if module.lower().startswith(name.replace("-", "_") + "_")]
@@ -132,10 +139,46 @@ def _library_mismatch(lib: LibraryRequirement, symbol: str, what: str, ev: Evide
                      (lib.name, lib.declarer))
 
 
+def _era_mismatch(dist: str, version: str, torch: str | None, against: str,
+                  uninstall: tuple[Fix, ...]) -> Diagnosis | None:
+    """An extension whose metadata does not say which torch it was built for, dated on the index
+    (envdoctor.surface.eras): built in the torch minor line that was newest when it was uploaded.
+    None when the index has no upload times, or the installed torch is that line (another cause)."""
+    built = parse_version(version)
+    found = BuildEras.read("torch", dist, pipconfig.read().urls) if built is not None else None
+    era = found.built_for(built) if found and built else None
+    if found is None or built is None or era is None:
+        return None
+    have = parse_version(torch.split("+")[0]) if torch else None
+    torch_era = era_of(found.eras, have) if have else None
+    if torch_era == era:
+        return None
+    uploaded = found.uploads[Version(built.public)]
+    dated = (f"{dist} {version} was uploaded on {uploaded:%Y-%m-%d}, while torch {era.describe()} was the newest "
+             f"line, and was built against it (its metadata names no torch release; the dates are the index's)")
+    torch_first = torch_era is None or torch_era.start < era.start  # moving torch is an upgrade
+    lead = "move" if torch_first else f"or keep {dist} and move"
+    move_torch = pip_install_fix(f"{lead} torch to the {era.minor} line it was built in: torch{era.spec}",
+                                 {"torch": era.spec}, Applicability.UNSAFE)
+    if torch_era is None:
+        return Diagnosis(f"{dist} {version}'s compiled module was built against another {against}: {dated}", MEDIUM,
+                         (move_torch, *uninstall), (dist, "torch"))
+    within = found.released_within(torch_era)
+    spec = f">={within[0]},<={within[-1]}" if within else ""
+    side = (pip_install_fix(f"{'or keep torch and move' if torch_first else 'move'} {dist} to "
+                            f"the releases uploaded while torch {torch_era.describe()} was newest: {dist}{spec}",
+                            {dist: spec}, Applicability.UNSAFE),) if within else ()
+    fixes = (move_torch, *side) if torch_first else (*side, move_torch)
+    return Diagnosis(f"{dist} {version}'s compiled module was built against another {against} than torch {torch}: "
+                     f"{dated}", MEDIUM, (*fixes, *uninstall), (dist, "torch"))
+
+
 @explains("ED120")
 def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnosis:
     """`undefined symbol` in a compiled module: which distribution owns it and the torch it was built for."""
     text = group.occurrences[0].text
+    if _WRAPPED.match(text) and group.context:  # `...so: undefined` / `symbol: _ZN...`: one line, wrapped
+        text = f"{group.context[-1]} {text.strip()}"
     module, path = _extension_module(text, ev.kb)
     if module is None and "built" in group.groups:  # the extension's name is on the line above
         module, path = _extension_module(" ".join(group.context[-2:]), ev.kb)
@@ -230,6 +273,8 @@ def undefined_symbol(group: HitGroup, entry: RuleEntry, ev: Evidence) -> Diagnos
                  f"--no-binary {dist} {dist}`)"), *uninstall),
             (dist, "torch"),
         )
+    if not ev.offline and (era := _era_mismatch(dist, version, torch, against, uninstall)) is not None:
+        return era
     return Diagnosis(
         f"{dist} {version}'s compiled module was built against another {against} than torch "
         f"{torch or '(not installed)'}: importing it fails with `undefined symbol`",
